@@ -1,0 +1,162 @@
+package downstream
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// Errors of this package. Handler.Delivered and Handler.Closed get them as
+// their err; Session methods return them. Match them with errors.Is.
+var (
+	// ErrServerClosed is returned by Server.Serve after Shutdown or Close,
+	// and is the cause of sessions the server closed.
+	ErrServerClosed = errors.New("downstream: server closed")
+	// ErrClosed reports a session that has ended.
+	ErrClosed = errors.New("downstream: session closed")
+	// ErrTimeout reports a deliver_sm not answered within ResponseTimeout.
+	ErrTimeout = errors.New("downstream: deliver_sm not answered in time")
+	// ErrWindowFull is returned by Deliver when Config.Window deliver_sm
+	// are already waiting for their response.
+	ErrWindowFull = errors.New("downstream: deliver_sm window full")
+	// ErrNotReceiver is returned by Deliver on a session that is not (or
+	// not yet) bound as receiver or transceiver.
+	ErrNotReceiver = errors.New("downstream: session is not bound to receive")
+	// ErrBadFrame is returned by Deliver and Send for a frame whose
+	// command_length is not its size.
+	ErrBadFrame = errors.New("downstream: malformed frame")
+	// ErrSlowConsumer ends a session whose client does not read what is
+	// sent to it fast enough.
+	ErrSlowConsumer = errors.New("downstream: client does not read fast enough (slow consumer)")
+	// ErrDeadPeer ends a session whose client was silent past
+	// EnquireLink+ResponseTimeout.
+	ErrDeadPeer = errors.New("downstream: client silent past its enquire_link deadline")
+	// ErrUnbound ends a session that the client or the server unbound.
+	ErrUnbound = errors.New("downstream: session unbound")
+	// ErrBindTimeout ends a connection that did not bind within BindTimeout.
+	ErrBindTimeout = errors.New("downstream: no bind within the bind timeout")
+	// ErrBindRefused ends a connection whose bind was refused.
+	ErrBindRefused = errors.New("downstream: bind refused")
+	// ErrCommandLength ends a connection that sent a command_length below
+	// 16 or over MaxLength; it was answered generic_nack ESME_RINVCMDLEN.
+	ErrCommandLength = errors.New("downstream: invalid command_length")
+)
+
+// Config sets the limits of a Server. Zero fields take the defaults noted
+// beside them.
+type Config struct {
+	BindTimeout     time.Duration // default 10s: a connection not bound by then (even mid-PDU) is closed
+	MaxConnections  int           // default 10000: over it, a connection is accepted and closed at once
+	BindFailLimit   int           // default 5 failed binds from one remote IP within BindLockout lock it out; negative disables
+	BindLockout     time.Duration // default 1m: how long a locked-out IP gets ESME_RBINDFAIL on every bind
+	EnquireLink     time.Duration // default 30s: enquire_link to a client silent this long
+	ResponseTimeout time.Duration // default 30s: deliver_sm (and unbind, capped at 5s) unanswered by then time out
+	Window          int           // default 10: deliver_sm unacknowledged per session
+	MaxLength       uint32        // default pdu.DefaultMaxLength: largest command_length read
+	Logger          *zap.Logger   // default zap.NewNop()
+}
+
+// maxUnbindWait caps how long an unbind waits for its unbind_resp.
+const maxUnbindWait = 5 * time.Second
+
+func (c *Config) defaults() {
+	setDur := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	setDur(&c.BindTimeout, 10*time.Second)
+	setDur(&c.BindLockout, time.Minute)
+	setDur(&c.EnquireLink, 30*time.Second)
+	setDur(&c.ResponseTimeout, 30*time.Second)
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 10000
+	}
+	if c.BindFailLimit == 0 {
+		c.BindFailLimit = 5
+	}
+	if c.Window <= 0 {
+		c.Window = 10
+	}
+	if c.MaxLength == 0 {
+		c.MaxLength = pdu.DefaultMaxLength
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+}
+
+// unbindWait is how long Unbind waits for the client's unbind_resp.
+func (c *Config) unbindWait() time.Duration { return min(c.ResponseTimeout, maxUnbindWait) }
+
+// tick is how often a session expires its window and checks its unbind:
+// a quarter of the shortest deadline it keeps, between 10ms and 1s.
+func (c *Config) tick() time.Duration {
+	d := min(c.ResponseTimeout, c.EnquireLink, c.unbindWait()) / 4
+	return max(10*time.Millisecond, min(d, time.Second))
+}
+
+// BindRequest is a client's bind as the Binder sees it. Password is the
+// secret in clear: never log it.
+type BindRequest struct {
+	Type       BindType
+	SystemID   string
+	Password   string
+	SystemType string
+	Remote     net.Addr
+}
+
+// Binder authenticates binds. The Server calls Bind on the connection's
+// read goroutine for each bind_* PDU of a connection that is not yet bound
+// and whose remote IP is not locked out; Bind must not block for long.
+// To accept, it returns StatusOK and the Handler for the session's traffic;
+// any other status (ESME_RINVPASWD, ESME_RINVSYSID, ESME_RBINDFAIL,
+// ESME_RALYBND for too many binds, ...) is sent to the client in
+// bind_*_resp, the connection is closed and the failure counts towards the
+// remote IP's lockout. StatusOK with a nil Handler is treated as
+// ESME_RBINDFAIL.
+//
+// Bind runs before the bind_*_resp is queued, so Session.Deliver returns
+// ErrNotReceiver until then: a Handler that delivers at once implements
+// BoundHandler and starts from Bound.
+type Binder interface {
+	Bind(s *Session, req BindRequest) (Handler, pdu.Status)
+}
+
+// Handler gets a bound session's traffic. Its methods run on the session's
+// goroutines and must not block for long.
+type Handler interface {
+	// Submit is called on the read goroutine for each submit_sm of a
+	// transmitter or transceiver session, in order, after its body decoded
+	// without error. frame is valid only during the call: copy what is
+	// kept. The handler answers later, from any goroutine, with
+	// s.Send(submit_sm_resp) carrying the frame's sequence number. A
+	// non-nil error closes the session.
+	Submit(s *Session, frame []byte) error
+
+	// Delivered reports the outcome of a Session.Deliver: the client's
+	// deliver_sm_resp (or generic_nack) status with a nil err, or ErrTimeout
+	// or ErrClosed when no response came. It is called exactly once per
+	// successful Deliver: from the read goroutine (response), the write
+	// goroutine (timeout) or the session goroutine (close), so calls for
+	// different refs may run concurrently.
+	Delivered(s *Session, ref string, status pdu.Status, err error)
+
+	// Closed is called once, on the session goroutine, when a bound session
+	// has ended, after its window was drained through Delivered with
+	// ErrClosed; err says why (ErrUnbound, ErrDeadPeer, io.EOF, ...).
+	Closed(s *Session, err error)
+}
+
+// BoundHandler is a Handler that wants to know when its session is ready.
+// Bound is called on the read goroutine right after the successful
+// bind_*_resp has been queued: from then on Deliver is accepted, and no
+// deliver_sm can overtake the bind_*_resp. It must not block for long.
+type BoundHandler interface {
+	Handler
+	Bound(s *Session)
+}

@@ -1,0 +1,226 @@
+package downstream
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/internal/link"
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// serverSystemID is the system_id of every bind_*_resp.
+var serverSystemID = []byte("smpp-mux")
+
+// scVersion is TLV sc_interface_version 0x34, sent in a successful
+// bind_*_resp to a client of interface_version 0x34 or later (SMPP 3.4
+// §4.1.2).
+var scVersion = pdu.TLVs(pdu.AppendTLV(nil, pdu.TagSCInterfaceVersion, []byte{pdu.InterfaceVersion34}))
+
+// sessionLink is the session as link.Conn sees it: a link.Handler and a
+// link.Ticker, kept off Session's exported method set.
+type sessionLink struct{ s *Session }
+
+// HandleFrame implements link.Handler. It runs on the read goroutine;
+// enquire_link never reaches it (link answers it).
+func (l sessionLink) HandleFrame(c *link.Conn, frame []byte) error {
+	s := l.s
+	h, _ := pdu.DecodeHeader(frame) // ReadFrame returns at least a header
+	if ce := s.Logger().Check(zap.DebugLevel, "pdu received"); ce != nil {
+		ce.Write(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID), zap.Stringer("command_status", h.Status))
+	}
+	switch h.ID {
+	case pdu.CmdBindReceiver, pdu.CmdBindTransmitter, pdu.CmdBindTransceiver:
+		s.handleBind(h, frame)
+	case pdu.CmdSubmitSM:
+		return s.handleSubmit(h, frame)
+	case pdu.CmdDeliverSMResp, pdu.CmdGenericNack:
+		s.handleDeliverResp(h)
+	case pdu.CmdUnbind:
+		c.SendAndClose(headerOnly(pdu.CmdUnbindResp, pdu.StatusOK, h.Seq), ErrUnbound)
+	case pdu.CmdUnbindResp:
+		if s.unbinding.Load() {
+			c.SendAndClose(nil, ErrUnbound) // flush what is queued, then close
+		}
+	case pdu.CmdQuerySM, pdu.CmdCancelSM, pdu.CmdReplaceSM, pdu.CmdSubmitMulti, pdu.CmdDataSM, pdu.CmdDeliverSM:
+		// Requests of SMPP 3.4 the mux does not serve (deliver_sm goes
+		// from SMSC to ESME only): their own response, ESME_RINVCMDID.
+		s.reply(h.ID.Resp(), s.unservedStatus(), h.Seq)
+	case pdu.CmdOutbind, pdu.CmdAlertNotification:
+		// Sent by an SMSC, never to one; they have no response PDU.
+		s.reply(pdu.CmdGenericNack, s.unservedStatus(), h.Seq)
+	default:
+		if !h.ID.Known() {
+			s.reply(pdu.CmdGenericNack, pdu.StatusInvCmdID, h.Seq)
+		} else if ce := s.Logger().Check(zap.DebugLevel, "unexpected response ignored"); ce != nil {
+			ce.Write(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID))
+		}
+	}
+	return nil
+}
+
+// Tick implements link.Ticker. It runs on the write goroutine: it times
+// out unanswered deliver_sm and ends an unbind the client does not answer.
+// A panic in Handler.Delivered closes this session only (link does not
+// recover on its write goroutine); the other expired entries still get
+// their Delivered.
+func (l sessionLink) Tick(c *link.Conn, now time.Time) {
+	s := l.s
+	if b := s.bound.Load(); b != nil {
+		s.window.Expire(now, func(seq uint32, ref string) {
+			if ce := b.log.Check(zap.DebugLevel, "deliver_sm timed out"); ce != nil {
+				ce.Write(zap.Uint32("seq", seq))
+			}
+			if err := s.guard(func() { b.handler.Delivered(s, ref, 0, ErrTimeout) }); err != nil {
+				c.Close(err)
+			}
+		})
+	}
+	if s.unbindExpired(now) {
+		c.Close(fmt.Errorf("%w: no unbind_resp in time", ErrUnbound))
+	}
+}
+
+// unservedStatus is the answer to a request the mux does not serve:
+// ESME_RINVBNDSTS before bind, else ESME_RINVCMDID.
+func (s *Session) unservedStatus() pdu.Status {
+	if s.bound.Load() == nil {
+		return pdu.StatusInvBindStatus
+	}
+	return pdu.StatusInvCmdID
+}
+
+// handleBind answers a bind_* PDU: ESME_RALYBND on a bound session, else
+// the Binder's verdict, unless the remote IP is locked out.
+func (s *Session) handleBind(h pdu.Header, frame []byte) {
+	if s.bound.Load() != nil {
+		_ = s.conn.Send(bindResp(h, pdu.StatusAlreadyBound, false))
+		return
+	}
+	var req pdu.Bind
+	if err := req.Decode(frame[pdu.HeaderLen:]); err != nil {
+		s.refuse(h, pdu.StatusOf(err), "", true)
+		return
+	}
+	ip, ipOK := ipOf(s.remote)
+	if ipOK && s.srv.lock.Locked(ip, time.Now()) {
+		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), false)
+		return
+	}
+	typ := bindTypeOf(h.ID)
+	handler, st := s.srv.binder.Bind(s, BindRequest{
+		Type:       typ,
+		SystemID:   string(req.SystemID),
+		Password:   string(req.Password),
+		SystemType: string(req.SystemType),
+		Remote:     s.remote,
+	})
+	if st == pdu.StatusOK && handler == nil {
+		st = pdu.StatusBindFail
+	}
+	if st != pdu.StatusOK {
+		s.refuse(h, st, string(req.SystemID), true)
+		return
+	}
+	b := &boundState{typ: typ, systemID: string(req.SystemID), handler: handler}
+	b.log = s.log0.With(zap.String("system_id", b.systemID), zap.Stringer("bind_type", typ))
+	_ = s.conn.NetConn().SetReadDeadline(time.Time{}) // bound: the bind timeout no longer applies
+	_ = s.conn.Send(bindResp(h, pdu.StatusOK, req.InterfaceVersion >= pdu.InterfaceVersion34))
+	s.bound.Store(b) // after bind_resp is queued, so no deliver_sm overtakes it
+	b.log.Info("bound")
+	if bh, ok := handler.(BoundHandler); ok {
+		bh.Bound(s)
+	}
+}
+
+// refuse answers a bind with status and closes the connection once the
+// answer is written. A counted refusal counts towards the remote IP's
+// lockout, before the answer goes out, so that a client retrying at once
+// meets the lockout.
+func (s *Session) refuse(h pdu.Header, st pdu.Status, systemID string, counted bool) {
+	if counted {
+		s.log0.Info("bind refused", zap.String("system_id", systemID), zap.Stringer("command_status", st))
+		s.countFailure()
+	} else if ce := s.log0.Check(zap.DebugLevel, "bind refused: remote locked out"); ce != nil {
+		ce.Write(zap.String("system_id", systemID))
+	}
+	s.conn.SendAndClose(bindResp(h, st, false), fmt.Errorf("%w: %v", ErrBindRefused, st))
+}
+
+// countFailure records a failed bind against the remote IP, and logs once
+// when that locks the IP out.
+func (s *Session) countFailure() {
+	ip, ok := ipOf(s.remote)
+	if !ok {
+		return
+	}
+	if lockedNow, until := s.srv.lock.Fail(ip, time.Now()); lockedNow {
+		s.srv.log.Warn("remote locked out after failed binds",
+			zap.String("remote_ip", ip.String()), zap.Int("bind_fail_limit", s.srv.cfg.BindFailLimit), zap.Time("until", until))
+	}
+}
+
+// handleSubmit answers what the session cannot take and hands the rest to
+// the Handler.
+func (s *Session) handleSubmit(h pdu.Header, frame []byte) error {
+	b := s.bound.Load()
+	switch {
+	case b == nil || !b.typ.CanSubmit():
+		s.reply(pdu.CmdSubmitSMResp, pdu.StatusInvBindStatus, h.Seq)
+		return nil
+	case s.unbinding.Load():
+		// We are unbinding (shutdown): a temporary status, so the client
+		// submits it again elsewhere or later.
+		s.reply(pdu.CmdSubmitSMResp, pdu.StatusMsgQueueFull, h.Seq)
+		return nil
+	}
+	var m pdu.SM
+	if err := m.Decode(frame[pdu.HeaderLen:]); err != nil {
+		if ce := b.log.Check(zap.DebugLevel, "submit_sm refused"); ce != nil {
+			ce.Write(zap.Uint32("seq", h.Seq), zap.Stringer("command_status", pdu.StatusOf(err)), zap.Error(err))
+		}
+		s.reply(pdu.CmdSubmitSMResp, pdu.StatusOf(err), h.Seq)
+		return nil
+	}
+	return b.handler.Submit(s, frame)
+}
+
+// handleDeliverResp matches a deliver_sm_resp or generic_nack with the
+// window.
+func (s *Session) handleDeliverResp(h pdu.Header) {
+	ref, ok := s.window.Take(h.Seq)
+	b := s.bound.Load()
+	if !ok || b == nil {
+		if ce := s.Logger().Check(zap.DebugLevel, "response to no deliver_sm ignored"); ce != nil {
+			ce.Write(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID), zap.Stringer("command_status", h.Status))
+		}
+		return
+	}
+	st := h.Status
+	if h.ID == pdu.CmdGenericNack && st == pdu.StatusOK {
+		st = pdu.StatusUnknownErr // a generic_nack never acknowledges
+	}
+	b.handler.Delivered(s, ref, st, nil)
+}
+
+// reply queues a header-only response. SMPP 3.4 leaves the body out of a
+// response whose status is not zero (§4.4.2 and others).
+func (s *Session) reply(id pdu.CommandID, st pdu.Status, seq uint32) {
+	var b [pdu.HeaderLen]byte
+	_ = s.conn.Send(pdu.AppendHeaderOnly(b[:0], id, st, seq)) // Send copies
+}
+
+func headerOnly(id pdu.CommandID, st pdu.Status, seq uint32) []byte {
+	return pdu.AppendHeaderOnly(make([]byte, 0, pdu.HeaderLen), id, st, seq)
+}
+
+// bindResp builds a bind_*_resp for the bind h: system_id "smpp-mux" and,
+// when v34, TLV sc_interface_version.
+func bindResp(h pdu.Header, st pdu.Status, v34 bool) []byte {
+	body := pdu.BindResp{SystemID: serverSystemID}
+	if v34 {
+		body.TLVs = scVersion
+	}
+	return pdu.Append(make([]byte, 0, 32), h.ID.Resp(), st, h.Seq, &body)
+}

@@ -1,0 +1,156 @@
+package downstream
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+func TestLockoutCounts(t *testing.T) {
+	t.Parallel()
+	l := newLockout(3, time.Minute)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	t0 := time.Unix(1000, 0)
+	for i := range 2 {
+		if locked, _ := l.Fail(a, t0.Add(time.Duration(i)*time.Second)); locked {
+			t.Fatalf("locked after %d failures", i+1)
+		}
+	}
+	locked, until := l.Fail(a, t0.Add(2*time.Second))
+	if !locked || !until.Equal(t0.Add(62*time.Second)) {
+		t.Fatalf("third failure: locked %v until %v", locked, until)
+	}
+	if again, _ := l.Fail(a, t0.Add(3*time.Second)); again {
+		t.Error("lockout reported twice")
+	}
+	if !l.Locked(a, t0.Add(61*time.Second)) || l.Locked(b, t0.Add(5*time.Second)) {
+		t.Error("lockout not per IP")
+	}
+	if l.Locked(a, t0.Add(62*time.Second)) {
+		t.Error("still locked after the lockout")
+	}
+	if locked, _ := l.Fail(a, t0.Add(63*time.Second)); locked {
+		t.Error("a fresh failure after the lockout locked at once")
+	}
+}
+
+func TestLockoutPeriodResets(t *testing.T) {
+	t.Parallel()
+	l := newLockout(2, time.Minute)
+	a := netip.MustParseAddr("2001:db8::1")
+	t0 := time.Unix(1000, 0)
+	l.Fail(a, t0)
+	if locked, _ := l.Fail(a, t0.Add(2*time.Minute)); locked {
+		t.Error("failures further apart than the period locked")
+	}
+	if locked, _ := l.Fail(a, t0.Add(2*time.Minute+time.Second)); !locked {
+		t.Error("two failures within the period did not lock")
+	}
+}
+
+func TestLockoutSweeps(t *testing.T) {
+	t.Parallel()
+	l := newLockout(5, time.Minute)
+	t0 := time.Unix(1000, 0)
+	for i := range 3000 {
+		l.Fail(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), t0)
+	}
+	// Records past their period go at the next sweep, which comes before
+	// the map doubles.
+	for i := range 3000 {
+		l.Fail(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), t0.Add(2*time.Minute))
+		if len(l.ips) < 3000 {
+			return
+		}
+	}
+	t.Errorf("%d records kept after their period", len(l.ips))
+}
+
+func TestLockoutDisabled(t *testing.T) {
+	t.Parallel()
+	l := newLockout(-1, time.Minute)
+	a := netip.MustParseAddr("192.0.2.1")
+	for range 100 {
+		if locked, _ := l.Fail(a, time.Now()); locked {
+			t.Fatal("disabled lockout locked")
+		}
+	}
+	if l.Locked(a, time.Now()) {
+		t.Error("disabled lockout locked")
+	}
+}
+
+func TestIPOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 5}, "127.0.0.1"},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:10.1.2.3"), Port: 5}, "10.1.2.3"},
+		{&net.UDPAddr{IP: net.ParseIP("2001:db8::1"), Port: 5}, "2001:db8::1"},
+	} {
+		ip, ok := ipOf(tc.addr)
+		if !ok || ip.String() != tc.want {
+			t.Errorf("ipOf(%v) = %v %v", tc.addr, ip, ok)
+		}
+	}
+	if _, ok := ipOf(nil); ok {
+		t.Error("ipOf(nil) ok")
+	}
+}
+
+// bindStatus binds on a new connection and returns the answer's status.
+func bindStatus(t *testing.T, addr string, local net.Addr, systemID, password string) pdu.Status {
+	t.Helper()
+	c := dialFrom(t, addr, local)
+	seq := c.send(pdu.CmdBindTransmitter, 0, bindPDU(systemID, password))
+	h, _ := c.read()
+	if h.ID != pdu.CmdBindTransmitterResp || h.Seq != seq {
+		t.Fatalf("got %v seq %d, want bind_transmitter_resp seq %d", h.ID, h.Seq, seq)
+	}
+	if h.Status != pdu.StatusOK {
+		c.expectClosed(waitBound)
+	}
+	c.nc.Close()
+	return h.Status
+}
+
+func TestBindLockout(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{BindFailLimit: 3, BindLockout: 400 * time.Millisecond}, newBinder())
+	for range 3 {
+		if st := bindStatus(t, ts.addr, nil, "shop", "guess"); st != pdu.StatusInvPassword {
+			t.Fatalf("wrong password: %v", st)
+		}
+	}
+	locked := time.Now()
+	if st := bindStatus(t, ts.addr, nil, "shop", "secret"); st != pdu.StatusBindFail {
+		t.Fatalf("locked out, right password: %v, want ESME_RBINDFAIL", st)
+	}
+	if st := bindStatus(t, ts.addr, nil, "bank", "vault"); st != pdu.StatusBindFail {
+		t.Fatalf("locked out, other system_id: %v, want ESME_RBINDFAIL", st)
+	}
+	// Another IP is unaffected, and so is the system_id from there.
+	other := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	if c, err := net.DialTCP("tcp", other, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(ts.addr))); err != nil {
+		t.Logf("no 127.0.0.2 here (%v); skipping the other-IP check", err)
+	} else {
+		c.Close()
+		if st := bindStatus(t, ts.addr, other, "shop", "secret"); st != pdu.StatusOK {
+			t.Errorf("other IP: %v, want ESME_ROK", st)
+		}
+	}
+	// Attempts during the lockout do not extend it.
+	var st pdu.Status
+	eventually(t, waitBound, func() bool {
+		st = bindStatus(t, ts.addr, nil, "shop", "secret")
+		return st == pdu.StatusOK
+	}, "bind after the lockout")
+	if d := time.Since(locked); d < 350*time.Millisecond {
+		t.Errorf("bound %v after the lockout began", d)
+	}
+}

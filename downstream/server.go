@@ -1,0 +1,222 @@
+package downstream
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Server accepts SMPP connections and runs a Session for each. Create it
+// with NewServer, run it with Serve, stop it with Shutdown or Close.
+type Server struct {
+	cfg    Config
+	binder Binder
+	log    *zap.Logger
+	lock   *lockout
+	nextID atomic.Uint64
+
+	ctx    context.Context         // parent of every session; cancelled by Close
+	cancel context.CancelCauseFunc // cancels ctx
+
+	mu        sync.Mutex // guards the fields below
+	listeners map[*net.Listener]struct{}
+	sessions  map[*Session]struct{} // every connection, bound or not, until its goroutine ends
+	closing   bool                  // Shutdown or Close has begun: nothing new starts
+	quit      chan struct{}         // closed when closing begins
+	idle      chan struct{}         // closed when closing and sessions is empty
+	idleDone  bool                  // idle is closed
+	full      bool                  // at MaxConnections; logged once per episode
+}
+
+// NewServer returns a Server that authenticates binds with b.
+func NewServer(cfg Config, b Binder) *Server {
+	cfg.defaults()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &Server{
+		cfg:       cfg,
+		binder:    b,
+		log:       cfg.Logger,
+		lock:      newLockout(cfg.BindFailLimit, cfg.BindLockout),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[*net.Listener]struct{}),
+		sessions:  make(map[*Session]struct{}),
+		quit:      make(chan struct{}),
+		idle:      make(chan struct{}),
+	}
+}
+
+// Serve accepts connections on ln until Shutdown or Close, and then
+// returns ErrServerClosed; any other error of ln.Accept is returned as is.
+// Serve closes ln when it returns. It may be called for several listeners.
+func (srv *Server) Serve(ln net.Listener) error {
+	defer ln.Close()
+	if !srv.track(&ln, true) {
+		return ErrServerClosed
+	}
+	defer srv.track(&ln, false)
+	srv.log.Info("listening", zap.Stringer("addr", ln.Addr()))
+	var delay time.Duration // back-off after a failed Accept (EMFILE, ...)
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if srv.isClosing() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			srv.log.Warn("accept failed; retrying", zap.Error(err), zap.Duration("delay", delay))
+			if !srv.wait(delay) {
+				return ErrServerClosed
+			}
+			continue
+		}
+		delay = 0
+		srv.start(nc)
+	}
+}
+
+// wait sleeps d, or until closing begins; it reports whether it slept.
+func (srv *Server) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-srv.quit:
+		return false
+	}
+}
+
+// track adds or removes a listener; it refuses to add one once closing.
+func (srv *Server) track(ln *net.Listener, add bool) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if !add {
+		delete(srv.listeners, ln)
+		return true
+	}
+	if srv.closing {
+		return false
+	}
+	srv.listeners[ln] = struct{}{}
+	return true
+}
+
+func (srv *Server) isClosing() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.closing
+}
+
+// start runs a session for nc, or closes nc at once when closing or at
+// MaxConnections.
+func (srv *Server) start(nc net.Conn) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closing {
+		_ = nc.Close()
+		return
+	}
+	if len(srv.sessions) >= srv.cfg.MaxConnections {
+		_ = nc.Close()
+		if !srv.full {
+			srv.full = true
+			srv.log.Warn("connection limit reached; closing new connections", zap.Int("max_connections", srv.cfg.MaxConnections))
+		}
+		return
+	}
+	if srv.full {
+		srv.full = false
+		srv.log.Info("below the connection limit again", zap.Int("max_connections", srv.cfg.MaxConnections))
+	}
+	s := newSession(srv, nc, srv.nextID.Add(1))
+	srv.sessions[s] = struct{}{}
+	go s.serve(srv.ctx) // waited for through srv.idle
+}
+
+// remove forgets a session whose goroutine is ending.
+func (srv *Server) remove(s *Session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	delete(srv.sessions, s)
+	srv.checkIdleLocked()
+}
+
+func (srv *Server) checkIdleLocked() {
+	if srv.closing && len(srv.sessions) == 0 && !srv.idleDone {
+		srv.idleDone = true
+		close(srv.idle)
+	}
+}
+
+// beginClose stops accepting: it closes the listeners and returns the
+// sessions running now.
+func (srv *Server) beginClose() []*Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if !srv.closing {
+		srv.closing = true
+		close(srv.quit)
+	}
+	for ln := range srv.listeners {
+		_ = (*ln).Close()
+	}
+	srv.checkIdleLocked()
+	out := make([]*Session, 0, len(srv.sessions))
+	for s := range srv.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Shutdown stops accepting, sends unbind to every bound session (each
+// closes on its unbind_resp, or after ResponseTimeout capped at 5s), closes
+// connections not yet bound, and waits for every session to end. When ctx
+// ends first, Shutdown closes what is left as Close does and returns
+// ctx.Err(). Either way no goroutine of the server is left when it returns.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	for _, s := range srv.beginClose() {
+		if s.bound.Load() != nil {
+			s.Unbind()
+		} else {
+			s.Close(ErrServerClosed)
+		}
+	}
+	select {
+	case <-srv.idle:
+		return nil
+	case <-ctx.Done():
+		_ = srv.Close()
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting, closes every connection at once and waits for
+// every session to end (Handler.Closed included).
+func (srv *Server) Close() error {
+	srv.beginClose()
+	srv.cancel(ErrServerClosed)
+	<-srv.idle
+	return nil
+}
+
+// Sessions returns the sessions bound now.
+func (srv *Server) Sessions() []*Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	out := make([]*Session, 0, len(srv.sessions))
+	for s := range srv.sessions {
+		if s.bound.Load() != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}

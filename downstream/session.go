@@ -1,0 +1,276 @@
+package downstream
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/internal/link"
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// Session is one client connection, from accept to close. Its methods are
+// safe for concurrent use.
+type Session struct {
+	id     uint64
+	srv    *Server
+	conn   *link.Conn
+	remote net.Addr
+	log0   *zap.Logger // before bind: session and remote
+	window *link.Window[string]
+
+	bound     atomic.Pointer[boundState] // set once, at bind, on the read goroutine
+	unbinding atomic.Bool                // we sent unbind; set under mu
+
+	mu       sync.Mutex // guards closed, unbindBy; orders Deliver and Unbind with the final drain
+	closed   bool       // the window has been drained: Deliver refuses
+	unbindBy time.Time  // when Unbind gives up waiting for unbind_resp
+}
+
+// boundState is what a successful bind fixes for the session's lifetime.
+type boundState struct {
+	typ      BindType
+	systemID string
+	handler  Handler
+	log      *zap.Logger // log0 With system_id and bind_type
+}
+
+func newSession(srv *Server, nc net.Conn, id uint64) *Session {
+	cfg := &srv.cfg
+	s := &Session{
+		id:     id,
+		srv:    srv,
+		remote: nc.RemoteAddr(),
+		window: link.NewWindow[string](cfg.Window),
+	}
+	remote := "unknown"
+	if s.remote != nil {
+		remote = s.remote.String()
+	}
+	s.log0 = srv.log.With(zap.Uint64("session", id), zap.String("remote", remote))
+	s.conn = link.New(nc, link.Config{
+		MaxLength:   cfg.MaxLength,
+		EnquireLink: cfg.EnquireLink,
+		DeadAfter:   cfg.EnquireLink + cfg.ResponseTimeout,
+		Tick:        cfg.tick(),
+	})
+	return s
+}
+
+// ID returns the session's number, unique within its Server.
+func (s *Session) ID() uint64 { return s.id }
+
+// RemoteAddr returns the client's address.
+func (s *Session) RemoteAddr() net.Addr { return s.remote }
+
+// SystemID returns the system_id the session bound with, or "" before bind.
+func (s *Session) SystemID() string {
+	if b := s.bound.Load(); b != nil {
+		return b.systemID
+	}
+	return ""
+}
+
+// Type returns how the session is bound; zero before bind.
+func (s *Session) Type() BindType {
+	if b := s.bound.Load(); b != nil {
+		return b.typ
+	}
+	return 0
+}
+
+// Logger returns the session's logger, with fields session and remote, and
+// after bind system_id and bind_type.
+func (s *Session) Logger() *zap.Logger {
+	if b := s.bound.Load(); b != nil {
+		return b.log
+	}
+	return s.log0
+}
+
+// WindowFree returns how many more deliver_sm Deliver would accept now.
+func (s *Session) WindowFree() int { return s.window.Cap() - s.window.Len() }
+
+// Send queues a whole frame for the client (a submit_sm_resp, say) and
+// returns at once; the frame is copied. It returns ErrClosed after the
+// session ended, and ErrSlowConsumer, closing the session, when the client
+// does not read fast enough.
+func (s *Session) Send(frame []byte) error {
+	if !wellFramed(frame) {
+		return ErrBadFrame
+	}
+	return linkErr(s.conn.Send(frame))
+}
+
+// Deliver sends a deliver_sm frame to the client under the session's next
+// sequence number, which it writes into frame in place (the frame is then
+// copied, so the caller may reuse it when Deliver returns), and keeps ref in
+// the window until the client's response, ResponseTimeout or the end of the
+// session; Handler.Delivered then reports the outcome. When Deliver returns
+// an error, Delivered is not called for ref: ErrWindowFull (try later),
+// ErrNotReceiver, ErrClosed (also once Unbind has begun), ErrSlowConsumer,
+// ErrBadFrame.
+func (s *Session) Deliver(frame []byte, ref string) error {
+	if !wellFramed(frame) || pdu.ID(frame) != pdu.CmdDeliverSM {
+		return ErrBadFrame
+	}
+	if b := s.bound.Load(); b == nil || !b.typ.CanReceive() {
+		return ErrNotReceiver
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.unbinding.Load() {
+		return ErrClosed
+	}
+	seq := s.conn.NextSeq()
+	if !s.window.Add(seq, ref, time.Now().Add(s.srv.cfg.ResponseTimeout)) {
+		return ErrWindowFull
+	}
+	pdu.PatchSeq(frame, seq)
+	if err := s.conn.Send(frame); err != nil {
+		s.window.Take(seq)
+		return linkErr(err)
+	}
+	return nil
+}
+
+// Close ends the session with cause, at once, without unbind. Safe to call
+// more than once and from any goroutine.
+func (s *Session) Close(cause error) {
+	if cause == nil {
+		cause = ErrClosed
+	}
+	s.conn.Close(cause)
+}
+
+// Unbind sends unbind to the client; the session closes when the
+// unbind_resp arrives, or after ResponseTimeout (at most 5s). Deliver
+// refuses from now on; deliver_sm already sent still get their responses.
+// A session not yet bound is closed at once.
+func (s *Session) Unbind() {
+	if s.bound.Load() == nil {
+		s.Close(ErrUnbound)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.unbinding.Load() {
+		return
+	}
+	s.unbindBy = time.Now().Add(s.srv.cfg.unbindWait())
+	s.unbinding.Store(true)
+	var b [pdu.HeaderLen]byte
+	_ = s.conn.Send(pdu.AppendHeaderOnly(b[:0], pdu.CmdUnbind, pdu.StatusOK, s.conn.NextSeq()))
+}
+
+// unbindExpired reports whether an Unbind has waited long enough.
+func (s *Session) unbindExpired(now time.Time) bool {
+	if !s.unbinding.Load() {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return now.After(s.unbindBy)
+}
+
+// wellFramed reports whether frame holds a header and its command_length
+// is its size.
+func wellFramed(frame []byte) bool {
+	return len(frame) >= pdu.HeaderLen && binary.BigEndian.Uint32(frame) == uint32(len(frame))
+}
+
+// linkErr turns the link package's errors into this package's.
+func linkErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, link.ErrClosed), errors.Is(err, link.ErrDone):
+		return ErrClosed
+	case errors.Is(err, link.ErrQueueFull), errors.Is(err, link.ErrWriteTimeout):
+		return fmt.Errorf("%w: %w", ErrSlowConsumer, err)
+	case errors.Is(err, link.ErrDeadPeer):
+		return ErrDeadPeer
+	}
+	return err
+}
+
+// serve runs the connection until it ends, then closes the socket and, for
+// a bound session, drains the window and tells the Handler. It runs on the
+// session goroutine, which the Server started and waits for.
+func (s *Session) serve(ctx context.Context) {
+	defer s.srv.remove(s)
+	if err := s.conn.NetConn().SetReadDeadline(time.Now().Add(s.srv.cfg.BindTimeout)); err != nil {
+		s.conn.Close(err)
+	}
+	err := s.conn.Serve(ctx, sessionLink{s})
+	s.end(s.cause(err))
+}
+
+// cause turns what conn.Serve returned into the session's cause.
+func (s *Session) cause(err error) error {
+	var le *pdu.LengthError
+	var pe *link.PanicError
+	switch {
+	case errors.As(err, &le):
+		// link has answered generic_nack ESME_RINVCMDLEN before closing.
+		return fmt.Errorf("%w: %w", ErrCommandLength, err)
+	case errors.As(err, &pe):
+		return s.panicked(pe.Value, pe.Stack)
+	case errors.Is(err, os.ErrDeadlineExceeded) && s.bound.Load() == nil:
+		// Only the bind timeout sets a read deadline; link maps write
+		// timeouts to ErrWriteTimeout.
+		return ErrBindTimeout
+	}
+	return linkErr(err)
+}
+
+// end drains the window of a bound session and calls Handler.Closed.
+func (s *Session) end(cause error) {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	b := s.bound.Load()
+	if b == nil {
+		if ce := s.log0.Check(zap.DebugLevel, "connection closed before bind"); ce != nil {
+			ce.Write(zap.Error(cause))
+		}
+		return
+	}
+	s.window.Drain(func(_ uint32, ref string) {
+		_ = s.guard(func() { b.handler.Delivered(s, ref, 0, ErrClosed) })
+	})
+	_ = s.guard(func() { b.handler.Closed(s, cause) })
+	if errors.Is(cause, ErrSlowConsumer) || errors.Is(cause, ErrDeadPeer) {
+		b.log.Warn("session closed", zap.Error(cause))
+	} else {
+		b.log.Info("session closed", zap.Error(cause))
+	}
+}
+
+// guard runs a Handler call outside link's read loop (which recovers by
+// itself); a panic is logged and returned as the session's cause.
+func (s *Session) guard(fn func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = s.panicked(v, debug.Stack())
+		}
+	}()
+	fn()
+	return nil
+}
+
+// panicked logs a handler panic with its stack, and returns the session's
+// cause for it.
+func (s *Session) panicked(v any, stack []byte) error {
+	s.Logger().Error("handler panic; session closed", zap.Any("panic", v), zap.ByteString("stack", stack))
+	return fmt.Errorf("downstream: handler panic: %v", v)
+}

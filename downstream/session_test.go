@@ -1,0 +1,260 @@
+package downstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// deliverFrame is a deliver_sm frame with sequence number 0.
+func deliverFrame(text string) []byte {
+	return pdu.Append(nil, pdu.CmdDeliverSM, 0, 0, &pdu.SM{SourceAddr: []byte("4512345678"), DestAddr: []byte("shop"), ShortMessage: []byte(text)})
+}
+
+func TestDeliverWindow(t *testing.T) {
+	t.Parallel()
+	b := newBinder()
+	ts := startServer(t, Config{Window: 3, ResponseTimeout: 200 * time.Millisecond}, b)
+	c := dial(t, ts.addr)
+	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	h := b.handler(t, "shop")
+	s := recv(t, h.bound, "bind")
+
+	frame := deliverFrame("hello")
+	for _, ref := range []string{"r1", "r2", "r3"} {
+		if err := s.Deliver(frame, ref); err != nil {
+			t.Fatalf("Deliver(%s): %v", ref, err)
+		}
+	}
+	if err := s.Deliver(frame, "r4"); !errors.Is(err, ErrWindowFull) || s.WindowFree() != 0 {
+		t.Fatalf("Deliver over the window: %v, free %d", err, s.WindowFree())
+	}
+	var seqs []uint32
+	for range 3 {
+		hd, f := c.read()
+		if hd.ID != pdu.CmdDeliverSM || !bytes.Equal(f[pdu.HeaderLen:], frame[pdu.HeaderLen:]) {
+			t.Fatalf("got %v % x", hd.ID, f)
+		}
+		seqs = append(seqs, hd.Seq)
+	}
+	if seqs[0] == seqs[1] || seqs[1] == seqs[2] || seqs[0] == seqs[2] || seqs[0] == 0 {
+		t.Fatalf("deliver_sm seqs %v", seqs)
+	}
+	c.write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, 999999)) // unknown: ignored
+	c.write(pdu.Append(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, seqs[0], &pdu.SMResp{}))
+	c.write(pdu.AppendHeaderOnly(nil, pdu.CmdGenericNack, pdu.StatusInvCmdID, seqs[1]))
+	want := []delivery{{"r1", pdu.StatusOK, nil}, {"r2", pdu.StatusInvCmdID, nil}, {"r3", 0, ErrTimeout}}
+	for _, w := range want {
+		if d := recv(t, h.delivered, "Delivered"); d.ref != w.ref || d.status != w.status || !errors.Is(d.err, w.err) {
+			t.Errorf("Delivered(%q, %v, %v), want (%q, %v, %v)", d.ref, d.status, d.err, w.ref, w.status, w.err)
+		}
+	}
+	if s.WindowFree() != 3 {
+		t.Errorf("free %d after all answered", s.WindowFree())
+	}
+
+	if err := s.Deliver(frame, "r5"); err != nil {
+		t.Fatal(err)
+	}
+	c.expectDeliver()
+	c.nc.Close()
+	ev := recv(t, h.closed, "Closed")
+	select {
+	case d := <-h.delivered:
+		if d.ref != "r5" || !errors.Is(d.err, ErrClosed) {
+			t.Errorf("Delivered(%q, %v), want r5 ErrClosed", d.ref, d.err)
+		}
+	default:
+		t.Error("Closed before the window was drained")
+	}
+	if ev.s != s {
+		t.Error("Closed for another session")
+	}
+	if err := s.Deliver(frame, "r6"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Deliver after close: %v", err)
+	}
+	if err := s.Send(pdu.AppendHeaderOnly(nil, pdu.CmdSubmitSMResp, 0, 1)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after close: %v", err)
+	}
+}
+
+func (c *client) expectDeliver() pdu.Header {
+	c.t.Helper()
+	h, _ := c.read()
+	if h.ID != pdu.CmdDeliverSM {
+		c.t.Fatalf("got %v, want deliver_sm", h.ID)
+	}
+	return h
+}
+
+func TestDeliverRefused(t *testing.T) {
+	t.Parallel()
+	b := newBinder()
+	ts := startServer(t, Config{}, b)
+	tx := dial(t, ts.addr)
+	tx.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	s := recv(t, b.handler(t, "shop").bound, "bind")
+	if err := s.Deliver(deliverFrame("x"), "r"); !errors.Is(err, ErrNotReceiver) {
+		t.Errorf("Deliver to a transmitter: %v", err)
+	}
+	rx := dial(t, ts.addr)
+	rx.bind(pdu.CmdBindReceiver, "bank", "vault", pdu.StatusOK)
+	s = recv(t, b.handler(t, "bank").bound, "bind")
+	bad := deliverFrame("x")
+	for name, f := range map[string][]byte{
+		"short":     bad[:10],
+		"length":    append(bad[:len(bad):len(bad)], 0),
+		"submit_sm": pdu.AppendHeaderOnly(nil, pdu.CmdSubmitSM, 0, 0),
+	} {
+		if err := s.Deliver(f, "r"); !errors.Is(err, ErrBadFrame) {
+			t.Errorf("Deliver(%s): %v", name, err)
+		}
+	}
+	if err := s.Send(bad[:10]); !errors.Is(err, ErrBadFrame) {
+		t.Errorf("Send(short): %v", err)
+	}
+	if err := s.Deliver(deliverFrame("y"), "ok"); err != nil {
+		t.Fatal(err)
+	}
+	h := rx.expectDeliver()
+	rx.write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, h.Seq))
+	if d := recv(t, b.handler(t, "bank").delivered, "Delivered"); d.ref != "ok" || d.err != nil {
+		t.Errorf("Delivered(%q, %v)", d.ref, d.err)
+	}
+}
+
+func TestShutdownUnbinds(t *testing.T) {
+	t.Parallel()
+	b := newBinder()
+	ts := startServer(t, Config{ResponseTimeout: 300 * time.Millisecond}, b)
+	polite := dial(t, ts.addr)
+	polite.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	rude := dial(t, ts.addr)
+	rude.bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
+	unbound := dial(t, ts.addr)
+	unbound.ping()
+	shop := b.handler(t, "shop")
+	s := recv(t, shop.bound, "bind")
+	if err := s.Deliver(deliverFrame("report"), "pending"); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- ts.shutdown(waitBound) }()
+
+	d := polite.expectDeliver()
+	h, _ := polite.read()
+	if h.ID != pdu.CmdUnbind {
+		t.Fatalf("got %v, want unbind", h.ID)
+	}
+	if err := s.Deliver(deliverFrame("late"), "late"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Deliver while unbinding: %v", err)
+	}
+	seq := polite.submit("late")
+	polite.expect(pdu.CmdSubmitSMResp, pdu.StatusMsgQueueFull, seq) // temporary: submit again later
+	polite.write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, d.Seq))
+	polite.write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbindResp, 0, h.Seq))
+	polite.expectClosed(waitBound)
+
+	if h, _ := rude.read(); h.ID != pdu.CmdUnbind {
+		t.Fatalf("got %v, want unbind", h.ID)
+	}
+	rude.expectClosed(waitBound) // after the unbind wait
+	unbound.expectClosed(waitBound)
+
+	if err := recv(t, done, "Shutdown"); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := recv(t, shop.delivered, "Delivered"); d.ref != "pending" || d.err != nil {
+		t.Errorf("Delivered(%q, %v)", d.ref, d.err)
+	}
+	for _, id := range []string{"shop", "bank"} {
+		if ev := recv(t, b.handler(t, id).closed, "Closed"); !errors.Is(ev.err, ErrUnbound) {
+			t.Errorf("%s Closed(%v), want ErrUnbound", id, ev.err)
+		}
+	}
+}
+
+func TestShutdownContextExpires(t *testing.T) {
+	t.Parallel()
+	b := newBinder()
+	ts := startServer(t, Config{}, b) // unbind waits 5s
+	c := dial(t, ts.addr)
+	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	start := time.Now()
+	if err := ts.shutdown(100 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+	if h, _ := c.read(); h.ID != pdu.CmdUnbind {
+		t.Fatalf("got %v, want unbind", h.ID)
+	}
+	c.expectClosed(waitBound)
+	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, ErrServerClosed) {
+		t.Errorf("Closed(%v), want ErrServerClosed", ev.err)
+	}
+}
+
+func TestHandlerPanicClosesOneSession(t *testing.T) {
+	t.Parallel()
+	b := newBinder()
+	var panicked atomic.Bool
+	b.onDelivered = func() {
+		if panicked.CompareAndSwap(false, true) {
+			panic("delivered panic")
+		}
+	}
+	ts := startServer(t, Config{ResponseTimeout: 100 * time.Millisecond}, b)
+	bystander := dial(t, ts.addr)
+	bystander.bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
+
+	// A panic on the read goroutine (Submit).
+	c := dial(t, ts.addr)
+	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	shop := b.handler(t, "shop")
+	recv(t, shop.bound, "bind")
+	c.submit("panic")
+	c.expectClosed(waitBound)
+	if ev := recv(t, shop.closed, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "submit panic") {
+		t.Errorf("Closed(%v), want the panic", ev.err)
+	}
+
+	// A panic on the write goroutine (Delivered on timeout).
+	c = dial(t, ts.addr)
+	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	s := recv(t, shop.bound, "bind")
+	if err := s.Deliver(deliverFrame("x"), "boom"); err != nil {
+		t.Fatal(err)
+	}
+	c.expectDeliver()
+	c.expectClosed(waitBound)
+	if ev := recv(t, shop.closed, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "delivered panic") {
+		t.Errorf("Closed(%v), want the panic", ev.err)
+	}
+
+	seq := bystander.submit("fine")
+	bystander.expectSubmitResp(pdu.StatusOK, seq)
+}
+
+func TestSubmitErrorClosesSession(t *testing.T) {
+	t.Parallel()
+	b := newBinder()
+	errRule := errors.New("rule failed")
+	b.onSubmit = func(*Session, []byte) error { return errRule }
+	ts := startServer(t, Config{}, b)
+	c := dial(t, ts.addr)
+	c.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	c.submit("x")
+	c.expectClosed(waitBound)
+	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, errRule) {
+		t.Errorf("Closed(%v)", ev.err)
+	}
+}
