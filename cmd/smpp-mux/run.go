@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/sim"
+)
+
+func cmdRun(args []string, _ io.Reader, _, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	path := fs.String("config", "", "config file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageErr("--config FILE is required")
+	}
+	cfg, err := mux.Load(*path)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	return serve(cfg, stderr, nil)
+}
+
+// serve runs the mux until SIGINT or SIGTERM, then shuts it down
+// gracefully. ready, when set, is called once the listeners are open.
+func serve(cfg *mux.Config, stderr io.Writer, ready func(*mux.Mux)) error {
+	log, _, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("log.level: %w", err)}
+	}
+	defer func() { _ = log.Sync() }()
+	m, err := mux.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := m.Start(); err != nil {
+		_ = m.Shutdown(context.Background())
+		return err
+	}
+	log.Info("smpp-mux running", zap.Stringers("listen", addrs(m.Addrs())))
+	if ready != nil {
+		ready(m)
+	}
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			log.Warn("SIGHUP: live reload is not available in this version; restart to apply config changes")
+			continue
+		}
+		log.Info("stopping", zap.Stringer("signal", sig))
+		break
+	}
+	bound := cfg.Upstream.ResponseTimeout.Or(30*time.Second) + 5*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		log.Warn("shutdown was not clean", zap.Error(err))
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func addrs(a []net.Addr) []fmt.Stringer {
+	out := make([]fmt.Stringer, len(a))
+	for i, x := range a {
+		out[i] = x
+	}
+	return out
+}
+
+func cmdSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("simulate", stderr)
+	listen := fs.String("listen", "", "address to listen on, e.g. 127.0.0.1:2775")
+	systemID := fs.String("system-id", "", "accepted system_id (empty: any credentials)")
+	password := fs.String("password", "", "password of --system-id")
+	dlrDelay := fs.Duration("dlr-delay", time.Second, "delay before each delivery receipt")
+	latency := fs.Duration("latency", 0, "delay before each submit_sm_resp")
+	rate := fs.Float64("rate", 0, "submits per second before ESME_RTHROTTLED (0: unlimited)")
+	enroute := fs.Bool("enroute", false, "send an ENROUTE receipt before DELIVRD")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *listen == "" {
+		return usageErr("--listen ADDR is required")
+	}
+	cfg := sim.Config{DLRDelay: *dlrDelay, RespLatency: *latency, Rate: *rate, SendEnroute: *enroute}
+	if *systemID != "" {
+		cfg.Accounts = map[string]string{*systemID: *password}
+	}
+	lc := mux.LogConfig{Level: "info", Format: "console"}
+	log, _, _ := newLogger(lc, stderr)
+	cfg.Logger = log
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	s := sim.New(cfg)
+	fmt.Fprintf(stdout, "simulator listening on %s\n", ln.Addr())
+	return runUntilSignal(func() error { return s.Serve(ln) }, s.Shutdown)
+}
+
+// runUntilSignal runs serve until SIGINT/SIGTERM, then calls shutdown.
+func runUntilSignal(serve func() error, shutdown func(context.Context) error) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-sigs:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := shutdown(ctx)
+	<-errc
+	return err
+}

@@ -1,0 +1,116 @@
+package mux
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/upstream"
+)
+
+// balancer picks the upstream session for a submit: the available session
+// (bound, not throttled, with window room) with the fewest pending
+// submits, round-robin among equals. Parts of one concatenated message
+// stick to the session that took the first part.
+type balancer struct {
+	sessions []*upstream.Session
+	rr       atomic.Uint32
+}
+
+func (bl *balancer) pick(now time.Time) *upstream.Session {
+	n := len(bl.sessions)
+	if n == 0 {
+		return nil
+	}
+	start := int(bl.rr.Add(1)) % n
+	var best *upstream.Session
+	bestPending := 0
+	for i := 0; i < n; i++ {
+		s := bl.sessions[(start+i)%n]
+		if !s.Available(now) {
+			continue
+		}
+		if p := s.Pending(); best == nil || p < bestPending {
+			best, bestPending = s, p
+		}
+	}
+	return best
+}
+
+// pick chooses a session, honouring concatenation affinity.
+func (m *Mux) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
+	if hasKey {
+		if s := m.affinity.get(key, now); s != nil {
+			if s.Available(now) {
+				return s
+			}
+			if s.State() == upstream.StateBound && !s.Throttled(now) {
+				return nil // wait for room on the same session
+			}
+		}
+	}
+	return m.bal.pick(now)
+}
+
+var concatSeed = maphash.MakeSeed()
+
+// concatKey identifies the concatenated message a submit_sm belongs to:
+// client, destination and reference. ok is false for a single message.
+func concatKey(client string, frame []byte) (uint64, bool) {
+	ref, ok := pdu.PeekConcat(frame)
+	if !ok || ref.Total < 2 {
+		return 0, false
+	}
+	dest, _ := pdu.PeekDestAddr(frame)
+	var h maphash.Hash
+	h.SetSeed(concatSeed)
+	h.WriteString(client)
+	h.WriteByte(0)
+	h.Write(dest)
+	h.WriteByte(byte(ref.Ref >> 8))
+	h.WriteByte(byte(ref.Ref))
+	h.WriteByte(ref.Total)
+	return h.Sum64(), true
+}
+
+// affinity remembers which session took the parts of a concatenated
+// message, for affinityTTL.
+type affinity struct {
+	mu sync.Mutex // guards m
+	m  map[uint64]affinityEntry
+}
+
+type affinityEntry struct {
+	s       *upstream.Session
+	expires time.Time
+}
+
+const affinityTTL = 2 * time.Minute
+
+func (a *affinity) get(key uint64, now time.Time) *upstream.Session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[key]
+	if !ok || now.After(e.expires) {
+		return nil
+	}
+	return e.s
+}
+
+func (a *affinity) set(key uint64, s *upstream.Session, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = make(map[uint64]affinityEntry)
+	}
+	if len(a.m) >= 4096 {
+		for k, e := range a.m {
+			if now.After(e.expires) {
+				delete(a.m, k)
+			}
+		}
+	}
+	a.m[key] = affinityEntry{s: s, expires: now.Add(affinityTTL)}
+}

@@ -1,0 +1,72 @@
+package mux
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+)
+
+// Context is what a module gets in Provision: a context.Context that is
+// cancelled when the config the module belongs to is replaced or stopped,
+// and a logger named for the module. A module that runs background work may
+// keep its Context; nothing else is kept from it.
+type Context struct {
+	context.Context
+	log     *zap.Logger
+	cleanup *[]CleanerUpper // modules provisioned under this config, in order
+}
+
+// NewContext returns a Context for provisioning modules outside a running
+// mux, as tests and tools do. cancel it to stop background work; call
+// Cleanup to release the modules it provisioned.
+func NewContext(parent context.Context, log *zap.Logger) (Context, context.CancelFunc) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	return Context{Context: ctx, log: log, cleanup: new([]CleanerUpper)}, cancel
+}
+
+// Logger returns the logger of the module being provisioned.
+func (c Context) Logger() *zap.Logger { return c.log }
+
+// withModule returns a copy whose logger is named for a module.
+func (c Context) withModule(id string) Context {
+	c.log = c.log.Named(id)
+	return c
+}
+
+// LoadModule provisions and validates a decoded module, recording it for
+// Cleanup. On failure the module is cleaned up at once.
+func (c Context) LoadModule(id string, m Module) error {
+	mc := c.withModule(id)
+	if cu, ok := m.(CleanerUpper); ok {
+		*c.cleanup = append(*c.cleanup, cu)
+	}
+	if p, ok := m.(Provisioner); ok {
+		if err := p.Provision(mc); err != nil {
+			return err
+		}
+	}
+	if v, ok := m.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Cleanup calls Cleanup on every module provisioned under c, last first,
+// and returns their errors joined.
+func (c Context) Cleanup() error {
+	var errs []error
+	list := *c.cleanup
+	for i := len(list) - 1; i >= 0; i-- {
+		if err := list[i].Cleanup(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	*c.cleanup = nil
+	return errors.Join(errs...)
+}

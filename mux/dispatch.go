@@ -1,0 +1,128 @@
+package mux
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/store"
+)
+
+// dispatchPoll is how often a dispatcher looks at its queue without being
+// woken: for leases that ran out and reports another instance stored.
+const dispatchPoll = time.Second
+
+// dispatch delivers one client's queued reports and MOs to its bound
+// receiver and transceiver sessions, spread over them, until ctx ends.
+// It runs one goroutine per configured client.
+func (m *Mux) dispatch(ctx context.Context, c *client) {
+	t := time.NewTicker(dispatchPoll)
+	defer t.Stop()
+	var sessions []*binding
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		case <-t.C:
+		}
+		for {
+			sessions = c.receivers(sessions[:0])
+			room := 0
+			for _, b := range sessions {
+				room += b.s.WindowFree()
+			}
+			if room == 0 {
+				break
+			}
+			n, err := m.deliverBatch(ctx, c, sessions, room)
+			if err != nil && ctx.Err() == nil {
+				m.log.Warn("cannot fetch queued reports", zap.String("system_id", c.cfg.SystemID), zap.Error(err))
+			}
+			if n < room || err != nil {
+				break
+			}
+		}
+	}
+}
+
+// deliverBatch fetches up to room entries and hands them to sessions.
+func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, room int) (int, error) {
+	lease := 2 * m.cfg.Server.ResponseTimeout.Or(30*time.Second)
+	entries, err := m.store.Fetch(ctx, c.cfg.SystemID, room, lease)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	var release []string
+	i := 0
+	for _, e := range entries {
+		sent := false
+		for tries := 0; tries < len(sessions) && !sent; tries++ {
+			b := sessions[i%len(sessions)]
+			i++
+			err := b.s.Deliver(e.Frame, e.ID)
+			sent = err == nil
+			if err != nil && !errors.Is(err, downstream.ErrWindowFull) && !errors.Is(err, downstream.ErrClosed) {
+				b.s.Logger().Warn("cannot deliver queued entry", zap.Error(err))
+			}
+		}
+		if !sent {
+			release = append(release, e.ID)
+		}
+	}
+	if len(release) > 0 {
+		if err := m.store.Release(ctx, c.cfg.SystemID, release); err != nil {
+			return len(entries), err
+		}
+	}
+	return len(entries), nil
+}
+
+// delivered handles a client's answer to a deliver_sm: acknowledged
+// entries leave the store, others are released for redelivery.
+func (m *Mux) delivered(b *binding, ref string, st pdu.Status, err error) {
+	ok := err == nil && st == pdu.StatusOK
+	if ok {
+		m.metrics.delivered.Add(1)
+	}
+	if !m.aw.add(ackJob{client: b.c, id: ref, ok: ok}) {
+		return // shutting down: the lease runs out and the entry is delivered again
+	}
+}
+
+// ackJob is one delivery outcome on its way to the store.
+type ackJob struct {
+	client *client
+	id     string
+	ok     bool
+}
+
+// ackBatch acknowledges or releases entries, grouped by client.
+func (m *Mux) ackBatch(batch []ackJob) {
+	ctx := context.Background()
+	type key struct {
+		c  *client
+		ok bool
+	}
+	groups := map[key][]string{}
+	for _, j := range batch {
+		k := key{j.client, j.ok}
+		groups[k] = append(groups[k], j.id)
+	}
+	for k, ids := range groups {
+		var err error
+		if k.ok {
+			err = m.store.Ack(ctx, k.c.cfg.SystemID, ids)
+		} else {
+			err = m.store.Release(ctx, k.c.cfg.SystemID, ids)
+		}
+		if err != nil && !errors.Is(err, store.ErrClosed) {
+			m.log.Warn("cannot update the report queue; entries will be delivered again", zap.Error(err))
+		}
+		k.c.notify()
+	}
+}

@@ -1,0 +1,72 @@
+package mux
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/store"
+)
+
+// Metrics counts what the mux does; admin exports it. Counters only grow.
+type Metrics struct {
+	binds       atomic.Uint64 // client binds accepted
+	submits     atomic.Uint64 // submit_sm received from clients
+	submitOK    atomic.Uint64 // submit_sm_resp with status 0 sent to clients
+	submitErr   atomic.Uint64 // submit_sm_resp with an error status sent to clients
+	noRoom      atomic.Uint64 // submits answered ESME_RTHROTTLED for want of upstream room
+	retries     atomic.Uint64 // submits sent again after the provider's ESME_RTHROTTLED
+	reports     atomic.Uint64 // receipts stored for a client
+	mos         atomic.Uint64 // MOs stored for a client
+	orphaned    atomic.Uint64 // receipts whose message id stayed unknown past dlr_grace
+	delivered   atomic.Uint64 // deliver_sm acknowledged by clients
+	storeErrors atomic.Uint64 // store writes that failed
+
+	statusMu sync.Mutex            // guards byStatus
+	byStatus map[pdu.Status]uint64 // submit_sm_resp statuses sent to clients
+}
+
+func (mt *Metrics) answered(st pdu.Status) {
+	if st == pdu.StatusOK {
+		mt.submitOK.Add(1)
+		return
+	}
+	mt.submitErr.Add(1)
+	mt.statusMu.Lock()
+	if mt.byStatus == nil {
+		mt.byStatus = map[pdu.Status]uint64{}
+	}
+	mt.byStatus[st]++
+	mt.statusMu.Unlock()
+}
+
+func (mt *Metrics) reportStored(r report) {
+	if r.kind == store.KindMO {
+		mt.mos.Add(1)
+	} else {
+		mt.reports.Add(1)
+	}
+}
+
+// Counters is a snapshot of Metrics.
+type Counters struct {
+	Binds, Submits, SubmitOK, SubmitErr, NoRoom, Retries uint64
+	Reports, MOs, Orphaned, Delivered, StoreErrors       uint64
+	ByStatus                                             map[pdu.Status]uint64
+}
+
+// Snapshot returns the current counts.
+func (mt *Metrics) Snapshot() Counters {
+	c := Counters{
+		Binds: mt.binds.Load(), Submits: mt.submits.Load(), SubmitOK: mt.submitOK.Load(), SubmitErr: mt.submitErr.Load(),
+		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
+		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
+		ByStatus: map[pdu.Status]uint64{},
+	}
+	mt.statusMu.Lock()
+	for k, v := range mt.byStatus {
+		c.ByStatus[k] = v
+	}
+	mt.statusMu.Unlock()
+	return c
+}

@@ -1,0 +1,293 @@
+package mux
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/store"
+	"github.com/smpp-mux/smpp-mux/upstream"
+)
+
+// Mux is the running multiplexer: the downstream server clients bind to,
+// the upstream pool to the provider, the store, and the routing between
+// them. Create it with New, run it with Start, stop it with Shutdown.
+type Mux struct {
+	cfg       *Config
+	log       *zap.Logger
+	orphanLog *zap.Logger // sampled: orphans can come in floods
+	mctx      Context     // modules of cfg
+
+	store   store.Store
+	pool    *upstream.Pool
+	bal     balancer
+	down    *downstream.Server
+	clients atomic.Pointer[clientSet]
+
+	affinity   affinity
+	idFallback idFallback
+	idw        *batcher[idJob]
+	rw         *batcher[report]
+	aw         *batcher[ackJob]
+	metrics    Metrics
+
+	heldMu sync.Mutex // guards held
+	held   []report
+
+	listeners []net.Listener
+	stopping  chan struct{} // closed when Shutdown begins
+	stopOnce  sync.Once
+	// Background work, in the order Shutdown stops it.
+	upCtx, dispatchCtx, workCtx       context.Context
+	upCancel, dispatchCancel, workEnd context.CancelFunc
+	dispatchWG, workWG, serveWG       sync.WaitGroup
+}
+
+// clientSet is the clients of one config, looked up per bind and per MO.
+type clientSet struct {
+	byID      map[string]*client
+	moNumbers map[string]string // normalised number -> system_id
+}
+
+// New provisions the config's modules and builds the mux; nothing listens
+// or connects until Start. On error everything provisioned is cleaned up.
+func New(cfg *Config, log *zap.Logger) (m *Mux, err error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	mctx, cancel := NewContext(context.Background(), log)
+	defer func() {
+		if err != nil {
+			cancel()
+			_ = mctx.Cleanup()
+		}
+	}()
+	m = &Mux{cfg: cfg, log: log, mctx: mctx, stopping: make(chan struct{})}
+	m.orphanLog = log.WithOptions(zap.WrapCore(sampled))
+	if err := m.provision(); err != nil {
+		return nil, err
+	}
+	ucfg, err := upstreamConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if m.pool, err = upstream.NewPool(ucfg, m); err != nil {
+		return nil, err
+	}
+	m.bal.sessions = m.pool.Sessions()
+	m.down = downstream.NewServer(downstreamConfig(cfg, log), m)
+	m.idw = newBatcher(4096, 512, m.idBatch)
+	m.rw = newBatcher(4096, 512, m.reportBatch)
+	m.aw = newBatcher(4096, 512, m.ackBatch)
+	go func() { <-m.stopping; cancel() }()
+	return m, nil
+}
+
+// provision loads the store and every client's rules.
+func (m *Mux) provision() error {
+	sc := m.cfg.Store
+	if sc.Module == nil {
+		return fmt.Errorf("store: no module")
+	}
+	if err := m.mctx.LoadModule("store."+sc.Name, sc.Module); err != nil {
+		return fmt.Errorf("store.%s: %w", sc.Name, err)
+	}
+	st, ok := sc.Module.(store.Store)
+	if !ok {
+		return fmt.Errorf("store.%s: module is not a store", sc.Name)
+	}
+	m.store = st
+	cs := &clientSet{byID: map[string]*client{}, moNumbers: map[string]string{}}
+	for _, cc := range m.cfg.Clients {
+		for i, r := range cc.Rules {
+			id := r.MuxModule().ID
+			if _, ok := r.(Rule); !ok {
+				return fmt.Errorf("client %q rule[%d]: module %s is not a rule", cc.SystemID, i, id)
+			}
+			if err := m.mctx.LoadModule(id, r); err != nil {
+				return fmt.Errorf("client %q rule[%d] %s: %w", cc.SystemID, i, id, err)
+			}
+		}
+		cs.byID[cc.SystemID] = newClient(cc)
+		for _, n := range cc.MONumbers {
+			cs.moNumbers[NormalizeNumber(n)] = cc.SystemID
+		}
+	}
+	m.clients.Store(cs)
+	return nil
+}
+
+func upstreamConfig(cfg *Config, log *zap.Logger) (upstream.Config, error) {
+	u := cfg.Upstream
+	bind := map[string]pdu.CommandID{"transceiver": pdu.CmdBindTransceiver, "transmitter": pdu.CmdBindTransmitter, "receiver": pdu.CmdBindReceiver}[u.Bind]
+	uc := upstream.Config{
+		SystemID: u.SystemID, Password: u.Password, SystemType: u.SystemType, Bind: bind,
+		SessionsPerHost: u.SessionsPerHost, Window: u.Window,
+		EnquireLink: u.EnquireLink.Std(), ReconnectDelay: u.ReconnectDelay.Std(), ResponseTimeout: u.ResponseTimeout.Std(),
+		Logger: log.Named("upstream"),
+	}
+	for i, h := range u.Hosts {
+		host := upstream.Host{Address: h.Address, TLS: h.TLS}
+		if h.TLS && (h.CA != "" || h.ServerName != "") {
+			tc := &tls.Config{ServerName: h.ServerName, MinVersion: tls.VersionTLS12}
+			if h.CA != "" {
+				pem, err := os.ReadFile(h.CA)
+				if err != nil {
+					return uc, fmt.Errorf("upstream.host[%d].ca: %w", i, err)
+				}
+				tc.RootCAs = x509.NewCertPool()
+				if !tc.RootCAs.AppendCertsFromPEM(pem) {
+					return uc, fmt.Errorf("upstream.host[%d].ca: no PEM certificate in %s", i, h.CA)
+				}
+			}
+			host.TLSConfig = tc
+		}
+		uc.Hosts = append(uc.Hosts, host)
+	}
+	return uc, nil
+}
+
+func downstreamConfig(cfg *Config, log *zap.Logger) downstream.Config {
+	s := cfg.Server
+	return downstream.Config{
+		BindTimeout: s.BindTimeout.Std(), MaxConnections: s.MaxConnections,
+		BindFailLimit: s.BindFailLimit, BindLockout: s.BindLockout.Std(),
+		EnquireLink: s.EnquireLink.Std(), ResponseTimeout: s.ResponseTimeout.Std(),
+		Window: s.Window, Logger: log.Named("downstream"),
+	}
+}
+
+// Start listens on [server].listen (and tls_listen), connects upstream and
+// starts delivering queued reports. It returns once the listeners are open.
+func (m *Mux) Start() error {
+	if err := m.listen(); err != nil {
+		return err
+	}
+	base := context.Background()
+	m.upCtx, m.upCancel = context.WithCancel(base)
+	m.dispatchCtx, m.dispatchCancel = context.WithCancel(base)
+	m.workCtx, m.workEnd = context.WithCancel(base)
+	m.pool.Start(m.upCtx)
+	m.workWG.Go(func() { m.idw.run(m.workCtx) })
+	m.workWG.Go(func() { m.rw.run(m.workCtx) })
+	m.workWG.Go(func() { m.heldLoop(m.workCtx) })
+	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
+	for _, c := range m.clients.Load().byID {
+		m.dispatchWG.Go(func() { m.dispatch(m.dispatchCtx, c) })
+	}
+	for _, ln := range m.listeners {
+		m.serveWG.Go(func() { _ = m.down.Serve(ln) })
+	}
+	return nil
+}
+
+func (m *Mux) listen() error {
+	s := m.cfg.Server
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen: %w", err)
+	}
+	m.listeners = append(m.listeners, ln)
+	if s.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server.tls_cert: %w", err)
+		}
+		tln, err := tls.Listen("tcp", s.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server.tls_listen: %w", err)
+		}
+		m.listeners = append(m.listeners, tln)
+	}
+	return nil
+}
+
+// Addrs returns the addresses the downstream listeners are bound to.
+func (m *Mux) Addrs() []net.Addr {
+	out := make([]net.Addr, len(m.listeners))
+	for i, ln := range m.listeners {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// heldLoop retries held reports every quarter second.
+func (m *Mux) heldLoop(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.retryHeld()
+		}
+	}
+}
+
+// Shutdown stops the mux gracefully: it stops accepting connections,
+// waits for the provider's answers to submits in flight and passes them
+// on, unbinds upstream, unbinds the clients, and closes the store. When ctx
+// ends first, what is left is closed at once; clients still waiting get a
+// temporary status where a connection remains to send it on.
+func (m *Mux) Shutdown(ctx context.Context) error {
+	var errs []error
+	m.stopOnce.Do(func() { close(m.stopping) })
+	for _, ln := range m.listeners {
+		_ = ln.Close()
+	}
+	if err := m.pool.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("upstream: %w", err))
+	}
+	m.upCancel()
+	m.workEnd() // batchers drain: pending ids stored, resps sent
+	m.workWG.Wait()
+	m.failHeld()
+	if err := m.down.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("downstream: %w", err))
+	}
+	m.serveWG.Wait()
+	m.dispatchCancel()
+	m.dispatchWG.Wait()
+	if err := m.mctx.Cleanup(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// failHeld answers reports still held at shutdown with a temporary error,
+// where their connection still exists, so the provider resends them.
+func (m *Mux) failHeld() {
+	m.heldMu.Lock()
+	held := m.held
+	m.held = nil
+	m.heldMu.Unlock()
+	for _, r := range held {
+		m.replyDeliver(r, pdu.StatusTempAppErr)
+	}
+}
+
+// UpstreamBound returns how many upstream sessions are bound now.
+func (m *Mux) UpstreamBound() int { return m.pool.Bound() }
+
+// Queued returns how many reports and MOs wait in the store for client.
+func (m *Mux) Queued(client string) int {
+	st, err := m.store.Stats(context.Background())
+	if err != nil {
+		return 0
+	}
+	return st.Queued[client]
+}

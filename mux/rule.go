@@ -1,0 +1,91 @@
+package mux
+
+import "github.com/smpp-mux/smpp-mux/pdu"
+
+// Rule is a per-client rule module (namespace "rule"): [[client.rule]]
+// tables in config order make the client's chain. The router calls Submit
+// on the reading goroutine of the client's session, once per submit_sm,
+// for each rule in turn; rules of one client run concurrently on its
+// several sessions, so a rule keeps shared state safe.
+//
+// A rule passes the message by returning nil, changes it through
+// Message's setters, or rejects it by returning a *pdu.StatusError, whose
+// status the client gets in submit_sm_resp. Any other error rejects with
+// ESME_RSYSERR and is logged once by the session. A rule does not keep m
+// after it returns.
+type Rule interface {
+	Module
+	Submit(m *Message) error
+}
+
+// Message is one submit_sm going through a client's rule chain. SM's
+// []byte fields are views into the received frame: a rule never writes
+// into them, and changes fields only through the setters, which record
+// that the message must be encoded anew.
+type Message struct {
+	Client string // system_id of the client
+	SM     pdu.SM
+
+	changed bool
+	scratch []byte // backing store for values set by rules; reused per session
+}
+
+// Changed reports whether a rule changed the message.
+func (m *Message) Changed() bool { return m.changed }
+
+// SetTLV sets TLV tag to value, replacing one already there in place.
+func (m *Message) SetTLV(tag pdu.Tag, value []byte) {
+	if v, ok := m.SM.TLVs.Lookup(tag); ok && string(v) == string(value) {
+		return
+	}
+	start := len(m.scratch)
+	m.scratch = m.SM.TLVs.Set(m.scratch, tag, value)
+	m.SM.TLVs = pdu.TLVs(m.scratch[start:len(m.scratch):len(m.scratch)])
+	m.changed = true
+}
+
+// SetPriority sets priority_flag.
+func (m *Message) SetPriority(p byte) {
+	if m.SM.PriorityFlag != p {
+		m.SM.PriorityFlag = p
+		m.changed = true
+	}
+}
+
+// SetDestTON sets dest_addr_ton.
+func (m *Message) SetDestTON(ton byte) {
+	if m.SM.DestTON != ton {
+		m.SM.DestTON = ton
+		m.changed = true
+	}
+}
+
+// SetSourceAddr sets source_addr.
+func (m *Message) SetSourceAddr(addr string) {
+	if string(m.SM.SourceAddr) != addr {
+		start := len(m.scratch)
+		m.scratch = append(m.scratch, addr...)
+		m.SM.SourceAddr = m.scratch[start:len(m.scratch):len(m.scratch)]
+		m.changed = true
+	}
+}
+
+// reset prepares m for the next message of a session.
+func (m *Message) reset(client string) {
+	m.Client = client
+	m.changed = false
+	m.scratch = m.scratch[:0]
+}
+
+// chain is a client's rules, built once per config.
+type chain []Rule
+
+// run applies the rules to m in order and stops at the first rejection.
+func (c chain) run(m *Message) error {
+	for _, r := range c {
+		if err := r.Submit(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

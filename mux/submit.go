@@ -1,0 +1,221 @@
+package mux
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/upstream"
+)
+
+// binding is one bound client session: the downstream.Handler of its
+// traffic and the upstream.Waiter of its submits.
+type binding struct {
+	m        *Mux
+	c        *client
+	s        *downstream.Session
+	receiver bool
+	inflight atomic.Int64 // submits sent upstream and not yet answered
+
+	// owned by the session's read goroutine
+	msg   Message
+	frame []byte
+}
+
+// ref packs what SubmitDone needs about a submit into the upstream
+// window's uint64: the client's sequence number, whether it asked for a
+// receipt, and how often it was retried after ESME_RTHROTTLED.
+const (
+	refWantsReceipt = 1 << 32
+	refAttemptShift = 33
+	maxAttempts     = 3
+)
+
+func makeRef(seq uint32, wantsReceipt bool, attempt uint64) uint64 {
+	r := uint64(seq) | attempt<<refAttemptShift
+	if wantsReceipt {
+		r |= refWantsReceipt
+	}
+	return r
+}
+
+// Submit implements downstream.Handler: one submit_sm of the client,
+// called on the session's read goroutine. Blocking here (waiting for
+// upstream room) is the backpressure: the client's next PDUs stay unread.
+func (b *binding) Submit(s *downstream.Session, frame []byte) error {
+	seq := pdu.Seq(frame)
+	b.m.metrics.submits.Add(1)
+	if len(b.c.rules) > 0 {
+		var err error
+		if frame, err = b.applyRules(frame); err != nil {
+			b.answer(seq, pdu.StatusOf(err))
+			if !isStatusError(err) {
+				s.Logger().Error("rule failed", zap.Error(err))
+			}
+			return nil
+		}
+	}
+	regDlr, _ := pdu.PeekRegisteredDelivery(frame)
+	ref := makeRef(seq, regDlr&pdu.RegisteredDlrMask != 0, 0)
+	if st := b.m.route(b, frame, ref, true); st != pdu.StatusOK {
+		b.answer(seq, st)
+	}
+	return nil
+}
+
+// applyRules runs the client's chain; a changed message is encoded anew
+// into the binding's frame buffer.
+func (b *binding) applyRules(frame []byte) ([]byte, error) {
+	m := &b.msg
+	m.reset(b.c.cfg.SystemID)
+	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
+		return nil, err
+	}
+	if err := b.c.rules.run(m); err != nil {
+		return nil, err
+	}
+	if !m.Changed() {
+		return frame, nil
+	}
+	h, _ := pdu.DecodeHeader(frame)
+	b.frame = pdu.Append(b.frame[:0], pdu.CmdSubmitSM, 0, h.Seq, &m.SM)
+	return b.frame, nil
+}
+
+func isStatusError(err error) bool {
+	var se *pdu.StatusError
+	return errors.As(err, &se)
+}
+
+// answer sends the client a submit_sm_resp without a body.
+func (b *binding) answer(seq uint32, st pdu.Status) {
+	var buf [pdu.HeaderLen + 1]byte
+	f := pdu.Append(buf[:0], pdu.CmdSubmitSMResp, st, seq, &pdu.SMResp{})
+	if st != pdu.StatusOK {
+		f = pdu.AppendHeaderOnly(buf[:0], pdu.CmdSubmitSMResp, st, seq)
+	}
+	b.m.metrics.answered(st)
+	_ = b.s.Send(f)
+}
+
+// route sends a submit upstream. With wait, it waits up to submit_wait for
+// a session with room; it returns the status to answer when it could not.
+func (m *Mux) route(b *binding, frame []byte, ref uint64, wait bool) pdu.Status {
+	key, hasKey := concatKey(b.c.cfg.SystemID, frame)
+	var deadline time.Time
+	for {
+		now := time.Now()
+		s := m.pick(now, key, hasKey)
+		if s != nil {
+			err := s.Submit(frame, b, ref)
+			if err == nil {
+				b.inflight.Add(1)
+				if hasKey {
+					m.affinity.set(key, s, now)
+				}
+				return pdu.StatusOK
+			}
+			if errors.Is(err, upstream.ErrClosing) {
+				return pdu.StatusThrottled
+			}
+			continue // lost a race for the window: pick again
+		}
+		if !wait {
+			return pdu.StatusThrottled
+		}
+		if deadline.IsZero() {
+			deadline = now.Add(m.cfg.Server.SubmitWait.Or(5 * time.Second))
+		}
+		if !m.waitRoom(deadline) {
+			m.metrics.noRoom.Add(1)
+			return pdu.StatusThrottled
+		}
+	}
+}
+
+// waitRoom waits until an upstream session may have room, the deadline, or
+// shutdown.
+func (m *Mux) waitRoom(deadline time.Time) bool {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-m.pool.Room():
+		return true
+	case <-t.C:
+		return false
+	case <-m.stopping:
+		return false
+	}
+}
+
+// SubmitDone implements upstream.Waiter: the provider's answer to one
+// submit, or its absence. It runs on an upstream session's goroutines.
+func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, err error) {
+	b.inflight.Add(-1)
+	seq := uint32(ref)
+	if err != nil {
+		// The message may or may not have reached the provider: a
+		// temporary status lets the client decide to retry.
+		b.answer(seq, pdu.StatusMsgQueueFull)
+		return
+	}
+	h, _ := pdu.DecodeHeader(resp)
+	if h.ID == pdu.CmdGenericNack {
+		b.answer(seq, h.Status)
+		return
+	}
+	if h.Status == pdu.StatusThrottled {
+		if attempt := ref >> refAttemptShift; attempt < maxAttempts {
+			// Retry at once on another session with room; that session is
+			// paused now, so pick does not choose it again.
+			b.m.metrics.retries.Add(1)
+			if b.m.route(b, req, makeRef(seq, ref&refWantsReceipt != 0, attempt+1), false) == pdu.StatusOK {
+				return
+			}
+		}
+	}
+	pdu.PatchSeq(resp, seq)
+	if h.Status == pdu.StatusOK && ref&refWantsReceipt != 0 {
+		var r pdu.SMResp
+		if r.Decode(resp[pdu.HeaderLen:]) == nil && len(r.MessageID) > 0 {
+			b.m.idw.add(idJob{b: b, id: IDKey(string(r.MessageID)), resp: append([]byte(nil), resp...)})
+			return
+		}
+	}
+	b.m.metrics.answered(h.Status)
+	_ = b.s.Send(resp)
+}
+
+// Delivered implements downstream.Handler: the client's answer to one of
+// its reports or MOs.
+func (b *binding) Delivered(s *downstream.Session, ref string, st pdu.Status, err error) {
+	b.m.delivered(b, ref, st, err)
+}
+
+// Bound implements downstream.BoundHandler: the bind_resp is on its way,
+// deliveries may start.
+func (b *binding) Bound(s *downstream.Session) {
+	s.Logger().Info("client bound")
+	if b.receiver {
+		b.c.notify()
+	}
+}
+
+// Closed implements downstream.Handler.
+func (b *binding) Closed(s *downstream.Session, err error) {
+	b.c.remove(b)
+	s.Logger().Info("client unbound", zap.NamedError("reason", err))
+}
+
+var (
+	_ downstream.BoundHandler = (*binding)(nil)
+	_ upstream.Waiter         = (*binding)(nil)
+)

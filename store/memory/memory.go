@@ -1,0 +1,249 @@
+// Package memory is the store.memory module: message ids and client
+// queues held in process memory. Nothing survives a restart, so it suits
+// tests, the demo and benchmarks of the proxy path; production uses
+// store.bolt or store.redis.
+package memory
+
+import (
+	"container/list"
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/store"
+)
+
+func init() { mux.RegisterModule(new(Store)) }
+
+// Store is an in-memory store.Store. The zero value is not usable: it is
+// made by the module loader, or by New.
+type Store struct {
+	Retention mux.Duration `toml:"retention"` // default 48h
+	QueueCap  int          `toml:"queue_cap"` // default 25000
+
+	mu      sync.Mutex // guards everything below
+	limits  store.Limits
+	ids     map[string]idRec
+	queues  map[string]*queue
+	next    uint64
+	puts    int
+	closed  bool
+	dropped uint64
+	expired uint64
+}
+
+type idRec struct {
+	client  string
+	expires time.Time
+}
+
+type queue struct {
+	l    *list.List // of *entry, oldest first
+	byID map[string]*list.Element
+}
+
+type entry struct {
+	store.Entry
+	leaseUntil time.Time
+}
+
+// New returns a ready Store with limits.
+func New(limits store.Limits) *Store {
+	s := &Store{Retention: mux.Duration(limits.Retention), QueueCap: limits.QueueCap}
+	s.init()
+	return s
+}
+
+// MuxModule implements mux.Module.
+func (*Store) MuxModule() mux.ModuleInfo {
+	return mux.ModuleInfo{
+		ID:  "store.memory",
+		New: func() mux.Module { return new(Store) },
+		Doc: "ids and report queues in memory; lost on restart (tests, demo)",
+	}
+}
+
+// Provision implements mux.Provisioner.
+func (s *Store) Provision(mux.Context) error {
+	s.init()
+	return nil
+}
+
+func (s *Store) init() {
+	s.limits = store.Limits{Retention: time.Duration(s.Retention), QueueCap: s.QueueCap}
+	s.limits.Defaults()
+	s.ids = make(map[string]idRec)
+	s.queues = make(map[string]*queue)
+}
+
+// Cleanup implements mux.CleanerUpper.
+func (s *Store) Cleanup() error { return s.Close() }
+
+// PutIDs implements store.Store.
+func (s *Store) PutIDs(_ context.Context, recs []store.IDRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	for _, r := range recs {
+		s.ids[r.ID] = idRec{client: r.Client, expires: r.Expires}
+	}
+	if s.puts += len(recs); s.puts > 4096 {
+		s.puts = 0
+		s.expireIDsLocked(time.Now())
+	}
+	return nil
+}
+
+func (s *Store) expireIDsLocked(now time.Time) {
+	for id, r := range s.ids {
+		if now.After(r.expires) {
+			delete(s.ids, id)
+			s.expired++
+		}
+	}
+}
+
+// LookupID implements store.Store.
+func (s *Store) LookupID(_ context.Context, id string) (string, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return "", false, store.ErrClosed
+	}
+	r, ok := s.ids[id]
+	if !ok || time.Now().After(r.expires) {
+		return "", false, nil
+	}
+	return r.client, true, nil
+}
+
+// Enqueue implements store.Store.
+func (s *Store) Enqueue(_ context.Context, items []store.Item) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	now := time.Now()
+	for _, it := range items {
+		q := s.queueLocked(it.Client)
+		s.next++
+		e := &entry{Entry: store.Entry{
+			ID:       strconv.FormatUint(s.next, 10),
+			Kind:     it.Kind,
+			Frame:    append([]byte(nil), it.Frame...),
+			Enqueued: now,
+		}}
+		q.byID[e.ID] = q.l.PushBack(e)
+		for q.l.Len() > s.limits.QueueCap {
+			s.removeLocked(q, q.l.Front())
+			s.dropped++
+		}
+	}
+	return nil
+}
+
+func (s *Store) queueLocked(client string) *queue {
+	q := s.queues[client]
+	if q == nil {
+		q = &queue{l: list.New(), byID: make(map[string]*list.Element)}
+		s.queues[client] = q
+	}
+	return q
+}
+
+func (s *Store) removeLocked(q *queue, el *list.Element) {
+	delete(q.byID, el.Value.(*entry).ID)
+	q.l.Remove(el)
+}
+
+// Fetch implements store.Store.
+func (s *Store) Fetch(_ context.Context, client string, max int, lease time.Duration) ([]store.Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	q := s.queues[client]
+	if q == nil {
+		return nil, nil
+	}
+	now := time.Now()
+	var out []store.Entry
+	for el := q.l.Front(); el != nil && len(out) < max; {
+		e := el.Value.(*entry)
+		next := el.Next()
+		switch {
+		case now.Sub(e.Enqueued) > s.limits.Retention:
+			s.removeLocked(q, el)
+			s.dropped++
+		case e.leaseUntil.After(now):
+		default:
+			e.leaseUntil = now.Add(lease)
+			c := e.Entry
+			c.Frame = append([]byte(nil), e.Frame...)
+			out = append(out, c)
+		}
+		el = next
+	}
+	return out, nil
+}
+
+// Ack implements store.Store.
+func (s *Store) Ack(_ context.Context, client string, ids []string) error {
+	return s.each(client, ids, func(q *queue, el *list.Element) { s.removeLocked(q, el) })
+}
+
+// Release implements store.Store.
+func (s *Store) Release(_ context.Context, client string, ids []string) error {
+	return s.each(client, ids, func(_ *queue, el *list.Element) { el.Value.(*entry).leaseUntil = time.Time{} })
+}
+
+func (s *Store) each(client string, ids []string, fn func(*queue, *list.Element)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	q := s.queues[client]
+	if q == nil {
+		return nil
+	}
+	for _, id := range ids {
+		if el, ok := q.byID[id]; ok {
+			fn(q, el)
+		}
+	}
+	return nil
+}
+
+// Stats implements store.Store.
+func (s *Store) Stats(context.Context) (store.Stats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := store.Stats{IDs: len(s.ids), Queued: make(map[string]int, len(s.queues)), Dropped: s.dropped, Expired: s.expired}
+	for c, q := range s.queues {
+		if q.l.Len() > 0 {
+			st.Queued[c] = q.l.Len()
+		}
+	}
+	return st, nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+var (
+	_ store.Store      = (*Store)(nil)
+	_ mux.Provisioner  = (*Store)(nil)
+	_ mux.CleanerUpper = (*Store)(nil)
+)

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrClosed is returned by a Store after Close.
+var ErrClosed = errors.New("store: closed")
+
+// IDRecord says which client a provider message id belongs to, until when.
+type IDRecord struct {
+	ID      string // normalised message id (see mux.IDKey)
+	Client  string // system_id of the client
+	Expires time.Time
+}
+
+// Kind tells a delivery report from a mobile originated message.
+type Kind uint8
+
+// Kinds of queued items.
+const (
+	KindReport Kind = 1 // deliver_sm with a delivery receipt
+	KindMO     Kind = 2 // mobile originated deliver_sm
+)
+
+// Item is one deliver_sm to queue for a client. Frame is the whole PDU as
+// the provider sent it; only its sequence number changes on delivery.
+type Item struct {
+	Client string
+	Kind   Kind
+	Frame  []byte
+}
+
+// Entry is a queued item as fetched for delivery.
+type Entry struct {
+	ID       string // opaque, unique within the client's queue
+	Kind     Kind
+	Frame    []byte // owned by the caller
+	Enqueued time.Time
+}
+
+// Store keeps message ids and per-client queues. Every method is safe for
+// concurrent use, may be called from any goroutine, and returns only after
+// its effect is as durable as the implementation promises (fsync for
+// store.bolt, the server's acknowledgement for store.redis). Callers batch
+// their calls (group commit); an implementation must not assume one item
+// per call.
+type Store interface {
+	// PutIDs records message ids. The mux calls it before a client sees
+	// its submit_sm_resp.
+	PutIDs(ctx context.Context, recs []IDRecord) error
+
+	// LookupID returns the client of a normalised message id.
+	LookupID(ctx context.Context, id string) (client string, ok bool, err error)
+
+	// Enqueue appends items to their clients' queues. The mux calls it
+	// before it answers the provider's deliver_sm.
+	Enqueue(ctx context.Context, items []Item) error
+
+	// Fetch leases up to max entries of the client's queue that no one
+	// holds a lease on, oldest first. A lease ends with Ack, Release, or
+	// after lease has passed (the holder died), when the entry is fetched
+	// again: delivery is at least once.
+	Fetch(ctx context.Context, client string, max int, lease time.Duration) ([]Entry, error)
+
+	// Ack removes delivered entries for good.
+	Ack(ctx context.Context, client string, ids []string) error
+
+	// Release ends the lease of entries that were not delivered, so they
+	// are fetched again at once.
+	Release(ctx context.Context, client string, ids []string) error
+
+	// Stats returns queue depths and counters for /status and /metrics.
+	Stats(ctx context.Context) (Stats, error)
+
+	// Close releases the store's resources. Methods then return ErrClosed.
+	Close() error
+}
+
+// Stats is a snapshot of a store.
+type Stats struct {
+	IDs     int            // message ids held (approximate where costly)
+	Queued  map[string]int // entries per client, leased ones included
+	Dropped uint64         // entries removed past retention or a queue cap
+	Expired uint64         // ids removed past their expiry
+}
+
+// Limits are the retention rules every store applies in its sweep. The
+// defaults are the provider's own: 25,000 reports for 48 hours.
+type Limits struct {
+	Retention time.Duration // queue entries older than this are dropped; default 48h
+	QueueCap  int           // entries per client; the oldest beyond it are dropped; default 25000
+	Sweep     time.Duration // how often the sweep runs; default 1m
+}
+
+// Defaults fills zero fields.
+func (l *Limits) Defaults() {
+	if l.Retention <= 0 {
+		l.Retention = 48 * time.Hour
+	}
+	if l.QueueCap <= 0 {
+		l.QueueCap = 25000
+	}
+	if l.Sweep <= 0 {
+		l.Sweep = time.Minute
+	}
+}
