@@ -183,6 +183,9 @@ func Parse(src []byte) (*Config, error) {
 	for _, k := range md.Undecoded() {
 		l.errs = append(l.errs, &ConfigError{Key: k.String(), Line: keyLine(src, k), Msg: "unknown key"})
 	}
+	if !md.IsDefined("admin", "listen") {
+		cfg.Admin.Listen = "127.0.0.1:2019"
+	}
 	cfg.setDefaults()
 	l.check(&cfg)
 	if len(l.errs) > 0 {

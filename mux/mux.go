@@ -291,3 +291,56 @@ func (m *Mux) Queued(client string) int {
 	}
 	return st.Queued[client]
 }
+
+// Status is a read-only view of the running mux, for /status.
+type Status struct {
+	Upstream   []UpstreamStatus   `json:"upstream"`
+	Downstream []DownstreamStatus `json:"downstream"`
+	Queued     map[string]int     `json:"queued"`
+	Held       int                `json:"held_reports"`
+}
+
+// UpstreamStatus is one upstream session slot.
+type UpstreamStatus struct {
+	Host    string `json:"host"`
+	Session int    `json:"session"`
+	State   string `json:"state"`
+	Pending int    `json:"pending"`
+}
+
+// DownstreamStatus is one bound client session.
+type DownstreamStatus struct {
+	Session  uint64 `json:"session"`
+	SystemID string `json:"system_id"`
+	BindType string `json:"bind_type"`
+	Remote   string `json:"remote"`
+	Inflight int64  `json:"inflight"`
+}
+
+// Status returns a snapshot for /status.
+func (m *Mux) Status() Status {
+	var st Status
+	for _, s := range m.pool.Sessions() {
+		st.Upstream = append(st.Upstream, UpstreamStatus{Host: s.Host(), Session: s.Index(), State: s.State().String(), Pending: s.Pending()})
+	}
+	for _, c := range m.clients.Load().byID {
+		c.mu.Lock()
+		for _, b := range c.sessions {
+			st.Downstream = append(st.Downstream, DownstreamStatus{
+				Session: b.s.ID(), SystemID: c.cfg.SystemID, BindType: b.s.Type().String(),
+				Remote: b.s.RemoteAddr().String(), Inflight: b.inflight.Load(),
+			})
+		}
+		c.mu.Unlock()
+	}
+	if ss, err := m.store.Stats(context.Background()); err == nil {
+		st.Queued = ss.Queued
+	}
+	m.heldMu.Lock()
+	st.Held = len(m.held)
+	m.heldMu.Unlock()
+	return st
+}
+
+// Metrics returns the mux's counters.
+func (m *Mux) Metrics() *Metrics { return &m.metrics }

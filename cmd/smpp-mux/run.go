@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smpp-mux/smpp-mux/admin"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/sim"
 )
@@ -50,6 +51,17 @@ func serve(cfg *mux.Config, stderr io.Writer, ready func(*mux.Mux)) error {
 	if err := m.Start(); err != nil {
 		_ = m.Shutdown(context.Background())
 		return err
+	}
+	if cfg.Admin.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			_ = m.Shutdown(context.Background())
+			return fmt.Errorf("admin.listen: %w", err)
+		}
+		as := admin.New(m)
+		go func() { _ = as.Serve(ln) }()
+		defer func() { _ = as.Shutdown(context.Background()) }()
+		log.Info("admin listening", zap.Stringer("addr", ln.Addr()))
 	}
 	log.Info("smpp-mux running", zap.Stringers("listen", addrs(m.Addrs())))
 	if ready != nil {

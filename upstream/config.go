@@ -1,0 +1,185 @@
+package upstream
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// Errors of this package. Session methods return them; Waiter.SubmitDone
+// gets ErrTimeout and ErrSessionLost. Match them with errors.Is.
+var (
+	// ErrNotBound is returned by Submit on a session that has no bound
+	// connection now, is unbinding, or is bound as a receiver.
+	ErrNotBound = errors.New("upstream: session not bound")
+	// ErrWindowFull is returned by Submit when Config.Window submit_sm are
+	// already waiting for their response on the session.
+	ErrWindowFull = errors.New("upstream: submit window full")
+	// ErrThrottled is returned by Submit during the ThrottlePause that
+	// follows an ESME_RTHROTTLED answer.
+	ErrThrottled = errors.New("upstream: session throttled by the provider")
+	// ErrClosing is returned by Submit once Pool.Shutdown or Pool.Close
+	// has begun.
+	ErrClosing = errors.New("upstream: pool closing")
+	// ErrBadFrame is returned by Submit for a frame that is not a whole
+	// submit_sm, and by Reply for a frame whose command_length is not its
+	// size.
+	ErrBadFrame = errors.New("upstream: malformed frame")
+	// ErrTimeout is given to SubmitDone when no submit_sm_resp came within
+	// ResponseTimeout.
+	ErrTimeout = errors.New("upstream: no submit_sm_resp in time")
+	// ErrSessionLost is given to SubmitDone when the connection ended
+	// before the submit_sm_resp came; the message may or may not have been
+	// accepted by the provider.
+	ErrSessionLost = errors.New("upstream: session lost before the response")
+	// ErrStale is returned by Reply for a connection that has since ended
+	// or been replaced; nothing was sent.
+	ErrStale = errors.New("upstream: connection replaced (stale generation)")
+)
+
+// Host is one provider endpoint, as a.smpp.gatewayapi.com:2775.
+type Host struct {
+	Address string // host:port
+	TLS     bool
+	// TLSConfig is used when TLS is set. Nil: the system roots,
+	// ServerName from Address and MinVersion TLS 1.2. A given config is
+	// cloned; an empty ServerName is filled from Address and a zero
+	// MinVersion raised to TLS 1.2.
+	TLSConfig *tls.Config
+}
+
+// Config sets up a Pool. Zero fields take the defaults noted beside them;
+// the TOML keys of [upstream] map onto them one to one.
+type Config struct {
+	Hosts      []Host
+	SystemID   string
+	Password   string // never logged
+	SystemType string
+
+	Bind            pdu.CommandID // pdu.CmdBindTransceiver (default), CmdBindTransmitter or CmdBindReceiver
+	SessionsPerHost int           // default 2
+	Window          int           // default 50 unacknowledged submit_sm per session
+	EnquireLink     time.Duration // default 30s, the provider's advice
+	ReconnectDelay  time.Duration // default 30s: the cap of the reconnect back-off
+	ResponseTimeout time.Duration // default 30s: submit_sm, dial, bind and unbind bound
+	ThrottlePause   time.Duration // default 1s: no new submits after ESME_RTHROTTLED
+	MaxLength       uint32        // default pdu.DefaultMaxLength: largest command_length read
+	Logger          *zap.Logger   // default zap.NewNop()
+}
+
+// Limits of the bind fields (pdu accepts 65 octets, NUL included).
+const (
+	maxSystemID   = 64
+	maxPassword   = 64
+	maxSystemType = 12
+)
+
+func (c *Config) defaults() {
+	setDur := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Bind == 0 {
+		c.Bind = pdu.CmdBindTransceiver
+	}
+	if c.SessionsPerHost <= 0 {
+		c.SessionsPerHost = 2
+	}
+	if c.Window <= 0 {
+		c.Window = 50
+	}
+	setDur(&c.EnquireLink, 30*time.Second)
+	setDur(&c.ReconnectDelay, 30*time.Second)
+	setDur(&c.ResponseTimeout, 30*time.Second)
+	setDur(&c.ThrottlePause, time.Second)
+	if c.MaxLength == 0 {
+		c.MaxLength = pdu.DefaultMaxLength
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+}
+
+// validate checks what defaults cannot fix; each error names its key.
+func (c *Config) validate() error {
+	if len(c.Hosts) == 0 {
+		return errors.New("upstream.host: at least one host is required")
+	}
+	for i, h := range c.Hosts {
+		if _, _, err := net.SplitHostPort(h.Address); err != nil || h.Address == "" {
+			return fmt.Errorf("upstream.host[%d].address: %q is not host:port", i, h.Address)
+		}
+	}
+	switch c.Bind {
+	case pdu.CmdBindTransceiver, pdu.CmdBindTransmitter, pdu.CmdBindReceiver:
+	default:
+		return fmt.Errorf("upstream.bind: %v is not a bind command (transceiver, transmitter or receiver)", c.Bind)
+	}
+	switch {
+	case c.SystemID == "":
+		return errors.New("upstream.system_id: required")
+	case len(c.SystemID) > maxSystemID:
+		return fmt.Errorf("upstream.system_id: longer than %d octets", maxSystemID)
+	case len(c.Password) > maxPassword:
+		return fmt.Errorf("upstream.password: longer than %d octets", maxPassword)
+	case len(c.SystemType) > maxSystemType:
+		return fmt.Errorf("upstream.system_type: longer than %d octets", maxSystemType)
+	case c.MaxLength < pdu.HeaderLen+64:
+		return fmt.Errorf("upstream.max_length: %d is too small", c.MaxLength)
+	}
+	return nil
+}
+
+// canSubmit reports whether the bind type carries submit_sm.
+func (c *Config) canSubmit() bool { return c.Bind != pdu.CmdBindReceiver }
+
+// tick is how often a session expires its window, ends a throttle pause
+// and checks its unbind: a quarter of the shortest of those deadlines,
+// between 10ms and 1s.
+func (c *Config) tick() time.Duration {
+	d := min(c.ResponseTimeout, c.ThrottlePause, c.EnquireLink) / 4
+	return max(10*time.Millisecond, min(d, time.Second))
+}
+
+// String describes the config without its password.
+func (c Config) String() string {
+	return fmt.Sprintf("upstream{hosts: %d, system_id: %q, password: REDACTED, bind: %s, sessions_per_host: %d}",
+		len(c.Hosts), c.SystemID, bindTypeName(c.Bind), c.SessionsPerHost)
+}
+
+// MarshalLogObject implements zapcore.ObjectMarshaler, without the password.
+func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("system_id", c.SystemID)
+	enc.AddString("bind", bindTypeName(c.Bind))
+	enc.AddInt("hosts", len(c.Hosts))
+	enc.AddInt("sessions_per_host", c.SessionsPerHost)
+	enc.AddInt("window", c.Window)
+	return nil
+}
+
+// tlsConfig returns the TLS config of h, with ServerName and MinVersion set.
+func (h Host) tlsConfig() *tls.Config {
+	var cfg *tls.Config
+	if h.TLSConfig != nil {
+		cfg = h.TLSConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		if name, _, err := net.SplitHostPort(h.Address); err == nil {
+			cfg.ServerName = name
+		}
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
+}

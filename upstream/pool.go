@@ -1,0 +1,241 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// Handler receives what the provider sends that is not a response.
+type Handler interface {
+	// Deliver is called on the session's read goroutine for each
+	// deliver_sm, in order; frame is valid only during the call and
+	// Deliver must not block for long. The handler answers later with
+	// s.Reply(gen, deliver_sm_resp frame), typically after the report is
+	// durably stored, never before. gen identifies the connection the
+	// deliver_sm came on: a Reply for a connection that has since been
+	// replaced returns ErrStale and is not sent (the provider will resend
+	// that report on another bind).
+	Deliver(s *Session, gen uint64, frame []byte)
+}
+
+// Waiter receives the outcome of a Submit.
+type Waiter interface {
+	// SubmitDone is called exactly once per Submit that returned nil:
+	// with resp = the submit_sm_resp frame (any status, including the
+	// provider's error statuses, which must reach the client unchanged;
+	// a generic_nack comes as a header-only submit_sm_resp with its
+	// status), or with resp = nil and err = ErrTimeout or ErrSessionLost.
+	// req is the submit_sm as sent (upstream seq), so the caller can retry
+	// it elsewhere, e.g. after ESME_RTHROTTLED; req and resp are valid only
+	// during the call. It is called from the session's goroutines (read,
+	// write or slot) and must not block.
+	SubmitDone(s *Session, ref uint64, req, resp []byte, err error)
+}
+
+// Pool is the fixed set of upstream sessions: SessionsPerHost slots on each
+// host, each keeping one connection bound and replacing it when it ends.
+// Create it with NewPool, run it with Start, stop it with Shutdown or
+// Close. Its methods are safe for concurrent use.
+type Pool struct {
+	cfg      Config
+	handler  Handler
+	log      *zap.Logger
+	sessions []*Session
+	gen      atomic.Uint64 // generations of bound connections, from 1
+
+	// dial opens a connection to a host; tests replace it to count
+	// connections.
+	dial func(ctx context.Context, h Host) (net.Conn, error)
+
+	closing  atomic.Bool // Submit refuses: Shutdown or Close began
+	stopping atomic.Bool // no more reconnects; bound sessions unbind
+
+	runCtx     context.Context // ends every connection at once: Close, Start's ctx
+	runCancel  context.CancelCauseFunc
+	stopCtx    context.Context // child of runCtx: ends dials, binds and back-off waits
+	stopCancel context.CancelCauseFunc
+
+	mu      sync.Mutex    // guards the fields below
+	started bool          // Start was called
+	room    chan struct{} // closed and replaced by signalRoom when watched
+	watched bool          // Room handed out room since it was made
+	wg      sync.WaitGroup
+}
+
+// noHandler serves a transmitter bind, which should never get deliver_sm:
+// one that comes anyway is refused with a temporary status, so the
+// provider keeps the report for another bind.
+type noHandler struct{}
+
+func (noHandler) Deliver(s *Session, gen uint64, frame []byte) {
+	var b [pdu.HeaderLen]byte
+	_ = s.Reply(gen, pdu.AppendHeaderOnly(b[:0], pdu.CmdDeliverSMResp, pdu.StatusTempAppErr, pdu.Seq(frame)))
+}
+
+// NewPool checks cfg and returns a Pool that hands deliver_sm to h (which
+// may be nil for a transmitter bind). Nothing runs until Start.
+func NewPool(cfg Config, h Handler) (*Pool, error) {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		if cfg.Bind != pdu.CmdBindTransmitter {
+			return nil, errors.New("upstream.bind: a receiver or transceiver bind needs a deliver_sm handler")
+		}
+		h = noHandler{}
+	}
+	p := &Pool{cfg: cfg, handler: h, log: cfg.Logger, room: make(chan struct{})}
+	p.dial = p.dialHost
+	for _, host := range cfg.Hosts {
+		for range cfg.SessionsPerHost {
+			s := &Session{pool: p, host: host, index: len(p.sessions)}
+			s.log = p.log.With(zap.String("host", host.Address), zap.Int("session", s.index), zap.String("system_id", cfg.SystemID))
+			p.sessions = append(p.sessions, s)
+		}
+	}
+	return p, nil
+}
+
+// Start runs one goroutine per slot: dial, bind, serve and, when the
+// connection ends, reconnect with back-off. The slots stop when ctx ends
+// (connections closed at once, without unbind), or by Shutdown or Close.
+// Start is called once; later calls do nothing.
+func (p *Pool) Start(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started || p.closing.Load() {
+		return
+	}
+	p.started = true
+	p.runCtx, p.runCancel = context.WithCancelCause(ctx)
+	p.stopCtx, p.stopCancel = context.WithCancelCause(p.runCtx)
+	for _, s := range p.sessions {
+		p.wg.Go(s.run)
+	}
+}
+
+// Sessions returns the fixed slots, in host order, then slot order. The
+// slots do not change for the Pool's life, so a caller may keep the slice.
+func (p *Pool) Sessions() []*Session { return append([]*Session(nil), p.sessions...) }
+
+// Room returns a channel that is closed the next time a session gains
+// room: a response or timeout freed its window, it bound, or its throttle
+// pause ended. Take a new channel after each wake-up, then look at the
+// sessions again, so a caller waiting for capacity wakes without polling.
+func (p *Pool) Room() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watched = true
+	return p.room
+}
+
+// signalRoom wakes Room waiters. It makes a channel only when someone took
+// the current one, so the per-response path costs nothing when no one
+// waits.
+func (p *Pool) signalRoom() {
+	p.mu.Lock()
+	if p.watched {
+		close(p.room)
+		p.room = make(chan struct{})
+		p.watched = false
+	}
+	p.mu.Unlock()
+}
+
+// Bound returns the number of sessions bound now, for /healthz.
+func (p *Pool) Bound() int {
+	n := 0
+	for _, s := range p.sessions {
+		if s.State() == StateBound {
+			n++
+		}
+	}
+	return n
+}
+
+// pending returns the submits waiting for a response on all sessions.
+func (p *Pool) pending() int {
+	n := 0
+	for _, s := range p.sessions {
+		n += s.Pending()
+	}
+	return n
+}
+
+// Shutdown stops the pool gracefully. Submit returns ErrClosing from now
+// on; Shutdown waits until every submit in flight has been answered (or
+// timed out), then sends unbind on every bound session, waits up to
+// ResponseTimeout for each unbind_resp, closes the connections, stops
+// reconnecting and waits for every goroutine of the pool. When ctx ends
+// first, the remaining connections are closed at once (their open submits
+// get SubmitDone(ErrSessionLost)), Shutdown still waits for the
+// goroutines, and returns ctx.Err().
+func (p *Pool) Shutdown(ctx context.Context) error {
+	p.closing.Store(true)
+	for _, s := range p.sessions {
+		s.mu.Lock() // barrier: a Submit that missed closing has added its entry
+		s.mu.Unlock()
+	}
+	err := p.waitIdle(ctx)
+	p.stopping.Store(true)
+	if !p.isStarted() {
+		return err
+	}
+	p.stopCancel(errPoolStopped)
+	for _, s := range p.sessions {
+		s.unbind()
+	}
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }() // ends with the slots, waited for below
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		p.runCancel(errPoolStopped)
+		<-done
+		return ctx.Err()
+	}
+}
+
+// waitIdle waits until no submit is waiting for a response, or ctx ends.
+func (p *Pool) waitIdle(ctx context.Context) error {
+	for {
+		room := p.Room()
+		if p.pending() == 0 {
+			return nil
+		}
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Pool) isStarted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.started
+}
+
+// Close stops the pool at once: no unbind, connections closed, open
+// submits get SubmitDone(ErrSessionLost). It waits for every goroutine of
+// the pool.
+func (p *Pool) Close() error {
+	p.closing.Store(true)
+	p.stopping.Store(true)
+	if !p.isStarted() {
+		return nil
+	}
+	p.runCancel(errPoolStopped)
+	p.wg.Wait()
+	return nil
+}

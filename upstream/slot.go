@@ -1,0 +1,260 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/internal/link"
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// firstRetry caps the first reconnect delay: the provider restarts one host
+// at a time and takes a reconnect almost at once.
+const firstRetry = 250 * time.Millisecond
+
+// BindError reports a bind_*_resp (or generic_nack) with a non-zero status.
+type BindError struct {
+	Status pdu.Status
+}
+
+// Error implements error.
+func (e *BindError) Error() string { return "bind refused: " + e.Status.String() }
+
+// Credentials reports whether the provider refused the credentials
+// (ESME_RINVPASWD, ESME_RINVSYSID, ESME_RBINDFAIL): retrying soon will not
+// help, and hammering may get the account banned.
+func (e *BindError) Credentials() bool {
+	switch e.Status {
+	case pdu.StatusInvPassword, pdu.StatusInvSystemID, pdu.StatusBindFail:
+		return true
+	}
+	return false
+}
+
+// backoff computes reconnect delays: exponential from firstRetry, capped
+// at max, with full jitter. Owned by one slot goroutine.
+type backoff struct {
+	max     time.Duration
+	attempt int
+	rand    func(n int64) int64 // [0, n); rand.Int64N by default
+}
+
+// next returns the delay before the next attempt and counts it.
+func (b *backoff) next() time.Duration {
+	ceil := b.max
+	if b.attempt < 30 {
+		ceil = min(b.max, firstRetry<<b.attempt)
+	}
+	b.attempt++
+	rnd := b.rand
+	if rnd == nil {
+		rnd = rand.Int64N
+	}
+	return time.Duration(rnd(int64(ceil)) + 1)
+}
+
+// reset starts over from the quick first retry.
+func (b *backoff) reset() { b.attempt = 0 }
+
+// run is the slot's goroutine: connect, serve, and reconnect until the pool
+// stops. The pool waits for it.
+func (s *Session) run() {
+	p := s.pool
+	defer s.setState(StateClosed)
+	bo := backoff{max: p.cfg.ReconnectDelay}
+	var last failure // what the previous attempt ended with, for logging once
+	for p.stopCtx.Err() == nil {
+		lived, err := s.connectOnce()
+		if p.stopCtx.Err() != nil {
+			return
+		}
+		s.setState(StateDown)
+		if lived >= stableAfter(p.cfg) {
+			bo.reset()
+			last = failure{} // a new episode: its first failure is logged
+		}
+		delay := bo.next()
+		var be *BindError
+		if errors.As(err, &be) && be.Credentials() {
+			delay = p.cfg.ReconnectDelay
+		}
+		last = s.logFailure(last, err, bo.attempt, delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-p.stopCtx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// stableAfter is how long a bind must have lived for the back-off to start
+// over: a host that drops us sooner is flapping.
+func stableAfter(cfg Config) time.Duration { return max(cfg.ReconnectDelay, cfg.EnquireLink) }
+
+// failure is the kind of the last failed attempt: a change of kind is
+// logged, a repeat is sampled.
+type failure struct {
+	kind   string // "", "credentials", "bind", "dial", "lost"
+	status pdu.Status
+}
+
+// logFailure logs why an attempt ended: Error once when the provider
+// refuses the credentials, Warn on the first failure of a kind and then at
+// attempts 2, 4, 8, ... (a sampled log per reconnect), Info for an unbind.
+func (s *Session) logFailure(last failure, err error, attempt int, delay time.Duration) failure {
+	cur := failure{kind: "lost"}
+	var be *BindError
+	var de *dialError
+	switch {
+	case errors.As(err, &be):
+		cur = failure{kind: "bind", status: be.Status}
+		if be.Credentials() {
+			cur.kind = "credentials"
+		}
+	case errors.As(err, &de):
+		cur.kind = "dial"
+	case errors.Is(err, errPeerUnbound), errors.Is(err, errUnbound):
+		cur.kind = ""
+	}
+	fields := []zap.Field{zap.Error(err), zap.Duration("retry_in", delay), zap.Int("attempt", attempt)}
+	switch {
+	case cur.kind == "credentials":
+		if cur != last {
+			s.log.Error("bind refused: check upstream system_id and password; retrying slowly",
+				append(fields, zap.Stringer("command_status", be.Status))...)
+		}
+	case cur != last || attempt&(attempt-1) == 0:
+		s.log.Warn("upstream connection down; reconnecting", fields...)
+	}
+	return cur
+}
+
+// connectOnce dials, binds and serves one connection until it ends, and
+// returns how long it was bound and why it ended. When it returns, the
+// connection is closed and every submit on it has had its SubmitDone.
+func (s *Session) connectOnce() (time.Duration, error) {
+	p := s.pool
+	s.setState(StateConnecting)
+	nc, err := p.dial(p.stopCtx, s.host)
+	if err != nil {
+		return 0, &dialError{err}
+	}
+	lc := link.New(nc, link.Config{
+		MaxLength:   p.cfg.MaxLength,
+		EnquireLink: p.cfg.EnquireLink,
+		DeadAfter:   p.cfg.EnquireLink + p.cfg.ResponseTimeout,
+		Tick:        p.cfg.tick(),
+	})
+	s.setState(StateBinding)
+	if err := s.bind(lc); err != nil {
+		_ = nc.Close()
+		return 0, err
+	}
+	c := &conn{link: lc, gen: p.gen.Add(1), win: newWindow(p.cfg.Window)}
+	log := s.log.With(zap.Uint64("gen", c.gen))
+	log.Info("bound", zap.String("bind_type", bindTypeName(p.cfg.Bind)))
+	start := time.Now()
+	s.publish(c)
+	err = lc.Serve(p.runCtx, connLink{s: s, c: c})
+	s.end(c)
+	lived := time.Since(start)
+	if errors.Is(err, errUnbound) || errors.Is(err, errPeerUnbound) {
+		log.Info("unbound", zap.NamedError("cause", err), zap.Duration("lived", lived))
+	} else if p.stopCtx.Err() != nil {
+		log.Info("connection closed", zap.NamedError("cause", err), zap.Duration("lived", lived))
+	}
+	var pe *link.PanicError
+	if errors.As(err, &pe) {
+		log.Error("handler panic; connection closed", zap.Any("panic", pe.Value), zap.ByteString("stack", pe.Stack))
+	}
+	return lived, err
+}
+
+// dialError wraps a failed dial or TLS handshake.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "dial: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// dialHost opens a TCP or TLS connection to h, bounded by ResponseTimeout
+// (handshake included) and ctx.
+func (p *Pool) dialHost(ctx context.Context, h Host) (net.Conn, error) {
+	d := net.Dialer{Timeout: p.cfg.ResponseTimeout, KeepAlive: 30 * time.Second}
+	if !h.TLS {
+		return d.DialContext(ctx, "tcp", h.Address)
+	}
+	td := tls.Dialer{NetDialer: &d, Config: h.tlsConfig()}
+	return td.DialContext(ctx, "tcp", h.Address)
+}
+
+// bind sends bind_* on the connection before link serves it, and reads
+// frames until the matching bind_*_resp, within ResponseTimeout. Frames
+// are read exactly (no read-ahead), so nothing the provider sends right
+// after the bind_*_resp is lost. Pool shutdown interrupts it.
+func (s *Session) bind(lc *link.Conn) error {
+	p, nc := s.pool, lc.NetConn()
+	stop := context.AfterFunc(p.stopCtx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	_ = nc.SetDeadline(time.Now().Add(p.cfg.ResponseTimeout))
+	seq := lc.NextSeq()
+	req := pdu.Append(make([]byte, 0, 64+len(p.cfg.SystemID)+len(p.cfg.Password)), p.cfg.Bind, pdu.StatusOK, seq, &pdu.Bind{
+		SystemID:         []byte(p.cfg.SystemID),
+		Password:         []byte(p.cfg.Password),
+		SystemType:       []byte(p.cfg.SystemType),
+		InterfaceVersion: pdu.InterfaceVersion34,
+	})
+	if _, err := nc.Write(req); err != nil {
+		return fmt.Errorf("bind: write: %w", err)
+	}
+	var buf []byte
+	for {
+		frame, err := pdu.ReadFrame(nc, buf, p.cfg.MaxLength)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && p.stopCtx.Err() == nil {
+				err = fmt.Errorf("no bind_resp within %v: %w", p.cfg.ResponseTimeout, err)
+			} else if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("closed by the provider: %w", err)
+			}
+			return fmt.Errorf("bind: %w", err)
+		}
+		buf = frame[:0]
+		h, _ := pdu.DecodeHeader(frame)
+		switch {
+		case h.ID == pdu.CmdEnquireLink:
+			_, _ = nc.Write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, pdu.StatusOK, h.Seq))
+			continue
+		case h.Seq != seq || (h.ID != p.cfg.Bind.Resp() && h.ID != pdu.CmdGenericNack):
+			continue // nothing else is expected before bind_resp
+		case h.Status != pdu.StatusOK:
+			return &BindError{Status: h.Status}
+		case h.ID == pdu.CmdGenericNack:
+			return &BindError{Status: pdu.StatusUnknownErr}
+		}
+		return nc.SetDeadline(time.Time{})
+	}
+}
+
+// bindTypeName is the TOML name of a bind command: transceiver,
+// transmitter or receiver.
+func bindTypeName(id pdu.CommandID) string {
+	switch id {
+	case pdu.CmdBindTransmitter:
+		return "transmitter"
+	case pdu.CmdBindReceiver:
+		return "receiver"
+	}
+	return "transceiver"
+}
+
+func newWindow(n int) *link.Window[pending] { return link.NewWindow[pending](n) }
