@@ -48,6 +48,9 @@ type Mux struct {
 	listeners []net.Listener
 	stopping  chan struct{} // closed when Shutdown begins
 	stopOnce  sync.Once
+	// Shutdown runs once; later calls return its result.
+	shutdownOnce sync.Once
+	shutdownErr  error
 	// Background work, in the order Shutdown stops it.
 	upCtx, dispatchCtx, workCtx       context.Context
 	upCancel, dispatchCancel, workEnd context.CancelFunc
@@ -244,8 +247,20 @@ func (m *Mux) heldLoop(ctx context.Context) {
 // ends first, what is left is closed at once; clients still waiting get a
 // temporary status where a connection remains to send it on.
 func (m *Mux) Shutdown(ctx context.Context) error {
+	m.shutdownOnce.Do(func() { m.shutdownErr = m.shutdown(ctx) })
+	return m.shutdownErr
+}
+
+func (m *Mux) shutdown(ctx context.Context) error {
 	var errs []error
 	m.stopOnce.Do(func() { close(m.stopping) })
+	if m.upCancel == nil { // never started
+		for _, ln := range m.listeners {
+			_ = ln.Close()
+		}
+		_ = m.pool.Close()
+		return m.mctx.Cleanup()
+	}
 	for _, ln := range m.listeners {
 		_ = ln.Close()
 	}

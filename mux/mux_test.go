@@ -2,6 +2,7 @@ package mux_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -278,3 +279,168 @@ func TestProviderErrorPassedThrough(t *testing.T) {
 		t.Fatalf("status %v err %v, want the provider's 0x45a", st, err)
 	}
 }
+
+// load submits from n clients, window w each, until stop is closed, and
+// returns the statuses of every answer; it fails the test if any submit
+// stays unanswered.
+func load(t *testing.T, h *harness, n, w int, stop <-chan struct{}) map[pdu.Status]int {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[pdu.Status]int{}
+	var sent, answered int
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		c := h.dial([]string{"shop", "bank"}[i%2], []string{"shop-pw", "bank-pw"}[i%2], esme.Options{})
+		wg.Go(func() {
+			slots := make(chan struct{}, w)
+			var cw sync.WaitGroup
+			defer cw.Wait()
+			for {
+				select {
+				case <-stop:
+					return
+				case slots <- struct{}{}:
+				}
+				_, ch, err := c.Send(pdu.CmdSubmitSM, sm("4599999999", true, "load"))
+				if err != nil {
+					t.Errorf("send: %v", err)
+					return
+				}
+				mu.Lock()
+				sent++
+				mu.Unlock()
+				cw.Go(func() {
+					defer func() { <-slots }()
+					select {
+					case f, ok := <-ch:
+						if !ok {
+							return
+						}
+						hd, _ := pdu.DecodeHeader(f)
+						mu.Lock()
+						answered++
+						got[hd.Status]++
+						mu.Unlock()
+					case <-time.After(10 * time.Second):
+					}
+				})
+			}
+		})
+	}
+	wg.Wait()
+	if sent != answered {
+		t.Fatalf("%d submits sent, %d answered", sent, answered)
+	}
+	return got
+}
+
+func TestHostDownMidLoad(t *testing.T) {
+	h := newHarness(t, "", simtest.RespLatency(5*time.Millisecond))
+	stop := make(chan struct{})
+	done := make(chan map[pdu.Status]int)
+	go func() { done <- load(t, h, 4, 8, stop) }()
+	time.Sleep(300 * time.Millisecond) // let load run before the failure
+	h.sim.StopHost(0) // the listener and its sessions die
+	before := h.sim.Stats().Submits
+	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits > before+100 })
+	h.sim.StartHost(0) // maintenance over: the mux binds to it again
+	eventually(t, 10*time.Second, func() bool { return h.mux.UpstreamBound() == 4 })
+	close(stop)
+	got := <-done
+	if got[pdu.StatusOK] < 100 {
+		t.Fatalf("statuses %v: traffic did not continue", got)
+	}
+	for st := range got {
+		if st != pdu.StatusOK && !st.Temporary() {
+			t.Fatalf("statuses %v: a permanent error from a host failure", got)
+		}
+	}
+}
+
+func TestShutdownAnswersInFlight(t *testing.T) {
+	h := newHarness(t, "", simtest.RespLatency(300*time.Millisecond))
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	var chans []<-chan []byte
+	for i := 0; i < 20; i++ {
+		_, ch, err := c.Send(pdu.CmdSubmitSM, sm("4599999999", true, "in flight"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits == 20 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.mux.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for i, ch := range chans {
+		select {
+		case f, ok := <-ch:
+			if !ok {
+				t.Fatalf("submit %d: connection closed before its answer", i)
+			}
+			if hd, _ := pdu.DecodeHeader(f); hd.Status != pdu.StatusOK {
+				t.Fatalf("submit %d: status %v", i, hd.Status)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("submit %d unanswered", i)
+		}
+	}
+}
+
+func TestThrottledProviderRetriedElsewhere(t *testing.T) {
+	h := newHarness(t, "", simtest.ThrottleEvery(10))
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	ok := 0
+	for i := 0; i < 30; i++ {
+		st, _, err := c.Submit(ctxT(t), sm("4599999999", false, "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == pdu.StatusOK {
+			ok++
+		} else if st != pdu.StatusThrottled {
+			t.Fatalf("status %v", st)
+		}
+	}
+	if ok < 30 || h.mux.Metrics().Snapshot().Retries == 0 {
+		t.Fatalf("%d of 30 accepted, %d retries: ESME_RTHROTTLED was not retried on another session", ok, h.mux.Metrics().Snapshot().Retries)
+	}
+}
+
+func TestBindRefusals(t *testing.T) {
+	h := newHarness(t, `
+[[client]]
+system_id = "far"
+password = "pw"
+allow = ["10.0.0.0/8"]
+[[client]]
+system_id = "one"
+password = "pw"
+max_binds = 1
+`)
+	cases := []struct {
+		name, id, pw string
+		want         pdu.Status
+	}{
+		{"unknown system_id", "nobody", "x", pdu.StatusInvSystemID},
+		{"wrong password", "shop", "wrong", pdu.StatusInvPassword},
+		{"address not allowed", "far", "pw", pdu.StatusInvPassword},
+	}
+	for _, tc := range cases {
+		_, err := esme.Dial(h.addr, tc.id, tc.pw, esme.Options{})
+		var se *pdu.StatusError
+		if !errorsAs(err, &se) || se.Status != tc.want {
+			t.Fatalf("%s: err %v, want status %v", tc.name, err, tc.want)
+		}
+	}
+	h.dial("one", "pw", esme.Options{})
+	_, err := esme.Dial(h.addr, "one", "pw", esme.Options{})
+	var se *pdu.StatusError
+	if !errorsAs(err, &se) || se.Status != pdu.StatusAlreadyBound {
+		t.Fatalf("bind over max_binds: %v", err)
+	}
+}
+
+func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
