@@ -340,7 +340,7 @@ func TestHostDownMidLoad(t *testing.T) {
 	done := make(chan map[pdu.Status]int)
 	go func() { done <- load(t, h, 4, 8, stop) }()
 	time.Sleep(300 * time.Millisecond) // let load run before the failure
-	h.sim.StopHost(0) // the listener and its sessions die
+	h.sim.StopHost(0)                  // the listener and its sessions die
 	before := h.sim.Stats().Submits
 	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits > before+100 })
 	h.sim.StartHost(0) // maintenance over: the mux binds to it again
