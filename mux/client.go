@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"context"
 	"crypto/subtle"
 	"net"
 	"net/netip"
@@ -16,22 +17,36 @@ import (
 // client is one configured [[client]] while the mux runs: its config, its
 // rule chain and its bound sessions.
 type client struct {
-	cfg   ClientConfig
-	rules chain
-	wake  chan struct{} // cap 1: its queue may have something to deliver
+	id   string                     // system_id; never changes
+	conf atomic.Pointer[clientConf] // swapped by Reload
+	wake chan struct{}              // cap 1: its queue may have something to deliver
+	stop context.CancelFunc         // ends its dispatcher
 
 	mu       sync.Mutex // guards sessions
 	sessions []*binding
 	rr       atomic.Uint32 // round-robin over sessions for deliveries
 }
 
-func newClient(cfg ClientConfig) *client {
-	c := &client{cfg: cfg, wake: make(chan struct{}, 1)}
+// clientConf is what a config says about a client: read per bind and per
+// submit, replaced whole by Reload.
+type clientConf struct {
+	cfg   ClientConfig
+	rules chain
+}
+
+func newClientConf(cfg ClientConfig) *clientConf {
+	cc := &clientConf{cfg: cfg}
 	for _, m := range cfg.Rules {
 		if r, ok := m.(Rule); ok {
-			c.rules = append(c.rules, r)
+			cc.rules = append(cc.rules, r)
 		}
 	}
+	return cc
+}
+
+func newClient(cfg ClientConfig) *client {
+	c := &client{id: cfg.SystemID, wake: make(chan struct{}, 1)}
+	c.conf.Store(newClientConf(cfg))
 	return c
 }
 
@@ -44,16 +59,16 @@ func (c *client) notify() {
 }
 
 // checkPassword compares in constant time (bcrypt is constant time too).
-func (c *client) checkPassword(pw string) bool {
-	if c.cfg.PasswordHash != "" {
-		return bcrypt.CompareHashAndPassword([]byte(c.cfg.PasswordHash), []byte(pw)) == nil
+func (cc *clientConf) checkPassword(pw string) bool {
+	if cc.cfg.PasswordHash != "" {
+		return bcrypt.CompareHashAndPassword([]byte(cc.cfg.PasswordHash), []byte(pw)) == nil
 	}
-	return subtle.ConstantTimeCompare([]byte(c.cfg.Password), []byte(pw)) == 1
+	return subtle.ConstantTimeCompare([]byte(cc.cfg.Password), []byte(pw)) == 1
 }
 
 // allowed reports whether the client may bind from addr.
-func (c *client) allowed(addr net.Addr) bool {
-	if len(c.cfg.allow) == 0 {
+func (cc *clientConf) allowed(addr net.Addr) bool {
+	if len(cc.cfg.allow) == 0 {
 		return true
 	}
 	ta, ok := addr.(*net.TCPAddr)
@@ -65,7 +80,7 @@ func (c *client) allowed(addr net.Addr) bool {
 		return false
 	}
 	ip = ip.Unmap()
-	for _, p := range c.cfg.allow {
+	for _, p := range cc.cfg.allow {
 		if p.Contains(ip) {
 			return true
 		}
@@ -77,7 +92,7 @@ func (c *client) allowed(addr net.Addr) bool {
 func (c *client) add(b *binding) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.sessions) >= c.cfg.MaxBinds {
+	if len(c.sessions) >= c.conf.Load().cfg.MaxBinds {
 		return false
 	}
 	c.sessions = append(c.sessions, b)
@@ -116,22 +131,24 @@ func (c *client) receivers(dst []*binding) []*binding {
 
 // Bind implements downstream.Binder: it authenticates a client.
 func (m *Mux) Bind(s *downstream.Session, req downstream.BindRequest) (downstream.Handler, pdu.Status) {
-	c := m.clients.Load().byID[req.SystemID]
+	c := m.live.Load().byID[req.SystemID]
 	log := m.log.With(sessionFields(s, req)...)
-	switch {
-	case c == nil:
+	if c == nil {
 		log.Info("bind refused: unknown system_id")
 		return nil, pdu.StatusInvSystemID
-	case !c.checkPassword(req.Password):
+	}
+	cc := c.conf.Load()
+	switch {
+	case !cc.checkPassword(req.Password):
 		log.Info("bind refused: wrong password")
 		return nil, pdu.StatusInvPassword
-	case !c.allowed(req.Remote):
+	case !cc.allowed(req.Remote):
 		log.Info("bind refused: remote address not in allow")
 		return nil, pdu.StatusInvPassword
 	}
 	b := &binding{m: m, c: c, s: s, receiver: req.Type.CanReceive()}
 	if !c.add(b) {
-		log.Info("bind refused: max_binds reached", maxBindsField(c.cfg.MaxBinds))
+		log.Info("bind refused: max_binds reached", maxBindsField(cc.cfg.MaxBinds))
 		return nil, pdu.StatusAlreadyBound
 	}
 	m.metrics.binds.Add(1)

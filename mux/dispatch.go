@@ -41,7 +41,7 @@ func (m *Mux) dispatch(ctx context.Context, c *client) {
 			}
 			n, err := m.deliverBatch(ctx, c, sessions, room)
 			if err != nil && ctx.Err() == nil {
-				m.log.Warn("cannot fetch queued reports", zap.String("system_id", c.cfg.SystemID), zap.Error(err))
+				m.log.Warn("cannot fetch queued reports", zap.String("system_id", c.id), zap.Error(err))
 			}
 			if n < room || err != nil {
 				break
@@ -53,7 +53,7 @@ func (m *Mux) dispatch(ctx context.Context, c *client) {
 // deliverBatch fetches up to room entries and hands them to sessions.
 func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, room int) (int, error) {
 	lease := 2 * m.cfg.Server.ResponseTimeout.Or(30*time.Second)
-	entries, err := m.store.Fetch(ctx, c.cfg.SystemID, room, lease)
+	entries, err := m.store.Fetch(ctx, c.id, room, lease)
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
@@ -75,7 +75,7 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 		}
 	}
 	if len(release) > 0 {
-		if err := m.store.Release(ctx, c.cfg.SystemID, release); err != nil {
+		if err := m.store.Release(ctx, c.id, release); err != nil {
 			return len(entries), err
 		}
 	}
@@ -116,9 +116,9 @@ func (m *Mux) ackBatch(batch []ackJob) {
 	for k, ids := range groups {
 		var err error
 		if k.ok {
-			err = m.store.Ack(ctx, k.c.cfg.SystemID, ids)
+			err = m.store.Ack(ctx, k.c.id, ids)
 		} else {
-			err = m.store.Release(ctx, k.c.cfg.SystemID, ids)
+			err = m.store.Release(ctx, k.c.id, ids)
 		}
 		if err != nil && !errors.Is(err, store.ErrClosed) {
 			m.log.Warn("cannot update the report queue; entries will be delivered again", zap.Error(err))

@@ -29,11 +29,11 @@ type Mux struct {
 	orphanLog *zap.Logger // sampled: orphans can come in floods
 	mctx      Context     // modules of cfg
 
-	store   store.Store
-	pool    *upstream.Pool
-	bal     balancer
-	down    *downstream.Server
-	clients atomic.Pointer[clientSet]
+	store store.Store
+	pool  *upstream.Pool
+	bal   balancer
+	down  *downstream.Server
+	live  atomic.Pointer[live]
 
 	affinity   affinity
 	idFallback idFallback
@@ -57,10 +57,14 @@ type Mux struct {
 	dispatchWG, workWG, serveWG       sync.WaitGroup
 }
 
-// clientSet is the clients of one config, looked up per bind and per MO.
-type clientSet struct {
-	byID      map[string]*client
-	moNumbers map[string]string // normalised number -> system_id
+// live is what a reload may change: the clients of one config and the
+// server settings read per message. It is replaced whole.
+type live struct {
+	byID       map[string]*client
+	moNumbers  map[string]string // normalised number -> system_id
+	moDefault  string
+	dlrGrace   time.Duration
+	submitWait time.Duration
 }
 
 // New provisions the config's modules and builds the mux; nothing listens
@@ -111,7 +115,7 @@ func (m *Mux) provision() error {
 		return fmt.Errorf("store.%s: module is not a store", sc.Name)
 	}
 	m.store = st
-	cs := &clientSet{byID: map[string]*client{}, moNumbers: map[string]string{}}
+	lv := newLive(m.cfg)
 	for _, cc := range m.cfg.Clients {
 		for i, r := range cc.Rules {
 			id := r.MuxModule().ID
@@ -122,12 +126,9 @@ func (m *Mux) provision() error {
 				return fmt.Errorf("client %q rule[%d] %s: %w", cc.SystemID, i, id, err)
 			}
 		}
-		cs.byID[cc.SystemID] = newClient(cc)
-		for _, n := range cc.MONumbers {
-			cs.moNumbers[NormalizeNumber(n)] = cc.SystemID
-		}
+		lv.byID[cc.SystemID] = newClient(cc)
 	}
-	m.clients.Store(cs)
+	m.live.Store(lv)
 	return nil
 }
 
@@ -186,8 +187,8 @@ func (m *Mux) Start() error {
 	m.workWG.Go(func() { m.rw.run(m.workCtx) })
 	m.workWG.Go(func() { m.heldLoop(m.workCtx) })
 	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
-	for _, c := range m.clients.Load().byID {
-		m.dispatchWG.Go(func() { m.dispatch(m.dispatchCtx, c) })
+	for _, c := range m.live.Load().byID {
+		m.startDispatch(c)
 	}
 	for _, ln := range m.listeners {
 		m.serveWG.Go(func() { _ = m.down.Serve(ln) })
@@ -338,11 +339,11 @@ func (m *Mux) Status() Status {
 	for _, s := range m.pool.Sessions() {
 		st.Upstream = append(st.Upstream, UpstreamStatus{Host: s.Host(), Session: s.Index(), State: s.State().String(), Pending: s.Pending()})
 	}
-	for _, c := range m.clients.Load().byID {
+	for _, c := range m.live.Load().byID {
 		c.mu.Lock()
 		for _, b := range c.sessions {
 			st.Downstream = append(st.Downstream, DownstreamStatus{
-				Session: b.s.ID(), SystemID: c.cfg.SystemID, BindType: b.s.Type().String(),
+				Session: b.s.ID(), SystemID: c.id, BindType: b.s.Type().String(),
 				Remote: b.s.RemoteAddr().String(), Inflight: b.inflight.Load(),
 			})
 		}
@@ -359,3 +360,26 @@ func (m *Mux) Status() Status {
 
 // Metrics returns the mux's counters.
 func (m *Mux) Metrics() *Metrics { return &m.metrics }
+
+// newLive builds the reloadable view of cfg, without clients.
+func newLive(cfg *Config) *live {
+	lv := &live{
+		byID: map[string]*client{}, moNumbers: map[string]string{},
+		moDefault:  cfg.Server.MODefault,
+		dlrGrace:   cfg.Server.DLRGrace.Or(10 * time.Second),
+		submitWait: cfg.Server.SubmitWait.Or(5 * time.Second),
+	}
+	for _, cc := range cfg.Clients {
+		for _, n := range cc.MONumbers {
+			lv.moNumbers[NormalizeNumber(n)] = cc.SystemID
+		}
+	}
+	return lv
+}
+
+// startDispatch starts the dispatcher of a client.
+func (m *Mux) startDispatch(c *client) {
+	ctx, cancel := context.WithCancel(m.dispatchCtx)
+	c.stop = cancel
+	m.dispatchWG.Go(func() { m.dispatch(ctx, c) })
+}

@@ -56,11 +56,11 @@ func (m *Mux) classify(r *report) {
 	}
 	r.kind = store.KindMO
 	dest, _ := pdu.PeekDestAddr(r.frame)
-	cs := m.clients.Load()
-	if c, ok := cs.moNumbers[NormalizeNumber(string(dest))]; ok {
+	lv := m.live.Load()
+	if c, ok := lv.moNumbers[NormalizeNumber(string(dest))]; ok {
 		r.client = c
 	} else {
-		r.client = m.cfg.Server.MODefault
+		r.client = lv.moDefault
 	}
 }
 
@@ -122,7 +122,7 @@ func (m *Mux) reportBatch(batch []report) {
 		m.replyDeliver(r, st)
 		if st == pdu.StatusOK {
 			m.metrics.reportStored(r)
-			if c := m.clients.Load().byID[r.client]; c != nil {
+			if c := m.live.Load().byID[r.client]; c != nil {
 				c.notify()
 			}
 		}
@@ -137,7 +137,7 @@ func (m *Mux) hold(r *report) bool {
 	if r.held.IsZero() {
 		r.held = now
 	}
-	if now.Sub(r.held) >= m.cfg.Server.DLRGrace.Or(10*time.Second) {
+	if now.Sub(r.held) >= m.live.Load().dlrGrace {
 		m.metrics.orphaned.Add(1)
 		m.orphanLog.Warn("report for an unknown message id; kept in the orphan queue", zap.String("message_id", r.id))
 		return true
@@ -187,7 +187,7 @@ func (m *Mux) idBatch(batch []idJob) {
 	exp := time.Now().Add(m.cfg.Store.DLRTTL.Or(72 * time.Hour))
 	recs := make([]store.IDRecord, len(batch))
 	for i, j := range batch {
-		recs[i] = store.IDRecord{ID: j.id, Client: j.b.c.cfg.SystemID, Expires: exp}
+		recs[i] = store.IDRecord{ID: j.id, Client: j.b.c.id, Expires: exp}
 	}
 	if err := m.store.PutIDs(context.Background(), recs); err != nil {
 		// The provider has the message: failing the client now would make

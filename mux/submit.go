@@ -49,9 +49,9 @@ func makeRef(seq uint32, wantsReceipt bool, attempt uint64) uint64 {
 func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 	seq := pdu.Seq(frame)
 	b.m.metrics.submits.Add(1)
-	if len(b.c.rules) > 0 {
+	if rules := b.c.conf.Load().rules; len(rules) > 0 {
 		var err error
-		if frame, err = b.applyRules(frame); err != nil {
+		if frame, err = b.applyRules(rules, frame); err != nil {
 			b.answer(seq, pdu.StatusOf(err))
 			if !isStatusError(err) {
 				s.Logger().Error("rule failed", zap.Error(err))
@@ -69,13 +69,13 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 
 // applyRules runs the client's chain; a changed message is encoded anew
 // into the binding's frame buffer.
-func (b *binding) applyRules(frame []byte) ([]byte, error) {
+func (b *binding) applyRules(rules chain, frame []byte) ([]byte, error) {
 	m := &b.msg
-	m.reset(b.c.cfg.SystemID)
+	m.reset(b.c.id)
 	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
 		return nil, err
 	}
-	if err := b.c.rules.run(m); err != nil {
+	if err := rules.run(m); err != nil {
 		return nil, err
 	}
 	if !m.Changed() {
@@ -105,7 +105,7 @@ func (b *binding) answer(seq uint32, st pdu.Status) {
 // route sends a submit upstream. With wait, it waits up to submit_wait for
 // a session with room; it returns the status to answer when it could not.
 func (m *Mux) route(b *binding, frame []byte, ref uint64, wait bool) pdu.Status {
-	key, hasKey := concatKey(b.c.cfg.SystemID, frame)
+	key, hasKey := concatKey(b.c.id, frame)
 	var deadline time.Time
 	for {
 		now := time.Now()
@@ -128,7 +128,7 @@ func (m *Mux) route(b *binding, frame []byte, ref uint64, wait bool) pdu.Status 
 			return pdu.StatusThrottled
 		}
 		if deadline.IsZero() {
-			deadline = now.Add(m.cfg.Server.SubmitWait.Or(5 * time.Second))
+			deadline = now.Add(m.live.Load().submitWait)
 		}
 		if !m.waitRoom(deadline) {
 			m.metrics.noRoom.Add(1)

@@ -225,6 +225,9 @@ func (s *Store) each(client string, ids []string, fn func(*queue, *list.Element)
 func (s *Store) Stats(context.Context) (store.Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return store.Stats{}, store.ErrClosed
+	}
 	st := store.Stats{IDs: len(s.ids), Queued: make(map[string]int, len(s.queues)), Dropped: s.dropped, Expired: s.expired}
 	for c, q := range s.queues {
 		if q.l.Len() > 0 {
