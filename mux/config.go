@@ -2,6 +2,7 @@ package mux
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -61,6 +62,8 @@ type StoreConfig struct {
 	Name   string   `toml:"module"`  // default "bolt"
 	DLRTTL Duration `toml:"dlr_ttl"` // default 72h: how long a message id is kept for its reports
 	Module Module   `toml:"-"`       // the decoded store module, not yet provisioned
+
+	fingerprint string // the module's decoded settings, to tell a changed [store] on reload
 }
 
 // UpstreamConfig is [upstream]: the binds to the provider.
@@ -214,6 +217,10 @@ func (l *loader) store(p toml.Primitive) StoreConfig {
 		sc.Name = "bolt"
 	}
 	sc.Module = l.decodeModule(p, "store", sc.Name, "store")
+	if sc.Module != nil {
+		b, _ := json.Marshal(sc.Module)
+		sc.fingerprint = string(b)
+	}
 	return sc
 }
 

@@ -27,7 +27,13 @@ type Mux struct {
 	cfg       *Config
 	log       *zap.Logger
 	orphanLog *zap.Logger // sampled: orphans can come in floods
-	mctx      Context     // modules of cfg
+	mctx      Context     // the store module; lives as long as the mux
+	mcancel   context.CancelFunc
+
+	reloadMu    sync.Mutex // one Reload at a time
+	rulesMu     sync.Mutex // guards rulesCtx, rulesCancel: the rule modules of the live config
+	rulesCtx    Context
+	rulesCancel context.CancelFunc
 
 	store store.Store
 	pool  *upstream.Pool
@@ -74,13 +80,12 @@ func New(cfg *Config, log *zap.Logger) (m *Mux, err error) {
 		log = zap.NewNop()
 	}
 	mctx, cancel := NewContext(context.Background(), log)
+	m = &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{})}
 	defer func() {
 		if err != nil {
-			cancel()
-			_ = mctx.Cleanup()
+			m.cleanupModules()
 		}
 	}()
-	m = &Mux{cfg: cfg, log: log, mctx: mctx, stopping: make(chan struct{})}
 	m.orphanLog = log.WithOptions(zap.WrapCore(sampled))
 	if err := m.provision(); err != nil {
 		return nil, err
@@ -97,7 +102,6 @@ func New(cfg *Config, log *zap.Logger) (m *Mux, err error) {
 	m.idw = newBatcher(4096, 512, m.idBatch)
 	m.rw = newBatcher(4096, 512, m.reportBatch)
 	m.aw = newBatcher(4096, 512, m.ackBatch)
-	go func() { <-m.stopping; cancel() }()
 	return m, nil
 }
 
@@ -115,17 +119,13 @@ func (m *Mux) provision() error {
 		return fmt.Errorf("store.%s: module is not a store", sc.Name)
 	}
 	m.store = st
+	rctx, rcancel, err := provisionRules(m.cfg, m.log)
+	if err != nil {
+		return err
+	}
+	m.rulesCtx, m.rulesCancel = rctx, rcancel
 	lv := newLive(m.cfg)
 	for _, cc := range m.cfg.Clients {
-		for i, r := range cc.Rules {
-			id := r.MuxModule().ID
-			if _, ok := r.(Rule); !ok {
-				return fmt.Errorf("client %q rule[%d]: module %s is not a rule", cc.SystemID, i, id)
-			}
-			if err := m.mctx.LoadModule(id, r); err != nil {
-				return fmt.Errorf("client %q rule[%d] %s: %w", cc.SystemID, i, id, err)
-			}
-		}
 		lv.byID[cc.SystemID] = newClient(cc)
 	}
 	m.live.Store(lv)
@@ -260,7 +260,7 @@ func (m *Mux) shutdown(ctx context.Context) error {
 			_ = ln.Close()
 		}
 		_ = m.pool.Close()
-		return m.mctx.Cleanup()
+		return m.cleanupModules()
 	}
 	for _, ln := range m.listeners {
 		_ = ln.Close()
@@ -278,7 +278,7 @@ func (m *Mux) shutdown(ctx context.Context) error {
 	m.serveWG.Wait()
 	m.dispatchCancel()
 	m.dispatchWG.Wait()
-	if err := m.mctx.Cleanup(); err != nil {
+	if err := m.cleanupModules(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -382,4 +382,44 @@ func (m *Mux) startDispatch(c *client) {
 	ctx, cancel := context.WithCancel(m.dispatchCtx)
 	c.stop = cancel
 	m.dispatchWG.Go(func() { m.dispatch(ctx, c) })
+}
+
+// provisionRules provisions and validates every client's rules of cfg in
+// a Context of their own, which the caller cleans up when the config is
+// replaced. On error what was provisioned is cleaned up.
+func provisionRules(cfg *Config, log *zap.Logger) (Context, context.CancelFunc, error) {
+	ctx, cancel := NewContext(context.Background(), log)
+	for _, cc := range cfg.Clients {
+		for i, r := range cc.Rules {
+			id := r.MuxModule().ID
+			err := fmt.Errorf("client %q rule[%d]: module %s is not a rule", cc.SystemID, i, id)
+			if _, ok := r.(Rule); ok {
+				err = ctx.LoadModule(id, r)
+				if err != nil {
+					err = fmt.Errorf("client %q rule[%d] %s: %w", cc.SystemID, i, id, err)
+				}
+			}
+			if err != nil {
+				cancel()
+				_ = ctx.Cleanup()
+				return ctx, nil, err
+			}
+		}
+	}
+	return ctx, cancel, nil
+}
+
+// cleanupModules stops and cleans up the rules, then the store.
+func (m *Mux) cleanupModules() error {
+	var errs []error
+	m.rulesMu.Lock()
+	if m.rulesCancel != nil {
+		m.rulesCancel()
+		errs = append(errs, m.rulesCtx.Cleanup())
+		m.rulesCancel = nil
+	}
+	m.rulesMu.Unlock()
+	m.mcancel()
+	errs = append(errs, m.mctx.Cleanup())
+	return errors.Join(errs...)
 }

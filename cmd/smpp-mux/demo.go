@@ -80,7 +80,7 @@ func cmdDemo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(cfg, stderr, func(m *mux.Mux) {
+	return serve(cfg, "", stderr, func(m *mux.Mux) {
 		fmt.Fprintf(stdout, `smpp-mux demo: bind any SMPP 3.4 client to %s
   system_id "demo" password "demo"   (also gets MOs to 4512345678)
   system_id "shop" password "shop"

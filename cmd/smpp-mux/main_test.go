@@ -145,6 +145,30 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// SIGHUP with a broken file keeps the running config; with a new
+	// client added, the client can bind.
+	if err := os.WriteFile(cfg, []byte("[server\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = muxProc.Process.Signal(syscall.SIGHUP)
+	added := strings.Replace(fmt.Sprintf(minimal, simAddr), "127.0.0.1:0", muxAddr, 1) + "[[client]]\nsystem_id = \"late\"\npassword = \"pw\"\n"
+	if err := os.WriteFile(cfg, []byte(added), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = muxProc.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		late, err := esme.Dial(muxAddr, "late", "pw", esme.Options{})
+		if err == nil {
+			late.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("client added by SIGHUP cannot bind: %v", err)
+		}
+	}
+	if st, _, err := c.Submit(t.Context(), sm); err != nil || st != pdu.StatusOK {
+		t.Fatalf("session bound before the reloads: %v %v", st, err)
+	}
 	if code := stop(t, muxProc); code != 0 {
 		t.Fatalf("run exited %d after SIGTERM, want 0", code)
 	}

@@ -30,13 +30,14 @@ func cmdRun(args []string, _ io.Reader, _, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	return serve(cfg, stderr, nil)
+	return serve(cfg, *path, stderr, nil)
 }
 
 // serve runs the mux until SIGINT or SIGTERM, then shuts it down
-// gracefully. ready, when set, is called once the listeners are open.
-func serve(cfg *mux.Config, stderr io.Writer, ready func(*mux.Mux)) error {
-	log, _, err := newLogger(cfg.Log, stderr)
+// gracefully; SIGHUP reloads the config from path. ready, when set, is
+// called once the listeners are open.
+func serve(cfg *mux.Config, path string, stderr io.Writer, ready func(*mux.Mux)) error {
+	log, level, err := newLogger(cfg.Log, stderr)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("log.level: %w", err)}
 	}
@@ -69,7 +70,7 @@ func serve(cfg *mux.Config, stderr io.Writer, ready func(*mux.Mux)) error {
 	}
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			log.Warn("SIGHUP: live reload is not available in this version; restart to apply config changes")
+			reload(m, path, level, log)
 			continue
 		}
 		log.Info("stopping", zap.Stringer("signal", sig))
@@ -141,4 +142,25 @@ func runUntilSignal(serve func() error, shutdown func(context.Context) error) er
 	err := shutdown(ctx)
 	<-errc
 	return err
+}
+
+// reload reads the config at path again and applies it; a config that is
+// invalid, or changes what cannot change live, is refused with the reason
+// and the running one is kept.
+func reload(m *mux.Mux, path string, level zap.AtomicLevel, log *zap.Logger) {
+	if path == "" {
+		log.Warn("SIGHUP: this mux has no config file to reload")
+		return
+	}
+	cfg, err := mux.Load(path)
+	if err == nil {
+		err = m.Reload(cfg)
+	}
+	if err != nil {
+		log.Error("reload refused; the running config is kept", zap.Error(err))
+		return
+	}
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		log.Warn("log.level", zap.Error(err))
+	}
 }
