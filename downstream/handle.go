@@ -140,7 +140,7 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 // meets the lockout.
 func (s *Session) refuse(h pdu.Header, st pdu.Status, systemID string, counted bool) {
 	if counted {
-		s.log0.Info("bind refused", zap.String("system_id", systemID), zap.Stringer("command_status", st))
+		s.log0.Debug("bind refused", zap.String("system_id", systemID), zap.Stringer("command_status", st)) // the Binder logs why
 		s.countFailure()
 	} else if ce := s.log0.Check(zap.DebugLevel, "bind refused: remote locked out"); ce != nil {
 		ce.Write(zap.String("system_id", systemID))

@@ -253,6 +253,15 @@ func (l *loader) decodeModule(p toml.Primitive, namespace, name, where string) M
 		l.errs = append(l.errs, &ConfigError{Key: namespace, Msg: fmt.Sprintf("%s: module %s: %v", where, mi.ID, err)})
 		return nil
 	}
+	// Validate is pure: checking here lets `validate` report bad module
+	// settings without provisioning anything. It runs again after
+	// Provision.
+	if v, ok := m.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			l.errs = append(l.errs, &ConfigError{Key: namespace, Line: valueLine(l.src, "module", name), Msg: fmt.Sprintf("%s: %v", where, err)})
+			return nil
+		}
+	}
 	return m
 }
 

@@ -48,8 +48,9 @@ type Mux struct {
 	aw         *batcher[ackJob]
 	metrics    Metrics
 
-	heldMu sync.Mutex // guards held
-	held   []report
+	heldMu   sync.Mutex // guards held
+	held     []report
+	heldWake chan struct{} // cap 1: message ids were stored; held reports may match now
 
 	listeners []net.Listener
 	stopping  chan struct{} // closed when Shutdown begins
@@ -80,7 +81,7 @@ func New(cfg *Config, log *zap.Logger) (m *Mux, err error) {
 		log = zap.NewNop()
 	}
 	mctx, cancel := NewContext(context.Background(), log)
-	m = &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{})}
+	m = &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{}), heldWake: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			m.cleanupModules()
@@ -228,7 +229,8 @@ func (m *Mux) Addrs() []net.Addr {
 	return out
 }
 
-// heldLoop retries held reports every quarter second.
+// heldLoop retries held reports as soon as new message ids are stored,
+// and every quarter second for their grace period to run out.
 func (m *Mux) heldLoop(ctx context.Context) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
@@ -237,8 +239,9 @@ func (m *Mux) heldLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			m.retryHeld()
+		case <-m.heldWake:
 		}
+		m.retryHeld()
 	}
 }
 
@@ -396,7 +399,7 @@ func provisionRules(cfg *Config, log *zap.Logger) (Context, context.CancelFunc, 
 			if _, ok := r.(Rule); ok {
 				err = ctx.LoadModule(id, r)
 				if err != nil {
-					err = fmt.Errorf("client %q rule[%d] %s: %w", cc.SystemID, i, id, err)
+					err = fmt.Errorf("client %q rule[%d]: %w", cc.SystemID, i, err)
 				}
 			}
 			if err != nil {

@@ -202,4 +202,13 @@ func (m *Mux) idBatch(batch []idJob) {
 		m.metrics.answered(pdu.StatusOK)
 		_ = j.b.s.Send(j.resp)
 	}
+	m.heldMu.Lock()
+	waiting := len(m.held) > 0
+	m.heldMu.Unlock()
+	if waiting {
+		select {
+		case m.heldWake <- struct{}{}:
+		default:
+		}
+	}
 }

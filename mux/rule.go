@@ -70,8 +70,25 @@ func (m *Message) SetSourceAddr(addr string) {
 	}
 }
 
-// reset prepares m for the next message of a session.
-func (m *Message) reset(client string) {
+// SetSourceTON sets source_addr_ton.
+func (m *Message) SetSourceTON(ton byte) {
+	if m.SM.SourceTON != ton {
+		m.SM.SourceTON = ton
+		m.changed = true
+	}
+}
+
+// SetSourceNPI sets source_addr_npi.
+func (m *Message) SetSourceNPI(npi byte) {
+	if m.SM.SourceNPI != npi {
+		m.SM.SourceNPI = npi
+		m.changed = true
+	}
+}
+
+// Reset prepares m for the next message of client, keeping its scratch
+// space; a session reuses one Message for all its submits.
+func (m *Message) Reset(client string) {
 	m.Client = client
 	m.changed = false
 	m.scratch = m.scratch[:0]

@@ -71,7 +71,7 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 // into the binding's frame buffer.
 func (b *binding) applyRules(rules chain, frame []byte) ([]byte, error) {
 	m := &b.msg
-	m.reset(b.c.id)
+	m.Reset(b.c.id)
 	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
 		return nil, err
 	}
@@ -203,7 +203,6 @@ func (b *binding) Delivered(s *downstream.Session, ref string, st pdu.Status, er
 // Bound implements downstream.BoundHandler: the bind_resp is on its way,
 // deliveries may start.
 func (b *binding) Bound(s *downstream.Session) {
-	s.Logger().Info("client bound")
 	if b.receiver {
 		b.c.notify()
 	}
@@ -211,8 +210,7 @@ func (b *binding) Bound(s *downstream.Session) {
 
 // Closed implements downstream.Handler.
 func (b *binding) Closed(s *downstream.Session, err error) {
-	b.c.remove(b)
-	s.Logger().Info("client unbound", zap.NamedError("reason", err))
+	b.c.remove(b) // downstream logs the end of the session
 }
 
 var (

@@ -233,3 +233,23 @@ func waitListening(t *testing.T, addr string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The example config documents every key; it must stay valid.
+func TestExampleConfigValid(t *testing.T) {
+	code, out, errs := runCmd(t, "", "validate", "--config", "../../config.example.toml")
+	if code != 0 {
+		t.Fatalf("config.example.toml: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestValidateChecksModuleSettings(t *testing.T) {
+	p := writeConfig(t, fmt.Sprintf(minimal, "127.0.0.1:2775")+"[[client.rule]]\nmodule = \"priority\"\nmax = 5\n")
+	code, _, errs := runCmd(t, "", "validate", "--config", p)
+	if code != 2 || !strings.Contains(errs, "max") {
+		t.Fatalf("priority max = 5: exit %d, stderr %q; want 2 naming max", code, errs)
+	}
+	p = writeConfig(t, fmt.Sprintf(minimal, "127.0.0.1:2775")+"[[client.rule]]\nmodule = \"nosuch\"\n")
+	if code, _, errs := runCmd(t, "", "validate", "--config", p); code != 2 || !strings.Contains(errs, "unknown module \"nosuch\"") {
+		t.Fatalf("unknown module: exit %d, stderr %q", code, errs)
+	}
+}

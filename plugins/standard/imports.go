@@ -3,5 +3,12 @@
 package standard
 
 import (
+	_ "github.com/smpp-mux/smpp-mux/plugins/destton"
+	_ "github.com/smpp-mux/smpp-mux/plugins/encodingcheck"
+	_ "github.com/smpp-mux/smpp-mux/plugins/msgclass"
+	_ "github.com/smpp-mux/smpp-mux/plugins/priority"
+	_ "github.com/smpp-mux/smpp-mux/plugins/ratelimit"
+	_ "github.com/smpp-mux/smpp-mux/plugins/sender"
+	_ "github.com/smpp-mux/smpp-mux/store/bolt"   // store.bolt
 	_ "github.com/smpp-mux/smpp-mux/store/memory" // store.memory
 )

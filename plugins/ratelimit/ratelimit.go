@@ -1,0 +1,79 @@
+package ratelimit
+
+import (
+	"fmt"
+	"math"
+
+	"golang.org/x/time/rate"
+
+	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+func init() { mux.RegisterModule(new(RateLimit)) }
+
+// maxRate bounds rate so that its default burst fits an int32; it is far
+// beyond what any SMPP bind carries.
+const maxRate = 1e9
+
+// errThrottled is every reject: one value, so that a client over its limit
+// costs no allocation. Nobody may modify it.
+var errThrottled = &pdu.StatusError{Status: pdu.StatusThrottled, Reason: "rule.rate_limit: over the client's rate"}
+
+// RateLimit is a token bucket over all binds of a client; over the limit it
+// rejects submit_sm with ESME_RTHROTTLED. It is safe for concurrent use:
+// the limiter locks itself.
+type RateLimit struct {
+	Rate  float64 `toml:"rate"`  // submits per second
+	Burst int     `toml:"burst"` // bucket size; default ceil(Rate)
+
+	lim *rate.Limiter // shared by the client's sessions; set by Provision
+}
+
+var (
+	_ mux.Provisioner = (*RateLimit)(nil)
+	_ mux.Validator   = (*RateLimit)(nil)
+	_ mux.Rule        = (*RateLimit)(nil)
+)
+
+// MuxModule implements mux.Module.
+func (*RateLimit) MuxModule() mux.ModuleInfo {
+	return mux.ModuleInfo{
+		ID:  "rule.rate_limit",
+		New: func() mux.Module { return new(RateLimit) },
+		Doc: "token bucket over all binds of a client; over it, submit_sm gets 0x58",
+	}
+}
+
+// Provision implements mux.Provisioner: it fills in the default burst and
+// builds the limiter. Values out of range are left for Validate to report.
+func (rl *RateLimit) Provision(mux.Context) error {
+	if rl.Burst == 0 && rl.validRate() {
+		rl.Burst = max(1, int(math.Ceil(rl.Rate)))
+	}
+	rl.lim = rate.NewLimiter(rate.Limit(rl.Rate), rl.Burst)
+	return nil
+}
+
+func (rl *RateLimit) validRate() bool { return rl.Rate > 0 && rl.Rate <= maxRate }
+
+// Validate implements mux.Validator. It reads only the decoded keys, so it
+// gives the same answer before Provision as after.
+func (rl *RateLimit) Validate() error {
+	if !rl.validRate() { // NaN fails too
+		return fmt.Errorf("rule.rate_limit: rate: must be above 0 and at most %g per second, got %g", float64(maxRate), rl.Rate)
+	}
+	if rl.Burst < 0 { // 0 is the default, ceil(rate)
+		return fmt.Errorf("rule.rate_limit: burst: must be at least 1, got %d", rl.Burst)
+	}
+	return nil
+}
+
+// Submit implements mux.Rule: it takes a token or rejects with
+// ESME_RTHROTTLED. It never changes the message.
+func (rl *RateLimit) Submit(*mux.Message) error {
+	if rl.lim.Allow() {
+		return nil
+	}
+	return errThrottled
+}
