@@ -1,8 +1,11 @@
 package mux_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"fmt"
 	"strings"
 	"sync"
@@ -508,5 +511,63 @@ password = "pw"
 	}
 	if st, _, err := shop.Submit(ctxT(t), sm("4599999999", false, "still")); err != nil || st != pdu.StatusOK {
 		t.Fatalf("after a refused reload: %v %v", st, err)
+	}
+}
+
+func TestConcatenatedPartsShareASession(t *testing.T) {
+	h := newHarness(t, "")
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	for ref := byte(1); ref <= 5; ref++ {
+		for part := byte(1); part <= 3; part++ {
+			m := sm("4599999999", false, "")
+			m.ESMClass = pdu.ESMClassUDHI
+			m.ShortMessage = append([]byte{5, 0, 3, ref, 3, part}, fmt.Sprintf("part %d of message %d", part, ref)...)
+			if st, _, err := c.Submit(ctxT(t), m); err != nil || st != pdu.StatusOK {
+				t.Fatalf("submit: %v %v", st, err)
+			}
+		}
+	}
+	sessions := map[byte]map[string]bool{}
+	for _, s := range h.sim.Submits() {
+		if len(s.ShortMessage) < 6 {
+			continue
+		}
+		ref := s.ShortMessage[3]
+		if sessions[ref] == nil {
+			sessions[ref] = map[string]bool{}
+		}
+		sessions[ref][fmt.Sprintf("%s/%d", s.Host, s.Session)] = true
+	}
+	if len(sessions) != 5 {
+		t.Fatalf("saw %d messages at the provider, want 5", len(sessions))
+	}
+	for ref, s := range sessions {
+		if len(s) != 1 {
+			t.Fatalf("parts of message %d went over %d sessions: %v", ref, len(s), s)
+		}
+	}
+}
+
+func TestGarbageConnections(t *testing.T) {
+	h := newHarness(t, "")
+	good := h.dial("shop", "shop-pw", esme.Options{})
+	for i, garbage := range [][]byte{
+		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		{0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 9}, // command_length 3
+		bytes.Repeat([]byte{0xff}, 64),
+	} {
+		nc, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = nc.Write(garbage)
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, nc); err != nil {
+			t.Fatalf("garbage %d: connection not closed by the mux: %v", i, err)
+		}
+		nc.Close()
+		if st, _, err := good.Submit(ctxT(t), sm("4599999999", false, "fine")); err != nil || st != pdu.StatusOK {
+			t.Fatalf("good client after garbage %d: %v %v", i, st, err)
+		}
 	}
 }
