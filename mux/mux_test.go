@@ -46,6 +46,12 @@ mo_numbers = ["+45 22 22 22 22"]
 
 func newHarness(t *testing.T, extra string, opts ...simtest.Option) *harness {
 	t.Helper()
+	return newHarnessStore(t, "memory", extra, opts...)
+}
+
+// newHarnessStore is newHarness with the store module named.
+func newHarnessStore(t *testing.T, storeModule, extra string, opts ...simtest.Option) *harness {
+	t.Helper()
 	opts = append([]simtest.Option{simtest.Hosts(2), simtest.Account("acct", "secret")}, opts...)
 	s := simtest.NewServer(t, opts...)
 	src := fmt.Sprintf(`
@@ -56,7 +62,7 @@ dlr_grace = "2s"
 response_timeout = "2s"
 submit_wait = "1s"
 [store]
-module = "memory"
+module = %q
 [upstream]
 system_id = "acct"
 password = "secret"
@@ -68,7 +74,7 @@ address = %q
 [[upstream.host]]
 address = %q
 %s
-%s`, s.Addrs()[0], s.Addrs()[1], clientsTOML, extra)
+%s`, storeModule, s.Addrs()[0], s.Addrs()[1], clientsTOML, extra)
 	cfg, err := mux.Parse([]byte(src))
 	if err != nil {
 		t.Fatalf("config: %v", err)

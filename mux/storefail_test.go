@@ -1,0 +1,80 @@
+package mux_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/sim"
+	"github.com/smpp-mux/smpp-mux/sim/simtest"
+	"github.com/smpp-mux/smpp-mux/store"
+	"github.com/smpp-mux/smpp-mux/store/memory"
+)
+
+// failing is a store module whose writes fail while broken is set, as a
+// full disk does.
+type failing struct {
+	*memory.Store
+}
+
+var broken atomic.Bool
+
+var errDiskFull = errors.New("write: no space left on device")
+
+func init() { mux.RegisterModule(new(failing)) }
+
+func (*failing) MuxModule() mux.ModuleInfo {
+	return mux.ModuleInfo{ID: "store.failing_test", New: func() mux.Module { return &failing{memory.New(store.Limits{})} }}
+}
+
+func (f *failing) PutIDs(ctx context.Context, r []store.IDRecord) error {
+	if broken.Load() {
+		return errDiskFull
+	}
+	return f.Store.PutIDs(ctx, r)
+}
+
+func (f *failing) Enqueue(ctx context.Context, items []store.Item) error {
+	if broken.Load() {
+		return errDiskFull
+	}
+	return f.Store.Enqueue(ctx, items)
+}
+
+// A store that cannot write: clients still get their submit_sm_resp, no
+// report is acknowledged to the provider (it gets ESME_RX_T_APPN and
+// keeps them), and once the store works again every report arrives.
+func TestStoreFailureAcknowledgesNothing(t *testing.T) {
+	broken.Store(true)
+	defer broken.Store(false)
+	h := newHarnessStore(t, "failing_test", "", simtest.Config(func(c *sim.Config) { c.DeliverTimeout = 2 * time.Second }))
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	const n = 10
+	ids := map[string]bool{}
+	for i := 0; i < n; i++ {
+		st, id, err := c.Submit(ctxT(t), sm("4599999999", true, "disk full"))
+		if err != nil || st != pdu.StatusOK {
+			t.Fatalf("submit while the store fails: %v %v", st, err)
+		}
+		ids[id] = true
+	}
+	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().DLRsSent >= n })
+	time.Sleep(200 * time.Millisecond) // the mux's answers are on their way; none may be an ack
+	if acked := h.sim.Stats().DLRsAcked; acked != 0 {
+		t.Fatalf("%d reports acknowledged to the provider while the store could not write", acked)
+	}
+	if h.mux.Metrics().Snapshot().StoreErrors == 0 {
+		t.Fatal("store errors not counted")
+	}
+	broken.Store(false)
+	for _, id := range collect(t, c, n, 45*time.Second) {
+		if !ids[id] {
+			t.Fatalf("unexpected receipt %s", id)
+		}
+	}
+}
