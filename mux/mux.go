@@ -290,11 +290,7 @@ func (m *Mux) shutdown(ctx context.Context) error {
 // failHeld answers reports still held at shutdown with a temporary error,
 // where their connection still exists, so the provider resends them.
 func (m *Mux) failHeld() {
-	m.heldMu.Lock()
-	held := m.held
-	m.held = nil
-	m.heldMu.Unlock()
-	for _, r := range held {
+	for _, r := range m.takeHeld() {
 		m.replyDeliver(r, pdu.StatusTempAppErr)
 	}
 }

@@ -155,13 +155,18 @@ func (m *Mux) hold(r *report) bool {
 // maxHeld bounds the reports held for their message id.
 const maxHeld = 10000
 
-// retryHeld feeds held reports back through the report batcher.
-func (m *Mux) retryHeld() {
+// takeHeld removes and returns the held reports.
+func (m *Mux) takeHeld() []report {
 	m.heldMu.Lock()
+	defer m.heldMu.Unlock()
 	held := m.held
 	m.held = nil
-	m.heldMu.Unlock()
-	for _, r := range held {
+	return held
+}
+
+// retryHeld feeds held reports back through the report batcher.
+func (m *Mux) retryHeld() {
+	for _, r := range m.takeHeld() {
 		if !m.rw.add(r) {
 			m.replyDeliver(r, pdu.StatusTempAppErr)
 		}
