@@ -7,6 +7,7 @@ package esme
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -43,6 +44,7 @@ type Options struct {
 	Ack     func(frame []byte) pdu.Status // status for each deliver_sm; nil: 0; return 0xFFFFFFFF to not answer
 	Buffer  int                           // Deliveries capacity; default 1024
 	Timeout time.Duration                 // dial and bind bound; default 5s
+	TLS     *tls.Config                   // dial TLS with this config; nil: plain TCP
 }
 
 // NoAnswer, returned by Options.Ack, leaves a deliver_sm unanswered.
@@ -62,7 +64,14 @@ func Dial(addr, systemID, password string, o Options) (*Client, error) {
 	if o.Ack == nil {
 		o.Ack = func([]byte) pdu.Status { return pdu.StatusOK }
 	}
-	nc, err := net.DialTimeout("tcp", addr, o.Timeout)
+	d := &net.Dialer{Timeout: o.Timeout}
+	var nc net.Conn
+	var err error
+	if o.TLS != nil {
+		nc, err = tls.DialWithDialer(d, "tcp", addr, o.TLS)
+	} else {
+		nc, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
