@@ -22,6 +22,8 @@ type client struct {
 	wake chan struct{}              // cap 1: its queue may have something to deliver
 	stop context.CancelFunc         // ends its dispatcher
 
+	inflight atomic.Int64 // submits of all its sessions in upstream windows
+
 	mu       sync.Mutex // guards sessions
 	sessions []*binding
 	rr       atomic.Uint32 // round-robin over sessions for deliveries

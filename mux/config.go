@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -48,6 +49,21 @@ type ServerConfig struct {
 // AdminConfig is [admin]: the HTTP endpoints.
 type AdminConfig struct {
 	Listen string `toml:"listen"` // default "127.0.0.1:2019"; "" disables
+	// Token, when set, is the bearer token every endpoint but /healthz
+	// requires. It is required when Listen is not a loopback address.
+	Token string `toml:"token"` // default ""
+}
+
+// String redacts the token.
+func (a AdminConfig) String() string {
+	return fmt.Sprintf("admin{listen=%s token=%s}", a.Listen, redact(a.Token))
+}
+
+// MarshalLogObject logs a with the token redacted.
+func (a AdminConfig) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("listen", a.Listen)
+	enc.AddString("token", redact(a.Token))
+	return nil
 }
 
 // LogConfig is [log].
@@ -77,6 +93,7 @@ type UpstreamConfig struct {
 	EnquireLink     Duration     `toml:"enquire_link"`      // default 30s
 	ReconnectDelay  Duration     `toml:"reconnect_delay"`   // default 30s
 	ResponseTimeout Duration     `toml:"response_timeout"`  // default 30s
+	MaxRate         float64      `toml:"max_rate"`          // submits per second over all sessions; 0: unlimited
 	Hosts           []HostConfig `toml:"host"`
 }
 
@@ -99,6 +116,7 @@ type ClientConfig struct {
 	Password     string   `toml:"password"`      // plain; or
 	PasswordHash string   `toml:"password_hash"` // bcrypt, from smpp-mux hash-password
 	MaxBinds     int      `toml:"max_binds"`     // default 10
+	Weight       int      `toml:"weight"`        // share of upstream capacity when it is scarce; default 1
 	Allow        []string `toml:"allow"`         // CIDRs the client may bind from; empty: anywhere
 	MONumbers    []string `toml:"mo_numbers"`    // destination numbers whose MOs go to this client
 	Rules        []Module `toml:"-"`             // decoded [[client.rule]] modules, in config order
@@ -287,6 +305,7 @@ func (c *Config) setDefaults() {
 	defInt(&u.Window, 50)
 	for i := range c.Clients {
 		defInt(&c.Clients[i].MaxBinds, 10)
+		defInt(&c.Clients[i].Weight, 1)
 	}
 }
 
@@ -305,6 +324,7 @@ func (l *loader) check(c *Config) {
 			}
 		}
 	}
+	l.checkAdmin(&c.Admin)
 	if c.Server.TLSListen != "" && (c.Server.TLSCert == "" || c.Server.TLSKey == "") {
 		l.errorf("server.tls_listen", "needs tls_cert and tls_key")
 	}
@@ -316,6 +336,28 @@ func (l *loader) check(c *Config) {
 	}
 	l.checkUpstream(&c.Upstream)
 	l.checkClients(c)
+}
+
+// checkAdmin requires a token when the admin endpoints listen beyond the
+// loopback interface: reload and the log level must not be open to the
+// network.
+func (l *loader) checkAdmin(a *AdminConfig) {
+	for i := 0; i < len(a.Token); i++ {
+		if a.Token[i] <= ' ' || a.Token[i] > '~' {
+			l.errorf("admin.token", "only printable ASCII without spaces is allowed")
+			break
+		}
+	}
+	if a.Listen == "" || a.Token != "" {
+		return
+	}
+	host, _, err := net.SplitHostPort(a.Listen)
+	if err != nil {
+		return // reported as admin.listen
+	}
+	if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && !strings.EqualFold(host, "localhost") {
+		l.errorf("admin.token", "required when admin.listen (%q) is not a loopback address (127.0.0.0/8, ::1, localhost)", a.Listen)
+	}
 }
 
 func (l *loader) checkUpstream(u *UpstreamConfig) {
@@ -330,6 +372,9 @@ func (l *loader) checkUpstream(u *UpstreamConfig) {
 	}
 	if u.SessionsPerHost < 0 || u.Window < 0 {
 		l.errorf("upstream", "sessions_per_host and window must be positive")
+	}
+	if u.MaxRate < 0 {
+		l.errorf("upstream.max_rate", "must be positive or 0 (unlimited); got %v", u.MaxRate)
 	}
 	for i, h := range u.Hosts {
 		if _, _, err := net.SplitHostPort(h.Address); err != nil {
@@ -366,6 +411,9 @@ func (l *loader) checkClients(c *Config) {
 		}
 		if cl.MaxBinds < 0 {
 			l.errorf("client.max_binds", "%s %q: must be positive", where, cl.SystemID)
+		}
+		if cl.Weight < 0 {
+			l.errorf("client.weight", "%s %q: must be positive", where, cl.SystemID)
 		}
 		cl.allow = cl.allow[:0]
 		for _, a := range cl.Allow {

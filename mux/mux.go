@@ -42,6 +42,8 @@ type Mux struct {
 	live  atomic.Pointer[live]
 
 	affinity   affinity
+	fair       fairShare
+	pace       *pacer
 	idFallback idFallback
 	idw        *batcher[idJob]
 	rw         *batcher[report]
@@ -99,6 +101,7 @@ func New(cfg *Config, log *zap.Logger) (m *Mux, err error) {
 		return nil, err
 	}
 	m.bal.sessions = m.pool.Sessions()
+	m.pace = newPacer(cfg.Upstream.MaxRate)
 	m.down = downstream.NewServer(downstreamConfig(cfg, log), m)
 	m.idw = newBatcher(4096, 512, m.idBatch)
 	m.rw = newBatcher(4096, 512, m.reportBatch)

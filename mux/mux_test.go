@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +52,12 @@ func newHarness(t *testing.T, extra string, opts ...simtest.Option) *harness {
 // newHarnessStore is newHarness with the store module named.
 func newHarnessStore(t *testing.T, storeModule, extra string, opts ...simtest.Option) *harness {
 	t.Helper()
+	return newHarnessFull(t, storeModule, "", extra, opts...)
+}
+
+// newHarnessFull is newHarnessStore with more [upstream] keys.
+func newHarnessFull(t *testing.T, storeModule, upstreamExtra, extra string, opts ...simtest.Option) *harness {
+	t.Helper()
 	opts = append([]simtest.Option{simtest.Hosts(2), simtest.Account("acct", "secret")}, opts...)
 	s := simtest.NewServer(t, opts...)
 	src := fmt.Sprintf(`
@@ -69,12 +75,13 @@ password = "secret"
 sessions_per_host = 2
 reconnect_delay = "1s"
 response_timeout = "2s"
+%s
 [[upstream.host]]
 address = %q
 [[upstream.host]]
 address = %q
 %s
-%s`, storeModule, s.Addrs()[0], s.Addrs()[1], clientsTOML, extra)
+%s`, storeModule, upstreamExtra, s.Addrs()[0], s.Addrs()[1], clientsTOML, extra)
 	cfg, err := mux.Parse([]byte(src))
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -103,26 +103,44 @@ func (b *binding) answer(seq uint32, st pdu.Status) {
 }
 
 // route sends a submit upstream. With wait, it waits up to submit_wait for
-// a session with room; it returns the status to answer when it could not.
+// a session with room, its client's fair share and max_rate's pace; it
+// returns the status to answer when it could not. Without wait (a retry
+// after ESME_RTHROTTLED) it tries once and skips the pace, since the
+// attempt it replaces was paced already.
 func (m *Mux) route(b *binding, frame []byte, ref uint64, wait bool) pdu.Status {
 	key, hasKey := concatKey(b.c.id, frame)
 	var deadline time.Time
+	waiting := false
+	defer func() {
+		if waiting {
+			m.fair.leave(b.c)
+		}
+	}()
 	for {
 		now := time.Now()
-		s := m.pick(now, key, hasKey)
-		if s != nil {
-			err := s.Submit(frame, b, ref)
-			if err == nil {
-				b.inflight.Add(1)
-				if hasKey {
-					m.affinity.set(key, s, now)
+		var pause time.Duration // with room but no token: wait this long
+		if !wait || m.fair.mayGo(b.c) {
+			if s := m.pick(now, key, hasKey); s != nil {
+				ok := true
+				if wait {
+					ok, pause = m.pace.allow()
 				}
-				return pdu.StatusOK
+				if ok {
+					err := s.Submit(frame, b, ref)
+					if err == nil {
+						b.inflight.Add(1)
+						b.c.inflight.Add(1)
+						if hasKey {
+							m.affinity.set(key, s, now)
+						}
+						return pdu.StatusOK
+					}
+					if errors.Is(err, upstream.ErrClosing) {
+						return pdu.StatusThrottled
+					}
+					continue // lost a race for the window: pick again
+				}
 			}
-			if errors.Is(err, upstream.ErrClosing) {
-				return pdu.StatusThrottled
-			}
-			continue // lost a race for the window: pick again
 		}
 		if !wait {
 			return pdu.StatusThrottled
@@ -130,27 +148,38 @@ func (m *Mux) route(b *binding, frame []byte, ref uint64, wait bool) pdu.Status 
 		if deadline.IsZero() {
 			deadline = now.Add(m.live.Load().submitWait)
 		}
-		if !m.waitRoom(deadline) {
+		if !waiting {
+			waiting = true
+			m.fair.enter(b.c)
+		}
+		if !m.waitRoom(deadline, pause) {
 			m.metrics.noRoom.Add(1)
 			return pdu.StatusThrottled
 		}
 	}
 }
 
-// waitRoom waits until an upstream session may have room, the deadline, or
-// shutdown.
-func (m *Mux) waitRoom(deadline time.Time) bool {
+// waitRoom waits until an upstream session may have room, another client's
+// waiting submit went ahead, pause (when set) has passed, the deadline, or
+// shutdown. It returns false at the deadline and at shutdown.
+func (m *Mux) waitRoom(deadline time.Time, pause time.Duration) bool {
 	d := time.Until(deadline)
 	if d <= 0 {
 		return false
+	}
+	last := true
+	if pause > 0 && pause < d {
+		d, last = pause, false
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-m.pool.Room():
 		return true
+	case <-m.fair.wake():
+		return true
 	case <-t.C:
-		return false
+		return !last
 	case <-m.stopping:
 		return false
 	}
@@ -160,6 +189,7 @@ func (m *Mux) waitRoom(deadline time.Time) bool {
 // submit, or its absence. It runs on an upstream session's goroutines.
 func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, err error) {
 	b.inflight.Add(-1)
+	b.c.inflight.Add(-1)
 	seq := uint32(ref)
 	if err != nil {
 		// The message may or may not have reached the provider: a

@@ -1,0 +1,100 @@
+package mux_test
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/sim/simtest"
+)
+
+// flood keeps n submits in flight from c until stop, counting accepted.
+func flood(t *testing.T, c *esme.Client, n int, stop <-chan struct{}, ok *atomic.Int64) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st, _, err := c.Submit(ctxT(t), sm("4599999999", false, "x"))
+				if err != nil {
+					return
+				}
+				if st == pdu.StatusOK {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	return &wg
+}
+
+// One client floods with many submits in flight, another wants a steady
+// share: with equal weights the steady one gets at least a third of what
+// the upstream windows carry, far more than its share of the requests.
+func TestFairShareUnderFlood(t *testing.T) {
+	h := newHarnessFull(t, "memory", "window = 2", "", simtest.RespLatency(10*time.Millisecond))
+	flooder := h.dial("shop", "shop-pw", esme.Options{})
+	steady := h.dial("bank", "bank-pw", esme.Options{})
+	stop := make(chan struct{})
+	var floodOK, steadyOK atomic.Int64
+	fw := flood(t, flooder, 48, stop, &floodOK)
+	time.Sleep(200 * time.Millisecond) // the flood fills every window first
+	sw := flood(t, steady, 4, stop, &steadyOK)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	fw.Wait()
+	sw.Wait()
+	f, s := floodOK.Load(), steadyOK.Load()
+	t.Logf("accepted: flooder %d, steady %d", f, s)
+	if s*3 < f {
+		t.Fatalf("steady client got %d against the flooder's %d: less than its share", s, f)
+	}
+}
+
+// max_rate paces submits below the provider's limit: with the provider
+// throttling past 100/s, a max_rate of 80 sees no ESME_RTHROTTLED.
+func TestMaxRatePaces(t *testing.T) {
+	h := newHarnessFull(t, "memory", "max_rate = 80.0", "", simtest.Rate(100))
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	stop := make(chan struct{})
+	var ok atomic.Int64
+	var throttled atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st, _, err := c.Submit(ctxT(t), sm("4599999999", false, "x"))
+				if err != nil {
+					return
+				}
+				switch st {
+				case pdu.StatusOK:
+					ok.Add(1)
+				case pdu.StatusThrottled:
+					throttled.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if th := h.sim.Stats().Throttled; th != 0 {
+		t.Fatalf("the provider throttled %d submits despite max_rate", th)
+	}
+	if ok.Load() < 60 {
+		t.Fatalf("only %d accepted in 1.5s at max_rate 80", ok.Load())
+	}
+}
