@@ -106,6 +106,46 @@ var goldens = []struct {
 			TLVs:         TLVs("\x00\x1e\x00\x07abc123\x00\x04\x27\x00\x01\x02")},
 	},
 	{
+		name: "enquire_link_resp",
+		hex:  "00000010 80000015 00000000 00000007",
+		h:    Header{Length: 16, ID: CmdEnquireLinkResp, Seq: 7},
+		body: &Empty{},
+	},
+	{
+		name: "unbind",
+		hex:  "00000010 00000006 00000000 00000008",
+		h:    Header{Length: 16, ID: CmdUnbind, Seq: 8},
+		body: &Empty{},
+	},
+	{
+		name: "bind_receiver with address_range",
+		hex: `0000001f 00000001 00000000 00000004
+		      6100 6200 4f544100 34 01 01 34352a00`,
+		h: Header{Length: 31, ID: CmdBindReceiver, Seq: 4},
+		body: &Bind{SystemID: []byte("a"), Password: []byte("b"), SystemType: []byte("OTA"),
+			InterfaceVersion: 0x34, AddrTON: 1, AddrNPI: 1, AddressRange: []byte("45*")},
+	},
+	{
+		name: "bind_transmitter SMPP 3.3",
+		hex: `00000019 00000002 00000000 00000005
+		      7800 7900 00 33 00 00 00`,
+		h: Header{Length: 25, ID: CmdBindTransmitter, Seq: 5},
+		body: &Bind{SystemID: []byte("x"), Password: []byte("y"), SystemType: []byte{},
+			InterfaceVersion: 0x33, AddressRange: []byte{}},
+	},
+	{
+		name: "bind_receiver_resp",
+		hex:  "00000015 80000001 00000000 00000004 736d736300",
+		h:    Header{Length: 21, ID: CmdBindReceiverResp, Seq: 4},
+		body: &BindResp{SystemID: []byte("smsc")},
+	},
+	{
+		name: "bind_transceiver_resp refused",
+		hex:  "00000011 80000009 0000000e 00000001 00",
+		h:    Header{Length: 17, ID: CmdBindTransceiverResp, Status: StatusInvPassword, Seq: 1},
+		body: &BindResp{SystemID: []byte{}},
+	},
+	{
 		name: "deliver_sm_resp",
 		hex:  "00000011 80000005 00000000 00000003 00",
 		h:    Header{Length: 17, ID: CmdDeliverSMResp, Seq: 3},
@@ -343,5 +383,20 @@ func TestStatusAndCommandNames(t *testing.T) {
 	}
 	if StatusOf(StatusThrottled.Err()) != StatusThrottled || StatusOK.Err() != nil {
 		t.Fatal("Status.Err")
+	}
+}
+
+// SMSCs often answer a refused bind, or a failed submit, with a header
+// alone; that decodes to an empty body.
+func TestHeaderOnlyErrorResponses(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		"00000010 80000009 0000000e 00000001",
+		"00000010 80000004 00000058 00000002",
+	} {
+		h, body, err := DecodeFrame(unhex(t, in))
+		if err != nil || body == nil || h.Status == StatusOK {
+			t.Fatalf("%s: %+v %v %v", in, h, body, err)
+		}
 	}
 }
