@@ -1,40 +1,79 @@
 // Package admin serves smpp-mux's HTTP endpoints on [admin].listen:
 // /metrics (Prometheus text format), /healthz (200 while at least one
-// upstream session is bound, else 503) and /status (JSON: upstream
-// sessions, client binds, queues). It only reads from the mux.
+// upstream session is bound, else 503), /status (JSON: upstream sessions,
+// client binds, queues, counters), / (a status page for people),
+// POST /reload and GET/PUT /log/level. It reads from the mux; the only
+// changes it makes go through the functions the command hands it.
+//
+// Start reading at New; the page is in page.go and page.html.
 package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/mux"
 )
 
+// Options are what the command hands the admin server besides the mux.
+// The zero value serves the read-only endpoints without a token.
+type Options struct {
+	// Reload re-reads the config file the mux was started with and
+	// applies it, the same way as SIGHUP. POST /reload calls it on the
+	// request's goroutine. An error that wraps a *mux.ConfigError or an
+	// *fs.PathError means the file is invalid or unreadable (400); any
+	// other error means the config could not be applied (409). In both
+	// cases the running config must be kept. Nil answers 501.
+	Reload func() error
+	// Level is the process's log level, read and set by GET and PUT
+	// /log/level. Nil leaves /log/level out.
+	Level *zap.AtomicLevel
+	// Token, when not empty, is the bearer token every endpoint but
+	// /healthz requires ([admin].token).
+	Token string
+}
+
 // Server is the admin HTTP server of one Mux.
 type Server struct {
-	m   *mux.Mux
-	srv *http.Server
+	m         *mux.Mux
+	opts      Options
+	tokenHash [sha256.Size]byte // of opts.Token; compared in constant time
+	srv       *http.Server
 }
 
 // New returns the admin server of m.
-func New(m *mux.Mux) *Server {
+func New(m *mux.Mux, o Options) *Server {
+	s := &Server{m: m, opts: o}
+	s.tokenHash = sha256.Sum256([]byte(s.opts.Token))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{m: m})
 	mux := http.NewServeMux()
-	s := &Server{m: m}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /status", s.status)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	mux.HandleFunc("GET /{$}", s.page)
+	mux.HandleFunc("POST /reload", s.reload)
+	if s.opts.Level != nil {
+		mux.Handle("GET /log/level", s.opts.Level)
+		mux.Handle("PUT /log/level", s.opts.Level)
+	}
+	// A web page the operator visits must not be able to POST /reload or
+	// PUT /log/level through their browser.
+	h := http.NewCrossOriginProtection().Handler(s.authorize(mux))
+	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	return s
 }
 
@@ -49,6 +88,34 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops the server, waiting for requests in progress.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
+// authorize requires the bearer token, when there is one, on every path
+// but /healthz, which load balancers probe without credentials.
+func (s *Server) authorize(next http.Handler) http.Handler {
+	if s.opts.Token == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || s.tokenOK(r.Header.Get("Authorization")) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="smpp-mux admin"`)
+		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "a valid Authorization: Bearer token is required"})
+	})
+}
+
+// tokenOK reports whether the Authorization header carries the token.
+// Hashing first makes the comparison take the same time whatever the
+// length of the guess.
+func (s *Server) tokenOK(header string) bool {
+	scheme, tok, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
+}
+
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	if n := s.m.UpstreamBound(); n > 0 {
 		w.WriteHeader(http.StatusOK)
@@ -58,9 +125,72 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	http.Error(w, "no upstream session bound", http.StatusServiceUnavailable)
 }
 
+// statusBody is /status: the mux's Status with the counters the page
+// turns into rates added beside its fields.
+type statusBody struct {
+	mux.Status
+	Counters counters `json:"counters"`
+}
+
+// counters are running totals since start, at one instant.
+type counters struct {
+	At        int64             `json:"at_ms"`   // when they were read, Unix milliseconds
+	Submits   uint64            `json:"submits"` // submit_sm received from clients
+	Answers   map[string]uint64 `json:"answers"` // submit_sm_resp sent, by command_status name
+	Reports   uint64            `json:"reports"` // receipts stored for clients
+	MOs       uint64            `json:"mos"`     // MOs stored for clients
+	Delivered uint64            `json:"delivered"`
+}
+
+func (s *Server) snapshot() statusBody {
+	n := s.m.Metrics().Snapshot()
+	c := counters{
+		At: time.Now().UnixMilli(), Submits: n.Submits, Answers: map[string]uint64{},
+		Reports: n.Reports, MOs: n.MOs, Delivered: n.Delivered,
+	}
+	if n.SubmitOK > 0 {
+		c.Answers["ESME_ROK"] = n.SubmitOK
+	}
+	for st, v := range n.ByStatus {
+		c.Answers[st.String()] = v
+	}
+	return statusBody{Status: s.m.Status(), Counters: c}
+}
+
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(s.m.Status())
+	_ = enc.Encode(s.snapshot())
+}
+
+// errorBody is the JSON of every error answer that is not plain text.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func (s *Server) reload(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.Reload == nil {
+		writeJSON(w, http.StatusNotImplemented, errorBody{Error: "reload is not available in this process"})
+		return
+	}
+	err := s.opts.Reload()
+	var ce *mux.ConfigError
+	var pe *fs.PathError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	case errors.As(err, &ce) || errors.As(err, &pe):
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
+	default:
+		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }

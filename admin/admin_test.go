@@ -80,7 +80,7 @@ password = "pw"
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := admin.New(m)
+	as := admin.New(m, admin.Options{})
 	served := make(chan error, 1)
 	go func() { served <- as.Serve(ln) }()
 	t.Cleanup(func() {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,16 +55,32 @@ func serve(cfg *mux.Config, path string, stderr io.Writer, ready func(*mux.Mux))
 		_ = m.Shutdown(context.Background())
 		return err
 	}
+	rl := &reloader{m: m, path: path, level: level, log: log}
 	if cfg.Admin.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			_ = m.Shutdown(context.Background())
 			return fmt.Errorf("admin.listen: %w", err)
 		}
-		as := admin.New(m)
-		go func() { _ = as.Serve(ln) }()
-		defer func() { _ = as.Shutdown(context.Background()) }()
-		log.Info("admin listening", zap.Stringer("addr", ln.Addr()))
+		as := admin.New(m, admin.Options{
+			Reload: func() error { return rl.reload("POST /reload") },
+			Level:  &level,
+			Token:  cfg.Admin.Token,
+		})
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			if err := as.Serve(ln); err != nil {
+				log.Error("admin server stopped", zap.Error(err))
+			}
+		}()
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = as.Shutdown(ctx)
+			<-served
+		}()
+		log.Info("admin listening", zap.Stringer("addr", ln.Addr()), zap.Bool("token", cfg.Admin.Token != ""))
 	}
 	log.Info("smpp-mux running", zap.Stringers("listen", addrs(m.Addrs())))
 	if ready != nil {
@@ -70,7 +88,7 @@ func serve(cfg *mux.Config, path string, stderr io.Writer, ready func(*mux.Mux))
 	}
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			reload(m, path, level, log)
+			_ = rl.reload("SIGHUP")
 			continue
 		}
 		log.Info("stopping", zap.Stringer("signal", sig))
@@ -144,23 +162,38 @@ func runUntilSignal(serve func() error, shutdown func(context.Context) error) er
 	return err
 }
 
-// reload reads the config at path again and applies it; a config that is
-// invalid, or changes what cannot change live, is refused with the reason
-// and the running one is kept.
-func reload(m *mux.Mux, path string, level zap.AtomicLevel, log *zap.Logger) {
-	if path == "" {
-		log.Warn("SIGHUP: this mux has no config file to reload")
-		return
+// reloader reads the config file again and applies it, for SIGHUP and
+// POST /reload alike. A config that is invalid, or changes what cannot
+// change live, is refused with the reason and the running one is kept.
+type reloader struct {
+	mu    sync.Mutex // one reload at a time, so the config and the log level applied match
+	m     *mux.Mux
+	path  string // "" when the mux was not started from a file (demo)
+	level zap.AtomicLevel
+	log   *zap.Logger
+}
+
+// reload applies the file and sets the log level it names, overriding a
+// level set at run time. via names the trigger in the log. The error is
+// logged here and returned for POST /reload to answer.
+func (r *reloader) reload(via string) error {
+	if r.path == "" {
+		err := errors.New("reload: this mux has no config file to reload")
+		r.log.Warn("reload refused", zap.String("via", via), zap.Error(err))
+		return err
 	}
-	cfg, err := mux.Load(path)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := mux.Load(r.path)
 	if err == nil {
-		err = m.Reload(cfg)
+		err = r.m.Reload(cfg)
 	}
 	if err != nil {
-		log.Error("reload refused; the running config is kept", zap.Error(err))
-		return
+		r.log.Error("reload refused; the running config is kept", zap.String("via", via), zap.Error(err))
+		return err
 	}
-	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
-		log.Warn("log.level", zap.Error(err))
+	if err := r.level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		r.log.Warn("log.level", zap.Error(err))
 	}
+	return nil
 }
