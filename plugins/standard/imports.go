@@ -5,6 +5,7 @@ package standard
 import (
 	_ "github.com/smpp-mux/smpp-mux/plugins/destton"
 	_ "github.com/smpp-mux/smpp-mux/plugins/encodingcheck"
+	_ "github.com/smpp-mux/smpp-mux/plugins/external"
 	_ "github.com/smpp-mux/smpp-mux/plugins/msgclass"
 	_ "github.com/smpp-mux/smpp-mux/plugins/priority"
 	_ "github.com/smpp-mux/smpp-mux/plugins/ratelimit"

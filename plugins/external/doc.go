@@ -1,0 +1,57 @@
+// Package external is the rule.plugin module: a per-client rule that runs
+// in its own process, written by anyone with package plugins/sdk and
+// started through hashicorp/go-plugin over gRPC. Start reading at Plugin
+// (external.go), then batch.go (how messages reach the plugin) and
+// supervise.go (start, watch, restart).
+//
+// # Name
+//
+// plugin — [[client.rule]] module = "plugin" (ID rule.plugin).
+//
+// # Description
+//
+// Provision starts the command, checks go-plugin's handshake
+// (sdk.Handshake) and keeps the process for the life of the config. Each
+// submit_sm of the client is copied into an sdk.Message and queued; one
+// worker sends what has accumulated as one SubmitBatch call, so a busy
+// client's sessions share round trips. The plugin's verdict is applied
+// through mux.Message's setters (SetTLV, SetPriority, SetDestTON,
+// SetSourceAddr) or becomes the reject status the client sees.
+//
+// Every call has a deadline. When the plugin times out, crashes, breaks
+// the protocol or its rule returns an error or panics, the message gets
+// on_error: "reject" answers ESME_RSYSERR (0x08), "pass" lets it through
+// unchanged. A crashed or wedged plugin is restarted in the background
+// with back-off (100ms doubling to 10s); until it is back, on_error
+// applies at once. The plugin's stderr reaches the mux's log under the
+// module's name; lines from sdk.Logger keep their level. A plugin never
+// writes to stdout (go-plugin's handshake); lines that reach it anyway are
+// logged at Warn.
+//
+// # Configuration
+//
+//	[[client.rule]]
+//	module   = "plugin"
+//	command  = ["./my-rule", "-flag"] # argv; required
+//	timeout  = "2s"                   # per message; default 2s
+//	on_error = "reject"               # "reject" (default, 0x08) or "pass"
+//	env      = { NAME = "value" }     # optional; or ["NAME=value"]; added to the mux's environment
+//
+// # Example
+//
+// plugins/examples/premium-class/README.md builds a plugin and configures
+// it:
+//
+//	[[client.rule]]
+//	module  = "plugin"
+//	command = ["./premium-class", "-prefix", "45"]
+//
+// # Metrics
+//
+// For now counters with accessors on Plugin, for the admin package to
+// export: Calls (messages given to the rule; smppmux_plugin_calls_total),
+// Errors (messages that got on_error; smppmux_plugin_errors_total),
+// Restarts (start attempts after a failure;
+// smppmux_plugin_restarts_total) and Batches (SubmitBatch calls;
+// Calls/Batches is the mean batch size). PID gives the running process.
+package external

@@ -1,0 +1,314 @@
+package external
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/plugins/sdk"
+)
+
+func init() { mux.RegisterModule(new(Plugin)) }
+
+// DefaultTimeout is the per-call deadline when the timeout key is absent.
+const DefaultTimeout = 2 * time.Second
+
+// What Submit returns when on_error is "reject": preallocated, since a
+// plugin that is down fails every message. Each is a *pdu.StatusError, so
+// the session does not log it; the module counts it and logs restarts.
+var (
+	errTimeout     = &pdu.StatusError{Status: pdu.StatusSysErr, Reason: "external rule timed out"}
+	errUnavailable = &pdu.StatusError{Status: pdu.StatusSysErr, Reason: "external rule unavailable"}
+	errRuleFailed  = &pdu.StatusError{Status: pdu.StatusSysErr, Reason: "external rule failed"}
+)
+
+// rejects holds one preallocated *pdu.StatusError per one-octet status a
+// plugin may reject with.
+var rejects = func() (t [256]*pdu.StatusError) {
+	for i := range t {
+		t[i] = &pdu.StatusError{Status: pdu.Status(i), Reason: "rejected by external rule"}
+	}
+	return t
+}()
+
+// Plugin is the rule.plugin module: a rule run in a separate process,
+// written with plugins/sdk and started through hashicorp/go-plugin over
+// gRPC. Messages from all of the client's sessions are queued and sent to
+// the plugin in batches, several in flight at once; see doc.go.
+type Plugin struct {
+	Command []string     `toml:"command"`  // argv of the plugin; required
+	Timeout mux.Duration `toml:"timeout"`  // per message; default 2s
+	OnError string       `toml:"on_error"` // "reject" (default: ESME_RSYSERR 0x08) or "pass"
+	Env     Env          `toml:"env"`      // added to the mux's environment for the plugin
+
+	log     *zap.Logger
+	timeout time.Duration
+	pass    bool                                     // on_error = "pass"
+	start   func(context.Context) (*instance, error) // starts one plugin; tests replace it
+	cur     atomic.Pointer[instance]                 // the running plugin; nil while down or closed
+	queue   chan *call                               // Submit → workers
+	kick    chan struct{}                            // cap 1: a worker saw a batch fail
+	done    <-chan struct{}                          // closed by Cleanup or the mux.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the supervisor and the workers
+
+	calls, errs, restarts, batches atomic.Uint64
+}
+
+var (
+	_ mux.Provisioner  = (*Plugin)(nil)
+	_ mux.Validator    = (*Plugin)(nil)
+	_ mux.CleanerUpper = (*Plugin)(nil)
+	_ mux.Rule         = (*Plugin)(nil)
+)
+
+// MuxModule implements mux.Module.
+func (*Plugin) MuxModule() mux.ModuleInfo {
+	return mux.ModuleInfo{
+		ID:  "rule.plugin",
+		New: func() mux.Module { return new(Plugin) },
+		Doc: "an external rule in its own process (hashicorp/go-plugin over gRPC)",
+	}
+}
+
+// Provision implements mux.Provisioner: it starts the plugin and waits
+// for its handshake, so a config naming a broken plugin fails to load.
+func (p *Plugin) Provision(ctx mux.Context) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	p.log = ctx.Logger()
+	if p.start == nil {
+		p.start = p.startProcess
+	}
+	return p.run(ctx)
+}
+
+// run starts the first instance, then the supervisor and the workers, all
+// bound to parent.
+func (p *Plugin) run(parent context.Context) error {
+	p.timeout = p.Timeout.Or(DefaultTimeout)
+	p.pass = p.OnError == "pass"
+	ctx, cancel := context.WithCancel(parent)
+	p.cancel, p.done = cancel, ctx.Done()
+	p.queue = make(chan *call, queueLen)
+	p.kick = make(chan struct{}, 1)
+	inst, err := p.start(ctx)
+	if err != nil {
+		return fmt.Errorf("rule.plugin %s: %w", p.name(), err)
+	}
+	p.cur.Store(inst)
+	p.wg.Go(func() { p.supervise(ctx, inst) })
+	for range inflight {
+		p.wg.Go(func() { p.work(ctx) })
+	}
+	return nil
+}
+
+// Validate implements mux.Validator.
+func (p *Plugin) Validate() error {
+	if len(p.Command) == 0 || p.Command[0] == "" {
+		return errors.New("rule.plugin: command is required: the plugin's argv, e.g. [\"./my-rule\"]")
+	}
+	if p.OnError != "" && p.OnError != "reject" && p.OnError != "pass" {
+		return fmt.Errorf("rule.plugin %s: on_error: want \"reject\" or \"pass\"; got %q", p.name(), p.OnError)
+	}
+	return nil
+}
+
+// Cleanup implements mux.CleanerUpper: it stops the workers and the
+// supervisor, which kills the plugin and waits for it. It is safe after a
+// half-finished Provision and when called twice.
+func (p *Plugin) Cleanup() error {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+	return nil
+}
+
+func (p *Plugin) name() string {
+	if len(p.Command) == 0 {
+		return `""`
+	}
+	return fmt.Sprintf("%q", p.Command[0])
+}
+
+// Calls returns how many messages were given to the rule.
+func (p *Plugin) Calls() uint64 { return p.calls.Load() }
+
+// Errors returns how many messages got on_error: the plugin was down,
+// timed out, crashed, or its rule failed.
+func (p *Plugin) Errors() uint64 { return p.errs.Load() }
+
+// Restarts returns how many times the plugin was started again.
+func (p *Plugin) Restarts() uint64 { return p.restarts.Load() }
+
+// Batches returns how many SubmitBatch calls were made; Calls/Batches is
+// the mean batch size.
+func (p *Plugin) Batches() uint64 { return p.batches.Load() }
+
+// PID returns the process id of the running plugin, or 0 while it is down.
+func (p *Plugin) PID() int {
+	if inst := p.cur.Load(); inst != nil {
+		return inst.pid
+	}
+	return 0
+}
+
+// Submit implements mux.Rule. It hands the message to a worker and waits
+// for the verdict at most timeout; it never blocks longer.
+func (p *Plugin) Submit(m *mux.Message) error {
+	p.calls.Add(1)
+	if p.cur.Load() == nil {
+		return p.fail(m, errUnavailable, nil)
+	}
+	c := getCall()
+	c.fill(m)
+	c.deadline = time.Now().Add(p.timeout)
+	c.timer.Reset(p.timeout)
+	select {
+	case p.queue <- c:
+	case <-c.timer.C:
+		putCall(c) // never queued: still ours
+		return p.fail(m, errTimeout, nil)
+	case <-p.done:
+		c.timer.Stop()
+		putCall(c)
+		return p.fail(m, errUnavailable, nil)
+	}
+	select {
+	case <-c.done:
+		c.timer.Stop()
+		err := p.apply(m, c)
+		putCall(c)
+		return err
+	case <-c.timer.C:
+		return p.fail(m, errTimeout, nil) // c stays with the worker
+	case <-p.done:
+		return p.fail(m, errUnavailable, nil)
+	}
+}
+
+// apply turns a finished call into Submit's result.
+func (p *Plugin) apply(m *mux.Message, c *call) error {
+	switch {
+	case errors.Is(c.err, context.DeadlineExceeded):
+		return p.fail(m, errTimeout, c.err)
+	case c.err != nil:
+		return p.fail(m, errUnavailable, c.err)
+	case c.res.Err != nil:
+		return p.fail(m, errRuleFailed, c.res.Err)
+	}
+	v := c.res.Verdict
+	switch v.Action {
+	case sdk.ActionPass:
+		return nil
+	case sdk.ActionReject:
+		if ce := p.log.Check(zap.DebugLevel, "external rule rejected a message"); ce != nil {
+			ce.Write(zap.String("system_id", m.Client), zap.Uint32("command_status", v.Status), zap.String("reason", v.Reason))
+		}
+		if v.Status == 0 {
+			return p.fail(m, errRuleFailed, errors.New("reject without a status"))
+		}
+		if v.Status < uint32(len(rejects)) {
+			return rejects[v.Status]
+		}
+		return &pdu.StatusError{Status: pdu.Status(v.Status), Reason: "rejected by external rule"}
+	case sdk.ActionChange:
+		if err := checkEdits(v.Edits); err != nil {
+			return p.fail(m, errRuleFailed, err)
+		}
+		for _, e := range v.Edits {
+			switch e.Kind {
+			case sdk.EditTLV:
+				m.SetTLV(pdu.Tag(e.Tag), e.Value)
+			case sdk.EditPriority:
+				m.SetPriority(e.Number)
+			case sdk.EditDestTON:
+				m.SetDestTON(e.Number)
+			case sdk.EditSourceAddr:
+				m.SetSourceAddr(string(e.Value))
+			}
+		}
+		return nil
+	}
+	return p.fail(m, errRuleFailed, fmt.Errorf("unknown verdict action %d", v.Action))
+}
+
+// checkEdits refuses edits that would make an invalid submit_sm, before
+// any is applied.
+func checkEdits(edits []sdk.Edit) error {
+	for _, e := range edits {
+		switch {
+		case e.Kind == sdk.EditTLV && len(e.Value) > 0xFFFF:
+			return fmt.Errorf("tlv 0x%04x: value of %d octets", e.Tag, len(e.Value))
+		case e.Kind == sdk.EditSourceAddr && len(e.Value) > 20: // SMPP 3.4 §5.2.8
+			return fmt.Errorf("source_addr of %d octets", len(e.Value))
+		case e.Kind < sdk.EditTLV || e.Kind > sdk.EditSourceAddr:
+			return fmt.Errorf("unknown edit kind %d", e.Kind)
+		}
+	}
+	return nil
+}
+
+// fail counts a failed call and applies on_error. The cause is logged at
+// Debug only: a plugin that is down fails every message, and its restart
+// is logged once by the supervisor.
+func (p *Plugin) fail(m *mux.Message, reject *pdu.StatusError, cause error) error {
+	p.errs.Add(1)
+	if p.log == nil { // never provisioned
+		return reject
+	}
+	if ce := p.log.Check(zap.DebugLevel, "external rule failed"); ce != nil {
+		ce.Write(zap.String("system_id", m.Client), zap.String("outcome", reject.Reason), zap.Error(cause), zap.Bool("pass", p.pass))
+	}
+	if p.pass {
+		return nil
+	}
+	return reject
+}
+
+// Env is extra environment for the plugin process, added to the mux's
+// own. In TOML it is a table (env = { LEVEL = "debug" }) or a list of
+// "NAME=value" strings (env = ["LEVEL=debug"]).
+type Env []string
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (e *Env) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			s, ok := v[k].(string)
+			if !ok {
+				return fmt.Errorf("env: %s: want a string, got %T", k, v[k])
+			}
+			*e = append(*e, k+"="+s)
+		}
+	case []any:
+		for i, x := range v {
+			s, ok := x.(string)
+			if !ok || strings.IndexByte(s, '=') <= 0 {
+				return fmt.Errorf("env[%d]: want \"NAME=value\", got %v", i, x)
+			}
+			*e = append(*e, s)
+		}
+	default:
+		return fmt.Errorf("env: want a table or a list of \"NAME=value\", got %T", v)
+	}
+	return nil
+}

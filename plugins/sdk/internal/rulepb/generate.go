@@ -1,0 +1,6 @@
+// Package rulepb is the generated protobuf and gRPC code of the rule
+// plugin protocol (rule.proto). Only package sdk imports it; the .pb.go
+// files are committed so that building needs no protoc.
+package rulepb
+
+//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative rule.proto

@@ -1,0 +1,165 @@
+package sdk
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// Handshake values shared by the mux and every plugin. A plugin built
+// against another ProtocolVersion is refused at start with an error that
+// names both versions.
+const (
+	// ProtocolVersion is the version of the rule protocol; it changes only
+	// when an incompatible change is made to it.
+	ProtocolVersion = 1
+	// MagicCookieKey and MagicCookieValue are set in the plugin's
+	// environment by the mux; a plugin binary run by hand sees they are
+	// missing and says it is a plugin instead of waiting for a handshake.
+	MagicCookieKey   = "SMPPMUX_PLUGIN_MAGIC_COOKIE"
+	MagicCookieValue = "f1c3e5b7-rule-plugin-smpp-mux"
+	// PluginName is the name the rule is served and dispensed under.
+	PluginName = "rule"
+)
+
+// Handshake is the go-plugin handshake built from the constants above.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   MagicCookieKey,
+	MagicCookieValue: MagicCookieValue,
+}
+
+// Rule is what a plugin author implements. The mux calls Submit once per
+// submit_sm of a client whose [[client.rule]] names the plugin, before the
+// message goes upstream. Calls arrive on many goroutines at once (one per
+// batch the mux has in flight), so a Rule keeps any shared state safe for
+// concurrent use.
+//
+// Submit returns a Verdict: Pass, Reject or Change. ctx carries the mux's
+// deadline (the rule's timeout key); a Submit still running when it
+// expires is answered by the mux's on_error instead. A non-nil error also
+// applies on_error, as does a panic, which Serve recovers. m is valid only
+// until Submit returns; changing it has no effect: changes are made with
+// Change and its edits.
+type Rule interface {
+	Submit(ctx context.Context, m *Message) (Verdict, error)
+}
+
+// Describer is optionally implemented by a Rule to name itself in the
+// mux's log when the plugin starts.
+type Describer interface {
+	Describe() Info
+}
+
+// Info describes a plugin.
+type Info struct {
+	Name    string
+	Version string
+}
+
+// TLV is one optional parameter of a submit_sm (SMPP 3.4 §5.3): a tag and
+// its raw value.
+type TLV struct {
+	Tag   uint16
+	Value []byte
+}
+
+// Message is the part of a submit_sm (SMPP 3.4 §4.4.1) a rule sees.
+type Message struct {
+	Client             string // system_id of the client that sent it
+	SourceTON          byte   // source_addr_ton
+	SourceNPI          byte   // source_addr_npi
+	SourceAddr         string // source_addr
+	DestTON            byte   // dest_addr_ton
+	DestNPI            byte   // dest_addr_npi
+	DestAddr           string // destination_addr
+	ESMClass           byte   // esm_class
+	PriorityFlag       byte   // priority_flag
+	DataCoding         byte   // data_coding
+	RegisteredDelivery byte   // registered_delivery
+	ShortMessage       []byte // short_message, undecoded (see DataCoding)
+	TLVs               []TLV  // in wire order; unknown tags included
+}
+
+// TLV returns the value of the first TLV with tag.
+func (m *Message) TLV(tag uint16) ([]byte, bool) {
+	for _, t := range m.TLVs {
+		if t.Tag == tag {
+			return t.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Action is the kind of a Verdict.
+type Action uint8
+
+// The actions a Verdict can carry.
+const (
+	ActionPass   Action = iota // forward the message as it is
+	ActionReject               // answer the client with Status
+	ActionChange               // apply Edits, then forward
+)
+
+// Verdict is a rule's answer for one message. Make one with Pass, Reject
+// or Change.
+type Verdict struct {
+	Action Action
+	Status uint32 // ActionReject: the command_status the client gets
+	Reason string // ActionReject: why, for the mux's debug log
+	Edits  []Edit // ActionChange: applied in order
+}
+
+// Pass lets the message through unchanged.
+func Pass() Verdict { return Verdict{} }
+
+// Reject refuses the message: the client gets status (an SMPP 3.4 §5.1.3
+// command_status such as 0x01 ESME_RINVMSGLEN or 0x0B ESME_RINVDSTADR) in
+// its submit_sm_resp. A status of 0 is treated as ESME_RSYSERR 0x08.
+func Reject(status uint32, reason string) Verdict {
+	return Verdict{Action: ActionReject, Status: status, Reason: reason}
+}
+
+// Change lets the message through with edits applied in order. Change()
+// with no edits is Pass.
+func Change(edits ...Edit) Verdict {
+	if len(edits) == 0 {
+		return Pass()
+	}
+	return Verdict{Action: ActionChange, Edits: edits}
+}
+
+// EditKind says which field an Edit changes.
+type EditKind uint8
+
+// The fields a rule can change. The set is small on purpose: each maps to
+// one setter of the mux, which re-encodes the submit_sm only when a rule
+// changed it.
+const (
+	EditTLV        EditKind = iota + 1 // set TLV Tag to Value (replacing the first one, else appending)
+	EditPriority                       // set priority_flag to Number
+	EditDestTON                        // set dest_addr_ton to Number
+	EditSourceAddr                     // set source_addr to Value
+)
+
+// Edit is one change to a message. Make one with SetTLV, SetPriority,
+// SetDestTON or SetSourceAddr.
+type Edit struct {
+	Kind   EditKind
+	Tag    uint16 // EditTLV
+	Value  []byte // EditTLV, EditSourceAddr
+	Number byte   // EditPriority, EditDestTON
+}
+
+// SetTLV sets TLV tag to value: the first TLV with tag is replaced where
+// it stands, or the TLV is added at the end. value is at most 65535 octets.
+func SetTLV(tag uint16, value []byte) Edit { return Edit{Kind: EditTLV, Tag: tag, Value: value} }
+
+// SetPriority sets priority_flag (0–3, SMPP 3.4 §5.2.14).
+func SetPriority(p byte) Edit { return Edit{Kind: EditPriority, Number: p} }
+
+// SetDestTON sets dest_addr_ton (SMPP 3.4 §5.2.5).
+func SetDestTON(ton byte) Edit { return Edit{Kind: EditDestTON, Number: ton} }
+
+// SetSourceAddr sets source_addr (at most 20 characters, SMPP 3.4 §5.2.8).
+func SetSourceAddr(addr string) Edit { return Edit{Kind: EditSourceAddr, Value: []byte(addr)} }

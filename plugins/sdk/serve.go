@@ -1,0 +1,138 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/smpp-mux/smpp-mux/plugins/sdk/internal/rulepb"
+)
+
+// Serve runs rule as a plugin until the mux stops it; it is all a
+// plugin's main function calls. Run by hand (without the mux's handshake
+// in its environment) the binary says it is a plugin and exits 1.
+func Serve(rule Rule) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         PluginSet(rule),
+		GRPCServer:      newGRPCServer,
+	})
+}
+
+// newGRPCServer is go-plugin's default server with a fixed set of
+// goroutines serving streams: the mux makes thousands of short
+// SubmitBatch calls a second, and a new goroutine per call would grow
+// its stack anew each time.
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	return plugin.DefaultGRPCServer(append(opts, grpc.NumStreamWorkers(uint32(max(4, runtime.GOMAXPROCS(0))))))
+}
+
+// PluginSet is the go-plugin plugin set that serves rule under
+// PluginName; a host passes PluginSet(nil) to dispense a *Client.
+func PluginSet(rule Rule) plugin.PluginSet {
+	return plugin.PluginSet{PluginName: &Plugin{Rule: rule}}
+}
+
+// Plugin is the go-plugin GRPCPlugin of the rule protocol: the plugin
+// side serves Rule, the host side dispenses a *Client.
+type Plugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Rule Rule // plugin side only
+}
+
+// GRPCServer implements plugin.GRPCPlugin; go-plugin calls it once in the
+// plugin process.
+func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	if p.Rule == nil {
+		return fmt.Errorf("sdk: Serve needs a Rule")
+	}
+	rulepb.RegisterRuleServer(s, &server{rule: p.Rule})
+	return nil
+}
+
+// GRPCClient implements plugin.GRPCPlugin; go-plugin calls it in the host
+// when the rule is dispensed. It returns a *Client.
+func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &Client{rc: rulepb.NewRuleClient(c)}, nil
+}
+
+// server adapts a Rule to the generated service.
+type server struct {
+	rulepb.UnimplementedRuleServer
+	rule Rule
+}
+
+func (s *server) Info(context.Context, *rulepb.InfoRequest) (*rulepb.InfoResponse, error) {
+	d, ok := s.rule.(Describer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "rule does not implement sdk.Describer")
+	}
+	in := d.Describe()
+	return &rulepb.InfoResponse{Name: in.Name, Version: in.Version}, nil
+}
+
+// SubmitBatch runs the rule on each message in turn. Batches run
+// concurrently, each on its own gRPC goroutine.
+func (s *server) SubmitBatch(ctx context.Context, req *rulepb.SubmitBatchRequest) (*rulepb.SubmitBatchResponse, error) {
+	msgs := make([]Message, len(req.GetMessages()))
+	resp := &rulepb.SubmitBatchResponse{Verdicts: make([]*rulepb.Verdict, len(msgs))}
+	for i, pm := range req.GetMessages() {
+		if err := ctx.Err(); err != nil {
+			return nil, status.FromContextError(err).Err()
+		}
+		messageFromProto(pm, &msgs[i])
+		v, err := s.submit(ctx, &msgs[i])
+		resp.Verdicts[i] = verdictToProto(v, err)
+	}
+	return resp, nil
+}
+
+// submit calls the rule, turning a panic into an error for this message
+// alone.
+func (s *server) submit(ctx context.Context, m *Message) (v Verdict, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return s.rule.Submit(ctx, m)
+}
+
+// Logger returns a logger for plugin code. It writes JSON lines to stderr
+// in the shape go-plugin parses, so each line reaches the mux's log at its
+// own level, under the rule's name. Debug lines are dropped by the mux
+// unless its log level is debug.
+func Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{
+		Level:       slog.LevelDebug,
+		ReplaceAttr: hclogAttr,
+	}))
+}
+
+// stderr is the process's real standard error, kept before Serve points
+// os.Stderr at go-plugin's stdio stream, which the mux logs unparsed.
+var stderr = os.Stderr
+
+// hclogAttr renames slog's built-in keys to hclog's JSON keys.
+func hclogAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) > 0 {
+		return a
+	}
+	switch a.Key {
+	case slog.TimeKey:
+		return slog.String("@timestamp", a.Value.Time().Format("2006-01-02T15:04:05.000000Z07:00"))
+	case slog.LevelKey:
+		return slog.String("@level", strings.ToLower(a.Value.String()))
+	case slog.MessageKey:
+		return slog.String("@message", a.Value.String())
+	}
+	return a
+}
