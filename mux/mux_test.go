@@ -28,6 +28,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type harness struct {
 	t    *testing.T
 	sim  *simtest.Server
+	cfg  *mux.Config
 	mux  *mux.Mux
 	addr string
 }
@@ -93,7 +94,7 @@ address = %q
 	if err := m.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	h := &harness{t: t, sim: s, mux: m, addr: m.Addrs()[0].String()}
+	h := &harness{t: t, sim: s, cfg: cfg, mux: m, addr: m.Addrs()[0].String()}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
