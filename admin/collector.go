@@ -25,11 +25,15 @@ var (
 	descBound     = prometheus.NewDesc("smppmux_downstream_sessions", "Bound client sessions, by client.", []string{"client"}, nil)
 	descQueued    = prometheus.NewDesc("smppmux_queue_depth", "Reports and MOs waiting in the store, by client.", []string{"client"}, nil)
 	descHeld      = prometheus.NewDesc("smppmux_reports_held", "Receipts held while their message id is unknown.", nil, nil)
+	descHeldFull  = prometheus.NewDesc("smppmux_reports_held_full_total", "Receipts refused with ESME_RX_T_APPN because max_held were held.", nil, nil)
+	descConns     = prometheus.NewDesc("smppmux_downstream_connections", "Open client connections, by state.", []string{"state"}, nil)
+	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed at once for a limit.", []string{"limit"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
-		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld} {
+		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
+		descHeldFull, descConns, descRefused} {
 		ch <- d
 	}
 }
@@ -55,6 +59,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descOrphaned, n.Orphaned)
 	counter(descDelivered, n.Delivered)
 	counter(descStoreErr, n.StoreErrors)
+	counter(descHeldFull, n.HeldFull)
+	ds := c.m.DownstreamStats()
+	gauge(descConns, float64(ds.Connections-ds.Unbound), "bound")
+	gauge(descConns, float64(ds.Unbound), "unbound")
+	counter(descRefused, ds.RefusedTotal, "max_connections")
+	counter(descRefused, ds.RefusedPerIP, "max_connections_per_ip")
+	counter(descRefused, ds.RefusedUnbound, "max_unbound")
 	st := c.m.Status()
 	states := map[[2]string]int{}
 	pending := map[string]int{}

@@ -51,6 +51,8 @@ var (
 type Config struct {
 	BindTimeout     time.Duration // default 10s: a connection not bound by then (even mid-PDU) is closed
 	MaxConnections  int           // default 10000: over it, a connection is accepted and closed at once
+	MaxPerIP        int           // default 100: connections from one remote IP; over it, closed at once
+	MaxUnbound      int           // default 1000: connections not bound yet; over it, new ones are closed at once
 	BindFailLimit   int           // default 5 failed binds from one remote IP within BindLockout lock it out; negative disables
 	BindLockout     time.Duration // default 1m: how long a locked-out IP gets ESME_RBINDFAIL on every bind
 	EnquireLink     time.Duration // default 30s: enquire_link to a client silent this long
@@ -75,6 +77,12 @@ func (c *Config) defaults() {
 	setDur(&c.ResponseTimeout, 30*time.Second)
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = 10000
+	}
+	if c.MaxPerIP <= 0 {
+		c.MaxPerIP = 100
+	}
+	if c.MaxUnbound <= 0 {
+		c.MaxUnbound = 1000
 	}
 	if c.BindFailLimit == 0 {
 		c.BindFailLimit = 5

@@ -128,6 +128,7 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	_ = s.conn.NetConn().SetReadDeadline(time.Time{}) // bound: the bind timeout no longer applies
 	_ = s.conn.Send(bindResp(h, pdu.StatusOK, req.InterfaceVersion >= pdu.InterfaceVersion34))
 	s.bound.Store(b) // after bind_resp is queued, so no deliver_sm overtakes it
+	s.srv.markBound(s)
 	b.log.Info("bound")
 	if bh, ok := handler.(BoundHandler); ok {
 		bh.Bound(s)

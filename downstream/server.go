@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,11 +27,14 @@ type Server struct {
 	mu        sync.Mutex // guards the fields below
 	listeners map[*net.Listener]struct{}
 	sessions  map[*Session]struct{} // every connection, bound or not, until its goroutine ends
-	closing   bool                  // Shutdown or Close has begun: nothing new starts
-	quit      chan struct{}         // closed when closing begins
-	idle      chan struct{}         // closed when closing and sessions is empty
-	idleDone  bool                  // idle is closed
-	full      bool                  // at MaxConnections; logged once per episode
+	perIP     map[netip.Addr]int    // connections per remote IP
+	unbound   int                   // connections not bound yet
+	stats     Stats
+	closing   bool          // Shutdown or Close has begun: nothing new starts
+	quit      chan struct{} // closed when closing begins
+	idle      chan struct{} // closed when closing and sessions is empty
+	idleDone  bool          // idle is closed
+	full      bool          // at MaxConnections; logged once per episode
 }
 
 // NewServer returns a Server that authenticates binds with b.
@@ -46,6 +50,7 @@ func NewServer(cfg Config, b Binder) *Server {
 		cancel:    cancel,
 		listeners: make(map[*net.Listener]struct{}),
 		sessions:  make(map[*Session]struct{}),
+		perIP:     make(map[netip.Addr]int),
 		quit:      make(chan struct{}),
 		idle:      make(chan struct{}),
 	}
@@ -127,6 +132,7 @@ func (srv *Server) start(nc net.Conn) {
 	}
 	if len(srv.sessions) >= srv.cfg.MaxConnections {
 		_ = nc.Close()
+		srv.stats.RefusedTotal++
 		if !srv.full {
 			srv.full = true
 			srv.log.Warn("connection limit reached; closing new connections", zap.Int("max_connections", srv.cfg.MaxConnections))
@@ -137,7 +143,21 @@ func (srv *Server) start(nc net.Conn) {
 		srv.full = false
 		srv.log.Info("below the connection limit again", zap.Int("max_connections", srv.cfg.MaxConnections))
 	}
+	ip, _ := ipOf(nc.RemoteAddr())
+	switch {
+	case srv.perIP[ip] >= srv.cfg.MaxPerIP:
+		_ = nc.Close()
+		srv.stats.RefusedPerIP++
+		return
+	case srv.unbound >= srv.cfg.MaxUnbound:
+		_ = nc.Close()
+		srv.stats.RefusedUnbound++
+		return
+	}
+	srv.perIP[ip]++
+	srv.unbound++
 	s := newSession(srv, nc, srv.nextID.Add(1))
+	s.ip = ip
 	srv.sessions[s] = struct{}{}
 	go s.serve(srv.ctx) // waited for through srv.idle
 }
@@ -147,7 +167,42 @@ func (srv *Server) remove(s *Session) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	delete(srv.sessions, s)
+	if srv.perIP[s.ip]--; srv.perIP[s.ip] <= 0 {
+		delete(srv.perIP, s.ip)
+	}
+	if !s.countedBound {
+		srv.unbound--
+	}
 	srv.checkIdleLocked()
+}
+
+// markBound moves a session from the unbound count.
+func (srv *Server) markBound(s *Session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if !s.countedBound {
+		s.countedBound = true
+		srv.unbound--
+	}
+}
+
+// Stats counts connections the Server refused or ended for a limit.
+type Stats struct {
+	Connections    int    // open now, bound or not
+	Unbound        int    // open now and not bound yet
+	RefusedTotal   uint64 // closed at once: max_connections
+	RefusedPerIP   uint64 // closed at once: max_connections_per_ip
+	RefusedUnbound uint64 // closed at once: max_unbound
+}
+
+// Stats returns the Server's counts.
+func (srv *Server) Stats() Stats {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	st := srv.stats
+	st.Connections = len(srv.sessions)
+	st.Unbound = srv.unbound
+	return st
 }
 
 func (srv *Server) checkIdleLocked() {

@@ -388,3 +388,50 @@ func TestSlowConsumerClosed(t *testing.T) {
 		t.Errorf("Closed(%v), want ErrSlowConsumer", ev.err)
 	}
 }
+
+func TestPerIPAndUnboundLimits(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   Config
+		stat func(Stats) uint64
+	}{
+		{"per ip", Config{MaxPerIP: 2}, func(s Stats) uint64 { return s.RefusedPerIP }},
+		{"unbound", Config{MaxUnbound: 2}, func(s Stats) uint64 { return s.RefusedUnbound }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t, tc.cfg, newBinder())
+			addr := srv.addr
+			var open []net.Conn
+			for i := 0; i < 2; i++ {
+				nc, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				open = append(open, nc)
+			}
+			eventually(t, 5*time.Second, func() bool { return srv.Stats().Connections == 2 }, "two connections")
+			third, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer third.Close()
+			_ = third.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := third.Read(make([]byte, 1)); err == nil {
+				t.Fatal("connection over the limit was not closed")
+			}
+			if got := tc.stat(srv.Stats()); got != 1 {
+				t.Fatalf("refusals counted: %d, want 1", got)
+			}
+			open[0].Close()
+			eventually(t, 5*time.Second, func() bool { return srv.Stats().Connections == 1 }, "one connection")
+			fourth, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fourth.Close()
+			eventually(t, 5*time.Second, func() bool { return srv.Stats().Connections == 2 }, "two connections")
+		})
+	}
+}

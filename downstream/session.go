@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -25,8 +26,11 @@ type Session struct {
 	srv    *Server
 	conn   *link.Conn
 	remote net.Addr
+	ip     netip.Addr  // remote IP, for the per-IP limit
 	log0   *zap.Logger // before bind: session and remote
-	window *link.Window[string]
+
+	countedBound bool // moved out of the Server's unbound count; guarded by Server.mu
+	window       *link.Window[string]
 
 	bound     atomic.Pointer[boundState] // set once, at bind, on the read goroutine
 	unbinding atomic.Bool                // we sent unbind; set under mu

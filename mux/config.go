@@ -30,20 +30,23 @@ type Config struct {
 
 // ServerConfig is [server]: the downstream SMPP listener clients bind to.
 type ServerConfig struct {
-	Listen          string   `toml:"listen"`           // default "127.0.0.1:2775"
-	TLSListen       string   `toml:"tls_listen"`       // "" disables downstream TLS
-	TLSCert         string   `toml:"tls_cert"`         // PEM certificate chain for tls_listen
-	TLSKey          string   `toml:"tls_key"`          // PEM private key for tls_listen
-	MODefault       string   `toml:"mo_default"`       // client that gets MOs no mo_numbers entry claims
-	BindTimeout     Duration `toml:"bind_timeout"`     // default 10s
-	BindFailLimit   int      `toml:"bind_fail_limit"`  // default 5
-	BindLockout     Duration `toml:"bind_lockout"`     // default 1m
-	MaxConnections  int      `toml:"max_connections"`  // default 10000
-	EnquireLink     Duration `toml:"enquire_link"`     // default 30s: ping idle clients
-	ResponseTimeout Duration `toml:"response_timeout"` // default 30s: deliver_sm to a client unanswered by then is redelivered
-	Window          int      `toml:"window"`           // default 10: deliver_sm unacknowledged per client session
-	SubmitWait      Duration `toml:"submit_wait"`      // default 5s: how long a submit_sm may wait for upstream room
-	DLRGrace        Duration `toml:"dlr_grace"`        // default 10s: how long a report with an unknown message id is held
+	Listen          string   `toml:"listen"`                 // default "127.0.0.1:2775"
+	TLSListen       string   `toml:"tls_listen"`             // "" disables downstream TLS
+	TLSCert         string   `toml:"tls_cert"`               // PEM certificate chain for tls_listen
+	TLSKey          string   `toml:"tls_key"`                // PEM private key for tls_listen
+	MODefault       string   `toml:"mo_default"`             // client that gets MOs no mo_numbers entry claims
+	BindTimeout     Duration `toml:"bind_timeout"`           // default 10s
+	BindFailLimit   int      `toml:"bind_fail_limit"`        // default 5
+	BindLockout     Duration `toml:"bind_lockout"`           // default 1m
+	MaxConnections  int      `toml:"max_connections"`        // default 10000
+	MaxPerIP        int      `toml:"max_connections_per_ip"` // default 100
+	MaxUnbound      int      `toml:"max_unbound"`            // default 1000: connections not bound yet
+	MaxHeld         int      `toml:"max_held"`               // default 10000: receipts held for an unknown message id
+	EnquireLink     Duration `toml:"enquire_link"`           // default 30s: ping idle clients
+	ResponseTimeout Duration `toml:"response_timeout"`       // default 30s: deliver_sm to a client unanswered by then is redelivered
+	Window          int      `toml:"window"`                 // default 10: deliver_sm unacknowledged per client session
+	SubmitWait      Duration `toml:"submit_wait"`            // default 5s: how long a submit_sm may wait for upstream room
+	DLRGrace        Duration `toml:"dlr_grace"`              // default 10s: how long a report with an unknown message id is held
 }
 
 // AdminConfig is [admin]: the HTTP endpoints.
@@ -290,6 +293,9 @@ func (c *Config) setDefaults() {
 	}
 	defInt(&s.BindFailLimit, 5)
 	defInt(&s.MaxConnections, 10000)
+	defInt(&s.MaxPerIP, 100)
+	defInt(&s.MaxUnbound, 1000)
+	defInt(&s.MaxHeld, 10000)
 	defInt(&s.Window, 10)
 	if c.Log.Level == "" {
 		c.Log.Level = "info"

@@ -21,6 +21,7 @@ type Metrics struct {
 	orphaned    atomic.Uint64 // receipts whose message id stayed unknown past dlr_grace
 	delivered   atomic.Uint64 // deliver_sm acknowledged by clients
 	storeErrors atomic.Uint64 // store writes that failed
+	heldFull    atomic.Uint64 // receipts refused (ESME_RX_T_APPN) because max_held were held
 
 	statusMu sync.Mutex            // guards byStatus
 	byStatus map[pdu.Status]uint64 // submit_sm_resp statuses sent to clients
@@ -52,6 +53,7 @@ func (mt *Metrics) reportStored(r report) {
 type Counters struct {
 	Binds, Submits, SubmitOK, SubmitErr, NoRoom, Retries uint64
 	Reports, MOs, Orphaned, Delivered, StoreErrors       uint64
+	HeldFull                                             uint64
 	ByStatus                                             map[pdu.Status]uint64
 }
 
@@ -61,6 +63,7 @@ func (mt *Metrics) Snapshot() Counters {
 		Binds: mt.binds.Load(), Submits: mt.submits.Load(), SubmitOK: mt.submitOK.Load(), SubmitErr: mt.submitErr.Load(),
 		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
 		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
+		HeldFull: mt.heldFull.Load(),
 		ByStatus: map[pdu.Status]uint64{},
 	}
 	mt.statusMu.Lock()

@@ -170,6 +170,7 @@ func downstreamConfig(cfg *Config, log *zap.Logger) downstream.Config {
 	s := cfg.Server
 	return downstream.Config{
 		BindTimeout: s.BindTimeout.Std(), MaxConnections: s.MaxConnections,
+		MaxPerIP: s.MaxPerIP, MaxUnbound: s.MaxUnbound,
 		BindFailLimit: s.BindFailLimit, BindLockout: s.BindLockout.Std(),
 		EnquireLink: s.EnquireLink.Std(), ResponseTimeout: s.ResponseTimeout.Std(),
 		Window: s.Window, Logger: log.Named("downstream"),
@@ -359,6 +360,9 @@ func (m *Mux) Status() Status {
 	m.heldMu.Unlock()
 	return st
 }
+
+// DownstreamStats returns the downstream server's connection counts.
+func (m *Mux) DownstreamStats() downstream.Stats { return m.down.Stats() }
 
 // Metrics returns the mux's counters.
 func (m *Mux) Metrics() *Metrics { return &m.metrics }

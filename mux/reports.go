@@ -144,16 +144,15 @@ func (m *Mux) hold(r *report) bool {
 	}
 	m.heldMu.Lock()
 	defer m.heldMu.Unlock()
-	if len(m.held) >= maxHeld {
+	if len(m.held) >= m.cfg.Server.MaxHeld {
+		// Bounded memory: the provider keeps it and sends it again.
+		m.metrics.heldFull.Add(1)
 		m.replyDeliver(*r, pdu.StatusTempAppErr)
 		return false
 	}
 	m.held = append(m.held, *r)
 	return false
 }
-
-// maxHeld bounds the reports held for their message id.
-const maxHeld = 10000
 
 // takeHeld removes and returns the held reports.
 func (m *Mux) takeHeld() []report {
