@@ -12,4 +12,5 @@ import (
 	_ "github.com/smpp-mux/smpp-mux/plugins/sender"
 	_ "github.com/smpp-mux/smpp-mux/store/bolt"   // store.bolt
 	_ "github.com/smpp-mux/smpp-mux/store/memory" // store.memory
+	_ "github.com/smpp-mux/smpp-mux/store/redis"  // store.redis
 )

@@ -1,0 +1,121 @@
+// Package redis is the store.redis module: message ids and per-client
+// report queues in a Redis server (6.2 or later) that several mux
+// instances share, on github.com/redis/go-redis/v9.
+//
+// # Name
+//
+// store.redis: module = "redis" in the [store] table.
+//
+// # Description
+//
+// The provider spreads reports over every bind of the account, so when
+// two mux instances serve one account, a report for a message sent
+// through instance A can arrive at instance B. With store.redis both see
+// the same ids and queues: B finds the message id A stored, queues the
+// report, and whichever instance holds a bind of the client delivers it.
+//
+// Keys, with prefix (default "smppmux"):
+//
+//	<prefix>:id:<message id>    string: client system_id; expires at the id's expiry (SET ... PXAT)
+//	<prefix>:q:{<client>}       stream: the client's queue; fields k (kind) and f (the deliver_sm PDU)
+//	<prefix>:lease:{<client>}   sorted set: entry id -> lease end (Redis clock, ms); 0 = released
+//	<prefix>:clients            set: every client ever queued to, for the sweep and Stats
+//
+// A client's keys share the hash tag {<client>}, so they sit in one slot
+// of a Redis Cluster and one script may touch them; ids are single-key
+// commands and may spread over every slot. Each queue stream has one
+// consumer group, "mux"; each instance is a consumer named
+// hostname-pid-random. An entry's id is its stream id ("ms-seq"), so its
+// time (Entry.Enqueued) is the Redis clock at XADD.
+//
+// Durability is Redis's own: a call returns after Redis acknowledged its
+// writes, and what an acknowledgement is worth depends on the server's
+// persistence. Run Redis with appendonly yes and appendfsync everysec
+// (a crash may lose the last second) or always (nothing acknowledged is
+// lost); without persistence a Redis restart loses every queued report.
+// PutIDs and Enqueue write each record with its own command in one
+// pipeline, not in MULTI (a batch spans clients, so slots): when part of
+// a batch fails, the call fails and the part written stays; the mux then
+// answers the provider with a temporary error, and the provider's resend
+// may queue a report twice (delivery is at least once anyway).
+//
+// Fetch runs one Lua script per call, so that two instances never lease
+// one entry at once. It trims the queue past retention (XTRIM MINID),
+// re-claims (XCLAIM) entries whose lease ended or was released, oldest
+// first, then reads new ones (XREADGROUP ">"), and records a lease end
+// for each in the leases set. Leases are kept in that set rather than
+// read from the pending list's idle time (XAUTOCLAIM min-idle), because
+// each Fetch names its own lease: an entry leased for 200ms must come
+// back after 200ms even when the next Fetch asks for a minute. Lease ends
+// use the Redis clock, so instances with skewed clocks agree. After a
+// crash or restart of an instance, its leases run out and any instance
+// takes the entries. Ack is XACK, XDEL and the lease's removal in one
+// MULTI. Release sets the lease end to 0, but only for entries this
+// instance holds (XPENDING names the holder), so a Release that comes
+// after a lease ran out and another instance took the entry changes
+// nothing.
+//
+// The queue cap is applied by the sweep, not by XADD MAXLEN: MAXLEN ~
+// trims whole nodes and XADD does not say how many it removed, so drops
+// would go uncounted. One goroutine per instance, started by Provision
+// (or Open) and stopped by Cleanup (or Close), runs the sweep once per
+// sweep interval over the clients set: XTRIM MINID <now - retention>
+// (by the Redis clock) then XTRIM MAXLEN <queue_cap> (exact), counting
+// what each reply says it removed; it also deletes consumers of other
+// instances that hold nothing and were idle for 24h. Every instance
+// sweeps; trimming is idempotent, and each counts its own removals.
+// A queue may exceed its cap by what arrives within one sweep interval.
+// Clients are found through the clients set, not SCAN: SCAN would walk
+// every message id key.
+//
+// Errors: the url is checked at Provision; Redis that cannot be reached
+// (or is older than 6.2) fails Provision with an error naming the url,
+// its password redacted, since a config error is better found at start.
+// Afterwards outages are tolerated: every call is bounded by timeout and
+// returns an error meanwhile (the mux answers temporary errors), never
+// hangs and never panics; go-redis reconnects by itself. The password
+// is never logged: String and the zap marshaler redact it.
+//
+// # Configuration
+//
+//	[store]
+//	module    = "redis"
+//	url       = "redis://127.0.0.1:6379/0" # redis://[user:password@]host:port/db; rediss:// for TLS
+//	prefix    = "smppmux"                  # prefix of every key; no { or }
+//	timeout   = "2s"                       # bound on each call (dial, read, write, pool wait)
+//	retention = "48h"                      # queue entries older than this are dropped
+//	queue_cap = 25000                      # entries per client; the oldest beyond it are dropped
+//	sweep     = "1m"                       # how often queues are trimmed
+//
+// The url's query may set go-redis options (dial_timeout, read_timeout,
+// pool_size, max_retries, ...); those it sets win over timeout. The mux
+// reads its own keys from the same table (module, dlr_ttl); this module
+// declares only the keys above. Instances that share queues must share
+// url, prefix, retention and queue_cap.
+//
+// # Example
+//
+//	[store]
+//	module = "redis"
+//	url = "rediss://:s3cret@redis.internal:6380/2"
+//	retention = "72h"
+//
+// From Go, for tests and tools:
+//
+//	s, err := redis.Open(ctx, "redis://127.0.0.1:6379/0", store.Limits{}, log, redis.WithPrefix("test"))
+//	if err != nil { ... }
+//	defer s.Close()
+//
+// # Metrics and Stats
+//
+// Stats reports queue depths per client (XLEN, leased entries included,
+// the same on every instance), IDs (DBSIZE less the queue and lease
+// keys: approximate, and other keys in the same database count too, so
+// give the store a database of its own), Dropped (entries this instance
+// removed past retention or the cap since start) and Expired (always 0:
+// Redis expires ids itself); the mux exports them on /metrics and
+// /status. Each sweep that drops entries logs one Warn line with counts
+// per client.
+//
+// Start reading at Store in redis.go, then queue.go.
+package redis

@@ -1,0 +1,371 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/store"
+)
+
+func init() {
+	mux.RegisterModule(new(Store))
+	goredis.SetLogger(libLogger{})
+}
+
+// libLog is the logger go-redis's own messages (dial failures, pool
+// events) go to, at Debug: the store that opened last, until it closes.
+// go-redis has one process-wide logger; its errors also reach the
+// callers, so nothing needs a higher level.
+var libLog atomic.Pointer[zap.Logger]
+
+// libLogger is go-redis's internal.Logging on libLog.
+type libLogger struct{}
+
+// Printf implements go-redis's logging interface.
+func (libLogger) Printf(_ context.Context, format string, v ...any) {
+	if l := libLog.Load(); l != nil {
+		if ce := l.Check(zap.DebugLevel, "go-redis"); ce != nil {
+			ce.Write(zap.String("detail", fmt.Sprintf(format, v...)))
+		}
+	}
+}
+
+// Defaults of the module's keys.
+const (
+	DefaultURL     = "redis://127.0.0.1:6379/0"
+	DefaultPrefix  = "smppmux"
+	DefaultTimeout = 2 * time.Second
+)
+
+// group is the one consumer group of every queue stream; each mux
+// instance is a consumer in it.
+const group = "mux"
+
+// Store is the store.redis module: a store.Store in a Redis server that
+// several mux instances share, so that a report reaching any instance
+// finds its message id and its client's queue. Every write returns after
+// Redis acknowledged it; leases live in Redis too, so an instance that
+// dies loses its leases to the others when they run out.
+//
+// The zero value is not usable: it is made by the module loader and
+// Provision, or by Open.
+type Store struct {
+	URL       string       `toml:"url"`       // default "redis://127.0.0.1:6379/0"; rediss:// for TLS
+	Prefix    string       `toml:"prefix"`    // default "smppmux"
+	Timeout   mux.Duration `toml:"timeout"`   // per call; default 2s
+	Retention mux.Duration `toml:"retention"` // default 48h
+	QueueCap  int          `toml:"queue_cap"` // default 25000
+	Sweep     mux.Duration `toml:"sweep"`     // default 1m
+
+	limits   store.Limits
+	timeout  time.Duration
+	consumer string // this instance's name in the consumer groups
+	keys     keys
+	log      *zap.Logger
+
+	closeMu sync.RWMutex            // held for reading by every call; for writing by Close
+	rdb     goredis.UniversalClient // nil until opened; guarded by closeMu
+	closed  bool                    // guarded by closeMu
+
+	dropped      atomic.Uint64 // entries this instance's sweep and fetches removed
+	sweepFailing bool          // the last sweep failed; owned by the sweep goroutine
+
+	dropMu sync.Mutex     // guards drops
+	drops  map[string]int // client -> entries Fetch trimmed past retention since the last sweep log
+
+	stopOnce sync.Once
+	stop     chan struct{}  // closed by Close to stop the sweep
+	wg       sync.WaitGroup // the sweep goroutine
+}
+
+// MuxModule implements mux.Module.
+func (*Store) MuxModule() mux.ModuleInfo {
+	return mux.ModuleInfo{
+		ID:  "store.redis",
+		New: func() mux.Module { return new(Store) },
+		Doc: "ids and report queues in Redis (streams), shared by several mux instances",
+	}
+}
+
+// Option sets a key of a Store made by Open.
+type Option func(*Store)
+
+// WithPrefix sets the key prefix (default "smppmux").
+func WithPrefix(p string) Option { return func(s *Store) { s.Prefix = p } }
+
+// WithTimeout sets the per-call timeout (default 2s).
+func WithTimeout(d time.Duration) Option { return func(s *Store) { s.Timeout = mux.Duration(d) } }
+
+// Open connects to the Redis at url with limits and starts the sweep, for
+// tests and tools. ctx bounds the connection check only; Close stops the
+// sweep and closes the connections. log may be nil.
+func Open(ctx context.Context, url string, limits store.Limits, log *zap.Logger, opts ...Option) (*Store, error) {
+	s := &Store{
+		URL:       url,
+		Retention: mux.Duration(limits.Retention),
+		QueueCap:  limits.QueueCap,
+		Sweep:     mux.Duration(limits.Sweep),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.open(ctx, context.Background(), log); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Provision implements mux.Provisioner: it connects and checks that Redis
+// answers, so that a wrong url is found at start; later outages are
+// tolerated (calls fail until Redis is back). The sweep stops when ctx is
+// cancelled or at Cleanup.
+func (s *Store) Provision(ctx mux.Context) error {
+	return s.open(ctx, ctx, ctx.Logger())
+}
+
+// Validate implements mux.Validator.
+func (s *Store) Validate() error { return s.check() }
+
+// Cleanup implements mux.CleanerUpper; it also works after a Provision
+// that failed.
+func (s *Store) Cleanup() error { return s.Close() }
+
+// String describes the store with the url's password redacted.
+func (s *Store) String() string {
+	return fmt.Sprintf("store.redis{url=%s prefix=%s}", redactURL(s.URL), s.Prefix)
+}
+
+// MarshalLogObject implements zapcore.ObjectMarshaler, redacting the
+// url's password.
+func (s *Store) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("url", redactURL(s.URL))
+	enc.AddString("prefix", s.Prefix)
+	return nil
+}
+
+func (s *Store) check() error {
+	if s.QueueCap < 0 {
+		return fmt.Errorf("store.redis: queue_cap %d is negative", s.QueueCap)
+	}
+	if strings.ContainsAny(s.Prefix, "{}") {
+		return fmt.Errorf("store.redis: prefix %q: must not contain { or } (they would make every key one cluster hash slot)", s.Prefix)
+	}
+	if s.URL != "" {
+		if _, err := parseURL(s.URL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseURL parses a redis:// or rediss:// url. Its errors never quote
+// the url, which may hold a password.
+func parseURL(raw string) (*goredis.Options, error) {
+	if _, err := url.Parse(raw); err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("store.redis: url: %w", err)
+	}
+	o, err := goredis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("store.redis: url %s: %w", redactURL(raw), err)
+	}
+	return o, nil
+}
+
+// redactURL returns raw with any password replaced by "xxxxx".
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable url>"
+	}
+	return u.Redacted()
+}
+
+// open sets defaults, connects, checks that Redis answers PING within the
+// timeout, and starts the sweep bound to life.
+func (s *Store) open(ctx, life context.Context, log *zap.Logger) error {
+	if s.URL == "" {
+		s.URL = DefaultURL
+	}
+	if s.Prefix == "" {
+		s.Prefix = DefaultPrefix
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s.log = log
+	s.timeout = s.Timeout.Or(DefaultTimeout)
+	s.limits = store.Limits{Retention: s.Retention.Std(), QueueCap: s.QueueCap, Sweep: s.Sweep.Std()}
+	s.limits.Defaults()
+	s.keys = keys{prefix: s.Prefix}
+	s.consumer = consumerName()
+	s.drops = make(map[string]int)
+	s.stop = make(chan struct{})
+
+	o, err := parseURL(s.URL)
+	if err != nil {
+		return err
+	}
+	s.options(o)
+	rdb := goredis.NewClient(o)
+	if err := s.ping(ctx, rdb); err != nil {
+		_ = rdb.Close()
+		return fmt.Errorf("store.redis: connect to %s: %w", redactURL(s.URL), err)
+	}
+	s.closeMu.Lock()
+	s.rdb = rdb
+	s.closeMu.Unlock()
+	libLog.Store(s.log)
+	s.log.Info("store opened", zap.Object("redis", s), zap.String("consumer", s.consumer),
+		zap.Duration("retention", s.limits.Retention), zap.Int("queue_cap", s.limits.QueueCap))
+	s.wg.Go(func() { s.sweepLoop(life) })
+	return nil
+}
+
+// options bounds every network step by the timeout, unless the url's
+// query set it (dial_timeout=, read_timeout=, ...).
+func (s *Store) options(o *goredis.Options) {
+	for _, d := range []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout} {
+		if *d == 0 {
+			*d = s.timeout
+		}
+	}
+	o.ContextTimeoutEnabled = true
+	o.DisableIdentity = true // CLIENT SETINFO: absent before Redis 7.2
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+}
+
+// minVersion is the first Redis with every command the store uses
+// (XTRIM MINID, SET PXAT).
+const minVersion = "6.2"
+
+// ping checks that Redis answers and is new enough.
+func (s *Store) ping(ctx context.Context, rdb goredis.UniversalClient) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return fmt.Errorf("info server: %w", err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok && versionLess(v, minVersion) {
+			return fmt.Errorf("redis %s is too old: the store needs %s or later", v, minVersion)
+		}
+	}
+	return nil
+}
+
+// versionLess compares dotted versions numerically, part by part.
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		var x, y int
+		fmt.Sscan(pa[i], &x)
+		fmt.Sscan(pb[i], &y)
+		if x != y {
+			return x < y
+		}
+	}
+	return len(pa) < len(pb)
+}
+
+// consumerName is hostname-pid-random: unique per process, and readable
+// in XINFO CONSUMERS.
+func consumerName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Close stops the sweep, waits for calls in progress and closes the
+// connections. Later calls return store.ErrClosed. What is in Redis
+// stays; leases this instance holds run out and pass to other instances.
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+		}
+	})
+	s.wg.Wait()
+	libLog.CompareAndSwap(s.log, nil)
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed || s.rdb == nil {
+		s.closed = true
+		return nil
+	}
+	s.closed = true
+	if err := s.rdb.Close(); err != nil {
+		return fmt.Errorf("store.redis: close %s: %w", redactURL(s.URL), err)
+	}
+	return nil
+}
+
+// acquire takes the read side of closeMu for one call and returns a
+// context bounded by the per-call timeout. It returns store.ErrClosed
+// once the store is closed (or was never opened), and ctx's error when it
+// is already done. release must be called when err is nil.
+func (s *Store) acquire(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	s.closeMu.RLock()
+	if s.closed || s.rdb == nil {
+		s.closeMu.RUnlock()
+		return nil, nil, store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		s.closeMu.RUnlock()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	return ctx, cancel, nil
+}
+
+func (s *Store) release(cancel context.CancelFunc) {
+	cancel()
+	s.closeMu.RUnlock()
+}
+
+// keys builds the key names. A client's keys share the hash tag {client},
+// so that they sit in one cluster slot and a script may touch them all.
+type keys struct{ prefix string }
+
+func (k keys) id(id string) string         { return k.prefix + ":id:" + id }
+func (k keys) queue(client string) string  { return k.prefix + ":q:{" + client + "}" }
+func (k keys) leases(client string) string { return k.prefix + ":lease:{" + client + "}" }
+func (k keys) clients() string             { return k.prefix + ":clients" }
+
+var (
+	_ store.Store             = (*Store)(nil)
+	_ mux.Provisioner         = (*Store)(nil)
+	_ mux.Validator           = (*Store)(nil)
+	_ mux.CleanerUpper        = (*Store)(nil)
+	_ zapcore.ObjectMarshaler = (*Store)(nil)
+	_ fmt.Stringer            = (*Store)(nil)
+)

@@ -1,0 +1,373 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/smpp-mux/smpp-mux/internal/redistest"
+	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/store"
+	"github.com/smpp-mux/smpp-mux/store/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var prefixes atomic.Int64
+
+// uniquePrefix keeps the stores of one Redis apart, as storetest wants
+// every store it opens empty.
+func uniquePrefix() string { return fmt.Sprintf("t%d", prefixes.Add(1)) }
+
+func open(t testing.TB, addr, prefix string, limits store.Limits, opts ...Option) *Store {
+	t.Helper()
+	opts = append([]Option{WithPrefix(prefix)}, opts...)
+	s, err := Open(context.Background(), "redis://"+addr+"/0", limits, zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)), opts...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	addr, _, _ := redistest.Start(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, addr, uniquePrefix(), storetest.Limits)
+	})
+}
+
+func items(client string, tags ...string) []store.Item {
+	out := make([]store.Item, len(tags))
+	for i, tag := range tags {
+		out[i] = store.Item{Client: client, Kind: store.KindReport, Frame: storetest.Frame(tag)}
+	}
+	return out
+}
+
+func tagsOf(es []store.Entry) string {
+	var b []string
+	for _, e := range es {
+		b = append(b, storetest.Tag(e.Frame))
+	}
+	return strings.Join(b, ",")
+}
+
+func idsOf(es []store.Entry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func mustFetch(t testing.TB, s *Store, client string, max int, lease time.Duration) []store.Entry {
+	t.Helper()
+	es, err := s.Fetch(context.Background(), client, max, lease)
+	if err != nil {
+		t.Fatalf("Fetch(%s): %v", client, err)
+	}
+	return es
+}
+
+// TestTwoInstances is two mux instances on one Redis: ids and queues
+// written through one are seen by the other, and a lease one holds keeps
+// the other off the entry.
+func TestTwoInstances(t *testing.T) {
+	ctx := context.Background()
+	addr, _, _ := redistest.Start(t)
+	p := uniquePrefix()
+	a, b := open(t, addr, p, store.Limits{}), open(t, addr, p, store.Limits{})
+	if err := a.PutIDs(ctx, []store.IDRecord{{ID: "m1", Client: "shop", Expires: time.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, err := b.LookupID(ctx, "m1"); c != "shop" || !ok || err != nil {
+		t.Fatalf("B LookupID(m1) = %q, %v, %v; want shop", c, ok, err)
+	}
+	if err := a.Enqueue(ctx, items("shop", "r1", "r2", "r3")); err != nil {
+		t.Fatal(err)
+	}
+	got := mustFetch(t, b, "shop", 2, time.Minute)
+	if tagsOf(got) != "r1,r2" {
+		t.Fatalf("B fetched %q, want r1,r2", tagsOf(got))
+	}
+	if rest := mustFetch(t, a, "shop", 10, time.Minute); tagsOf(rest) != "r3" {
+		t.Fatalf("A fetched %q, want r3 (B leases r1,r2)", tagsOf(rest))
+	}
+	// A's Release of entries B holds changes nothing.
+	if err := a.Release(ctx, "shop", idsOf(got)); err != nil {
+		t.Fatal(err)
+	}
+	if es := mustFetch(t, a, "shop", 10, time.Minute); len(es) != 0 {
+		t.Fatalf("A fetched %q after releasing B's leases", tagsOf(es))
+	}
+	if err := b.Ack(ctx, "shop", idsOf(got)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Store{a, b} {
+		st, err := s.Stats(ctx)
+		if err != nil || st.Queued["shop"] != 1 {
+			t.Errorf("Stats = %+v, %v; want shop:1 on both instances", st, err)
+		}
+	}
+}
+
+// TestInstanceDies: an instance holding leases stops; another gets the
+// entries, with the same ids, once the leases run out, and a late
+// Release by the first does not take them away.
+func TestInstanceDies(t *testing.T) {
+	ctx := context.Background()
+	addr, _, _ := redistest.Start(t)
+	p := uniquePrefix()
+	a, b := open(t, addr, p, store.Limits{}), open(t, addr, p, store.Limits{})
+	if err := b.Enqueue(ctx, items("bank", "d1", "d2", "d3")); err != nil {
+		t.Fatal(err)
+	}
+	const lease = 300 * time.Millisecond
+	start := time.Now()
+	held := mustFetch(t, a, "bank", 10, lease)
+	if tagsOf(held) != "d1,d2,d3" {
+		t.Fatalf("A fetched %q", tagsOf(held))
+	}
+	// A "dies": it is never used again for deliveries.
+	if es := mustFetch(t, b, "bank", 10, time.Minute); len(es) != 0 {
+		t.Fatalf("B fetched %q while A's leases run", tagsOf(es))
+	}
+	var again []store.Entry
+	storetest.Eventually(t, 5*time.Second, "B never got the entries of the dead instance", func() bool {
+		again = mustFetch(t, b, "bank", 10, time.Minute)
+		return len(again) > 0
+	})
+	if d := time.Since(start); d < lease {
+		t.Errorf("entries came back after %v, before the lease of %v ran out", d, lease)
+	}
+	if tagsOf(again) != "d1,d2,d3" || strings.Join(idsOf(again), ",") != strings.Join(idsOf(held), ",") {
+		t.Fatalf("B got %q %q; want d1,d2,d3 with ids %q", tagsOf(again), idsOf(again), idsOf(held))
+	}
+	if err := a.Release(ctx, "bank", idsOf(held)); err != nil { // A comes back to life, late
+		t.Fatal(err)
+	}
+	if es := mustFetch(t, a, "bank", 10, time.Minute); len(es) != 0 {
+		t.Fatalf("A's late Release took B's leases: A fetched %q", tagsOf(es))
+	}
+}
+
+// TestRedisRestart: while Redis is down every call fails within its
+// timeout; once it is back calls work again, and nothing Redis
+// acknowledged is lost (appendonly yes, appendfsync always).
+func TestRedisRestart(t *testing.T) {
+	ctx := context.Background()
+	addr, stop, restart := redistest.Start(t, redistest.AppendOnly())
+	s := open(t, addr, uniquePrefix(), store.Limits{}, WithTimeout(time.Second))
+	exp := time.Now().Add(time.Hour)
+	if err := s.PutIDs(ctx, []store.IDRecord{{ID: "m1", Client: "shop", Expires: exp}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Enqueue(ctx, items("shop", "r1", "r2", "r3", "r4")); err != nil {
+		t.Fatal(err)
+	}
+	const lease = 200 * time.Millisecond
+	first := mustFetch(t, s, "shop", 2, lease)
+	if err := s.Ack(ctx, "shop", idsOf(first[:1])); err != nil {
+		t.Fatal(err)
+	}
+
+	stop()
+	calls := map[string]func() error{
+		"PutIDs":   func() error { return s.PutIDs(ctx, []store.IDRecord{{ID: "m2", Client: "shop", Expires: exp}}) },
+		"LookupID": func() error { _, _, err := s.LookupID(ctx, "m1"); return err },
+		"Enqueue":  func() error { return s.Enqueue(ctx, items("shop", "lost")) },
+		"Fetch":    func() error { _, err := s.Fetch(ctx, "shop", 10, lease); return err },
+		"Ack":      func() error { return s.Ack(ctx, "shop", idsOf(first[1:])) },
+		"Release":  func() error { return s.Release(ctx, "shop", idsOf(first[1:])) },
+		"Stats":    func() error { _, err := s.Stats(ctx); return err },
+	}
+	for name, call := range calls {
+		start := time.Now()
+		err := call()
+		if err == nil {
+			t.Errorf("%s succeeded while Redis was down", name)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s took %v while Redis was down; want about the 1s timeout", name, d)
+		}
+	}
+
+	restart()
+	var got []store.Entry
+	storetest.Eventually(t, 10*time.Second, "no entries after the restart", func() bool {
+		es, err := s.Fetch(ctx, "shop", 10, time.Minute)
+		got = append(got, es...)
+		return err == nil && len(got) == 3
+	})
+	if tagsOf(got) != "r2,r3,r4" {
+		t.Errorf("after the restart fetched %q, want r2,r3,r4 (r1 acked, r2's lease ran out)", tagsOf(got))
+	}
+	if c, ok, err := s.LookupID(ctx, "m1"); c != "shop" || !ok || err != nil {
+		t.Errorf("LookupID(m1) after the restart = %q, %v, %v", c, ok, err)
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there now
+	m := &Store{URL: "redis://:hunter2@127.0.0.1:" + strconv.Itoa(port) + "/0", Timeout: mux.Duration(500 * time.Millisecond)}
+	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+	defer cancel()
+	start := time.Now()
+	err = m.Provision(ctx)
+	if err == nil {
+		t.Fatal("Provision succeeded with nothing listening")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Provision took %v", d)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "hunter2") || !strings.Contains(msg, "store.redis: connect to redis://:xxxxx@127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("Provision = %q; want the url with its password redacted", msg)
+	}
+	if err := m.Cleanup(); err != nil {
+		t.Errorf("Cleanup after a failed Provision: %v", err)
+	}
+	if strings.Contains(m.String(), "hunter2") {
+		t.Errorf("String() = %q shows the password", m.String())
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    *Store
+		want string
+	}{
+		{"negative cap", &Store{QueueCap: -1}, "queue_cap"},
+		{"braces in prefix", &Store{Prefix: "a{b}"}, "prefix"},
+		{"scheme", &Store{URL: "http://h:1/0"}, "invalid URL scheme"},
+		{"unparsable", &Store{URL: "redis://:hunter2@h:port/0"}, "store.redis: url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.s.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("Validate() = %v; want %q and no password", err, tc.want)
+			}
+		})
+	}
+	if err := (&Store{}).Validate(); err != nil {
+		t.Errorf("Validate of the zero value: %v", err)
+	}
+}
+
+func TestModule(t *testing.T) {
+	addr, _, _ := redistest.Start(t)
+	src := `
+[store]
+module = "redis"
+dlr_ttl = "72h"
+url = "redis://` + addr + `/1"
+prefix = "mod"
+timeout = "1s"
+retention = "72h"
+queue_cap = 100
+sweep = "10s"
+`
+	var raw struct {
+		Store toml.Primitive `toml:"store"`
+	}
+	md, err := toml.Decode(src, &raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi, ok := mux.GetModule("store.redis")
+	if !ok {
+		t.Fatal("store.redis not registered")
+	}
+	m := mi.New().(*Store)
+	if err := md.PrimitiveDecode(raw.Store, m); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	var undecoded []string
+	for _, k := range md.Undecoded() {
+		undecoded = append(undecoded, k.String())
+	}
+	if got := strings.Join(undecoded, " "); got != "store.module store.dlr_ttl" {
+		t.Errorf("undecoded keys = %q; want only the mux's own", got)
+	}
+	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+	defer cancel()
+	if err := ctx.LoadModule(mi.ID, m); err != nil {
+		t.Fatalf("LoadModule: %v", err)
+	}
+	want := store.Limits{Retention: 72 * time.Hour, QueueCap: 100, Sweep: 10 * time.Second}
+	if m.limits != want || m.timeout != time.Second || m.keys.queue("c") != "mod:q:{c}" {
+		t.Errorf("limits = %+v, timeout %v, queue key %q", m.limits, m.timeout, m.keys.queue("c"))
+	}
+	cancel() // the config is replaced: the sweep stops, the store still answers until Cleanup
+	if _, err := m.Stats(context.Background()); err != nil {
+		t.Errorf("Stats before Cleanup: %v", err)
+	}
+	if err := ctx.Cleanup(); err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	if _, err := m.Stats(context.Background()); err != store.ErrClosed {
+		t.Errorf("Stats after Cleanup: %v, want store.ErrClosed", err)
+	}
+}
+
+// TestSweep checks the counters, and that each sweep logs its drops once.
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	addr, _, _ := redistest.Start(t)
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, err := Open(ctx, "redis://"+addr, store.Limits{QueueCap: 10, Sweep: time.Hour}, zap.New(core), WithPrefix(uniquePrefix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var tags []string
+	for i := range 25 {
+		tags = append(tags, fmt.Sprint(i))
+	}
+	if err := s.Enqueue(ctx, items("c", tags...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fetch(ctx, "c", 5, time.Hour); err != nil { // leases on entries the sweep removes
+		t.Fatal(err)
+	}
+	s.sweepOnce(ctx)
+	s.sweepOnce(ctx) // nothing left to do: no second log line
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Dropped != 15 || st.Queued["c"] != 10 {
+		t.Errorf("Stats = %+v; want 15 dropped, c:10", st)
+	}
+	warns := logs.FilterLevelExact(zapcore.WarnLevel).All()
+	if len(warns) != 1 || warns[0].ContextMap()["beyond_queue_cap"] != int64(15) {
+		t.Errorf("warn logs = %+v; want one line with beyond_queue_cap 15", warns)
+	}
+	// The leased entries were trimmed: once their leases end they are
+	// gone, and the 10 kept are fetched in order.
+	if err := s.Release(ctx, "c", nil); err != nil {
+		t.Fatal(err)
+	}
+	if es := mustFetch(t, s, "c", 100, time.Hour); tagsOf(es) != strings.Join(tags[15:], ",") {
+		t.Errorf("after the sweep fetched %q", tagsOf(es))
+	}
+}
