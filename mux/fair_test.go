@@ -39,7 +39,7 @@ func flood(t *testing.T, c *esme.Client, n int, stop <-chan struct{}, ok *atomic
 // share: with equal weights the steady one gets at least a third of what
 // the upstream windows carry, far more than its share of the requests.
 func TestFairShareUnderFlood(t *testing.T) {
-	h := newHarnessFull(t, "memory", "window = 2", "", simtest.RespLatency(10*time.Millisecond))
+	h := newHarnessFull(t, `module = "memory"`, "window = 2", "", simtest.RespLatency(10*time.Millisecond))
 	flooder := h.dial("shop", "shop-pw", esme.Options{})
 	steady := h.dial("bank", "bank-pw", esme.Options{})
 	stop := make(chan struct{})
@@ -61,7 +61,7 @@ func TestFairShareUnderFlood(t *testing.T) {
 // max_rate paces submits below the provider's limit: with the provider
 // throttling past 100/s, a max_rate of 80 sees no ESME_RTHROTTLED.
 func TestMaxRatePaces(t *testing.T) {
-	h := newHarnessFull(t, "memory", "max_rate = 80.0", "", simtest.Rate(100))
+	h := newHarnessFull(t, `module = "memory"`, "max_rate = 80.0", "", simtest.Rate(100))
 	c := h.dial("shop", "shop-pw", esme.Options{})
 	stop := make(chan struct{})
 	var ok atomic.Int64

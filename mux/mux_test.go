@@ -53,11 +53,12 @@ func newHarness(t *testing.T, extra string, opts ...simtest.Option) *harness {
 // newHarnessStore is newHarness with the store module named.
 func newHarnessStore(t *testing.T, storeModule, extra string, opts ...simtest.Option) *harness {
 	t.Helper()
-	return newHarnessFull(t, storeModule, "", extra, opts...)
+	return newHarnessFull(t, fmt.Sprintf("module = %q", storeModule), "", extra, opts...)
 }
 
-// newHarnessFull is newHarnessStore with more [upstream] keys.
-func newHarnessFull(t *testing.T, storeModule, upstreamExtra, extra string, opts ...simtest.Option) *harness {
+// newHarnessFull is newHarness with the [store] table's body and more
+// [upstream] keys given.
+func newHarnessFull(t *testing.T, storeTOML, upstreamExtra, extra string, opts ...simtest.Option) *harness {
 	t.Helper()
 	opts = append([]simtest.Option{simtest.Hosts(2), simtest.Account("acct", "secret")}, opts...)
 	s := simtest.NewServer(t, opts...)
@@ -69,7 +70,7 @@ dlr_grace = "2s"
 response_timeout = "2s"
 submit_wait = "1s"
 [store]
-module = %q
+%s
 [upstream]
 system_id = "acct"
 password = "secret"
@@ -82,7 +83,7 @@ address = %q
 [[upstream.host]]
 address = %q
 %s
-%s`, storeModule, upstreamExtra, s.Addrs()[0], s.Addrs()[1], clientsTOML, extra)
+%s`, storeTOML, upstreamExtra, s.Addrs()[0], s.Addrs()[1], clientsTOML, extra)
 	cfg, err := mux.Parse([]byte(src))
 	if err != nil {
 		t.Fatalf("config: %v", err)

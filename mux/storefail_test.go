@@ -78,3 +78,9 @@ func TestStoreFailureAcknowledgesNothing(t *testing.T) {
 		}
 	}
 }
+
+// simtestDeliverTimeout makes the simulator send an unanswered or refused
+// receipt again after d.
+func simtestDeliverTimeout(d time.Duration) simtest.Option {
+	return simtest.Config(func(c *sim.Config) { c.DeliverTimeout = d })
+}
