@@ -51,7 +51,7 @@ func (m *Mux) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
 			}
 		}
 	}
-	return m.bal.pick(now)
+	return m.up.Load().bal.pick(now)
 }
 
 var concatSeed = maphash.MakeSeed()
@@ -113,4 +113,26 @@ func (a *affinity) set(key uint64, s *upstream.Session, now time.Time) {
 		}
 	}
 	a.m[key] = affinityEntry{s: s, expires: now.Add(affinityTTL)}
+}
+
+// upPool is the upstream side of one [upstream] config: the pool, its
+// balancer and its max_rate pacer. A reload that changes [upstream]
+// builds a new one and lets the old one drain.
+type upPool struct {
+	cfg  UpstreamConfig
+	pool *upstream.Pool
+	bal  balancer
+	pace *pacer
+}
+
+func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
+	ucfg, err := upstreamConfig(cfg, m.log)
+	if err != nil {
+		return nil, err
+	}
+	p, err := upstream.NewPool(ucfg, m)
+	if err != nil {
+		return nil, err
+	}
+	return &upPool{cfg: cfg.Upstream, pool: p, bal: balancer{sessions: p.Sessions()}, pace: newPacer(cfg.Upstream.MaxRate)}, nil
 }

@@ -35,15 +35,14 @@ type Mux struct {
 	rulesCtx    Context
 	rulesCancel context.CancelFunc
 
-	store store.Store
-	pool  *upstream.Pool
-	bal   balancer
-	down  *downstream.Server
-	live  atomic.Pointer[live]
+	store    store.Store
+	up       atomic.Pointer[upPool] // the pool submits go to; replaced by a reload of [upstream]
+	retiring sync.WaitGroup         // pools replaced by a reload, draining
+	down     *downstream.Server
+	live     atomic.Pointer[live]
 
 	affinity   affinity
 	fair       fairShare
-	pace       *pacer
 	idFallback idFallback
 	idw        *batcher[idJob]
 	rw         *batcher[report]
@@ -93,15 +92,11 @@ func New(cfg *Config, log *zap.Logger) (m *Mux, err error) {
 	if err := m.provision(); err != nil {
 		return nil, err
 	}
-	ucfg, err := upstreamConfig(cfg, log)
+	up, err := m.newUpPool(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if m.pool, err = upstream.NewPool(ucfg, m); err != nil {
-		return nil, err
-	}
-	m.bal.sessions = m.pool.Sessions()
-	m.pace = newPacer(cfg.Upstream.MaxRate)
+	m.up.Store(up)
 	m.down = downstream.NewServer(downstreamConfig(cfg, log), m)
 	m.idw = newBatcher(4096, 512, m.idBatch)
 	m.rw = newBatcher(4096, 512, m.reportBatch)
@@ -187,7 +182,7 @@ func (m *Mux) Start() error {
 	m.upCtx, m.upCancel = context.WithCancel(base)
 	m.dispatchCtx, m.dispatchCancel = context.WithCancel(base)
 	m.workCtx, m.workEnd = context.WithCancel(base)
-	m.pool.Start(m.upCtx)
+	m.up.Load().pool.Start(m.upCtx)
 	m.workWG.Go(func() { m.idw.run(m.workCtx) })
 	m.workWG.Go(func() { m.rw.run(m.workCtx) })
 	m.workWG.Go(func() { m.heldLoop(m.workCtx) })
@@ -262,19 +257,22 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 func (m *Mux) shutdown(ctx context.Context) error {
 	var errs []error
 	m.stopOnce.Do(func() { close(m.stopping) })
+	m.reloadMu.Lock() // a reload in progress gives up; none starts
+	defer m.reloadMu.Unlock()
 	if m.upCancel == nil { // never started
 		for _, ln := range m.listeners {
 			_ = ln.Close()
 		}
-		_ = m.pool.Close()
+		_ = m.up.Load().pool.Close()
 		return m.cleanupModules()
 	}
 	for _, ln := range m.listeners {
 		_ = ln.Close()
 	}
-	if err := m.pool.Shutdown(ctx); err != nil {
+	if err := m.up.Load().pool.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("upstream: %w", err))
 	}
+	m.retiring.Wait()
 	m.upCancel()
 	m.workEnd() // batchers drain: pending ids stored, resps sent
 	m.workWG.Wait()
@@ -300,7 +298,7 @@ func (m *Mux) failHeld() {
 }
 
 // UpstreamBound returns how many upstream sessions are bound now.
-func (m *Mux) UpstreamBound() int { return m.pool.Bound() }
+func (m *Mux) UpstreamBound() int { return m.up.Load().pool.Bound() }
 
 // Queued returns how many reports and MOs wait in the store for client.
 func (m *Mux) Queued(client string) int {
@@ -339,7 +337,7 @@ type DownstreamStatus struct {
 // Status returns a snapshot for /status.
 func (m *Mux) Status() Status {
 	var st Status
-	for _, s := range m.pool.Sessions() {
+	for _, s := range m.up.Load().pool.Sessions() {
 		st.Upstream = append(st.Upstream, UpstreamStatus{Host: s.Host(), Session: s.Index(), State: s.State().String(), Pending: s.Pending()})
 	}
 	for _, c := range m.live.Load().byID {

@@ -586,3 +586,64 @@ func TestGarbageConnections(t *testing.T) {
 		}
 	}
 }
+
+// A reload that changes [upstream] moves traffic to new sessions without
+// an unanswered submit; one whose new settings cannot bind is refused and
+// the old sessions keep working.
+func TestReloadUpstream(t *testing.T) {
+	h := newHarness(t, "", simtest.RespLatency(20*time.Millisecond))
+	stop := make(chan struct{})
+	done := make(chan map[pdu.Status]int)
+	go func() { done <- load(t, h, 2, 4, stop) }()
+	base := fmt.Sprintf(`
+[server]
+listen = "127.0.0.1:0"
+mo_default = "shop"
+dlr_grace = "2s"
+response_timeout = "2s"
+submit_wait = "1s"
+[store]
+module = "memory"
+[upstream]
+system_id = "acct"
+password = "%%s"
+sessions_per_host = 1
+reconnect_delay = "1s"
+response_timeout = "2s"
+[[upstream.host]]
+address = %q
+%s`, h.sim.Addrs()[1], clientsTOML)
+	reload := func(password string) error {
+		cfg, err := mux.Parse(fmt.Appendf(nil, base, password))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.mux.Reload(cfg)
+	}
+	if err := reload("wrong"); err == nil || !strings.Contains(err.Error(), "[upstream]") {
+		t.Fatalf("reload to credentials that cannot bind: %v; want a refusal", err)
+	}
+	if n := h.mux.UpstreamBound(); n != 4 {
+		t.Fatalf("%d sessions bound after a refused reload, want the old 4", n)
+	}
+	if err := reload("secret"); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		bound := 0
+		for _, u := range h.mux.Status().Upstream {
+			if u.State == "bound" {
+				bound++
+			}
+		}
+		return bound == 1 && h.sim.Stats().SessionsBound == 1
+	})
+	time.Sleep(200 * time.Millisecond) // traffic on the new session
+	close(stop)
+	got := <-done
+	for st, n := range got {
+		if st != pdu.StatusOK {
+			t.Fatalf("statuses %v: %d submits got %v across the reload", got, n, st)
+		}
+	}
+}

@@ -123,7 +123,7 @@ func (m *Mux) route(b *binding, frame []byte, ref uint64, wait bool) pdu.Status 
 			if s := m.pick(now, key, hasKey); s != nil {
 				ok := true
 				if wait {
-					ok, pause = m.pace.allow()
+					ok, pause = m.up.Load().pace.allow()
 				}
 				if ok {
 					err := s.Submit(frame, b, ref)
@@ -174,7 +174,7 @@ func (m *Mux) waitRoom(deadline time.Time, pause time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-m.pool.Room():
+	case <-m.up.Load().pool.Room():
 		return true
 	case <-m.fair.wake():
 		return true
