@@ -22,7 +22,12 @@ import (
 	_ "github.com/smpp-mux/smpp-mux/store/memory"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// After a failed dial go-redis retries in a goroutine that sleeps a
+		// second between tries and ends on its own after Close.
+		goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+}
 
 // harness is a mux on 127.0.0.1:0 in front of a simulated provider.
 type harness struct {

@@ -23,7 +23,12 @@ import (
 	"github.com/smpp-mux/smpp-mux/store/storetest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// After a failed dial go-redis retries in a goroutine that sleeps a
+		// second between tries and ends on its own after Close.
+		goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+}
 
 var prefixes atomic.Int64
 
