@@ -401,6 +401,8 @@ func (l *loader) checkClients(c *Config) {
 		switch {
 		case cl.SystemID == "":
 			l.errorf("client.system_id", "%s: missing", where)
+		case cl.SystemID == OrphanQueue:
+			l.errorf("client.system_id", "%s: %q is reserved for the orphan queue", where, cl.SystemID)
 		case seen[cl.SystemID]:
 			l.errorf("client.system_id", "%s: %q defined twice", where, cl.SystemID)
 		}

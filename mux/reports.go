@@ -11,6 +11,12 @@ import (
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
 
+// OrphanQueue is the store queue of reports whose message id stayed
+// unknown past dlr_grace, and of MOs no client claims. The config refuses
+// it as a system_id, so no client binds to it; operators see its depth in
+// /status and /metrics, and entries leave it by retention.
+const OrphanQueue = "~orphaned"
+
 // report is one deliver_sm from the provider on its way into the store.
 type report struct {
 	s      *upstream.Session
@@ -61,6 +67,11 @@ func (m *Mux) classify(r *report) {
 		r.client = c
 	} else {
 		r.client = lv.moDefault
+	}
+	if r.client == "" {
+		m.metrics.orphaned.Add(1)
+		m.orphanLog.Warn("MO for a number no client claims, and no mo_default; kept in the orphan queue", zap.String("destination_addr", string(dest)))
+		r.client = OrphanQueue
 	}
 }
 
@@ -140,6 +151,7 @@ func (m *Mux) hold(r *report) bool {
 	if now.Sub(r.held) >= m.live.Load().dlrGrace {
 		m.metrics.orphaned.Add(1)
 		m.orphanLog.Warn("report for an unknown message id; kept in the orphan queue", zap.String("message_id", r.id))
+		r.client = OrphanQueue
 		return true
 	}
 	m.heldMu.Lock()

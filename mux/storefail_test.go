@@ -2,6 +2,8 @@ package mux_test
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -83,4 +85,20 @@ func TestStoreFailureAcknowledgesNothing(t *testing.T) {
 // receipt again after d.
 func simtestDeliverTimeout(d time.Duration) simtest.Option {
 	return simtest.Config(func(c *sim.Config) { c.DeliverTimeout = d })
+}
+
+// A receipt nobody's message id matches goes, after dlr_grace, to the
+// orphan queue of the store (here bolt, which rejects an empty queue name)
+// and is acknowledged; receipts in the same batch are not held back.
+func TestOrphanReceiptStored(t *testing.T) {
+	h := newHarnessFull(t, fmt.Sprintf("module = \"bolt\"\npath = %q", filepath.Join(t.TempDir(), "mux.db")), "", "")
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	if st, _, err := c.Submit(ctxT(t), sm("4599999999", true, "known")); err != nil || st != pdu.StatusOK {
+		t.Fatalf("submit: %v %v", st, err)
+	}
+	if err := h.sim.InjectReceipt("acct", "deadbeef00000000"); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, c, 1, 5*time.Second)
+	eventually(t, 10*time.Second, func() bool { return h.mux.Queued(mux.OrphanQueue) == 1 })
 }

@@ -318,6 +318,23 @@ func (s *Server) InjectMO(systemID, src, dst string, dataCoding byte, text []byt
 	return nil
 }
 
+// InjectReceipt sends a DELIVRD receipt for messageID to the account, as
+// the provider does for a message submitted outside this simulator (by
+// another system on the same account, or before a restart).
+func (s *Server) InjectReceipt(systemID, messageID string) error {
+	switch {
+	case s.closing():
+		return ErrServerClosed
+	case len(s.cfg.Accounts) > 0 && !hasKey(s.cfg.Accounts, systemID):
+		return fmt.Errorf("sim: inject receipt for %q: %w", systemID, ErrUnknownAccount)
+	}
+	a := s.account(systemID)
+	now := time.Now()
+	rc := newReceipt(a, messageID, &pdu.SM{DestTON: 1, DestAddr: []byte("4500000000"), SourceAddr: []byte("sim")}, now)
+	a.enqueue(rc.report(pdu.StatDelivered, pdu.StateDelivered, now))
+	return nil
+}
+
 func hasKey(m map[string]string, k string) bool {
 	_, ok := m[k]
 	return ok
