@@ -2,9 +2,9 @@ package mux_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"

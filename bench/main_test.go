@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain runs the mux helper when the harness starts this test binary
+// as its child, as it does with the bench command.
+func TestMain(m *testing.M) {
+	if os.Getenv(envHelper) == "mux" {
+		os.Exit(helperMain())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// TestSmoke runs every mode briefly on 127.0.0.1 with ports chosen at run
+// time; it checks that the harness runs, not how fast anything is.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts mux processes; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var out, logs strings.Builder
+	if err := run(ctx, []string{"-mode", "smoke", "-duration", "1s"}, &out, &logs); err != nil {
+		t.Fatalf("smoke: %v\n%s", err, logs.String())
+	}
+	for _, want := range []string{"| proxy | mux |", "| receipts | mux-bolt |", "| rules | mux-rules |", "| scaling | mux |", "### Idle binds"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("smoke output lacks %q:\n%s", want, out.String())
+		}
+	}
+	t.Log(logs.String())
+}
