@@ -2,6 +2,7 @@ package link
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,6 +11,7 @@ import (
 type Window[T any] struct {
 	mu  sync.Mutex // guards m
 	m   map[uint32]windowEntry[T]
+	n   atomic.Int32 // len(m), readable without the lock
 	cap int
 }
 
@@ -26,12 +28,9 @@ func NewWindow[T any](capacity int) *Window[T] {
 // Cap returns the window's capacity.
 func (w *Window[T]) Cap() int { return w.cap }
 
-// Len returns the number of entries waiting.
-func (w *Window[T]) Len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.m)
-}
+// Len returns the number of entries waiting. It takes no lock: balancers
+// read it for every message.
+func (w *Window[T]) Len() int { return int(w.n.Load()) }
 
 // Add records v under seq until deadline. It returns false when the window
 // is full or seq is already waiting.
@@ -45,6 +44,7 @@ func (w *Window[T]) Add(seq uint32, v T, deadline time.Time) bool {
 		return false
 	}
 	w.m[seq] = windowEntry[T]{v: v, deadline: deadline.UnixNano()}
+	w.n.Store(int32(len(w.m)))
 	return true
 }
 
@@ -54,6 +54,7 @@ func (w *Window[T]) Take(seq uint32) (T, bool) {
 	e, ok := w.m[seq]
 	if ok {
 		delete(w.m, seq)
+		w.n.Store(int32(len(w.m)))
 	}
 	w.mu.Unlock()
 	return e.v, ok
@@ -73,6 +74,7 @@ func (w *Window[T]) Expire(now time.Time, fn func(seq uint32, v T)) {
 			delete(w.m, seq)
 		}
 	}
+	w.n.Store(int32(len(w.m)))
 	w.mu.Unlock()
 	for i, seq := range seqs {
 		fn(seq, vals[i])
@@ -84,6 +86,7 @@ func (w *Window[T]) Drain(fn func(seq uint32, v T)) {
 	w.mu.Lock()
 	m := w.m
 	w.m = make(map[uint32]windowEntry[T], w.cap)
+	w.n.Store(0)
 	w.mu.Unlock()
 	for seq, e := range m {
 		fn(seq, e.v)

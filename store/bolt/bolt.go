@@ -130,7 +130,7 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 	s.leases = make(map[string]map[uint64]time.Time)
 	s.stop = make(chan struct{})
 
-	db, err := bbolt.Open(s.Path, 0o600, &bbolt.Options{Timeout: openTimeout})
+	db, err := bbolt.Open(s.Path, 0o600, &bbolt.Options{Timeout: openTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			err = fmt.Errorf("locked by another process: %w", err)
