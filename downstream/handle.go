@@ -124,7 +124,7 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 		return
 	}
 	b := &boundState{typ: typ, systemID: string(req.SystemID), handler: handler}
-	b.log = s.log0.With(zap.String("system_id", b.systemID), zap.Stringer("bind_type", typ))
+	b.log = s.log0.WithLazy(zap.String("system_id", b.systemID), zap.Stringer("bind_type", typ))
 	_ = s.conn.NetConn().SetReadDeadline(time.Time{}) // bound: the bind timeout no longer applies
 	_ = s.conn.Send(bindResp(h, pdu.StatusOK, req.InterfaceVersion >= pdu.InterfaceVersion34))
 	s.bound.Store(b) // after bind_resp is queued, so no deliver_sm overtakes it

@@ -391,8 +391,8 @@ func TestSlowConsumerClosed(t *testing.T) {
 
 func TestPerIPAndUnboundLimits(t *testing.T) {
 	cases := []struct {
-		name  string
-		cfg   Config
+		name string
+		cfg  Config
 		stat func(Stats) uint64
 	}{
 		{"per ip", Config{MaxPerIP: 2}, func(s Stats) uint64 { return s.RefusedPerIP }},

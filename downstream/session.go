@@ -60,7 +60,7 @@ func newSession(srv *Server, nc net.Conn, id uint64) *Session {
 	if s.remote != nil {
 		remote = s.remote.String()
 	}
-	s.log0 = srv.log.With(zap.Uint64("session", id), zap.String("remote", remote))
+	s.log0 = srv.log.WithLazy(zap.Uint64("session", id), zap.String("remote", remote)) // lazy: idle sessions hold no encoded fields
 	s.conn = link.New(nc, link.Config{
 		MaxLength:   cfg.MaxLength,
 		EnquireLink: cfg.EnquireLink,

@@ -21,8 +21,9 @@ type windowEntry[T any] struct {
 }
 
 // NewWindow returns an empty window that holds at most capacity entries.
+// Its table is made at the first Add, so an idle session holds none.
 func NewWindow[T any](capacity int) *Window[T] {
-	return &Window[T]{m: make(map[uint32]windowEntry[T], capacity), cap: capacity}
+	return &Window[T]{cap: capacity}
 }
 
 // Cap returns the window's capacity.
@@ -42,6 +43,9 @@ func (w *Window[T]) Add(seq uint32, v T, deadline time.Time) bool {
 	}
 	if _, dup := w.m[seq]; dup {
 		return false
+	}
+	if w.m == nil {
+		w.m = make(map[uint32]windowEntry[T], w.cap)
 	}
 	w.m[seq] = windowEntry[T]{v: v, deadline: deadline.UnixNano()}
 	w.n.Store(int32(len(w.m)))
@@ -85,7 +89,7 @@ func (w *Window[T]) Expire(now time.Time, fn func(seq uint32, v T)) {
 func (w *Window[T]) Drain(fn func(seq uint32, v T)) {
 	w.mu.Lock()
 	m := w.m
-	w.m = make(map[uint32]windowEntry[T], w.cap)
+	w.m = nil
 	w.n.Store(0)
 	w.mu.Unlock()
 	for seq, e := range m {
