@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/sim"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 	_ "github.com/smpp-mux/smpp-mux/store/memory"
 )
@@ -523,5 +525,37 @@ func TestGarbageConnections(t *testing.T) {
 		if st, _, err := good.Submit(ctxT(t), sm("4599999999", false, "fine")); err != nil || st != pdu.StatusOK {
 			t.Fatalf("good client after garbage %d: %v %v", i, st, err)
 		}
+	}
+}
+
+// A receipt that races its submit_sm_resp (it arrives before the mux has
+// stored the message id) is held for dlr_grace, not dropped, and reaches
+// its client once the id is known.
+func TestReceiptRacingItsResponseIsHeld(t *testing.T) {
+	var n atomic.Uint64
+	h := newHarness(t, "", simtest.RespLatency(500*time.Millisecond),
+		simtest.Config(func(c *sim.Config) { c.MessageID = func(uint64) string { return fmt.Sprintf("race%d", n.Add(1)) } }))
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	_, resp, err := c.Send(pdu.CmdSubmitSM, sm("4599999999", true, "racing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits == 1 })
+	// The provider reports the message before it answers the submit.
+	if err := h.sim.InjectReceipt("acct", "race1"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() bool { return h.mux.Status().Held == 1 })
+	select {
+	case f := <-resp:
+		var r pdu.SMResp
+		if err := r.Decode(f[pdu.HeaderLen:]); err != nil || string(r.MessageID) != "race1" {
+			t.Fatalf("submit_sm_resp %x: %v", f, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no submit_sm_resp")
+	}
+	if ids := collect(t, c, 1, 5*time.Second); ids[0] != "race1" {
+		t.Fatalf("receipt for %s", ids[0])
 	}
 }
