@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -10,17 +11,40 @@ import (
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
 
-// balancer picks the upstream session for a submit: the available session
-// (bound, not throttled, with window room) with the fewest pending
-// submits, round-robin among equals. Parts of one concatenated message
-// stick to the session that took the first part.
-type balancer struct {
-	sessions []*upstream.Session
-	rr       atomic.Uint32
+// Balancer is a module (namespace "balancer", chosen by
+// [upstream].balancer) that picks the upstream session for a submit. The
+// router calls Pick on a client session's read goroutine, concurrently for
+// many clients; Pick returns a session that is Available(now), or nil when
+// none is. Parts of one concatenated message stick to the session that took
+// the first part whatever the balancer, so Pick sees only first parts and
+// single messages.
+type Balancer interface {
+	Module
+	Pick(now time.Time, sessions []*upstream.Session) *upstream.Session
 }
 
-func (bl *balancer) pick(now time.Time) *upstream.Session {
-	n := len(bl.sessions)
+func init() {
+	RegisterModule(new(LeastPending))
+	RegisterModule(new(RoundRobin))
+}
+
+// LeastPending is balancer.least_pending, the default: the available
+// session (bound, not throttled, with window room) with the fewest submits
+// waiting for the provider, round-robin among equals. A slow host gets
+// less traffic by itself.
+type LeastPending struct {
+	rr atomic.Uint32
+}
+
+// MuxModule implements Module.
+func (*LeastPending) MuxModule() ModuleInfo {
+	return ModuleInfo{ID: "balancer.least_pending", New: func() Module { return new(LeastPending) },
+		Doc: "the available upstream session with the fewest pending submits (default)"}
+}
+
+// Pick implements Balancer.
+func (bl *LeastPending) Pick(now time.Time, sessions []*upstream.Session) *upstream.Session {
+	n := len(sessions)
 	if n == 0 {
 		return nil
 	}
@@ -28,7 +52,7 @@ func (bl *balancer) pick(now time.Time) *upstream.Session {
 	var best *upstream.Session
 	bestPending := 0
 	for i := 0; i < n; i++ {
-		s := bl.sessions[(start+i)%n]
+		s := sessions[(start+i)%n]
 		if !s.Available(now) {
 			continue
 		}
@@ -37,6 +61,30 @@ func (bl *balancer) pick(now time.Time) *upstream.Session {
 		}
 	}
 	return best
+}
+
+// RoundRobin is balancer.round_robin: the next available session in
+// turn, whatever its load; it spreads messages evenly over the binds.
+type RoundRobin struct {
+	rr atomic.Uint32
+}
+
+// MuxModule implements Module.
+func (*RoundRobin) MuxModule() ModuleInfo {
+	return ModuleInfo{ID: "balancer.round_robin", New: func() Module { return new(RoundRobin) },
+		Doc: "the next available upstream session in turn"}
+}
+
+// Pick implements Balancer.
+func (bl *RoundRobin) Pick(now time.Time, sessions []*upstream.Session) *upstream.Session {
+	n := len(sessions)
+	start := int(bl.rr.Add(1))
+	for i := 0; i < n; i++ {
+		if s := sessions[(start+i)%n]; s.Available(now) {
+			return s
+		}
+	}
+	return nil
 }
 
 // pick chooses a session, honouring concatenation affinity.
@@ -51,7 +99,8 @@ func (m *Mux) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
 			}
 		}
 	}
-	return m.up.Load().bal.pick(now)
+	up := m.up.Load()
+	return up.bal.Pick(now, up.sessions)
 }
 
 var concatSeed = maphash.MakeSeed()
@@ -119,10 +168,11 @@ func (a *affinity) set(key uint64, s *upstream.Session, now time.Time) {
 // balancer and its max_rate pacer. A reload that changes [upstream]
 // builds a new one and lets the old one drain.
 type upPool struct {
-	cfg  UpstreamConfig
-	pool *upstream.Pool
-	bal  balancer
-	pace *pacer
+	cfg      UpstreamConfig
+	pool     *upstream.Pool
+	sessions []*upstream.Session
+	bal      Balancer
+	pace     *pacer
 }
 
 func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
@@ -134,5 +184,13 @@ func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upPool{cfg: cfg.Upstream, pool: p, bal: balancer{sessions: p.Sessions()}, pace: newPacer(cfg.Upstream.MaxRate)}, nil
+	mi, ok := GetModule("balancer." + cfg.Upstream.Balancer)
+	if !ok {
+		return nil, fmt.Errorf("upstream.balancer: unknown module %q", cfg.Upstream.Balancer)
+	}
+	bal, ok := mi.New().(Balancer)
+	if !ok {
+		return nil, fmt.Errorf("upstream.balancer: module %s is not a balancer", mi.ID)
+	}
+	return &upPool{cfg: cfg.Upstream, pool: p, sessions: p.Sessions(), bal: bal, pace: newPacer(cfg.Upstream.MaxRate)}, nil
 }

@@ -97,6 +97,7 @@ type UpstreamConfig struct {
 	ReconnectDelay  Duration     `toml:"reconnect_delay"`   // default 30s
 	ResponseTimeout Duration     `toml:"response_timeout"`  // default 30s
 	MaxRate         float64      `toml:"max_rate"`          // submits per second over all sessions; 0: unlimited
+	Balancer        string       `toml:"balancer"`          // balancer module: least_pending (default) | round_robin
 	Hosts           []HostConfig `toml:"host"`
 }
 
@@ -307,6 +308,9 @@ func (c *Config) setDefaults() {
 	if u.Bind == "" {
 		u.Bind = "transceiver"
 	}
+	if u.Balancer == "" {
+		u.Balancer = "least_pending"
+	}
 	defInt(&u.SessionsPerHost, 2)
 	defInt(&u.Window, 50)
 	for i := range c.Clients {
@@ -378,6 +382,9 @@ func (l *loader) checkUpstream(u *UpstreamConfig) {
 	}
 	if u.SessionsPerHost < 0 || u.Window < 0 {
 		l.errorf("upstream", "sessions_per_host and window must be positive")
+	}
+	if _, ok := GetModule("balancer." + u.Balancer); !ok {
+		l.errorf("upstream.balancer", "unknown module %q (known: %s)", u.Balancer, moduleNames("balancer"))
 	}
 	if u.MaxRate < 0 {
 		l.errorf("upstream.max_rate", "must be positive or 0 (unlimited); got %v", u.MaxRate)

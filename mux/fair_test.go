@@ -1,12 +1,15 @@
 package mux_test
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
@@ -96,5 +99,33 @@ func TestMaxRatePaces(t *testing.T) {
 	}
 	if ok.Load() < 60 {
 		t.Fatalf("only %d accepted in 1.5s at max_rate 80", ok.Load())
+	}
+}
+
+// balancer.round_robin spreads sequential submits evenly over the binds;
+// an unknown balancer is a config error naming the key.
+func TestRoundRobinBalancer(t *testing.T) {
+	h := newHarnessFull(t, `module = "memory"`, `balancer = "round_robin"`, "")
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	for i := 0; i < 40; i++ {
+		if st, _, err := c.Submit(ctxT(t), sm("4599999999", false, "rr")); err != nil || st != pdu.StatusOK {
+			t.Fatalf("submit: %v %v", st, err)
+		}
+	}
+	per := map[string]int{}
+	for _, s := range h.sim.Submits() {
+		per[fmt.Sprintf("%s/%d", s.Host, s.Session)]++
+	}
+	if len(per) != 4 {
+		t.Fatalf("submits over %d sessions, want all 4: %v", len(per), per)
+	}
+	for k, n := range per {
+		if n != 10 {
+			t.Fatalf("session %s got %d of 40: %v", k, n, per)
+		}
+	}
+	_, err := mux.Parse([]byte("[store]\nmodule = \"memory\"\n[upstream]\nsystem_id = \"a\"\nbalancer = \"random\"\n[[upstream.host]]\naddress = \"127.0.0.1:1\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "upstream.balancer") {
+		t.Fatalf("unknown balancer: %v", err)
 	}
 }
