@@ -27,13 +27,14 @@ var (
 	descHeld      = prometheus.NewDesc("smppmux_reports_held", "Receipts held while their message id is unknown.", nil, nil)
 	descHeldFull  = prometheus.NewDesc("smppmux_reports_held_full_total", "Receipts refused with ESME_RX_T_APPN because max_held were held.", nil, nil)
 	descConns     = prometheus.NewDesc("smppmux_downstream_connections", "Open client connections, by state.", []string{"state"}, nil)
+	descDropped   = prometheus.NewDesc("smppmux_deliveries_dropped_total", "deliver_sm dropped by a client's deliver rule.", nil, nil)
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed at once for a limit.", []string{"limit"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
-		descHeldFull, descConns, descRefused} {
+		descHeldFull, descConns, descRefused, descDropped} {
 		ch <- d
 	}
 }
@@ -60,6 +61,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDelivered, n.Delivered)
 	counter(descStoreErr, n.StoreErrors)
 	counter(descHeldFull, n.HeldFull)
+	counter(descDropped, n.DeliverDropped)
 	ds := c.m.DownstreamStats()
 	gauge(descConns, float64(ds.Connections-ds.Unbound), "bound")
 	gauge(descConns, float64(ds.Unbound), "unbound")

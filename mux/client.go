@@ -23,6 +23,7 @@ type client struct {
 	stop context.CancelFunc         // ends its dispatcher
 
 	inflight atomic.Int64 // submits of all its sessions in upstream windows
+	dmsg     Message      // owned by the client's dispatcher goroutine
 
 	mu       sync.Mutex // guards sessions
 	sessions []*binding
@@ -32,8 +33,9 @@ type client struct {
 // clientConf is what a config says about a client: read per bind and per
 // submit, replaced whole by Reload.
 type clientConf struct {
-	cfg   ClientConfig
-	rules chain
+	cfg      ClientConfig
+	rules    chain
+	delivers deliverChain
 }
 
 func newClientConf(cfg ClientConfig) *clientConf {
@@ -41,6 +43,9 @@ func newClientConf(cfg ClientConfig) *clientConf {
 	for _, m := range cfg.Rules {
 		if r, ok := m.(Rule); ok {
 			cc.rules = append(cc.rules, r)
+		}
+		if r, ok := m.(DeliverRule); ok {
+			cc.delivers = append(cc.delivers, r)
 		}
 	}
 	return cc

@@ -57,9 +57,18 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
-	var release []string
+	var release, dropped []string
+	delivers := c.conf.Load().delivers
 	i := 0
 	for _, e := range entries {
+		if len(delivers) > 0 {
+			var drop bool
+			e.Frame, drop = m.applyDeliverRules(c, delivers, e.Frame)
+			if drop {
+				dropped = append(dropped, e.ID)
+				continue
+			}
+		}
 		sent := false
 		for tries := 0; tries < len(sessions) && !sent; tries++ {
 			b := sessions[i%len(sessions)]
@@ -74,12 +83,39 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 			release = append(release, e.ID)
 		}
 	}
+	if len(dropped) > 0 {
+		m.metrics.deliverDropped.Add(uint64(len(dropped)))
+		if err := m.store.Ack(ctx, c.id, dropped); err != nil {
+			return len(entries), err
+		}
+	}
 	if len(release) > 0 {
 		if err := m.store.Release(ctx, c.id, release); err != nil {
 			return len(entries), err
 		}
 	}
 	return len(entries), nil
+}
+
+// applyDeliverRules runs the client's deliver rules over a queued
+// deliver_sm; it returns the frame to send (encoded anew when a rule
+// changed it) or drop.
+func (m *Mux) applyDeliverRules(c *client, rules deliverChain, frame []byte) ([]byte, bool) {
+	msg := &c.dmsg
+	msg.Reset(c.id)
+	if err := msg.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
+		return frame, false // not ours to judge: deliver it as the provider sent it
+	}
+	if err := rules.run(msg); err != nil {
+		if ce := m.log.Check(zap.DebugLevel, "deliver_sm dropped by a rule"); ce != nil {
+			ce.Write(zap.String("system_id", c.id), zap.Error(err))
+		}
+		return nil, true
+	}
+	if !msg.Changed() {
+		return frame, false
+	}
+	return pdu.Append(nil, pdu.CmdDeliverSM, 0, pdu.Seq(frame), &msg.SM), false
 }
 
 // delivered handles a client's answer to a deliver_sm: acknowledged

@@ -10,18 +10,19 @@ import (
 
 // Metrics counts what the mux does; admin exports it. Counters only grow.
 type Metrics struct {
-	binds       atomic.Uint64 // client binds accepted
-	submits     atomic.Uint64 // submit_sm received from clients
-	submitOK    atomic.Uint64 // submit_sm_resp with status 0 sent to clients
-	submitErr   atomic.Uint64 // submit_sm_resp with an error status sent to clients
-	noRoom      atomic.Uint64 // submits answered ESME_RTHROTTLED for want of upstream room
-	retries     atomic.Uint64 // submits sent again after the provider's ESME_RTHROTTLED
-	reports     atomic.Uint64 // receipts stored for a client
-	mos         atomic.Uint64 // MOs stored for a client
-	orphaned    atomic.Uint64 // receipts whose message id stayed unknown past dlr_grace
-	delivered   atomic.Uint64 // deliver_sm acknowledged by clients
-	storeErrors atomic.Uint64 // store writes that failed
-	heldFull    atomic.Uint64 // receipts refused (ESME_RX_T_APPN) because max_held were held
+	binds          atomic.Uint64 // client binds accepted
+	submits        atomic.Uint64 // submit_sm received from clients
+	submitOK       atomic.Uint64 // submit_sm_resp with status 0 sent to clients
+	submitErr      atomic.Uint64 // submit_sm_resp with an error status sent to clients
+	noRoom         atomic.Uint64 // submits answered ESME_RTHROTTLED for want of upstream room
+	retries        atomic.Uint64 // submits sent again after the provider's ESME_RTHROTTLED
+	reports        atomic.Uint64 // receipts stored for a client
+	mos            atomic.Uint64 // MOs stored for a client
+	orphaned       atomic.Uint64 // receipts whose message id stayed unknown past dlr_grace
+	delivered      atomic.Uint64 // deliver_sm acknowledged by clients
+	storeErrors    atomic.Uint64 // store writes that failed
+	heldFull       atomic.Uint64 // receipts refused (ESME_RX_T_APPN) because max_held were held
+	deliverDropped atomic.Uint64 // deliver_sm dropped by a client's deliver rule
 
 	statusMu sync.Mutex            // guards byStatus
 	byStatus map[pdu.Status]uint64 // submit_sm_resp statuses sent to clients
@@ -53,7 +54,7 @@ func (mt *Metrics) reportStored(r report) {
 type Counters struct {
 	Binds, Submits, SubmitOK, SubmitErr, NoRoom, Retries uint64
 	Reports, MOs, Orphaned, Delivered, StoreErrors       uint64
-	HeldFull                                             uint64
+	HeldFull, DeliverDropped                             uint64
 	ByStatus                                             map[pdu.Status]uint64
 }
 
@@ -63,7 +64,7 @@ func (mt *Metrics) Snapshot() Counters {
 		Binds: mt.binds.Load(), Submits: mt.submits.Load(), SubmitOK: mt.submitOK.Load(), SubmitErr: mt.submitErr.Load(),
 		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
 		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
-		HeldFull: mt.heldFull.Load(),
+		HeldFull: mt.heldFull.Load(), DeliverDropped: mt.deliverDropped.Load(),
 		ByStatus: map[pdu.Status]uint64{},
 	}
 	mt.statusMu.Lock()

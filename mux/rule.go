@@ -18,6 +18,17 @@ type Rule interface {
 	Submit(m *Message) error
 }
 
+// DeliverRule is implemented by a Rule that also wants each deliver_sm
+// (receipt or MO) on its way to the client. The client's dispatcher calls
+// Deliver, in config order, before it sends the deliver_sm; the frame goes
+// out byte for byte unless a rule changes it through the setters. A
+// *pdu.StatusError drops the deliver_sm: it is removed from the queue
+// without being delivered, counted and logged at Debug.
+type DeliverRule interface {
+	Rule
+	Deliver(m *Message) error
+}
+
 // Message is one submit_sm going through a client's rule chain. SM's
 // []byte fields are views into the received frame: a rule never writes
 // into them, and changes fields only through the setters, which record
@@ -96,6 +107,18 @@ func (m *Message) Reset(client string) {
 
 // chain is a client's rules, built once per config.
 type chain []Rule
+
+// deliverChain is the client's rules that see deliver_sm.
+type deliverChain []DeliverRule
+
+func (c deliverChain) run(m *Message) error {
+	for _, r := range c {
+		if err := r.Deliver(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // run applies the rules to m in order and stops at the first rejection.
 func (c chain) run(m *Message) error {
