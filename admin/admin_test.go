@@ -111,7 +111,9 @@ password = "pw"
 		t.Fatalf("/status: %+v", st)
 	}
 	code, body = get(t, base+"/metrics")
-	for _, want := range []string{"smppmux_submits_total 1", `smppmux_submit_responses_total{status="ESME_ROK"} 1`, `smppmux_upstream_sessions{host=`, "go_goroutines"} {
+	for _, want := range []string{"smppmux_submits_total 1", `smppmux_submit_responses_total{status="ESME_ROK"} 1`, `smppmux_upstream_sessions{host=`, "go_goroutines",
+		`smppmux_client_submits_total{client="shop"} 1`, `smppmux_client_submit_responses_total{client="shop",status="ESME_ROK"} 1`,
+		`smppmux_upstream_submit_seconds_count{host=`, `smppmux_upstream_binds_total{host=`} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Fatalf("/metrics lacks %q:\n%s", want, body)
 		}

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smpp-mux/smpp-mux/mux"
@@ -28,13 +30,18 @@ var (
 	descHeldFull  = prometheus.NewDesc("smppmux_reports_held_full_total", "Receipts refused with ESME_RX_T_APPN because max_held were held.", nil, nil)
 	descConns     = prometheus.NewDesc("smppmux_downstream_connections", "Open client connections, by state.", []string{"state"}, nil)
 	descDropped   = prometheus.NewDesc("smppmux_deliveries_dropped_total", "deliver_sm dropped by a client's deliver rule.", nil, nil)
+	descClientSub = prometheus.NewDesc("smppmux_client_submits_total", "submit_sm received, by client.", []string{"client"}, nil)
+	descClientAns = prometheus.NewDesc("smppmux_client_submit_responses_total", "submit_sm_resp sent, by client and command_status.", []string{"client", "status"}, nil)
+	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client.", []string{"client", "rule", "event"}, nil)
+	descBindsUp   = prometheus.NewDesc("smppmux_upstream_binds_total", "Upstream connections that bound, by host and slot; reconnects are this minus one.", []string{"host", "session"}, nil)
+	descLatency   = prometheus.NewDesc("smppmux_upstream_submit_seconds", "Round trip of submit_sm to the provider, by host.", []string{"host"}, nil)
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed at once for a limit.", []string{"limit"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
-		descHeldFull, descConns, descRefused, descDropped} {
+		descHeldFull, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency} {
 		ch <- d
 	}
 }
@@ -62,6 +69,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descStoreErr, n.StoreErrors)
 	counter(descHeldFull, n.HeldFull)
 	counter(descDropped, n.DeliverDropped)
+	for id, cc := range c.m.ClientCounters() {
+		counter(descClientSub, cc.Submits, id)
+		for st, v := range cc.ByStatus {
+			counter(descClientAns, v, id, st.String())
+		}
+	}
+	for _, rc := range c.m.RuleCounters() {
+		counter(descRuleEv, rc.Value, rc.Client, rc.Rule, rc.Event)
+	}
+	c.upstream(ch)
 	ds := c.m.DownstreamStats()
 	gauge(descConns, float64(ds.Connections-ds.Unbound), "bound")
 	gauge(descConns, float64(ds.Unbound), "unbound")
@@ -92,4 +109,34 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQueued, float64(v), cl)
 	}
 	gauge(descHeld, float64(st.Held))
+}
+
+// upstream exports each session's binds and, per host, the submit_sm
+// round-trip histogram.
+func (c *collector) upstream(ch chan<- prometheus.Metric) {
+	type hist struct {
+		counts []uint64
+		sum    float64
+	}
+	byHost := map[string]*hist{}
+	for _, u := range c.m.UpstreamCounters() {
+		ch <- prometheus.MustNewConstMetric(descBindsUp, prometheus.CounterValue, float64(u.Binds), u.Host, strconv.Itoa(u.Session))
+		h := byHost[u.Host]
+		if h == nil {
+			h = &hist{counts: make([]uint64, len(u.Latency))}
+			byHost[u.Host] = h
+		}
+		for i, v := range u.Latency {
+			h.counts[i] += v
+		}
+		h.sum += u.LatencySum.Seconds()
+	}
+	for host, h := range byHost {
+		buckets := make(map[float64]uint64, len(mux.UpstreamLatencyBuckets))
+		for i, b := range mux.UpstreamLatencyBuckets {
+			buckets[b.Seconds()] = h.counts[i]
+		}
+		total := h.counts[len(h.counts)-1]
+		ch <- prometheus.MustNewConstHistogram(descLatency, total, h.sum, buckets, host)
+	}
 }

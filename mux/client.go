@@ -24,6 +24,7 @@ type client struct {
 
 	inflight atomic.Int64 // submits of all its sessions in upstream windows
 	dmsg     Message      // owned by the client's dispatcher goroutine
+	stats    clientStats
 
 	mu       sync.Mutex // guards sessions
 	sessions []*binding

@@ -3,9 +3,11 @@ package mux
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/store"
+	"github.com/smpp-mux/smpp-mux/upstream"
 )
 
 // Metrics counts what the mux does; admin exports it. Counters only grow.
@@ -50,6 +52,40 @@ func (mt *Metrics) reportStored(r report) {
 	}
 }
 
+// clientStats counts one client's submits and the statuses it was
+// answered with; the status set is small and bounded (the spec's and the
+// provider's codes).
+type clientStats struct {
+	submits  atomic.Uint64
+	mu       sync.Mutex // guards byStatus
+	byStatus map[pdu.Status]uint64
+}
+
+func (cs *clientStats) answered(st pdu.Status) {
+	cs.mu.Lock()
+	if cs.byStatus == nil {
+		cs.byStatus = map[pdu.Status]uint64{}
+	}
+	cs.byStatus[st]++
+	cs.mu.Unlock()
+}
+
+// ClientCounters is a snapshot of one client's counts.
+type ClientCounters struct {
+	Submits  uint64
+	ByStatus map[pdu.Status]uint64 // submit_sm_resp sent, by command_status
+}
+
+func (cs *clientStats) snapshot() ClientCounters {
+	c := ClientCounters{Submits: cs.submits.Load(), ByStatus: map[pdu.Status]uint64{}}
+	cs.mu.Lock()
+	for k, v := range cs.byStatus {
+		c.ByStatus[k] = v
+	}
+	cs.mu.Unlock()
+	return c
+}
+
 // Counters is a snapshot of Metrics.
 type Counters struct {
 	Binds, Submits, SubmitOK, SubmitErr, NoRoom, Retries uint64
@@ -73,4 +109,65 @@ func (mt *Metrics) Snapshot() Counters {
 	}
 	mt.statusMu.Unlock()
 	return c
+}
+
+// ClientCounters returns each configured client's counts, by system_id.
+func (m *Mux) ClientCounters() map[string]ClientCounters {
+	out := map[string]ClientCounters{}
+	for id, c := range m.live.Load().byID {
+		out[id] = c.stats.snapshot()
+	}
+	return out
+}
+
+// Reporter is implemented by modules that count events of their own, as
+// rule.plugin counts calls, errors and restarts; admin exports them as
+// smppmux_rule_events_total. Counters is called on metric scrapes.
+type Reporter interface {
+	Counters() map[string]uint64
+}
+
+// RuleCounter is one counter of one client's rule.
+type RuleCounter struct {
+	Client, Rule, Event string
+	Value               uint64
+}
+
+// RuleCounters returns the counters of every rule that reports some.
+func (m *Mux) RuleCounters() []RuleCounter {
+	var out []RuleCounter
+	for id, c := range m.live.Load().byID {
+		for _, r := range c.conf.Load().rules {
+			rep, ok := r.(Reporter)
+			if !ok {
+				continue
+			}
+			for ev, v := range rep.Counters() {
+				out = append(out, RuleCounter{Client: id, Rule: r.MuxModule().ID, Event: ev, Value: v})
+			}
+		}
+	}
+	return out
+}
+
+// UpstreamCounters are one upstream session's counters.
+type UpstreamCounters struct {
+	Host       string
+	Session    int
+	Binds      uint64        // connections that bound: reconnects are Binds-1
+	Latency    []uint64      // submit_sm round trips, cumulative per bucket of UpstreamLatencyBuckets, then the total
+	LatencySum time.Duration // of all round trips
+}
+
+// UpstreamLatencyBuckets are the bounds of UpstreamCounters.Latency.
+var UpstreamLatencyBuckets = upstream.LatencyBuckets
+
+// UpstreamCounters returns the counters of the current upstream sessions.
+func (m *Mux) UpstreamCounters() []UpstreamCounters {
+	var out []UpstreamCounters
+	for _, s := range m.up.Load().sessions {
+		st := s.Stats()
+		out = append(out, UpstreamCounters{Host: s.Host(), Session: s.Index(), Binds: st.Binds, Latency: st.Latency, LatencySum: st.LatencySum})
+	}
+	return out
 }

@@ -93,6 +93,15 @@ password = "pw"
 	close(stop)
 	wg.Wait()
 	t.Logf("answered %d submits, %d with ESME_RSYSERR while the plugin restarted", answered.Load(), sysErr.Load())
+	events := map[string]uint64{}
+	for _, rc := range h.mux.RuleCounters() {
+		if rc.Client == "plug" && rc.Rule == "rule.plugin" {
+			events[rc.Event] = rc.Value
+		}
+	}
+	if events["calls"] == 0 || events["restarts"] == 0 || events["errors"] == 0 {
+		t.Fatalf("plugin counters %v: want calls, errors and a restart counted", events)
+	}
 	last := h.sim.Submits()
 	if class, ok := last[len(last)-1].MessageClass(); !ok || class != "premium" {
 		t.Fatalf("after the restart: message_class %q %v", class, ok)

@@ -216,6 +216,7 @@ func (m *Mux) idBatch(batch []idJob) {
 	}
 	for _, j := range batch {
 		m.metrics.answered(pdu.StatusOK)
+		j.b.c.stats.answered(pdu.StatusOK)
 		_ = j.b.s.Send(j.resp)
 	}
 	m.heldMu.Lock()

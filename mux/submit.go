@@ -49,6 +49,7 @@ func makeRef(seq uint32, wantsReceipt bool, attempt uint64) uint64 {
 func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 	seq := pdu.Seq(frame)
 	b.m.metrics.submits.Add(1)
+	b.c.stats.submits.Add(1)
 	if rules := b.c.conf.Load().rules; len(rules) > 0 {
 		var err error
 		if frame, err = b.applyRules(rules, frame); err != nil {
@@ -99,6 +100,7 @@ func (b *binding) answer(seq uint32, st pdu.Status) {
 		f = pdu.AppendHeaderOnly(buf[:0], pdu.CmdSubmitSMResp, st, seq)
 	}
 	b.m.metrics.answered(st)
+	b.c.stats.answered(st)
 	_ = b.s.Send(f)
 }
 
@@ -221,6 +223,7 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 		}
 	}
 	b.m.metrics.answered(h.Status)
+	b.c.stats.answered(h.Status)
 	_ = b.s.Send(resp)
 }
 

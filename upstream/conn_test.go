@@ -222,3 +222,22 @@ func TestFlappingHostKeepsBackingOff(t *testing.T) {
 		t.Errorf("%d connections open at once, want 1", m)
 	}
 }
+
+func TestSessionStats(t *testing.T) {
+	var s Session
+	for _, d := range []time.Duration{500 * time.Microsecond, 3 * time.Millisecond, time.Hour} {
+		s.lat.observe(d)
+	}
+	s.binds.Add(2)
+	st := s.Stats()
+	// cumulative: <=1ms: 1, <=2ms: 1, <=5ms: 2, ..., +Inf: 3
+	if st.Latency[0] != 1 || st.Latency[1] != 1 || st.Latency[2] != 2 || st.Latency[len(st.Latency)-2] != 2 || st.Latency[len(st.Latency)-1] != 3 {
+		t.Fatalf("buckets %v", st.Latency)
+	}
+	if st.Binds != 2 || st.LatencySum != time.Hour+3500*time.Microsecond {
+		t.Fatalf("stats %+v", st)
+	}
+	if len(st.Latency) != len(LatencyBuckets)+1 {
+		t.Fatalf("%d buckets for %d bounds", len(st.Latency), len(LatencyBuckets))
+	}
+}

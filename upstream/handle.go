@@ -81,8 +81,10 @@ func (l connLink) response(h pdu.Header, frame []byte) {
 		l.ignored(h)
 		return
 	}
+	now := time.Now()
+	s.lat.observe(time.Duration(now.UnixNano() - p.sent))
 	if h.Status == pdu.StatusThrottled {
-		s.throttleUntil.Store(time.Now().Add(s.pool.cfg.ThrottlePause).UnixNano())
+		s.throttleUntil.Store(now.Add(s.pool.cfg.ThrottlePause).UnixNano())
 	}
 	s.done(p, frame, nil)
 	s.pool.signalRoom()

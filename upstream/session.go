@@ -48,6 +48,8 @@ type Session struct {
 
 	state         atomic.Int32
 	throttleUntil atomic.Int64 // unix nanos; 0: not throttled
+	binds         atomic.Uint64
+	lat           latency
 	cur           atomic.Pointer[conn]
 
 	// mu orders Submit against the end of a connection: a Submit holding
@@ -66,9 +68,10 @@ type conn struct {
 
 // pending is a submit_sm waiting for its response.
 type pending struct {
-	buf *[]byte // the frame as sent; back to bufPool after SubmitDone
-	w   Waiter
-	ref uint64
+	buf  *[]byte // the frame as sent; back to bufPool after SubmitDone
+	w    Waiter
+	ref  uint64
+	sent int64 // unix nanos
 }
 
 // Host returns the address of the session's host.
@@ -157,7 +160,7 @@ func (s *Session) Submit(frame []byte, w Waiter, ref uint64) error {
 	*buf = append((*buf)[:0], frame...)
 	seq := c.link.NextSeq()
 	pdu.PatchSeq(*buf, seq)
-	if !c.win.Add(seq, pending{buf: buf, w: w, ref: ref}, now.Add(s.pool.cfg.ResponseTimeout)) {
+	if !c.win.Add(seq, pending{buf: buf, w: w, ref: ref, sent: now.UnixNano()}, now.Add(s.pool.cfg.ResponseTimeout)) {
 		putBuf(buf)
 		return ErrWindowFull
 	}
@@ -210,6 +213,7 @@ func (s *Session) publish(c *conn) {
 	s.cur.Store(c)
 	s.setState(StateBound)
 	s.mu.Unlock()
+	s.binds.Add(1)
 	if s.pool.stopping.Load() {
 		s.unbind() // Shutdown began while we bound
 	}

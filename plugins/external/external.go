@@ -157,6 +157,14 @@ func (p *Plugin) Restarts() uint64 { return p.restarts.Load() }
 // the mean batch size.
 func (p *Plugin) Batches() uint64 { return p.batches.Load() }
 
+// Counters implements mux.Reporter: admin exports them as
+// smppmux_rule_events_total{event="calls"|"errors"|"restarts"|"batches"}.
+func (p *Plugin) Counters() map[string]uint64 {
+	return map[string]uint64{"calls": p.Calls(), "errors": p.Errors(), "restarts": p.Restarts(), "batches": p.Batches()}
+}
+
+var _ mux.Reporter = (*Plugin)(nil)
+
 // PID returns the process id of the running plugin, or 0 while it is down.
 func (p *Plugin) PID() int {
 	if inst := p.cur.Load(); inst != nil {
