@@ -35,13 +35,14 @@ var (
 	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client.", []string{"client", "rule", "event"}, nil)
 	descBindsUp   = prometheus.NewDesc("smppmux_upstream_binds_total", "Upstream connections that bound, by host and slot; reconnects are this minus one.", []string{"host", "session"}, nil)
 	descLatency   = prometheus.NewDesc("smppmux_upstream_submit_seconds", "Round trip of submit_sm to the provider, by host.", []string{"host"}, nil)
+	descClosed    = prometheus.NewDesc("smppmux_downstream_closed_total", "Bound client sessions the mux closed, by reason.", []string{"reason"}, nil)
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed at once for a limit.", []string{"limit"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
-		descHeldFull, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency} {
+		descHeldFull, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed} {
 		ch <- d
 	}
 }
@@ -85,6 +86,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRefused, ds.RefusedTotal, "max_connections")
 	counter(descRefused, ds.RefusedPerIP, "max_connections_per_ip")
 	counter(descRefused, ds.RefusedUnbound, "max_unbound")
+	counter(descClosed, ds.SlowConsumers, "slow_consumer")
+	counter(descClosed, ds.DeadPeers, "dead_peer")
 	st := c.m.Status()
 	states := map[[2]string]int{}
 	pending := map[string]int{}

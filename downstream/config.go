@@ -59,6 +59,7 @@ type Config struct {
 	ResponseTimeout time.Duration // default 30s: deliver_sm (and unbind, capped at 5s) unanswered by then time out
 	Window          int           // default 10: deliver_sm unacknowledged per session
 	MaxLength       uint32        // default pdu.DefaultMaxLength: largest command_length read
+	MaxQueued       int           // default 1 MiB: octets queued for a client before it is closed as a slow consumer
 	Logger          *zap.Logger   // default zap.NewNop()
 }
 

@@ -193,6 +193,19 @@ type Stats struct {
 	RefusedTotal   uint64 // closed at once: max_connections
 	RefusedPerIP   uint64 // closed at once: max_connections_per_ip
 	RefusedUnbound uint64 // closed at once: max_unbound
+	SlowConsumers  uint64 // bound sessions closed: the client did not read what was sent
+	DeadPeers      uint64 // bound sessions closed: the client went silent past enquire_link
+}
+
+// count records why a bound session was closed.
+func (srv *Server) count(cause error) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if errors.Is(cause, ErrSlowConsumer) {
+		srv.stats.SlowConsumers++
+	} else {
+		srv.stats.DeadPeers++
+	}
 }
 
 // Stats returns the Server's counts.

@@ -387,6 +387,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 	if ev := recv(t, h.closed, "Closed"); !errors.Is(ev.err, ErrSlowConsumer) {
 		t.Errorf("Closed(%v), want ErrSlowConsumer", ev.err)
 	}
+	eventually(t, 5*time.Second, func() bool { return ts.Stats().SlowConsumers == 1 }, "the slow consumer counted")
 }
 
 func TestPerIPAndUnboundLimits(t *testing.T) {

@@ -63,6 +63,7 @@ func newSession(srv *Server, nc net.Conn, id uint64) *Session {
 	s.log0 = srv.log.WithLazy(zap.Uint64("session", id), zap.String("remote", remote)) // lazy: idle sessions hold no encoded fields
 	s.conn = link.New(nc, link.Config{
 		MaxLength:   cfg.MaxLength,
+		MaxQueued:   cfg.MaxQueued,
 		EnquireLink: cfg.EnquireLink,
 		DeadAfter:   cfg.EnquireLink + cfg.ResponseTimeout,
 		Tick:        cfg.tick(),
@@ -254,6 +255,7 @@ func (s *Session) end(cause error) {
 	})
 	_ = s.guard(func() { b.handler.Closed(s, cause) })
 	if errors.Is(cause, ErrSlowConsumer) || errors.Is(cause, ErrDeadPeer) {
+		s.srv.count(cause)
 		b.log.Warn("session closed", zap.Error(cause))
 	} else {
 		b.log.Info("session closed", zap.Error(cause))

@@ -42,6 +42,7 @@ type ServerConfig struct {
 	MaxPerIP        int      `toml:"max_connections_per_ip"` // default 100
 	MaxUnbound      int      `toml:"max_unbound"`            // default 1000: connections not bound yet
 	MaxHeld         int      `toml:"max_held"`               // default 10000: receipts held for an unknown message id
+	MaxQueued       int      `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
 	EnquireLink     Duration `toml:"enquire_link"`           // default 30s: ping idle clients
 	ResponseTimeout Duration `toml:"response_timeout"`       // default 30s: deliver_sm to a client unanswered by then is redelivered
 	Window          int      `toml:"window"`                 // default 10: deliver_sm unacknowledged per client session
@@ -297,6 +298,7 @@ func (c *Config) setDefaults() {
 	defInt(&s.MaxPerIP, 100)
 	defInt(&s.MaxUnbound, 1000)
 	defInt(&s.MaxHeld, 10000)
+	defInt(&s.MaxQueued, 1<<20)
 	defInt(&s.Window, 10)
 	if c.Log.Level == "" {
 		c.Log.Level = "info"

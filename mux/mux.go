@@ -168,7 +168,7 @@ func downstreamConfig(cfg *Config, log *zap.Logger) downstream.Config {
 	s := cfg.Server
 	return downstream.Config{
 		BindTimeout: s.BindTimeout.Std(), MaxConnections: s.MaxConnections,
-		MaxPerIP: s.MaxPerIP, MaxUnbound: s.MaxUnbound,
+		MaxPerIP: s.MaxPerIP, MaxUnbound: s.MaxUnbound, MaxQueued: s.MaxQueued,
 		BindFailLimit: s.BindFailLimit, BindLockout: s.BindLockout.Std(),
 		EnquireLink: s.EnquireLink.Std(), ResponseTimeout: s.ResponseTimeout.Std(),
 		Window: s.Window, Logger: log.Named("downstream"),
