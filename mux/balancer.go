@@ -107,12 +107,12 @@ var concatSeed = maphash.MakeSeed()
 
 // concatKey identifies the concatenated message a submit_sm belongs to:
 // client, destination and reference. ok is false for a single message.
-func concatKey(client string, frame []byte) (uint64, bool) {
-	ref, ok := pdu.PeekConcat(frame)
-	if !ok || ref.Total < 2 {
+func concatKey(client string, info *pdu.SubmitInfo) (uint64, bool) {
+	ref := info.Concat
+	if !info.IsConcat || ref.Total < 2 {
 		return 0, false
 	}
-	dest, _ := pdu.PeekDestAddr(frame)
+	dest := info.DestAddr
 	var h maphash.Hash
 	h.SetSeed(concatSeed)
 	h.WriteString(client)

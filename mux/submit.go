@@ -60,9 +60,9 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 			return nil
 		}
 	}
-	regDlr, _ := pdu.PeekRegisteredDelivery(frame)
-	ref := makeRef(seq, regDlr&pdu.RegisteredDlrMask != 0, 0)
-	if st := b.m.route(b, frame, ref, true); st != pdu.StatusOK {
+	info, _ := pdu.PeekSubmit(frame)
+	ref := makeRef(seq, info.RegisteredDelivery&pdu.RegisteredDlrMask != 0, 0)
+	if st := b.m.route(b, frame, &info, ref, true); st != pdu.StatusOK {
 		b.answer(seq, st)
 	}
 	return nil
@@ -109,8 +109,8 @@ func (b *binding) answer(seq uint32, st pdu.Status) {
 // returns the status to answer when it could not. Without wait (a retry
 // after ESME_RTHROTTLED) it tries once and skips the pace, since the
 // attempt it replaces was paced already.
-func (m *Mux) route(b *binding, frame []byte, ref uint64, wait bool) pdu.Status {
-	key, hasKey := concatKey(b.c.id, frame)
+func (m *Mux) route(b *binding, frame []byte, info *pdu.SubmitInfo, ref uint64, wait bool) pdu.Status {
+	key, hasKey := concatKey(b.c.id, info)
 	var deadline time.Time
 	waiting := false
 	defer func() {
@@ -209,7 +209,8 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 			// Retry at once on another session with room; that session is
 			// paused now, so pick does not choose it again.
 			b.m.metrics.retries.Add(1)
-			if b.m.route(b, req, makeRef(seq, ref&refWantsReceipt != 0, attempt+1), false) == pdu.StatusOK {
+			info, _ := pdu.PeekSubmit(req)
+			if b.m.route(b, req, &info, makeRef(seq, ref&refWantsReceipt != 0, attempt+1), false) == pdu.StatusOK {
 				return
 			}
 		}

@@ -18,6 +18,7 @@ func TestForwardingPathAllocs(t *testing.T) {
 		"AppendSM":     func() { buf = Append(buf[:0], CmdSubmitSM, 0, 1, &m) },
 		"PeekReceipt":  func() { PeekReceiptedMessageID(dlr) },
 		"PeekConcat":   func() { PeekConcat(sub) },
+		"PeekSubmit":   func() { PeekSubmit(sub) },
 	}
 	for name, fn := range cases {
 		if n := testing.AllocsPerRun(100, fn); n != 0 {

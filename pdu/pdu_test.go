@@ -206,6 +206,9 @@ func TestPeek(t *testing.T) {
 	if r, ok := PeekRegisteredDelivery(sub); !ok || r != 1 {
 		t.Fatalf("PeekRegisteredDelivery = %d, %v", r, ok)
 	}
+	if si, ok := PeekSubmit(sub); !ok || si.RegisteredDelivery != 1 || string(si.DestAddr) != "4587654321" || si.IsConcat {
+		t.Fatalf("PeekSubmit = %+v, %v", si, ok)
+	}
 	if _, ok := PeekReceiptedMessageID(sub); ok {
 		t.Fatal("submit_sm has no receipted_message_id")
 	}

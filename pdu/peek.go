@@ -122,6 +122,26 @@ type ConcatRef struct {
 	Part  uint8
 }
 
+// SubmitInfo is what routing reads from a submit_sm: PeekSubmit finds it
+// with one pass over the frame. DestAddr is a view into the frame.
+type SubmitInfo struct {
+	DestAddr           []byte
+	RegisteredDelivery byte
+	Concat             ConcatRef
+	IsConcat           bool // Concat is set: the message is one part of several
+}
+
+// PeekSubmit reads the fields routing needs from a submit_sm frame.
+func PeekSubmit(frame []byte) (SubmitInfo, bool) {
+	l, ok := scanSM(frame)
+	if !ok {
+		return SubmitInfo{}, false
+	}
+	si := SubmitInfo{DestAddr: l.dest, RegisteredDelivery: l.regDlr}
+	si.Concat, si.IsConcat = l.concat()
+	return si, true
+}
+
 // PeekConcat returns the concatenation reference of a submit_sm frame, from
 // a UDH information element 0x00 (8-bit reference) or 0x08 (16-bit
 // reference) when esm_class has UDHI set, else from the sar_* TLVs.
@@ -130,6 +150,10 @@ func PeekConcat(frame []byte) (ConcatRef, bool) {
 	if !ok {
 		return ConcatRef{}, false
 	}
+	return l.concat()
+}
+
+func (l *smLayout) concat() (ConcatRef, bool) {
 	if l.esmClass&ESMClassUDHI != 0 {
 		text := l.sm
 		if v, found := l.tlvs.Lookup(TagMessagePayload); found {
