@@ -51,6 +51,7 @@ func (i *instance) note(err error) {
 func (p *Plugin) startProcess(context.Context) (*instance, error) {
 	cmd := exec.Command(p.Command[0], p.Command[1:]...)
 	cmd.Env = append(os.Environ(), p.Env...)
+	dieWithMux(cmd)
 	hl := newHCLog(p.log)
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
