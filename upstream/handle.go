@@ -46,12 +46,17 @@ func (l connLink) HandleFrame(lc *link.Conn, frame []byte) error {
 		var b [pdu.HeaderLen]byte
 		l.response(pdu.Header{ID: pdu.CmdSubmitSMResp, Status: st, Seq: h.Seq}, pdu.AppendHeaderOnly(b[:0], pdu.CmdSubmitSMResp, st, h.Seq))
 	case pdu.CmdDeliverSM:
+		l.c.unreplied.Add(1)
 		s.pool.handler.Deliver(s, l.c.gen, frame)
 	case pdu.CmdUnbind:
 		lc.SendAndClose(pdu.AppendHeaderOnly(nil, pdu.CmdUnbindResp, pdu.StatusOK, h.Seq), errPeerUnbound)
 	case pdu.CmdUnbindResp:
 		if l.c.unbindBy.Load() != 0 {
-			return errUnbound
+			l.c.unbindAcked.Store(true)
+			if l.c.unreplied.Load() <= 0 {
+				lc.SendAndClose(nil, errUnbound) // flush what is queued, then close
+			}
+			return nil // else close once the reports received are answered (Reply, Tick)
 		}
 		l.ignored(h)
 	default:
@@ -119,5 +124,8 @@ func (l connLink) Tick(lc *link.Conn, now time.Time) {
 	}
 	if by := l.c.unbindBy.Load(); by != 0 && now.UnixNano() > by {
 		lc.Close(errUnbindTimeout)
+	}
+	if l.c.unbindAcked.Load() && l.c.unreplied.Load() <= 0 {
+		lc.SendAndClose(nil, errUnbound)
 	}
 }

@@ -64,6 +64,14 @@ type conn struct {
 	gen      uint64
 	win      *link.Window[pending]
 	unbindBy atomic.Int64 // unix nanos; non-zero once we sent unbind
+
+	// unreplied counts deliver_sm handed to the Handler and not yet
+	// answered through Reply. After our unbind is answered the connection
+	// stays open until they are (or unbindBy passes): a report the
+	// provider sent just before it does not get resent, and duplicated,
+	// because its deliver_sm_resp found the connection gone.
+	unreplied   atomic.Int64
+	unbindAcked atomic.Bool // the provider answered our unbind
 }
 
 // pending is a submit_sm waiting for its response.
@@ -186,6 +194,10 @@ func (s *Session) Reply(gen uint64, frame []byte) error {
 	c := s.cur.Load()
 	if c == nil || c.gen != gen {
 		return ErrStale
+	}
+	if pdu.ID(frame) == pdu.CmdDeliverSMResp && c.unreplied.Add(-1) == 0 && c.unbindAcked.Load() {
+		c.link.SendAndClose(frame, errUnbound) // the last answer the unbind waited for
+		return nil
 	}
 	if err := c.link.Send(frame); err != nil {
 		return ErrStale
