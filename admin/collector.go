@@ -35,6 +35,7 @@ var (
 	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client.", []string{"client", "rule", "event"}, nil)
 	descBindsUp   = prometheus.NewDesc("smppmux_upstream_binds_total", "Upstream connections that bound, by host and slot; reconnects are this minus one.", []string{"host", "session"}, nil)
 	descLatency   = prometheus.NewDesc("smppmux_upstream_submit_seconds", "Round trip of submit_sm to the provider, by host.", []string{"host"}, nil)
+	descResent    = prometheus.NewDesc("smppmux_reports_resent_total", "The provider's resends of reports already stored: answered, not stored again.", nil, nil)
 	descClosed    = prometheus.NewDesc("smppmux_downstream_closed_total", "Bound client sessions the mux closed, by reason.", []string{"reason"}, nil)
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed at once for a limit.", []string{"limit"}, nil)
 )
@@ -42,7 +43,7 @@ var (
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
-		descHeldFull, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed} {
+		descHeldFull, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent} {
 		ch <- d
 	}
 }
@@ -70,6 +71,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descStoreErr, n.StoreErrors)
 	counter(descHeldFull, n.HeldFull)
 	counter(descDropped, n.DeliverDropped)
+	counter(descResent, n.Resent)
 	for id, cc := range c.m.ClientCounters() {
 		counter(descClientSub, cc.Submits, id)
 		for st, v := range cc.ByStatus {

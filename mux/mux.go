@@ -42,6 +42,7 @@ type Mux struct {
 	live     atomic.Pointer[live]
 
 	affinity   affinity
+	recent     recentReports
 	fair       fairShare
 	idFallback idFallback
 	idw        *batcher[idJob]

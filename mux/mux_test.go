@@ -559,3 +559,26 @@ func TestReceiptRacingItsResponseIsHeld(t *testing.T) {
 		t.Fatalf("receipt for %s", ids[0])
 	}
 }
+
+// The provider resends a receipt whose deliver_sm_resp it did not get; a
+// resend of one already stored is answered and not delivered again.
+func TestResentReceiptNotDeliveredTwice(t *testing.T) {
+	h := newHarness(t, "", simtest.DLRDelay(time.Hour)) // no receipt of its own
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	_, id, err := c.Submit(ctxT(t), sm("4599999999", true, "once"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the same receipt twice, as a resend is
+		if err := h.sim.InjectReceipt("acct", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	collect(t, c, 1, 5*time.Second)
+	eventually(t, 5*time.Second, func() bool { return h.mux.Metrics().Snapshot().Resent == 1 })
+	select {
+	case f := <-c.Deliveries:
+		t.Fatalf("a second copy was delivered: %x", f)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

@@ -26,6 +26,7 @@ type report struct {
 	id     string // the receipt's message id, for receipts
 	client string // "" until routed
 	held   time.Time
+	key    uint64 // recentReports key, once routed
 }
 
 // Deliver implements upstream.Handler: a report or MO from any upstream
@@ -117,6 +118,18 @@ func (m *Mux) reportBatch(batch []report) {
 		if r.kind == store.KindReport && r.client == "" && !m.hold(&r) {
 			continue
 		}
+		// Receipts carry a unique id and state; two MOs with the same
+		// text from the same sender are two messages, so only receipts
+		// are checked for resends.
+		if r.kind == store.KindReport {
+			r.key = reportKey(r.client, r.frame)
+		}
+		if r.key != 0 && (m.recent.has(r.key) || inBatch(ready, r.key)) {
+			// The provider's resend of a report already stored: answer it.
+			m.metrics.resent.Add(1)
+			m.replyDeliver(r, pdu.StatusOK)
+			continue
+		}
 		items = append(items, store.Item{Client: r.client, Kind: r.kind, Frame: r.frame})
 		ready = append(ready, r)
 	}
@@ -130,6 +143,9 @@ func (m *Mux) reportBatch(batch []report) {
 		st = pdu.StatusTempAppErr
 	}
 	for _, r := range ready {
+		if st == pdu.StatusOK && r.key != 0 {
+			m.recent.add(r.key) // before the answer: a resend racing it is caught
+		}
 		m.replyDeliver(r, st)
 		if st == pdu.StatusOK {
 			m.metrics.reportStored(r)
@@ -163,6 +179,15 @@ func (m *Mux) hold(r *report) bool {
 		return false
 	}
 	m.held = append(m.held, *r)
+	return false
+}
+
+func inBatch(rs []report, key uint64) bool {
+	for i := range rs {
+		if rs[i].key == key {
+			return true
+		}
+	}
 	return false
 }
 
