@@ -46,6 +46,14 @@ func (l connLink) HandleFrame(lc *link.Conn, frame []byte) error {
 		var b [pdu.HeaderLen]byte
 		l.response(pdu.Header{ID: pdu.CmdSubmitSMResp, Status: st, Seq: h.Seq}, pdu.AppendHeaderOnly(b[:0], pdu.CmdSubmitSMResp, st, h.Seq))
 	case pdu.CmdDeliverSM:
+		if s.pool.draining.Load() || l.c.unbindBy.Load() != 0 {
+			// Stopping: refuse new reports with a temporary error rather
+			// than store them; the provider keeps them and sends them to
+			// the next bind, so none is stored twice.
+			var b [pdu.HeaderLen + 1]byte
+			_ = lc.Send(pdu.Append(b[:0], pdu.CmdDeliverSMResp, pdu.StatusTempAppErr, h.Seq, &pdu.SMResp{}))
+			return nil
+		}
 		l.c.unreplied.Add(1)
 		s.pool.handler.Deliver(s, l.c.gen, frame)
 	case pdu.CmdUnbind:

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -55,6 +56,7 @@ type Pool struct {
 	dial func(ctx context.Context, h Host) (net.Conn, error)
 
 	closing  atomic.Bool // Submit refuses: Shutdown or Close began
+	draining atomic.Bool // new deliver_sm are refused: Shutdown is about to unbind
 	stopping atomic.Bool // no more reconnects; bound sessions unbind
 
 	runCtx     context.Context // ends every connection at once: Close, Start's ctx
@@ -189,6 +191,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	if !p.isStarted() {
 		return err
 	}
+	p.drain(ctx)
 	p.stopCancel(errPoolStopped)
 	for _, s := range p.sessions {
 		s.unbind()
@@ -203,6 +206,37 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// drain refuses new reports (ESME_RX_T_APPN, so the provider keeps them)
+// and waits until the reports already handed to the Handler are answered,
+// for ResponseTimeout at most: then the unbind that follows loses none of
+// their answers.
+func (p *Pool) drain(ctx context.Context) {
+	p.draining.Store(true)
+	deadline := time.NewTimer(p.cfg.ResponseTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for p.unreplied() > 0 {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (p *Pool) unreplied() int64 {
+	var n int64
+	for _, s := range p.sessions {
+		if c := s.cur.Load(); c != nil {
+			n += c.unreplied.Load()
+		}
+	}
+	return n
 }
 
 // waitIdle waits until no submit is waiting for a response, or ctx ends.
