@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
@@ -30,6 +33,30 @@ const (
 //
 // KEYS: queue stream, leases zset. ARGV: group, consumer, max, lease ms,
 // retention ms. Returns {trimmed, {{id, {field, value, ...}}, ...}}.
+// enqueueOnceSrc adds a report to its client's stream unless the same
+// report (KEYS[1], by a hash of its body) was added within ARGV[1] ms.
+const enqueueOnceSrc = `
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], '*', ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+end
+return 0
+`
+
+// dedupTTL is how long a stored report is remembered against resends;
+// the provider resends within minutes of a missed deliver_sm_resp.
+const dedupTTL = 30 * time.Minute
+
+// reportSum identifies a report by its body: the header, whose sequence
+// number differs between the provider's sends, is left out.
+func reportSum(frame []byte) string {
+	body := frame
+	if len(body) >= pdu.HeaderLen {
+		body = body[pdu.HeaderLen:]
+	}
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:12])
+}
+
 var fetchScript = goredis.NewScript(`
 local q, l = KEYS[1], KEYS[2]
 local group, consumer = ARGV[1], ARGV[2]
@@ -116,6 +143,14 @@ func (s *Store) Enqueue(ctx context.Context, items []store.Item) error {
 			if !seen[it.Client] {
 				seen[it.Client] = true
 				p.SAdd(ctx, s.keys.clients(), it.Client)
+			}
+			if it.Kind == store.KindReport {
+				// Once per report: a write Redis applied but whose
+				// answer was lost makes the mux refuse the report
+				// (ESME_RX_T_APPN) and the provider resend it.
+				p.Eval(ctx, enqueueOnceSrc, []string{s.keys.seen(it.Client, reportSum(it.Frame)), s.keys.queue(it.Client)},
+					dedupTTL.Milliseconds(), fieldKind, strconv.Itoa(int(it.Kind)), fieldFrame, it.Frame)
+				continue
 			}
 			p.XAdd(ctx, &goredis.XAddArgs{
 				Stream: s.keys.queue(it.Client),

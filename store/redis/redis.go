@@ -361,6 +361,10 @@ func (k keys) queue(client string) string  { return k.prefix + ":q:{" + client +
 func (k keys) leases(client string) string { return k.prefix + ":lease:{" + client + "}" }
 func (k keys) clients() string             { return k.prefix + ":clients" }
 
+// seen is the key that marks a report stored; it shares the client's hash
+// tag, so one script can check it and add to the queue on a cluster.
+func (k keys) seen(client, sum string) string { return k.prefix + ":seen:{" + client + "}:" + sum }
+
 var (
 	_ store.Store             = (*Store)(nil)
 	_ mux.Provisioner         = (*Store)(nil)

@@ -376,3 +376,35 @@ func TestSweep(t *testing.T) {
 		t.Errorf("after the sweep fetched %q", tagsOf(es))
 	}
 }
+
+// A report enqueued twice (the provider's resend after an answer Redis
+// gave but the mux did not get) is queued once; MOs are not deduplicated.
+func TestReportEnqueuedOnce(t *testing.T) {
+	addr, _, _ := redistest.Start(t)
+	s, err := Open(context.Background(), "redis://"+addr+"/0", store.Limits{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	receipt := append(make([]byte, 16), "id:1 stat:DELIVRD"...)
+	resent := append([]byte{0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 9}, "id:1 stat:DELIVRD"...) // other seq
+	mo := append(make([]byte, 16), "hello"...)
+	for _, it := range []store.Item{
+		{Client: "c", Kind: store.KindReport, Frame: receipt},
+		{Client: "c", Kind: store.KindReport, Frame: resent},
+		{Client: "c", Kind: store.KindMO, Frame: mo},
+		{Client: "c", Kind: store.KindMO, Frame: mo},
+	} {
+		if err := s.Enqueue(ctx, []store.Item{it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := s.Fetch(ctx, "c", 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 3 {
+		t.Fatalf("%d entries queued, want 3 (one receipt, two MOs)", len(es))
+	}
+}
