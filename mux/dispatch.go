@@ -139,7 +139,6 @@ type ackJob struct {
 
 // ackBatch acknowledges or releases entries, grouped by client.
 func (m *Mux) ackBatch(batch []ackJob) {
-	ctx := context.Background()
 	type key struct {
 		c  *client
 		ok bool
@@ -150,15 +149,44 @@ func (m *Mux) ackBatch(batch []ackJob) {
 		groups[k] = append(groups[k], j.id)
 	}
 	for k, ids := range groups {
-		var err error
-		if k.ok {
-			err = m.store.Ack(ctx, k.c.id, ids)
-		} else {
-			err = m.store.Release(ctx, k.c.id, ids)
-		}
+		err := m.retryStore(func(ctx context.Context) error {
+			if k.ok {
+				return m.store.Ack(ctx, k.c.id, ids)
+			}
+			return m.store.Release(ctx, k.c.id, ids)
+		})
 		if err != nil && !errors.Is(err, store.ErrClosed) {
 			m.log.Warn("cannot update the report queue; entries will be delivered again", zap.Error(err))
 		}
 		k.c.notify()
+	}
+}
+
+// ackRetryFor bounds how long an acknowledgement is retried while the
+// store is down: well inside the lease, after which the entry would be
+// delivered again anyway.
+const ackRetryFor = 20 * time.Second
+
+// retryStore runs op until it succeeds, the store is closed, the mux
+// stops, or ackRetryFor has passed, backing off from 50ms to 1s: a client
+// that acknowledged a report while the store was down does not get it
+// again once the store is back.
+func (m *Mux) retryStore(op func(context.Context) error) error {
+	ctx := context.Background()
+	deadline := time.Now().Add(ackRetryFor)
+	wait := 50 * time.Millisecond
+	for {
+		err := op(ctx)
+		if err == nil || errors.Is(err, store.ErrClosed) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-m.stopping:
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, time.Second)
 	}
 }
