@@ -1,0 +1,538 @@
+package faults
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/smpp-mux/smpp-mux/internal/redistest"
+)
+
+var fullFlag = flag.Bool("full", false, "full-length fault figures (also FAULTS_FULL=1); writes RESULTS.md")
+
+// setting is the length and load of a run: short for CI, full for the
+// figures.
+type setting struct {
+	name      string
+	rate      float64       // submits/s per steady client (4 of them)
+	warm      time.Duration // after every client bound, before the baseline
+	base      time.Duration // baseline window just before the fault
+	fault     time.Duration // how long a fault with a duration lasts
+	bound     time.Duration // recovery bound for most faults
+	restart   time.Duration // recovery bound after a mux restart
+	drain     time.Duration // bound on the wait for the last receipts
+	crowd     int           // clients binding at once
+	garbage   int           // garbage connections per second
+	garbageD  time.Duration // for this long
+	disruptMs time.Duration // how long the disconnecting client leaves deliver_sm unanswered
+}
+
+func currentSetting() setting {
+	if *fullFlag || os.Getenv("FAULTS_FULL") == "1" {
+		return setting{name: "full", rate: 100, warm: 2 * time.Second, base: 10 * time.Second, fault: 10 * time.Second,
+			bound: 20 * time.Second, restart: 30 * time.Second, drain: 60 * time.Second,
+			crowd: 1000, garbage: 1000, garbageD: 10 * time.Second, disruptMs: 2 * time.Second}
+	}
+	return setting{name: "short", rate: 50, warm: time.Second, base: 2 * time.Second, fault: 2 * time.Second,
+		bound: 10 * time.Second, restart: 15 * time.Second, drain: 20 * time.Second,
+		crowd: 200, garbage: 300, garbageD: time.Second, disruptMs: 500 * time.Millisecond}
+}
+
+var steadyTenants = []string{"t0", "t1", "t2", "t3"}
+
+var (
+	binDir    string
+	muxBin    string
+	pluginBin string
+
+	resultsMu sync.Mutex
+	results   []Result
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		var err error
+		if binDir, err = os.MkdirTemp("", "faults-bin-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(binDir)
+		if muxBin, err = Build(binDir, "github.com/smpp-mux/smpp-mux/cmd/smpp-mux", "smpp-mux"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if pluginBin, err = Build(binDir, "github.com/smpp-mux/smpp-mux/plugins/examples/premium-class", "premium-class"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		// Fault 8 binds up to 1,000 clients: the mux (a child) inherits this.
+		if _, err := RaiseNoFile(); err != nil {
+			fmt.Fprintln(os.Stderr, "raise RLIMIT_NOFILE:", err)
+		}
+		code := m.Run()
+		report()
+		// No goroutine of the suite may outlive its tests (the mux and
+		// the plugins are processes, stopped by each test's cleanup).
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines outlived the tests:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+		return code
+	}()
+	os.Exit(code)
+}
+
+// report prints the table and, for -full or FAULTS_RESULTS=1, writes it
+// to RESULTS.md under the setting's heading.
+func report() {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	if len(results) == 0 {
+		return
+	}
+	s := currentSetting()
+	head := fmt.Sprintf("## %s setting\n\nRun %s on %s/%s, %d CPUs, %s; race detector: %v. "+
+		"Load: 4 steady transceivers at %.0f submits/s each, registered_delivery=1, simulator receipts 200ms after the response.\n\n",
+		s.name, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), raceEnabled, s.rate)
+	table := Markdown(results)
+	fmt.Println()
+	fmt.Println(head + table)
+	if s.name == "full" || os.Getenv("FAULTS_RESULTS") == "1" {
+		if err := WriteSection("RESULTS.md", s.name, head+table); err != nil {
+			fmt.Fprintln(os.Stderr, "write RESULTS.md:", err)
+		}
+	}
+}
+
+// env is one fault run: a simulator, the mux, the steady load and the
+// ledger, plus what the fault's functions add.
+type env struct {
+	t      *testing.T
+	s      setting
+	spec   faultSpec
+	sim    *Sim
+	mux    *Mux
+	L      *Ledger
+	load   *Load
+	others []*Client // fault-specific clients (not steady)
+
+	start, end time.Time // the fault's window
+	checks     []Check
+	extra      []string
+}
+
+func (e *env) check(name string, ok bool, format string, args ...any) {
+	e.checks = append(e.checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (e *env) note(format string, args ...any) {
+	e.extra = append(e.extra, fmt.Sprintf(format, args...))
+}
+
+// faultSpec is one fault: how to set up, inject and judge it.
+type faultSpec struct {
+	name     string
+	muxOpts  func(e *env, o *MuxOptions) // before the mux starts
+	before   func(e *env)                // after the load runs, before the baseline
+	inject   func(e *env)                // must set e.start and e.end
+	after    func(e *env)                // after the drain: extra checks
+	killed   bool                        // submits lost to kill -9 and duplicate receipts are documented
+	restart  bool                        // recovery bound: a mux restart's
+	others   bool                        // the steady clients must be untouched while the fault lasts
+	noRecov  bool                        // no throughput dip expected; recovery is still measured
+	muxDown  bool                        // the mux is expected to have exited (never)
+	skipNote string
+}
+
+func TestFaults(t *testing.T) {
+	for _, f := range faultList() {
+		t.Run(f.name, func(t *testing.T) { runFault(t, f) })
+	}
+}
+
+func runFault(t *testing.T, f faultSpec) {
+	s := currentSetting()
+	e := &env{t: t, s: s, spec: f}
+	e.sim = StartSim(t, SimConfig())
+	opts := MuxOptions{Tenants: append(append([]string(nil), steadyTenants...), "slow", "flaky", "crowd")}
+	if f.muxOpts != nil {
+		f.muxOpts(e, &opts)
+	}
+	cfg, addr, admin := Config(t, e.sim.Hosts, opts)
+	e.mux = NewMux(t, muxBin, cfg, addr, admin)
+	if err := e.mux.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("mux log tail:\n%s", e.mux.Tail(6000))
+		}
+	})
+	e.L = NewLedger(2 * time.Hour)
+	e.load = StartLoad(t, e.L, addr, steadyTenants, s.rate)
+	if f.before != nil {
+		f.before(e)
+	}
+	all := append(append([]*Client(nil), e.load.Clients...), e.others...)
+	waitFor(t, 10*time.Second, "every client bound", func() bool {
+		for _, c := range all {
+			if !c.Connected() {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(s.warm + s.base)
+	now := time.Now()
+	baseline := e.L.Rate(now.Add(-s.base), now)
+
+	f.inject(e)
+	during := -1.0
+	if e.end.Sub(e.start) >= 500*time.Millisecond {
+		during = e.L.Rate(e.start, e.end)
+	}
+	bound := s.bound
+	if f.restart {
+		bound = s.restart
+	}
+	var rec time.Duration
+	var recovered bool
+	for {
+		if rec, recovered = e.L.Recovered(e.end, baseline, 0.8); recovered || time.Since(e.end) > bound+time.Second {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a little more load after recovery
+
+	// Drain: no new submits, every answer, every receipt.
+	for _, c := range all {
+		c.Pause(true)
+	}
+	if err := WaitAnswered(all, 20*time.Second); err != nil {
+		e.note("drain: %v", err)
+	}
+	deadline := time.Now().Add(s.drain)
+	for e.L.Counts().DLRLost > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a duplicate would arrive now
+	c := e.L.Counts()
+	ss := e.sim.Stats()
+	e.note("provider: %d receipts sent (resends included), %d acked, %d resent", ss.DLRsSent, ss.DLRsAcked, ss.Resent)
+
+	e.check("every submit answered", c.Unanswered == 0, "%d unanswered", c.Unanswered)
+	if f.killed {
+		e.check("only kill -9 loses answers", true, "%d lost to kill -9 (documented)", c.LostToKill)
+	} else {
+		e.check("no submit lost to a kill", c.LostToKill == 0, "%d", c.LostToKill)
+	}
+	e.check("no DLR lost", c.DLRLost == 0, "%d of %d lost", c.DLRLost, c.DLRExpected)
+	if f.killed {
+		e.check("DLR duplicates documented", true, "%d (allowed: kill -9)", c.DLRDup)
+	} else {
+		e.check("no duplicate DLR", c.DLRDup == 0, "%d duplicates", c.DLRDup)
+	}
+	e.check("no DLR to another tenant", c.Misrouted == 0, "%d misrouted", c.Misrouted)
+	e.check("recovered within bound", recovered, "bound %v", bound)
+	if f.others && during >= 0 {
+		e.check("others untouched", during >= 0.8*baseline, "%.0f ok/s during vs %.0f before", during, baseline)
+	}
+	if !f.muxDown {
+		e.check("mux alive", !e.mux.Exited(), "mux exited")
+	}
+	if f.after != nil {
+		f.after(e)
+	}
+	r := Result{Fault: f.name, Counts: c, Baseline: baseline, During: during, Recovery: rec, Bound: bound, Recov: recovered, Checks: e.checks, Extra: e.extra}
+	resultsMu.Lock()
+	results = append(results, r)
+	resultsMu.Unlock()
+	t.Logf("%s: %s\n%s", f.name, r.Held(), r.Figures())
+	for _, ch := range e.checks {
+		if !ch.OK {
+			t.Errorf("invariant %q failed: %s", ch.Name, ch.Detail)
+		}
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a subprocess and other goroutines
+	}
+}
+
+// addClient runs a fault-specific (not steady) client under the load.
+func (e *env) addClient(id string, rate float64) *Client {
+	c := &Client{L: e.L, Addr: e.mux.Addr, SystemID: id, Password: "pw", Rate: rate}
+	e.others = append(e.others, c)
+	e.load.Add(c)
+	return c
+}
+
+// status reads the mux's /status.
+func (e *env) status() (st struct {
+	Downstream []struct {
+		SystemID string `json:"system_id"`
+		Inflight int64  `json:"inflight"`
+	} `json:"downstream"`
+	Queued map[string]int `json:"queued"`
+	Held   int            `json:"held_reports"`
+}, err error) {
+	resp, err := HTTPGet("http://"+e.mux.Admin+"/status", 2*time.Second)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
+func (e *env) boundAs(id string) int {
+	st, err := e.status()
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, d := range st.Downstream {
+		if d.SystemID == id {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *env) hold() { time.Sleep(e.s.fault) }
+
+func faultList() []faultSpec {
+	return []faultSpec{
+		{name: "01 kill -9 and restart", killed: true, restart: true, inject: func(e *env) {
+			e.start = time.Now()
+			e.L.MarkKill()
+			e.mux.Kill()
+			e.end = time.Now()
+			if err := e.mux.Start(); err != nil {
+				e.t.Fatal(err)
+			}
+			e.note("restart to ready %v", time.Since(e.end).Round(time.Millisecond))
+		}},
+		{name: "02 SIGTERM under load", restart: true, inject: func(e *env) {
+			e.start = time.Now()
+			code, err := e.mux.Term(45 * time.Second)
+			e.check("SIGTERM exits 0", err == nil && code == 0, "exit %d, %v", code, err)
+			e.note("SIGTERM to exit %v", time.Since(e.start).Round(time.Millisecond))
+			e.end = time.Now()
+			if err := e.mux.Start(); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+		{name: "03 one upstream host stopped and started", others: true, inject: func(e *env) {
+			e.start = time.Now()
+			e.sim.StopHost(e.sim.Hosts[0])
+			e.hold()
+			if err := e.sim.StartHost(e.sim.Hosts[0]); err != nil {
+				e.t.Fatal(err)
+			}
+			e.end = time.Now()
+		}, after: func(e *env) {
+			waitFor(e.t, 10*time.Second, "both hosts bound again", func() bool { return e.sim.Stats().SessionsBound == 4 })
+		}},
+		{name: "04 both hosts down", inject: func(e *env) {
+			e.start = time.Now()
+			e.sim.StopHost(e.sim.Hosts[0])
+			e.sim.StopHost(e.sim.Hosts[1])
+			e.hold()
+			for _, h := range e.sim.Hosts {
+				if err := e.sim.StartHost(h); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+			e.end = time.Now()
+		}},
+		{name: "05 provider throttling (0x58)", inject: func(e *env) {
+			e.start = time.Now()
+			e.sim.SetThrottle(true)
+			e.hold()
+			e.sim.SetThrottle(false)
+			e.end = time.Now()
+		}},
+		{name: "06 slow client", others: true, noRecov: true, before: func(e *env) {
+			e.addClient("slow", 20)
+		}, inject: func(e *env) {
+			slow := e.others[0]
+			e.start = time.Now()
+			// First it leaves its deliver_sm unanswered (its window stalls)
+			// while it goes on submitting, then it stops reading at all.
+			slow.NoAck(true)
+			time.Sleep(e.s.fault / 2)
+			slow.StallReads()
+			time.Sleep(e.s.fault / 2)
+			n := e.boundAs("slow")
+			st, _ := e.status()
+			e.note("slow client's reports waiting in the store when it reconnects: %d", st.Queued["slow"])
+			if n == 0 {
+				e.note("slow client: closed by the mux as a slow consumer")
+			} else {
+				e.note("slow client: still bound (its window stalled)")
+			}
+			e.check("slow client's reports kept in the store", st.Queued["slow"] > 0, "%d queued", st.Queued["slow"])
+			slow.Drop()
+			slow.NoAck(false)
+			e.end = time.Now()
+		}},
+		{name: "07 client disconnects mid-window", others: true, noRecov: true, before: func(e *env) {
+			e.addClient("flaky", 50)
+		}, inject: func(e *env) {
+			fl := e.others[0]
+			e.start = time.Now()
+			fl.NoAck(true)
+			time.Sleep(e.s.disruptMs)
+			e.note("flaky client dropped with %d submits in flight", fl.InFlight())
+			fl.Drop()
+			fl.NoAck(false)
+			e.end = time.Now()
+		}},
+		{name: "08 crowd binding at once", others: true, noRecov: true, inject: func(e *env) {
+			fd0 := e.mux.FDs()
+			e.start = time.Now()
+			r := BindCrowd(e.mux.Addr, "crowd", "pw", e.s.crowd, 20*time.Second, time.Second)
+			e.end = time.Now()
+			e.check(fmt.Sprintf("all %d bound", e.s.crowd), r.Bound == e.s.crowd, "bound %d, refused %d, failed %d, first error %v", r.Bound, r.Refused, r.Failed, r.FirstErr)
+			e.note("%d clients: bound %d, bind latency p50 %v p99 %v max %v", e.s.crowd, r.Bound, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.Max.Round(time.Millisecond))
+			e.settleFDs(fd0)
+		}},
+		{name: "09 garbage on the port", others: true, noRecov: true, inject: func(e *env) {
+			fd0 := e.mux.FDs()
+			e.start = time.Now()
+			r := Garbage(e.mux.Addr, e.s.garbage, e.s.garbageD)
+			e.end = time.Now()
+			e.note("garbage: %d connections in %v (%d dial errors)", r.Conns, e.s.garbageD, r.DialErrs)
+			e.settleFDs(fd0)
+		}},
+		{name: "10 Redis restarted", muxOpts: func(e *env, o *MuxOptions) {
+			addr, stop, restart := redistest.Start(e.t, redistest.AppendOnly())
+			o.Store = fmt.Sprintf("module = \"redis\"\nurl = \"redis://%s/0\"\ntimeout = \"500ms\"\n", addr)
+			redisStop, redisRestart = stop, restart
+		}, inject: func(e *env) {
+			e.start = time.Now()
+			redisStop()
+			e.hold()
+			redisRestart()
+			e.end = time.Now()
+		}},
+		{name: "11 full disk (embedded store)", muxOpts: func(e *env, o *MuxOptions) {
+			d, ok := MountDisk(e.t, "64m")
+			disk = d
+			if !ok {
+				e.note("tmpfs not mountable: RLIMIT_FSIZE on the mux instead")
+			}
+			o.Store = fmt.Sprintf("module = \"bolt\"\npath = %q\n", d.Dir+"/mux.db")
+		}, inject: func(e *env) {
+			errs0 := e.mux.Metric("smppmux_store_errors_total")
+			e.start = time.Now()
+			if disk.tmpfs {
+				n, err := disk.Fill()
+				if err != nil {
+					e.t.Fatalf("fill: %v", err)
+				}
+				e.note("disk filled with %d MiB", n>>20)
+			} else if err := LimitFileSize(e.mux.Pid(), 0); err != nil {
+				e.t.Fatal(err)
+			}
+			e.hold()
+			if disk.tmpfs {
+				if err := disk.Free(); err != nil {
+					e.t.Fatal(err)
+				}
+			} else if err := LimitFileSize(e.mux.Pid(), -1); err != nil {
+				e.t.Fatal(err)
+			}
+			e.end = time.Now()
+			e.note("store errors during the fault: %.0f", e.mux.Metric("smppmux_store_errors_total")-errs0)
+		}},
+		{name: "12 external plugin killed", muxOpts: func(e *env, o *MuxOptions) {
+			o.Rule = fmt.Sprintf("  [[client.rule]]\n  module = \"plugin\"\n  command = [%q]\n  timeout = \"2s\"\n  on_error = \"reject\"\n", pluginBin)
+		}, inject: func(e *env) {
+			kids := e.mux.Children()
+			if len(kids) == 0 {
+				e.t.Fatal("no plugin process under the mux")
+			}
+			e.start = time.Now()
+			for _, p := range kids {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+			e.end = time.Now()
+			e.note("killed %d plugin processes", len(kids))
+		}, after: func(e *env) {
+			kids := e.mux.Children()
+			e.check("plugins restarted", len(kids) > 0, "%d plugin processes after", len(kids))
+			// A killed mux must not leave its plugins running.
+			e.mux.Kill()
+			alive := kids
+			deadline := time.Now().Add(5 * time.Second)
+			for len(alive) > 0 && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+				alive = alive[:0:0]
+				for _, p := range kids {
+					if syscall.Kill(p, 0) == nil && !zombie(p) {
+						alive = append(alive, p)
+					}
+				}
+			}
+			e.check("plugins end with a killed mux", len(alive) == 0, "%d of %d plugin processes still running 5s after kill -9 of the mux", len(alive), len(kids))
+			for _, p := range alive {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+		}},
+	}
+}
+
+// Per-run state of faults 10 and 11, set by muxOpts (runs are sequential).
+var (
+	redisStop, redisRestart func()
+	disk                    *Disk
+)
+
+// settleFDs checks that the mux's descriptors return (bounded) to about
+// what they were before a connection storm.
+func (e *env) settleFDs(before int) {
+	var now int
+	ok := false
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if now = e.mux.FDs(); now >= 0 && now <= before+10 {
+			ok = true
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.check("descriptors released", ok, "%d before, %d after", before, now)
+}
+
+// zombie reports whether pid has exited and waits to be reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z'
+}

@@ -1,0 +1,234 @@
+package faults
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// CrowdResult is what BindCrowd saw.
+type CrowdResult struct {
+	Bound, Refused, Failed int
+	P50, P99, Max          time.Duration // bind latency of the bound
+	FirstErr               error
+}
+
+// BindCrowd opens n connections at once, binds each as a transceiver of
+// systemID (each waits at most timeout), holds them for hold, then
+// unbinds and closes them all. It returns when every connection is closed.
+func BindCrowd(addr, systemID, password string, n int, timeout, hold time.Duration) CrowdResult {
+	var (
+		mu   sync.Mutex
+		res  CrowdResult
+		lats []time.Duration
+		wg   sync.WaitGroup
+	)
+	start := make(chan struct{})
+	release := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			t0 := time.Now()
+			nc, err := net.DialTimeout("tcp", addr, timeout)
+			if err == nil {
+				_ = nc.SetDeadline(t0.Add(timeout))
+				br := bufio.NewReader(nc)
+				err = bind(nc, br, pdu.CmdBindTransceiver, systemID, password)
+				if err == nil {
+					lat := time.Since(t0)
+					mu.Lock()
+					res.Bound++
+					lats = append(lats, lat)
+					mu.Unlock()
+					<-release
+					_ = nc.SetDeadline(time.Now().Add(2 * time.Second))
+					_, _ = nc.Write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbind, 0, 2))
+					for { // read until unbind_resp or close; answer enquire_link meanwhile
+						f, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength)
+						if err != nil || pdu.ID(f) == pdu.CmdUnbindResp {
+							break
+						}
+					}
+					_ = nc.Close()
+					return
+				}
+				_ = nc.Close()
+			}
+			mu.Lock()
+			var se *pdu.StatusError
+			if errors.As(err, &se) {
+				res.Refused++
+			} else {
+				res.Failed++
+			}
+			if res.FirstErr == nil {
+				res.FirstErr = err
+			}
+			mu.Unlock()
+		})
+	}
+	close(start)
+	time.Sleep(hold)
+	// Wait (bounded) for the binds to settle before releasing them.
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		settled := res.Bound+res.Refused+res.Failed == n
+		mu.Unlock()
+		if settled {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) > 0 {
+		res.P50 = lats[len(lats)/2]
+		res.P99 = lats[len(lats)*99/100]
+		res.Max = lats[len(lats)-1]
+	}
+	return res
+}
+
+// GarbageResult is what Garbage did.
+type GarbageResult struct {
+	Conns, DialErrs int
+}
+
+// Garbage opens rate connections per second to addr for d; each writes
+// one kind of garbage (random octets, an HTTP request, a TLS hello, a
+// huge or tiny command_length, a half PDU) and closes at once.
+func Garbage(addr string, rate int, d time.Duration) GarbageResult {
+	var conns, errs atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256) // connections open at once, at most
+	const step = 10 * time.Millisecond
+	perStep := max(1, rate/int(time.Second/step))
+	t := time.NewTicker(step)
+	defer t.Stop()
+	end := time.Now().Add(d)
+	var k atomic.Int64
+	for time.Now().Before(end) {
+		<-t.C
+		for range perStep {
+			select {
+			case sem <- struct{}{}:
+			default:
+				continue // the garbage maker itself is saturated; skip
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				nc, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					errs.Add(1)
+					return
+				}
+				conns.Add(1)
+				_ = nc.SetDeadline(time.Now().Add(time.Second))
+				_, _ = nc.Write(garbage(int(k.Add(1))))
+				_ = nc.Close()
+			})
+		}
+	}
+	wg.Wait()
+	return GarbageResult{Conns: int(conns.Load()), DialErrs: int(errs.Load())}
+}
+
+func garbage(i int) []byte {
+	switch i % 6 {
+	case 0:
+		b := make([]byte, 16+i%200)
+		_, _ = rand.Read(b)
+		return b
+	case 1:
+		return []byte("GET / HTTP/1.1\r\nHost: mux\r\n\r\n")
+	case 2:
+		return []byte{0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03} // TLS ClientHello start
+	case 3:
+		return binary.BigEndian.AppendUint32(nil, 0x7fffffff) // huge command_length
+	case 4:
+		return pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLink, 0, 1)[:8] // half a header
+	default:
+		b := binary.BigEndian.AppendUint32(nil, 12) // command_length below 16
+		return append(b, make([]byte, 12)...)
+	}
+}
+
+// Disk is a small tmpfs for the embedded store, filled on demand.
+type Disk struct {
+	Dir    string
+	filler string
+	tmpfs  bool
+}
+
+// MountDisk mounts a tmpfs of size on a fresh directory (root only); ok
+// is false when mounting is not possible. t.Cleanup unmounts it.
+func MountDisk(t TB, size string) (*Disk, bool) {
+	dir := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatalf("mkdir: %v", err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Logf("mount tmpfs: %v: %s", err, out)
+		return &Disk{Dir: dir}, false
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Logf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return &Disk{Dir: dir, filler: filepath.Join(dir, "filler"), tmpfs: true}, true
+}
+
+// Fill writes a file until the disk is full.
+func (d *Disk) Fill() (int64, error) {
+	f, err := os.Create(d.filler)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var n int64
+	for {
+		w, err := f.Write(buf)
+		n += int64(w)
+		if err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return n, nil
+			}
+			return n, err
+		}
+	}
+}
+
+// Free removes what Fill wrote.
+func (d *Disk) Free() error { return os.Remove(d.filler) }
+
+// LimitFileSize sets RLIMIT_FSIZE of a running process (root): the
+// fallback full disk when tmpfs cannot be mounted. max < 0 lifts it.
+func LimitFileSize(pid int, max int64) error {
+	rl := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if max >= 0 {
+		rl = unix.Rlimit{Cur: uint64(max), Max: unix.RLIM_INFINITY}
+	}
+	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &rl, nil); err != nil {
+		return fmt.Errorf("prlimit %d: %w", pid, err)
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package faults
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// Bucket is the width of one throughput bucket.
+const Bucket = 100 * time.Millisecond
+
+// Ledger accounts for every submit_sm the load driver sent and every
+// receipt it received, keyed by message id. Its methods are safe for
+// concurrent use by the driver's goroutines.
+type Ledger struct {
+	start time.Time
+	// okSteady counts ESME_ROK answers to steady clients per Bucket since
+	// start: the throughput that recovery is measured on.
+	okSteady []atomic.Int64
+
+	mu         sync.Mutex // guards the fields below
+	sent       int
+	answered   int
+	byStatus   map[pdu.Status]int
+	timedOut   int                  // no answer within the client's timeout, connection still up
+	connLost   int                  // in flight when the connection ended, not killed, not abandoned
+	lostToKill int                  // in flight when the mux was killed -9 (documented: nobody answers)
+	abandoned  int                  // in flight when the client itself dropped the connection
+	owner      map[string]string    // accepted id (registered_delivery) -> tenant
+	got        map[string]int       // id -> receipts acknowledged
+	gotBy      map[string]string    // id -> tenant that received it (first)
+	misrouted  int                  // receipts received by a tenant that did not submit the id
+	kills      []time.Time          // when the mux was killed -9
+	firstAt    map[string]time.Time // id -> when its first receipt came
+	dupAt      []time.Duration      // duplicate receipt times after their first
+	notes      []string
+}
+
+// NewLedger returns a Ledger whose throughput buckets cover span.
+func NewLedger(span time.Duration) *Ledger {
+	return &Ledger{
+		start:    time.Now(),
+		okSteady: make([]atomic.Int64, int(span/Bucket)+1),
+		byStatus: map[pdu.Status]int{},
+		owner:    map[string]string{},
+		got:      map[string]int{},
+		gotBy:    map[string]string{},
+		firstAt:  map[string]time.Time{},
+	}
+}
+
+// Start is when the ledger began; bucket times count from it.
+func (l *Ledger) Start() time.Time { return l.start }
+
+func (l *Ledger) submitted() {
+	l.mu.Lock()
+	l.sent++
+	l.mu.Unlock()
+}
+
+// answer records a submit_sm_resp (or generic_nack) for a submit.
+func (l *Ledger) answer(tenant string, steady bool, st pdu.Status, id string, registered bool) {
+	if st == pdu.StatusOK && steady {
+		if i := int(time.Since(l.start) / Bucket); i < len(l.okSteady) {
+			l.okSteady[i].Add(1)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.answered++
+	l.byStatus[st]++
+	if st == pdu.StatusOK && registered && id != "" {
+		l.owner[id] = tenant
+		if by, ok := l.gotBy[id]; ok && by != tenant {
+			l.misrouted++ // the receipt raced its response to another tenant
+		}
+	}
+}
+
+// receipt records a receipt acknowledged by tenant.
+func (l *Ledger) receipt(tenant, id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got[id]++
+	if _, ok := l.gotBy[id]; !ok {
+		l.gotBy[id] = tenant
+		l.firstAt[id] = time.Now()
+	} else if len(l.dupAt) < 10 {
+		l.dupAt = append(l.dupAt, time.Since(l.firstAt[id]).Round(time.Millisecond))
+	}
+	if o, ok := l.owner[id]; ok && o != tenant {
+		l.misrouted++
+	}
+}
+
+// connEnded accounts for the submits still in flight on a connection that
+// was dialled at dialed and ended now.
+func (l *Ledger) connEnded(dialed time.Time, inflight int, abandon bool) {
+	if inflight == 0 {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case abandon:
+		l.abandoned += inflight
+	case l.killedDuringLocked(dialed, now):
+		l.lostToKill += inflight
+	default:
+		l.connLost += inflight
+	}
+}
+
+func (l *Ledger) killedDuringLocked(from, to time.Time) bool {
+	for _, k := range l.kills {
+		if !k.Before(from) && !k.After(to.Add(time.Second)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Ledger) timedOutN(n int) {
+	l.mu.Lock()
+	l.timedOut += n
+	l.mu.Unlock()
+}
+
+// MarkKill records that the mux is being killed -9 now: submits in flight
+// on connections to it are then counted as lost to the kill.
+func (l *Ledger) MarkKill() {
+	l.mu.Lock()
+	l.kills = append(l.kills, time.Now())
+	l.mu.Unlock()
+}
+
+// Note adds a line to the figures of the run.
+func (l *Ledger) Note(format string, args ...any) {
+	l.mu.Lock()
+	l.notes = append(l.notes, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+// Counts are a Ledger's figures at one instant.
+type Counts struct {
+	Sent, Answered                          int
+	ByStatus                                map[pdu.Status]int
+	TimedOut, ConnLost, LostToKill, Abandon int
+	// Unanswered is what no rule excuses: timed out or lost on a
+	// connection that was neither killed nor dropped by the client.
+	Unanswered                        int
+	DLRExpected, DLRDelivered, DLRDup int
+	DLRLost, DLRUnknown, Misrouted    int
+	Notes                             []string
+}
+
+// Counts returns the figures now. A receipt is expected per accepted
+// submit with registered_delivery; delivered counts distinct ids
+// received; lost = expected - delivered; unknown counts receipts for ids
+// the client never saw accepted (their submit_sm_resp was lost to a kill
+// or abandoned with its connection).
+func (l *Ledger) Counts() Counts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := Counts{
+		Sent: l.sent, Answered: l.answered, ByStatus: map[pdu.Status]int{},
+		TimedOut: l.timedOut, ConnLost: l.connLost, LostToKill: l.lostToKill, Abandon: l.abandoned,
+		Unanswered: l.timedOut + l.connLost, Misrouted: l.misrouted,
+		Notes: append([]string(nil), l.notes...),
+	}
+	for k, v := range l.byStatus {
+		c.ByStatus[k] = v
+	}
+	c.DLRExpected = len(l.owner)
+	for id := range l.owner {
+		n := l.got[id]
+		if n > 0 {
+			c.DLRDelivered++
+			c.DLRDup += n - 1
+		}
+	}
+	c.DLRLost = c.DLRExpected - c.DLRDelivered
+	for id := range l.got {
+		if _, ok := l.owner[id]; !ok {
+			c.DLRUnknown++
+		}
+	}
+	if len(l.dupAt) > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("duplicates came %v after the first copy", l.dupAt))
+	}
+	return c
+}
+
+// Statuses formats ByStatus as "ESME_ROK 1234, ESME_RTHROTTLED 5".
+func (c Counts) Statuses() string {
+	keys := make([]pdu.Status, 0, len(c.ByStatus))
+	for k := range c.ByStatus {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", k, c.ByStatus[k])
+	}
+	return b.String()
+}
+
+// Rate returns the steady clients' ESME_ROK answers per second over
+// [from, to).
+func (l *Ledger) Rate(from, to time.Time) float64 {
+	i, j := l.bucket(from), l.bucket(to)
+	if j <= i {
+		return 0
+	}
+	var n int64
+	for k := i; k < j; k++ {
+		n += l.okSteady[k].Load()
+	}
+	return float64(n) / (float64(j-i) * Bucket.Seconds())
+}
+
+func (l *Ledger) bucket(t time.Time) int {
+	i := int(t.Sub(l.start) / Bucket)
+	return max(0, min(i, len(l.okSteady)))
+}
+
+// Recovered returns how long after end the steady throughput first
+// reached frac of baseline and held there: each of four consecutive
+// 250ms windows from that instant at frac of baseline or more (so a
+// burst of answers held back during the fault does not count as
+// recovery). It looks no later than now - 1s; ok is false when the
+// throughput has not recovered yet.
+func (l *Ledger) Recovered(end time.Time, baseline, frac float64) (time.Duration, bool) {
+	const w = 250 * time.Millisecond
+	last := time.Now().Add(-4 * w)
+	for t := end; !t.After(last); t = t.Add(Bucket) {
+		ok := true
+		for k := range 4 {
+			from := t.Add(time.Duration(k) * w)
+			if l.Rate(from, from.Add(w)) < frac*baseline {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return t.Sub(end), true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,107 @@
+package faults
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Check is one invariant of a fault run and whether it held.
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string
+}
+
+// Result is one fault's row in the table.
+type Result struct {
+	Fault    string
+	Counts   Counts
+	Baseline float64 // steady ESME_ROK/s before the fault
+	During   float64 // steady ESME_ROK/s while it lasted; < 0: an instant fault
+	Recovery time.Duration
+	Bound    time.Duration
+	Recov    bool
+	Checks   []Check
+	Extra    []string
+}
+
+// Held summarises the checks: "all held" or the failed ones.
+func (r Result) Held() string {
+	var failed []string
+	for _, c := range r.Checks {
+		if !c.OK {
+			failed = append(failed, "FAILED "+c.Name+" ("+c.Detail+")")
+		}
+	}
+	if len(failed) == 0 {
+		names := make([]string, len(r.Checks))
+		for i, c := range r.Checks {
+			names[i] = c.Name
+		}
+		return "all held: " + strings.Join(names, "; ")
+	}
+	return strings.Join(failed, "; ")
+}
+
+// Figures formats the counts of a run.
+func (r Result) Figures() string {
+	c := r.Counts
+	rec := "not within " + r.Bound.String()
+	if r.Recov {
+		rec = r.Recovery.Round(100*time.Millisecond).String() + " (bound " + r.Bound.String() + ")"
+	}
+	s := fmt.Sprintf("submits sent %d, answered %d [%s], unanswered %d (timed out %d, conn lost %d), lost to kill -9 %d, abandoned by client %d; "+
+		"DLR expected %d, delivered %d, duplicated %d, lost %d, unknown-id %d, misrouted %d; "+
+		"ok/s before %.0f, during %s; recovery %s",
+		c.Sent, c.Answered, c.Statuses(), c.Unanswered, c.TimedOut, c.ConnLost, c.LostToKill, c.Abandon,
+		c.DLRExpected, c.DLRDelivered, c.DLRDup, c.DLRLost, c.DLRUnknown, c.Misrouted,
+		r.Baseline, r.during(), rec)
+	for _, e := range append(append([]string(nil), c.Notes...), r.Extra...) {
+		s += "; " + e
+	}
+	return s
+}
+
+func (r Result) during() string {
+	if r.During < 0 {
+		return "n/a (instant fault)"
+	}
+	return fmt.Sprintf("%.0f", r.During)
+}
+
+// Markdown renders results as a table.
+func Markdown(rs []Result) string {
+	var b strings.Builder
+	b.WriteString("| fault | what held | figures |\n| --- | --- | --- |\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", esc(r.Fault), esc(r.Held()), esc(r.Figures()))
+	}
+	return b.String()
+}
+
+func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+// WriteSection replaces (or appends) the section named name in the
+// Markdown file at path, between HTML comment markers, keeping the rest.
+func WriteSection(path, name, body string) error {
+	begin, end := "<!-- "+name+":begin -->", "<!-- "+name+":end -->"
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	s := string(old)
+	if s == "" {
+		s = "# Fault suite results\n\nWritten by `go test ./faults/` (see faults/doc.go). Each section is replaced by the run of its setting.\n\n"
+	}
+	block := begin + "\n" + body + "\n" + end
+	if i := strings.Index(s, begin); i >= 0 {
+		if j := strings.Index(s, end); j > i {
+			s = s[:i] + block + s[j+len(end):]
+			return os.WriteFile(path, []byte(s), 0o644)
+		}
+	}
+	s = strings.TrimRight(s, "\n") + "\n\n" + block + "\n"
+	return os.WriteFile(path, []byte(s), 0o644)
+}
