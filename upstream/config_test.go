@@ -2,17 +2,12 @@ package upstream
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smpp-mux/smpp-mux/internal/testcert"
 
 	"go.uber.org/zap/zapcore"
 
@@ -111,43 +106,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-// testCA makes a CA and a certificate for 127.0.0.1 signed by it.
-func testCA(t *testing.T) (*x509.CertPool, tls.Certificate) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	return roots, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// newTLSSim serves a simulator on a TLS listener until the test ends.
 func newTLSSim(t *testing.T, cert tls.Certificate) (string, *sim.Server) {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
@@ -170,7 +128,8 @@ func newTLSSim(t *testing.T, cert tls.Certificate) (string, *sim.Server) {
 
 func TestTLS(t *testing.T) {
 	t.Parallel()
-	roots, cert := testCA(t)
+	certs := testcert.New(t)
+	roots, cert := certs.Pool, certs.Certificate
 	addr, srv := newTLSSim(t, cert)
 	p := newTestPool(t, Config{Hosts: []Host{{Address: addr, TLS: true, TLSConfig: &tls.Config{RootCAs: roots}}}, SessionsPerHost: 1}, nil)
 	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound over TLS")
