@@ -3,7 +3,6 @@ package mux
 import (
 	"context"
 	"sync"
-	"time"
 )
 
 // batcher runs fn over items added from many goroutines, in batches of up
@@ -11,12 +10,11 @@ import (
 // gets group commit from the store: one fsync for many message ids or
 // reports, without a timer.
 type batcher[T any] struct {
-	ch     chan T
-	max    int
-	linger time.Duration // after the first item, wait up to this for more; 0: take what is queued
-	fn     func([]T)
-	stop   chan struct{}
-	once   sync.Once
+	ch   chan T
+	max  int
+	fn   func([]T)
+	stop chan struct{}
+	once sync.Once
 }
 
 func newBatcher[T any](queue, max int, fn func([]T)) *batcher[T] {
@@ -46,9 +44,6 @@ func (b *batcher[T]) run(ctx context.Context) {
 		select {
 		case v := <-b.ch:
 			batch = b.fill(append(batch[:0], v))
-			if b.linger > 0 && len(batch) < b.max {
-				batch = b.lingerFill(ctx, batch)
-			}
 			b.fn(batch)
 			clear(batch)
 		case <-ctx.Done():
@@ -62,23 +57,6 @@ func (b *batcher[T]) run(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// lingerFill waits up to linger for more items, up to max.
-func (b *batcher[T]) lingerFill(ctx context.Context, batch []T) []T {
-	t := time.NewTimer(b.linger)
-	defer t.Stop()
-	for len(batch) < b.max {
-		select {
-		case v := <-b.ch:
-			batch = append(batch, v)
-		case <-t.C:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
 }
 
 // fill appends whatever is queued, up to max.

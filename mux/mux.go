@@ -101,10 +101,7 @@ func New(cfg *Config, log *zap.Logger) (m *Mux, err error) {
 	m.down = downstream.NewServer(downstreamConfig(cfg, log), m)
 	m.idw = newBatcher(4096, 512, m.idBatch)
 	m.rw = newBatcher(4096, 512, m.reportBatch)
-	// Acknowledgements linger: a lost one only means a report delivered
-	// again, and fewer store commits leave fsyncs to ids and reports.
-	m.aw = newBatcher(4096, 1024, m.ackBatch)
-	m.aw.linger = 20 * time.Millisecond
+	m.aw = newBatcher(4096, 512, m.ackBatch)
 	return m, nil
 }
 
