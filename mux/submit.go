@@ -94,14 +94,12 @@ func isStatusError(err error) bool {
 
 // answer sends the client a submit_sm_resp without a body.
 func (b *binding) answer(seq uint32, st pdu.Status) {
-	var buf [pdu.HeaderLen + 1]byte
-	f := pdu.Append(buf[:0], pdu.CmdSubmitSMResp, st, seq, &pdu.SMResp{})
-	if st != pdu.StatusOK {
-		f = pdu.AppendHeaderOnly(buf[:0], pdu.CmdSubmitSMResp, st, seq)
-	}
+	// Only the mux's own refusals come here; an accepted submit is always
+	// answered with the provider's own submit_sm_resp.
+	var buf [pdu.HeaderLen]byte
 	b.m.metrics.answered(st)
 	b.c.stats.answered(st)
-	_ = b.s.Send(f)
+	_ = b.s.Send(pdu.AppendHeaderOnly(buf[:0], pdu.CmdSubmitSMResp, st, seq))
 }
 
 // route sends a submit upstream. With wait, it waits up to submit_wait for

@@ -13,8 +13,9 @@ import (
 // idFallback holds message ids the store failed to write, so their reports
 // still find their client while the process lives.
 type idFallback struct {
-	mu sync.Mutex // guards m
-	m  map[string]idRec
+	mu      sync.Mutex // guards m, sweepAt
+	m       map[string]idRec
+	sweepAt int // sweep expired ids when m reaches this size
 }
 
 type idRec struct {
@@ -27,6 +28,16 @@ func (f *idFallback) put(id, client string, exp time.Time) {
 	defer f.mu.Unlock()
 	if f.m == nil {
 		f.m = map[string]idRec{}
+	}
+	if len(f.m) >= f.sweepAt {
+		// Expired ids go; the rest are still needed to route receipts.
+		now := time.Now()
+		for k, r := range f.m {
+			if now.After(r.expires) {
+				delete(f.m, k)
+			}
+		}
+		f.sweepAt = max(4096, 2*len(f.m))
 	}
 	f.m[id] = idRec{client, exp}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/mux"
@@ -63,19 +64,21 @@ func cmdDemo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		SendEnroute: true,
 	})
 	var hosts []string
+	var serving sync.WaitGroup // the simulator's hosts
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx) // ends every Serve
+		serving.Wait()
+	}()
 	for range 2 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
 		hosts = append(hosts, ln.Addr().String())
-		go func() { _ = s.Serve(ln) }()
+		serving.Go(func() { _ = s.Serve(ln) })
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	}()
 	cfg, err := mux.Parse(fmt.Appendf(nil, demoConfig, *listen, hosts[0], hosts[1]))
 	if err != nil {
 		return err
