@@ -11,9 +11,10 @@
 // DESIGN.md ("Wire behaviour") lays out; internal/link answers
 // enquire_link and a bad command_length (generic_nack, then close).
 //
-// Each connection runs the two goroutines of internal/link (reader and
-// writer) plus the session goroutine that started them and waits for them;
-// the Server waits for every session goroutine in Shutdown and Close.
+// Each connection runs on one session goroutine (internal/link's read loop),
+// plus a flush goroutine while frames wait to be written; an idle session
+// holds no buffers. The Server waits for every session goroutine in
+// Shutdown and Close.
 //
 // Start reading with Server.Serve in server.go, then sessionLink.HandleFrame
 // in handle.go.

@@ -27,8 +27,8 @@ type sessionLink struct{ s *Session }
 func (l sessionLink) HandleFrame(c *link.Conn, frame []byte) error {
 	s := l.s
 	h, _ := pdu.DecodeHeader(frame) // ReadFrame returns at least a header
-	if ce := s.Logger().Check(zap.DebugLevel, "pdu received"); ce != nil {
-		ce.Write(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID), zap.Stringer("command_status", h.Status))
+	if ce := s.debug("pdu received"); ce != nil {
+		ce.Write(s.fields(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID), zap.Stringer("command_status", h.Status))...)
 	}
 	switch h.ID {
 	case pdu.CmdBindReceiver, pdu.CmdBindTransmitter, pdu.CmdBindTransceiver:
@@ -53,24 +53,23 @@ func (l sessionLink) HandleFrame(c *link.Conn, frame []byte) error {
 	default:
 		if !h.ID.Known() {
 			s.reply(pdu.CmdGenericNack, pdu.StatusInvCmdID, h.Seq)
-		} else if ce := s.Logger().Check(zap.DebugLevel, "unexpected response ignored"); ce != nil {
-			ce.Write(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID))
+		} else if ce := s.debug("unexpected response ignored"); ce != nil {
+			ce.Write(s.fields(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID))...)
 		}
 	}
 	return nil
 }
 
-// Tick implements link.Ticker. It runs on the write goroutine: it times
-// out unanswered deliver_sm and ends an unbind the client does not answer.
-// A panic in Handler.Delivered closes this session only (link does not
-// recover on its write goroutine); the other expired entries still get
-// their Delivered.
+// Tick implements link.Ticker. It runs on link's timer: it times out
+// unanswered deliver_sm and ends an unbind the client does not answer. A
+// panic in Handler.Delivered closes this session only; the other expired
+// entries still get their Delivered.
 func (l sessionLink) Tick(c *link.Conn, now time.Time) {
 	s := l.s
 	if b := s.bound.Load(); b != nil {
 		s.window.Expire(now, func(seq uint32, ref string) {
-			if ce := b.log.Check(zap.DebugLevel, "deliver_sm timed out"); ce != nil {
-				ce.Write(zap.Uint32("seq", seq))
+			if ce := s.debug("deliver_sm timed out"); ce != nil {
+				ce.Write(s.fields(zap.Uint32("seq", seq))...)
 			}
 			if err := s.guard(func() { b.handler.Delivered(s, ref, 0, ErrTimeout) }); err != nil {
 				c.Close(err)
@@ -124,12 +123,11 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 		return
 	}
 	b := &boundState{typ: typ, systemID: string(req.SystemID), handler: handler}
-	b.log = s.log0.WithLazy(zap.String("system_id", b.systemID), zap.Stringer("bind_type", typ))
 	_ = s.conn.NetConn().SetReadDeadline(time.Time{}) // bound: the bind timeout no longer applies
 	_ = s.conn.Send(bindResp(h, pdu.StatusOK, req.InterfaceVersion >= pdu.InterfaceVersion34))
 	s.bound.Store(b) // after bind_resp is queued, so no deliver_sm overtakes it
 	s.srv.markBound(s)
-	b.log.Info("bound")
+	s.Logger().Info("bound")
 	if bh, ok := handler.(BoundHandler); ok {
 		bh.Bound(s)
 	}
@@ -141,10 +139,12 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 // meets the lockout.
 func (s *Session) refuse(h pdu.Header, st pdu.Status, systemID string, counted bool) {
 	if counted {
-		s.log0.Debug("bind refused", zap.String("system_id", systemID), zap.Stringer("command_status", st)) // the Binder logs why
+		if ce := s.debug("bind refused"); ce != nil { // the Binder logs why
+			ce.Write(s.fields(zap.String("system_id", systemID), zap.Stringer("command_status", st))...)
+		}
 		s.countFailure()
-	} else if ce := s.log0.Check(zap.DebugLevel, "bind refused: remote locked out"); ce != nil {
-		ce.Write(zap.String("system_id", systemID))
+	} else if ce := s.debug("bind refused: remote locked out"); ce != nil {
+		ce.Write(s.fields(zap.String("system_id", systemID))...)
 	}
 	s.conn.SendAndClose(bindResp(h, st, false), fmt.Errorf("%w: %v", ErrBindRefused, st))
 }
@@ -178,8 +178,8 @@ func (s *Session) handleSubmit(h pdu.Header, frame []byte) error {
 	}
 	var m pdu.SM
 	if err := m.Decode(frame[pdu.HeaderLen:]); err != nil {
-		if ce := b.log.Check(zap.DebugLevel, "submit_sm refused"); ce != nil {
-			ce.Write(zap.Uint32("seq", h.Seq), zap.Stringer("command_status", pdu.StatusOf(err)), zap.Error(err))
+		if ce := s.debug("submit_sm refused"); ce != nil {
+			ce.Write(s.fields(zap.Uint32("seq", h.Seq), zap.Stringer("command_status", pdu.StatusOf(err)), zap.Error(err))...)
 		}
 		s.reply(pdu.CmdSubmitSMResp, pdu.StatusOf(err), h.Seq)
 		return nil
@@ -193,8 +193,8 @@ func (s *Session) handleDeliverResp(h pdu.Header) {
 	ref, ok := s.window.Take(h.Seq)
 	b := s.bound.Load()
 	if !ok || b == nil {
-		if ce := s.Logger().Check(zap.DebugLevel, "response to no deliver_sm ignored"); ce != nil {
-			ce.Write(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID), zap.Stringer("command_status", h.Status))
+		if ce := s.debug("response to no deliver_sm ignored"); ce != nil {
+			ce.Write(s.fields(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID), zap.Stringer("command_status", h.Status))...)
 		}
 		return
 	}

@@ -21,9 +21,6 @@ type Server struct {
 	lock   *lockout
 	nextID atomic.Uint64
 
-	ctx    context.Context         // parent of every session; cancelled by Close
-	cancel context.CancelCauseFunc // cancels ctx
-
 	mu        sync.Mutex // guards the fields below
 	listeners map[*net.Listener]struct{}
 	sessions  map[*Session]struct{} // every connection, bound or not, until its goroutine ends
@@ -40,14 +37,11 @@ type Server struct {
 // NewServer returns a Server that authenticates binds with b.
 func NewServer(cfg Config, b Binder) *Server {
 	cfg.defaults()
-	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Server{
 		cfg:       cfg,
 		binder:    b,
 		log:       cfg.Logger,
 		lock:      newLockout(cfg.BindFailLimit, cfg.BindLockout),
-		ctx:       ctx,
-		cancel:    cancel,
 		listeners: make(map[*net.Listener]struct{}),
 		sessions:  make(map[*Session]struct{}),
 		perIP:     make(map[netip.Addr]int),
@@ -159,7 +153,7 @@ func (srv *Server) start(nc net.Conn) {
 	s := newSession(srv, nc, srv.nextID.Add(1))
 	s.ip = ip
 	srv.sessions[s] = struct{}{}
-	go s.serve(srv.ctx) // waited for through srv.idle
+	go s.serve() // waited for through srv.idle
 }
 
 // remove forgets a session whose goroutine is ending.
@@ -270,8 +264,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 // Close stops accepting, closes every connection at once and waits for
 // every session to end (Handler.Closed included).
 func (srv *Server) Close() error {
-	srv.beginClose()
-	srv.cancel(ErrServerClosed)
+	for _, s := range srv.beginClose() {
+		s.Close(ErrServerClosed)
+	}
 	<-srv.idle
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/smpp-mux/smpp-mux/internal/link"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -26,8 +27,7 @@ type Session struct {
 	srv    *Server
 	conn   *link.Conn
 	remote net.Addr
-	ip     netip.Addr  // remote IP, for the per-IP limit
-	log0   *zap.Logger // before bind: session and remote
+	ip     netip.Addr // remote IP, for the per-IP limit
 
 	countedBound bool // moved out of the Server's unbound count; guarded by Server.mu
 	window       *link.Window[string]
@@ -45,7 +45,6 @@ type boundState struct {
 	typ      BindType
 	systemID string
 	handler  Handler
-	log      *zap.Logger // log0 With system_id and bind_type
 }
 
 func newSession(srv *Server, nc net.Conn, id uint64) *Session {
@@ -56,11 +55,6 @@ func newSession(srv *Server, nc net.Conn, id uint64) *Session {
 		remote: nc.RemoteAddr(),
 		window: link.NewWindow[string](cfg.Window),
 	}
-	remote := "unknown"
-	if s.remote != nil {
-		remote = s.remote.String()
-	}
-	s.log0 = srv.log.WithLazy(zap.Uint64("session", id), zap.String("remote", remote)) // lazy: idle sessions hold no encoded fields
 	s.conn = link.New(nc, link.Config{
 		MaxLength:   cfg.MaxLength,
 		MaxQueued:   cfg.MaxQueued,
@@ -93,13 +87,30 @@ func (s *Session) Type() BindType {
 	return 0
 }
 
-// Logger returns the session's logger, with fields session and remote, and
-// after bind system_id and bind_type.
-func (s *Session) Logger() *zap.Logger {
-	if b := s.bound.Load(); b != nil {
-		return b.log
+// Logger returns a logger with the session's fields: session and remote,
+// and after bind system_id and bind_type. It is built at each call (an
+// idle session holds no logger), so keep it off paths taken per PDU; those
+// use debug.
+func (s *Session) Logger() *zap.Logger { return s.srv.log.With(s.fields()...) }
+
+// fields returns the session's fields followed by more.
+func (s *Session) fields(more ...zap.Field) []zap.Field {
+	remote := "unknown"
+	if s.remote != nil {
+		remote = s.remote.String()
 	}
-	return s.log0
+	f := make([]zap.Field, 0, 4+len(more))
+	f = append(f, zap.Uint64("session", s.id), zap.String("remote", remote))
+	if b := s.bound.Load(); b != nil {
+		f = append(f, zap.String("system_id", b.systemID), zap.Stringer("bind_type", b.typ))
+	}
+	return append(f, more...)
+}
+
+// debug returns the checked entry of a debug line about the session, or
+// nil when debug is off; write it with s.fields(...).
+func (s *Session) debug(msg string) *zapcore.CheckedEntry {
+	return s.srv.log.Check(zap.DebugLevel, msg)
 }
 
 // WindowFree returns how many more deliver_sm Deliver would accept now.
@@ -211,12 +222,12 @@ func linkErr(err error) error {
 // serve runs the connection until it ends, then closes the socket and, for
 // a bound session, drains the window and tells the Handler. It runs on the
 // session goroutine, which the Server started and waits for.
-func (s *Session) serve(ctx context.Context) {
+func (s *Session) serve() {
 	defer s.srv.remove(s)
 	if err := s.conn.NetConn().SetReadDeadline(time.Now().Add(s.srv.cfg.BindTimeout)); err != nil {
 		s.conn.Close(err)
 	}
-	err := s.conn.Serve(ctx, sessionLink{s})
+	err := s.conn.Serve(context.Background(), sessionLink{s}) // Server.Close closes the session itself
 	s.end(s.cause(err))
 }
 
@@ -245,8 +256,8 @@ func (s *Session) end(cause error) {
 	s.mu.Unlock()
 	b := s.bound.Load()
 	if b == nil {
-		if ce := s.log0.Check(zap.DebugLevel, "connection closed before bind"); ce != nil {
-			ce.Write(zap.Error(cause))
+		if ce := s.debug("connection closed before bind"); ce != nil {
+			ce.Write(s.fields(zap.Error(cause))...)
 		}
 		return
 	}
@@ -256,9 +267,9 @@ func (s *Session) end(cause error) {
 	_ = s.guard(func() { b.handler.Closed(s, cause) })
 	if errors.Is(cause, ErrSlowConsumer) || errors.Is(cause, ErrDeadPeer) {
 		s.srv.count(cause)
-		b.log.Warn("session closed", zap.Error(cause))
+		s.Logger().Warn("session closed", zap.Error(cause))
 	} else {
-		b.log.Info("session closed", zap.Error(cause))
+		s.Logger().Info("session closed", zap.Error(cause))
 	}
 }
 

@@ -227,7 +227,7 @@ func TestHandlerPanicClosesOneSession(t *testing.T) {
 		t.Errorf("Closed(%v), want the panic", ev.err)
 	}
 
-	// A panic on the write goroutine (Delivered on timeout).
+	// A panic on link's timer (Delivered on timeout).
 	c = dial(t, ts.addr)
 	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	s := recv(t, shop.bound, "bind")

@@ -15,7 +15,7 @@ import (
 var scInterfaceVersion = pdu.AppendTLV(nil, pdu.TagSCInterfaceVersion, []byte{pdu.InterfaceVersion34})
 
 // session is one connection to the simulator. It is the link.Handler of
-// its link.Conn: HandleFrame runs on the read loop, Tick on the write loop.
+// its link.Conn: HandleFrame runs on the read loop, Tick on link's timer.
 type session struct {
 	srv  *Server
 	host *host

@@ -1,11 +1,9 @@
 package link
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"runtime/debug"
@@ -71,29 +69,46 @@ type Handler interface {
 }
 
 // Ticker is implemented by a Handler that needs periodic work (expiring its
-// windows). Tick runs on the write loop's goroutine every Config.Tick.
+// windows). Tick runs every Config.Tick on a timer's goroutine, never two
+// at once, and never after Serve has returned; it may run while HandleFrame
+// runs.
 type Ticker interface {
 	Tick(c *Conn, now time.Time)
 }
 
 // Conn is one SMPP connection. Create it with New, run it with Serve; any
 // goroutine may call Send, NextSeq and Close.
+//
+// An idle Conn costs one goroutine (the one in Serve, waiting for input)
+// and no buffers: the read buffer is taken from a pool when input arrives
+// and given back when everything read has been handled, and a flush
+// goroutine runs only while frames wait to be written. Keep-alive and
+// Ticker work run on a timer.
 type Conn struct {
-	nc  net.Conn
-	cfg Config
+	nc     net.Conn
+	cfg    Config
+	ticker Ticker // the Handler's Ticker, set by Serve
 
 	seq      atomic.Uint32
-	lastRead atomic.Int64 // unix nanos of the last frame read
+	lastRead atomic.Int64 // unix nanos of the last read that brought input
 	pinged   atomic.Bool  // an enquire_link of ours is unanswered
 
-	mu       sync.Mutex // guards out, closing, closed
-	out      []byte     // frames waiting for the write loop
-	closing  bool       // flush what is queued, then close
-	cause    error      // Serve's result once closing has flushed
-	closed   bool
-	wake     chan struct{}
-	stop     context.CancelCauseFunc
-	stopOnce sync.Once
+	mu      sync.Mutex // guards the fields below
+	out     []byte     // frames waiting to be written; a pooled buffer, nil when empty
+	writing bool       // a flush goroutine runs
+	serving bool       // Serve has started: Send may start a flush goroutine
+	closing bool       // flush what is queued, then close
+	cause   error      // the cause given to SendAndClose
+	closed  bool
+	err     error // the first cause given to Close: Serve's result
+
+	closeOnce sync.Once
+	flushers  sync.WaitGroup // the flush goroutine, when one runs
+
+	tickMu   sync.Mutex // held while a tick runs; orders the ticks with Serve's end
+	tick     *time.Timer
+	tickStop bool // guarded by tickMu: Serve has ended, ticks do nothing
+
 	done     chan struct{} // closed when Serve returns
 	readDone chan struct{} // closed when the read loop returns
 }
@@ -101,7 +116,7 @@ type Conn struct {
 // New wraps nc. Nothing runs until Serve.
 func New(nc net.Conn, cfg Config) *Conn {
 	cfg.defaults()
-	c := &Conn{nc: nc, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}), readDone: make(chan struct{})}
+	c := &Conn{nc: nc, cfg: cfg, done: make(chan struct{}), readDone: make(chan struct{})}
 	c.lastRead.Store(time.Now().UnixNano())
 	return c
 }
@@ -130,9 +145,9 @@ func (c *Conn) NextSeq() uint32 {
 	}
 }
 
-// Send queues a copy of frame for the write loop and returns at once. It
-// returns ErrClosed after Close, and ErrQueueFull, closing the connection,
-// when the peer does not read fast enough.
+// Send queues a copy of frame for writing and returns at once. It returns
+// ErrClosed after Close, and ErrQueueFull, closing the connection, when the
+// peer does not read fast enough.
 func (c *Conn) Send(frame []byte) error {
 	c.mu.Lock()
 	if c.closed || c.closing {
@@ -144,9 +159,12 @@ func (c *Conn) Send(frame []byte) error {
 		c.Close(ErrQueueFull)
 		return ErrQueueFull
 	}
+	if c.out == nil {
+		c.out = getBuf(&writeBufs, len(frame))
+	}
 	c.out = append(c.out, frame...)
+	c.startFlushLocked()
 	c.mu.Unlock()
-	c.signal()
 	return nil
 }
 
@@ -162,68 +180,88 @@ func (c *Conn) SendAndClose(frame []byte, cause error) {
 		c.out = append(c.out, frame...)
 		c.closing = true
 		c.cause = cause
+		c.startFlushLocked()
 	}
 	c.mu.Unlock()
-	c.signal()
 }
 
-func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// startFlushLocked starts the flush goroutine unless one runs or Serve has
+// not started (Serve starts it then). c.mu is held.
+func (c *Conn) startFlushLocked() {
+	if c.writing || !c.serving || c.closed {
+		return
 	}
+	c.writing = true
+	c.flushers.Add(1)
+	go c.flush()
 }
 
-// Close ends the connection with cause; Serve returns it. Safe to call more
-// than once and from any goroutine.
+// Close ends the connection with cause; Serve returns the first cause
+// given. Safe to call more than once and from any goroutine.
 func (c *Conn) Close(cause error) {
+	if cause == nil {
+		cause = ErrClosed
+	}
 	c.mu.Lock()
 	c.closed = true
-	stop := c.stop
+	if c.err == nil {
+		c.err = cause
+	}
 	c.mu.Unlock()
-	c.stopOnce.Do(func() {
-		if stop != nil {
-			stop(cause)
-		}
-		_ = c.nc.Close()
-	})
+	c.closeOnce.Do(func() { _ = c.nc.Close() })
 }
 
-// Serve runs the read and write loops until the connection ends, and
-// returns why. It closes the connection before it returns.
+// Serve runs the connection until it ends, and returns why. The read loop
+// runs on the calling goroutine. Serve closes the connection, and waits
+// for the flush goroutine and any running tick, before it returns. When
+// ctx ends, the connection is closed with ctx's cause.
 func (c *Conn) Serve(ctx context.Context, h Handler) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	c.mu.Lock()
-	c.stop = cancel
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
-		cancel(ErrClosed)
-	}
 	defer close(c.done)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer close(c.readDone)
-		cancel(c.readLoop(h))
-	})
-	wg.Go(func() { cancel(c.writeLoop(ctx, h)) })
-	<-ctx.Done()
-	c.Close(context.Cause(ctx))
-	wg.Wait()
-	return context.Cause(ctx)
+	c.ticker, _ = h.(Ticker)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { c.Close(context.Cause(ctx)) })
+		defer stop()
+	}
+	c.tickMu.Lock() // onTick reads c.tick
+	c.tick = time.AfterFunc(c.cfg.Tick, c.onTick)
+	c.tickMu.Unlock()
+
+	c.mu.Lock()
+	c.serving = true
+	if len(c.out) > 0 || c.closing {
+		c.startFlushLocked()
+	}
+	c.mu.Unlock()
+
+	err := c.readLoop(h)
+	close(c.readDone)
+	c.Close(err)
+
+	c.tickMu.Lock()
+	c.tickStop = true
+	c.tick.Stop()
+	c.tickMu.Unlock()
+	c.flushers.Wait()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	putBuf(&writeBufs, c.out)
+	c.out = nil
+	return c.err
 }
 
 func (c *Conn) readLoop(h Handler) (err error) {
+	rd := reader{nc: c.nc, max: c.cfg.MaxLength, lastRead: &c.lastRead}
+	rd.raw = rawConnOf(c.nc)
+	defer rd.close()
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	br := bufio.NewReaderSize(c.nc, 4096)
-	var buf []byte
 	var resp [pdu.HeaderLen]byte
 	for {
-		frame, err := pdu.ReadFrame(br, buf, c.cfg.MaxLength)
+		frame, err := rd.next()
 		if err != nil {
 			var le *pdu.LengthError
 			if errors.As(err, &le) {
@@ -231,14 +269,13 @@ func (c *Conn) readLoop(h Handler) (err error) {
 				// ESME_RINVCMDLEN with the peer's sequence number, let
 				// the writer flush it, then close (SMPP 3.4 §3.3).
 				c.SendAndClose(pdu.AppendHeaderOnly(resp[:0], pdu.CmdGenericNack, pdu.StatusInvCmdLen, le.Header.Seq), err)
-				_, _ = io.Copy(io.Discard, br) // until the writer's read deadline
+				rd.discard() // until the writer's read deadline
 			}
 			if cause := c.closingCause(); cause != nil {
 				return cause // the read ended because we are closing
 			}
 			return err
 		}
-		c.lastRead.Store(time.Now().UnixNano())
 		c.pinged.Store(false)
 		switch pdu.ID(frame) {
 		case pdu.CmdEnquireLink:
@@ -249,62 +286,57 @@ func (c *Conn) readLoop(h Handler) (err error) {
 				return err
 			}
 		}
-		// Keep one buffer for ordinary frames; let a rare huge one go.
-		if cap(frame) <= 16<<10 {
-			buf = frame[:0]
-		} else {
-			buf = nil
-		}
 	}
 }
 
-func (c *Conn) writeLoop(ctx context.Context, h Handler) error {
-	ticker, _ := h.(Ticker)
-	t := time.NewTicker(c.cfg.Tick)
-	defer t.Stop()
+// flush writes what Send queued until nothing is left, then ends; Send
+// starts it again. Only one runs at a time.
+func (c *Conn) flush() {
+	defer c.flushers.Done()
 	var spare []byte
+	defer func() { putBuf(&writeBufs, spare) }()
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-t.C:
-			if err := c.keepAlive(now); err != nil {
-				return err
-			}
-			if ticker != nil {
-				ticker.Tick(c, now)
-			}
-			continue
-		case <-c.wake:
-			// Let the goroutines that are about to queue more frames do
-			// so first: one write then carries many PDUs, which halves
-			// the syscalls per message under load.
-			runtime.Gosched()
-		}
+		// Let the goroutines that are about to queue more frames do so
+		// first: one write then carries many PDUs, which halves the
+		// syscalls per message under load.
+		runtime.Gosched()
 		c.mu.Lock()
 		buf, closing, cause := c.out, c.closing, c.cause
-		c.out = spare[:0]
+		if c.closed || (len(buf) == 0 && !closing) {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.out, spare = spare, nil // c.out owns it now
 		c.mu.Unlock()
 		if len(buf) > 0 {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
 			if _, err := c.nc.Write(buf); err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
-					return ErrWriteTimeout
+					err = ErrWriteTimeout
 				}
-				return err
+				putBuf(&writeBufs, buf)
+				c.Close(err)
+				c.stopWriting()
+				return
 			}
 		}
 		if closing {
+			putBuf(&writeBufs, buf)
 			c.lingerClose()
-			return cause
+			c.Close(cause)
+			c.stopWriting()
+			return
 		}
-		if cap(buf) <= 64<<10 {
-			spare = buf[:0]
-		} else {
-			spare = nil
-		}
+		spare = buf[:0]
 	}
+}
+
+func (c *Conn) stopWriting() {
+	c.mu.Lock()
+	c.writing = false
+	c.mu.Unlock()
 }
 
 // closingCause returns the cause given to SendAndClose, or nil.
@@ -327,14 +359,40 @@ func (c *Conn) lingerClose() {
 		_ = cw.CloseWrite()
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	t := time.NewTimer(lingerTime)
+	defer t.Stop()
 	select {
 	case <-c.readDone:
-	case <-time.After(lingerTime):
+	case <-t.C:
 	}
 }
 
 // lingerTime bounds lingerClose.
 const lingerTime = 500 * time.Millisecond
+
+// onTick runs every Config.Tick on the timer's goroutine: keep-alive, then
+// the Handler's Ticker. A panic in Tick closes this connection only.
+func (c *Conn) onTick() {
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	if c.tickStop {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			c.Close(&PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	now := time.Now()
+	if err := c.keepAlive(now); err != nil {
+		c.Close(err)
+		return
+	}
+	if c.ticker != nil {
+		c.ticker.Tick(c, now)
+	}
+	c.tick.Reset(c.cfg.Tick)
+}
 
 // keepAlive sends enquire_link when the peer has been quiet, and gives up on
 // a peer quiet past DeadAfter.
