@@ -15,9 +15,11 @@ import (
 // [upstream].balancer) that picks the upstream session for a submit. The
 // router calls Pick on a client session's read goroutine, concurrently for
 // many clients; Pick returns a session that is Available(now), or nil when
-// none is. Parts of one concatenated message stick to the session that took
-// the first part whatever the balancer, so Pick sees only first parts and
-// single messages.
+// none is. sessions, which Pick must not modify, lists every session of
+// the pool, those a reload is starting or draining too (they are not
+// Available). Parts of one concatenated message stick to the session that
+// took the first part whatever the balancer, so Pick sees only first parts
+// and single messages.
 type Balancer interface {
 	Module
 	Pick(now time.Time, sessions []*upstream.Session) *upstream.Session
@@ -100,7 +102,7 @@ func (m *Mux) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
 		}
 	}
 	up := m.up.Load()
-	return up.bal.Pick(now, up.sessions)
+	return up.bal.Pick(now, up.pool.Sessions())
 }
 
 var concatSeed = maphash.MakeSeed()
@@ -164,15 +166,15 @@ func (a *affinity) set(key uint64, s *upstream.Session, now time.Time) {
 	a.m[key] = affinityEntry{s: s, expires: now.Add(affinityTTL)}
 }
 
-// upPool is the upstream side of one [upstream] config: the pool, its
-// balancer and its max_rate pacer. A reload that changes [upstream]
-// builds a new one and lets the old one drain.
+// upPool is the upstream side of the [upstream] config: the pool, its
+// balancer and its max_rate pacer. The pool lives as long as the mux; a
+// reload moves its sessions to new settings (upstream.Pool.Reconfigure),
+// and swaps in a new upPool with the new balancer and pacer.
 type upPool struct {
-	cfg      UpstreamConfig
-	pool     *upstream.Pool
-	sessions []*upstream.Session
-	bal      Balancer
-	pace     *pacer
+	cfg  UpstreamConfig
+	pool *upstream.Pool
+	bal  Balancer
+	pace *pacer
 }
 
 func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
@@ -184,13 +186,22 @@ func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	mi, ok := GetModule("balancer." + cfg.Upstream.Balancer)
+	bal, err := newBalancer(cfg.Upstream.Balancer)
+	if err != nil {
+		return nil, err
+	}
+	return &upPool{cfg: cfg.Upstream, pool: p, bal: bal, pace: newPacer(cfg.Upstream.MaxRate)}, nil
+}
+
+// newBalancer makes the balancer module balancer.<name>.
+func newBalancer(name string) (Balancer, error) {
+	mi, ok := GetModule("balancer." + name)
 	if !ok {
-		return nil, fmt.Errorf("upstream.balancer: unknown module %q", cfg.Upstream.Balancer)
+		return nil, fmt.Errorf("upstream.balancer: unknown module %q", name)
 	}
 	bal, ok := mi.New().(Balancer)
 	if !ok {
 		return nil, fmt.Errorf("upstream.balancer: module %s is not a balancer", mi.ID)
 	}
-	return &upPool{cfg: cfg.Upstream, pool: p, sessions: p.Sessions(), bal: bal, pace: newPacer(cfg.Upstream.MaxRate)}, nil
+	return bal, nil
 }

@@ -35,11 +35,10 @@ type Mux struct {
 	rulesCtx    Context
 	rulesCancel context.CancelFunc
 
-	store    store.Store
-	up       atomic.Pointer[upPool] // the pool submits go to; replaced by a reload of [upstream]
-	retiring sync.WaitGroup         // pools replaced by a reload, draining
-	down     *downstream.Server
-	live     atomic.Pointer[live]
+	store store.Store
+	up    atomic.Pointer[upPool] // the upstream pool, balancer and pacer; replaced by a reload of [upstream]
+	down  *downstream.Server
+	live  atomic.Pointer[live]
 
 	affinity   affinity
 	recent     recentReports
@@ -273,7 +272,6 @@ func (m *Mux) shutdown(ctx context.Context) error {
 	if err := m.up.Load().pool.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("upstream: %w", err))
 	}
-	m.retiring.Wait()
 	m.upCancel()
 	m.workEnd() // batchers drain: pending ids stored, resps sent
 	m.workWG.Wait()

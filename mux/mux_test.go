@@ -316,6 +316,15 @@ func load(t *testing.T, h *harness, n, w int, stop <-chan struct{}) map[pdu.Stat
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		c := h.dial([]string{"shop", "bank"}[i%2], []string{"shop-pw", "bank-pw"}[i%2], esme.Options{})
+		go func() { // receipts are acknowledged by the client; keep its buffer from filling
+			for {
+				select {
+				case <-c.Deliveries:
+				case <-c.Done():
+					return
+				}
+			}
+		}()
 		wg.Go(func() {
 			slots := make(chan struct{}, w)
 			var cw sync.WaitGroup

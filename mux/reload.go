@@ -2,11 +2,14 @@ package mux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/smpp-mux/smpp-mux/upstream"
 )
 
 // Reload applies a new config to the running mux without dropping the
@@ -17,16 +20,34 @@ import (
 //     next bind or PDU; bound sessions whose address the new allow list
 //     no longer covers are unbound;
 //   - [server] mo_default, dlr_grace and submit_wait;
-//   - [upstream]: a new pool of sessions is started with the new settings;
-//     once one of its sessions is bound, submits go to it and the old pool
-//     drains (its in-flight submits are answered) and unbinds. A new pool
-//     that binds nothing within the new response_timeout (15s at most) is
-//     dropped, and the reload refused: the old pool keeps running.
+//   - [upstream] balancer and max_rate, at once, without touching a
+//     session;
+//   - the rest of [upstream], one upstream session at a time (see
+//     upstream.Pool.Reconfigure), so the provider never sees more than one
+//     bind beyond the old or the new count, whichever is larger. Sessions
+//     whose host and settings stay are kept, bound. A change to the
+//     credentials, bind, window or timers replaces every session; a
+//     changed host replaces its sessions. For each session to replace, a
+//     new one is started and, once it is bound, the old one drains (it
+//     takes no new submits, answers those in flight and refuses new
+//     reports with a temporary status) and unbinds; then the next.
+//     Sessions no longer configured drain and unbind; new ones are added.
+//
+// A new session that does not bind within the new response_timeout (15s
+// at most) stops the rollout, and the reload fails with an error that
+// says which host and why: the sessions already replaced stay replaced,
+// the others keep their old settings, and nothing else of the new config
+// is applied. Reloading the same file again, once the host is fixed, goes
+// on from there. The first session is replaced before anything is
+// removed, so settings that do not bind change nothing.
 //
 // A change to anything else (listeners, store, other [server] keys) is
 // refused before anything is touched: restart to apply it. When a
 // new rule fails to provision, the new config is cleaned up and the old one
 // keeps running. Log settings belong to the command, which applies them.
+//
+// Shutdown stops a rollout in progress, then drains and unbinds every
+// session, old or new.
 func (m *Mux) Reload(cfg *Config) error {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
@@ -41,23 +62,30 @@ func (m *Mux) Reload(cfg *Config) error {
 	if err := liveChangeable(m.cfg, cfg); err != nil {
 		return err
 	}
-	var newUp *upPool
-	if !reflect.DeepEqual(m.up.Load().cfg, cfg.Upstream) {
-		var err error
-		if newUp, err = m.startUpPool(cfg); err != nil {
-			return fmt.Errorf("reload: [upstream]: %w", err)
+	up := m.up.Load()
+	ucfg, err := upstreamConfig(cfg, m.log)
+	if err != nil {
+		return fmt.Errorf("reload: [upstream]: %w", err)
+	}
+	newUp := &upPool{cfg: cfg.Upstream, pool: up.pool, bal: up.bal, pace: up.pace}
+	if cfg.Upstream.Balancer != up.cfg.Balancer {
+		if newUp.bal, err = newBalancer(cfg.Upstream.Balancer); err != nil {
+			return fmt.Errorf("reload: %w", err)
 		}
+	}
+	if cfg.Upstream.MaxRate != up.cfg.MaxRate {
+		newUp.pace = newPacer(cfg.Upstream.MaxRate)
 	}
 	rctx, rcancel, err := provisionRules(cfg, m.log)
 	if err != nil {
-		if newUp != nil {
-			_ = newUp.pool.Close()
-		}
 		return fmt.Errorf("reload: %w", err)
 	}
-	if newUp != nil {
-		m.retire(m.up.Swap(newUp))
+	if err := m.reconfigure(ucfg, cfg.Upstream); err != nil {
+		rcancel()
+		_ = rctx.Cleanup()
+		return fmt.Errorf("reload: [upstream]: %w; the rest of the new config is not applied", err)
 	}
+	m.up.Store(newUp)
 	old := m.live.Load()
 	lv := newLive(cfg)
 	var added []*client
@@ -138,44 +166,22 @@ func liveChangeable(old, new *Config) error {
 	return nil
 }
 
-// upstreamSwapWait caps how long a reload waits for a new upstream pool to
-// bind before it gives up and keeps the old one.
-const upstreamSwapWait = 15 * time.Second
+// upstreamBindWait caps how long a reload waits for each new upstream
+// session to bind before it stops the rollout.
+const upstreamBindWait = 15 * time.Second
 
-// startUpPool starts a pool for cfg's [upstream] and waits until one of
-// its sessions is bound.
-func (m *Mux) startUpPool(cfg *Config) (*upPool, error) {
-	up, err := m.newUpPool(cfg)
-	if err != nil {
-		return nil, err
-	}
-	up.pool.Start(m.upCtx)
-	wait := min(upstreamSwapWait, cfg.Upstream.ResponseTimeout.Or(upstreamSwapWait))
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	for up.pool.Bound() == 0 {
+// reconfigure moves the upstream sessions to ucfg, one at a time; u is
+// the [upstream] it comes from. Shutdown stops it.
+func (m *Mux) reconfigure(ucfg upstream.Config, u UpstreamConfig) error {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
 		select {
-		case <-up.pool.Room():
-		case <-deadline.C:
-			_ = up.pool.Close()
-			return nil, fmt.Errorf("no session of the new settings bound within %v; the old ones keep running", wait)
 		case <-m.stopping:
-			_ = up.pool.Close()
-			return nil, fmt.Errorf("the mux is stopping")
+			cancel(errors.New("the mux is stopping"))
+		case <-ctx.Done():
 		}
-	}
-	return up, nil
-}
-
-// retire lets a replaced pool answer its in-flight submits, then unbind.
-func (m *Mux) retire(old *upPool) {
-	m.log.Info("upstream settings changed; the old sessions drain and unbind")
-	m.retiring.Go(func() {
-		bound := old.cfg.ResponseTimeout.Or(30*time.Second) + 5*time.Second
-		ctx, cancel := context.WithTimeout(context.Background(), bound)
-		defer cancel()
-		if err := old.pool.Shutdown(ctx); err != nil {
-			m.log.Warn("old upstream sessions did not drain in time", zap.Error(err))
-		}
-	})
+	}()
+	wait := min(upstreamBindWait, u.ResponseTimeout.Or(upstreamBindWait))
+	return m.up.Load().pool.Reconfigure(ctx, ucfg, wait)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,7 +18,7 @@ import (
 // gets ErrTimeout and ErrSessionLost. Match them with errors.Is.
 var (
 	// ErrNotBound is returned by Submit on a session that has no bound
-	// connection now, is unbinding, or is bound as a receiver.
+	// connection now, is draining or unbinding, or is bound as a receiver.
 	ErrNotBound = errors.New("upstream: session not bound")
 	// ErrWindowFull is returned by Submit when Config.Window submit_sm are
 	// already waiting for their response on the session.
@@ -26,7 +27,7 @@ var (
 	// follows an ESME_RTHROTTLED answer.
 	ErrThrottled = errors.New("upstream: session throttled by the provider")
 	// ErrClosing is returned by Submit once Pool.Shutdown or Pool.Close
-	// has begun.
+	// has begun, and by a Reconfigure they interrupt.
 	ErrClosing = errors.New("upstream: pool closing")
 	// ErrBadFrame is returned by Submit for a frame that is not a whole
 	// submit_sm, and by Reply for a frame whose command_length is not its
@@ -138,6 +139,17 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// sameSession reports whether connections made with c and o are alike:
+// every field but Hosts, SessionsPerHost and Logger, which are not
+// settings of one connection, is equal. A field added to Config counts.
+func (c *Config) sameSession(o *Config) bool {
+	a, b := *c, *o
+	a.Hosts, b.Hosts = nil, nil
+	a.SessionsPerHost, b.SessionsPerHost = 0, 0
+	a.Logger, b.Logger = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
 // canSubmit reports whether the bind type carries submit_sm.
 func (c *Config) canSubmit() bool { return c.Bind != pdu.CmdBindReceiver }
 
@@ -163,6 +175,25 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddInt("sessions_per_host", c.SessionsPerHost)
 	enc.AddInt("window", c.Window)
 	return nil
+}
+
+// same reports whether connections to h and o are alike: the same
+// address, and the same TLS settings: the same TLSConfig, or configs equal
+// field by field, trusted CAs compared by content (a config with callbacks
+// equals only itself).
+func (h Host) same(o Host) bool {
+	if h.Address != o.Address || h.TLS != o.TLS {
+		return false
+	}
+	if !h.TLS || h.TLSConfig == o.TLSConfig {
+		return true
+	}
+	a, b := h.tlsConfig(), o.tlsConfig() // copies, ours to change
+	if !a.RootCAs.Equal(b.RootCAs) {
+		return false
+	}
+	a.RootCAs, b.RootCAs = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 // tlsConfig returns the TLS config of h, with ServerName and MinVersion set.

@@ -59,7 +59,7 @@ func TestConfigDefaultsAndRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := p.cfg
+	c := *p.Sessions()[0].cfg
 	if c.Bind != pdu.CmdBindTransceiver || c.SessionsPerHost != 2 || c.Window != 50 || c.EnquireLink != 30*time.Second ||
 		c.ReconnectDelay != 30*time.Second || c.ResponseTimeout != 30*time.Second || c.ThrottlePause != time.Second {
 		t.Errorf("defaults: %+v", c)

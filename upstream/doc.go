@@ -13,6 +13,13 @@
 // connections. Credentials refused by the provider are logged at Error
 // once, and retried only every ReconnectDelay.
 //
+// Pool.Reconfigure moves a running pool to new settings one slot at a
+// time: slots whose settings and host stay are kept, bound; for each
+// other, a new slot is started and, once it is bound, the old one is
+// retired (no new submits, those in flight answered, then unbind). So
+// the pool holds at most one connection more than the larger of its old
+// and new slot counts.
+//
 // Session.Submit copies a submit_sm, gives it the connection's next
 // sequence number and keeps it in a link.Window until its submit_sm_resp,
 // ResponseTimeout or the end of the connection; Waiter.SubmitDone reports
@@ -25,6 +32,7 @@
 // the Pool waits for all of them in Shutdown and Close. Nothing runs per
 // PDU.
 //
-// Start reading at Pool in pool.go, then Session.run in slot.go and
-// connLink.HandleFrame in handle.go.
+// Start reading at Pool in pool.go, then Session.run in slot.go,
+// connLink.HandleFrame in handle.go and Pool.Reconfigure in
+// reconfigure.go.
 package upstream

@@ -16,6 +16,7 @@ var (
 	errPeerUnbound   = errors.New("upstream: provider sent unbind")
 	errUnbindTimeout = errors.New("upstream: no unbind_resp in time")
 	errPoolStopped   = errors.New("upstream: pool stopped")
+	errRetired       = errors.New("upstream: slot retired by Reconfigure")
 )
 
 // connLink is one bound connection as link.Conn sees it: its link.Handler
@@ -46,7 +47,7 @@ func (l connLink) HandleFrame(lc *link.Conn, frame []byte) error {
 		var b [pdu.HeaderLen]byte
 		l.response(pdu.Header{ID: pdu.CmdSubmitSMResp, Status: st, Seq: h.Seq}, pdu.AppendHeaderOnly(b[:0], pdu.CmdSubmitSMResp, st, h.Seq))
 	case pdu.CmdDeliverSM:
-		if s.pool.draining.Load() || l.c.unbindBy.Load() != 0 {
+		if s.pool.draining.Load() || s.retiring.Load() || l.c.unbindBy.Load() != 0 {
 			// Stopping: refuse new reports with a temporary error rather
 			// than store them; the provider keeps them and sends them to
 			// the next bind, so none is stored twice.
@@ -97,7 +98,7 @@ func (l connLink) response(h pdu.Header, frame []byte) {
 	now := time.Now()
 	s.lat.observe(time.Duration(now.UnixNano() - p.sent))
 	if h.Status == pdu.StatusThrottled {
-		s.throttleUntil.Store(now.Add(s.pool.cfg.ThrottlePause).UnixNano())
+		s.throttleUntil.Store(now.Add(s.cfg.ThrottlePause).UnixNano())
 	}
 	s.done(p, frame, nil)
 	s.pool.signalRoom()
@@ -111,7 +112,7 @@ func (l connLink) ignored(h pdu.Header) {
 	}
 }
 
-// Tick implements link.Ticker. It runs on the write goroutine: it times
+// Tick implements link.Ticker. It runs on link's timer: it times
 // out submit_sm without a response, ends a throttle pause (waking Room
 // waiters) and ends an unbind the provider does not answer.
 func (l connLink) Tick(lc *link.Conn, now time.Time) {

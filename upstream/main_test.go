@@ -112,6 +112,7 @@ type testPool struct {
 	*Pool
 	conns *connCounter
 	logs  *observer.ObservedLogs
+	log   *zap.Logger
 }
 
 // newTestPool fills test defaults into cfg (system_id, a zaptest logger
@@ -131,11 +132,22 @@ func newTestPool(t *testing.T, cfg Config, h Handler) *testPool {
 	if err != nil {
 		t.Fatalf("NewPool: %v", err)
 	}
-	tp := &testPool{Pool: p, conns: &connCounter{}, logs: logs}
+	tp := &testPool{Pool: p, conns: &connCounter{}, logs: logs, log: cfg.Logger}
 	tp.conns.wrap(p)
 	p.Start(context.Background())
 	t.Cleanup(func() { _ = p.Close() })
 	return tp
+}
+
+// reconfigure runs Reconfigure with newTestPool's defaults filled into
+// cfg, and a fresh logger of the same cores, as a reload makes.
+func (tp *testPool) reconfigure(ctx context.Context, cfg Config, bindWait time.Duration) error {
+	if cfg.SystemID == "" {
+		cfg.SystemID = "acct"
+		cfg.Password = "secret"
+	}
+	cfg.Logger = tp.log.With()
+	return tp.Reconfigure(ctx, cfg, bindWait)
 }
 
 // hostsOf makes plain hosts of addresses.

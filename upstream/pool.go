@@ -40,16 +40,15 @@ type Waiter interface {
 	SubmitDone(s *Session, ref uint64, req, resp []byte, err error)
 }
 
-// Pool is the fixed set of upstream sessions: SessionsPerHost slots on each
+// Pool is the set of upstream sessions: SessionsPerHost slots on each
 // host, each keeping one connection bound and replacing it when it ends.
-// Create it with NewPool, run it with Start, stop it with Shutdown or
-// Close. Its methods are safe for concurrent use.
+// Create it with NewPool, run it with Start, move it to new settings with
+// Reconfigure, stop it with Shutdown or Close. Its methods are safe for
+// concurrent use.
 type Pool struct {
-	cfg      Config
-	handler  Handler
-	log      *zap.Logger
-	sessions []*Session
-	gen      atomic.Uint64 // generations of bound connections, from 1
+	handler Handler
+	slots   atomic.Pointer[[]*Session] // the slots now; replaced whole under mu, never changed in place
+	gen     atomic.Uint64              // generations of bound connections, from 1
 
 	// dial opens a connection to a host; tests replace it to count
 	// connections.
@@ -64,8 +63,11 @@ type Pool struct {
 	stopCtx    context.Context // child of runCtx: ends dials, binds and back-off waits
 	stopCancel context.CancelCauseFunc
 
-	mu      sync.Mutex    // guards the fields below
+	reconfMu sync.Mutex // one Reconfigure at a time
+
+	mu      sync.Mutex    // guards the fields below, and writes to slots
 	started bool          // Start was called
+	next    int           // the number of the next slot made
 	room    chan struct{} // closed and replaced by signalRoom when watched
 	watched bool          // Room handed out room since it was made
 	wg      sync.WaitGroup
@@ -81,6 +83,8 @@ func (noHandler) Deliver(s *Session, gen uint64, frame []byte) {
 	_ = s.Reply(gen, pdu.AppendHeaderOnly(b[:0], pdu.CmdDeliverSMResp, pdu.StatusTempAppErr, pdu.Seq(frame)))
 }
 
+var errNoHandler = errors.New("upstream.bind: a receiver or transceiver bind needs a deliver_sm handler")
+
 // NewPool checks cfg and returns a Pool that hands deliver_sm to h (which
 // may be nil for a transmitter bind). Nothing runs until Start.
 func NewPool(cfg Config, h Handler) (*Pool, error) {
@@ -90,20 +94,29 @@ func NewPool(cfg Config, h Handler) (*Pool, error) {
 	}
 	if h == nil {
 		if cfg.Bind != pdu.CmdBindTransmitter {
-			return nil, errors.New("upstream.bind: a receiver or transceiver bind needs a deliver_sm handler")
+			return nil, errNoHandler
 		}
 		h = noHandler{}
 	}
-	p := &Pool{cfg: cfg, handler: h, log: cfg.Logger, room: make(chan struct{})}
+	p := &Pool{handler: h, room: make(chan struct{})}
 	p.dial = p.dialHost
+	var ss []*Session
 	for _, host := range cfg.Hosts {
 		for range cfg.SessionsPerHost {
-			s := &Session{pool: p, host: host, index: len(p.sessions)}
-			s.log = p.log.With(zap.String("host", host.Address), zap.Int("session", s.index), zap.String("system_id", cfg.SystemID))
-			p.sessions = append(p.sessions, s)
+			ss = append(ss, p.newSession(&cfg, host))
 		}
 	}
+	p.slots.Store(&ss)
 	return p, nil
+}
+
+// newSession makes a slot on h with cfg's settings; the caller holds mu,
+// or has the only reference to p.
+func (p *Pool) newSession(cfg *Config, h Host) *Session {
+	s := &Session{pool: p, cfg: cfg, host: h, index: p.next, ended: make(chan struct{})}
+	p.next++
+	s.log = cfg.Logger.With(zap.String("host", h.Address), zap.Int("session", s.index), zap.String("system_id", cfg.SystemID))
+	return s
 }
 
 // Start runs one goroutine per slot: dial, bind, serve and, when the
@@ -119,14 +132,22 @@ func (p *Pool) Start(ctx context.Context) {
 	p.started = true
 	p.runCtx, p.runCancel = context.WithCancelCause(ctx)
 	p.stopCtx, p.stopCancel = context.WithCancelCause(p.runCtx)
-	for _, s := range p.sessions {
-		p.wg.Go(s.run)
+	for _, s := range p.Sessions() {
+		p.start(s)
 	}
 }
 
-// Sessions returns the fixed slots, in host order, then slot order. The
-// slots do not change for the Pool's life, so a caller may keep the slice.
-func (p *Pool) Sessions() []*Session { return append([]*Session(nil), p.sessions...) }
+// start runs the slot s; the caller holds mu, and the pool is started.
+func (p *Pool) start(s *Session) {
+	s.stopCtx, s.stopCancel = context.WithCancelCause(p.stopCtx)
+	p.wg.Go(s.run)
+}
+
+// Sessions returns the slots now, in the order they were made: NewPool's
+// in host order, then those Reconfigure added. The slice is shared, and
+// never changed: do not modify it. Reconfigure makes a new one each time
+// it adds or drops a slot, so a caller may keep a slice it got.
+func (p *Pool) Sessions() []*Session { return *p.slots.Load() }
 
 // Room returns a channel that is closed the next time a session gains
 // room: a response or timeout freed its window, it bound, or its throttle
@@ -152,22 +173,14 @@ func (p *Pool) signalRoom() {
 	p.mu.Unlock()
 }
 
-// Bound returns the number of sessions bound now, for /healthz.
+// Bound returns the number of sessions bound now and not draining, for
+// /healthz.
 func (p *Pool) Bound() int {
 	n := 0
-	for _, s := range p.sessions {
+	for _, s := range p.Sessions() {
 		if s.State() == StateBound {
 			n++
 		}
-	}
-	return n
-}
-
-// pending returns the submits waiting for a response on all sessions.
-func (p *Pool) pending() int {
-	n := 0
-	for _, s := range p.sessions {
-		n += s.Pending()
 	}
 	return n
 }
@@ -182,18 +195,26 @@ func (p *Pool) pending() int {
 // goroutines, and returns ctx.Err().
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.closing.Store(true)
-	for _, s := range p.sessions {
+	ss := p.Sessions()
+	for _, s := range ss {
 		s.mu.Lock() // barrier: a Submit that missed closing has added its entry
 		s.mu.Unlock()
 	}
-	err := p.waitIdle(ctx)
+	err := p.waitIdle(ctx, ss)
 	p.stopping.Store(true)
 	if !p.isStarted() {
 		return err
 	}
-	p.drain(ctx)
+	// isStarted took mu: Reconfigure has added its last slot.
+	p.draining.Store(true)
+	ss = p.Sessions()
+	var bound time.Duration
+	for _, s := range ss {
+		bound = max(bound, s.cfg.ResponseTimeout)
+	}
+	p.drain(ctx, ss, bound)
 	p.stopCancel(errPoolStopped)
-	for _, s := range p.sessions {
+	for _, s := range ss {
 		s.unbind()
 	}
 	done := make(chan struct{})
@@ -208,17 +229,16 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 }
 
-// drain refuses new reports (ESME_RX_T_APPN, so the provider keeps them)
-// and waits until the reports already handed to the Handler are answered,
-// for ResponseTimeout at most: then the unbind that follows loses none of
-// their answers.
-func (p *Pool) drain(ctx context.Context) {
-	p.draining.Store(true)
-	deadline := time.NewTimer(p.cfg.ResponseTimeout)
+// drain waits until the reports already handed to the Handler on ss are
+// answered, for bound at most: then the unbind that follows loses none of
+// their answers. The caller has made the sessions refuse new reports
+// (ESME_RX_T_APPN, so the provider keeps them): draining or retiring.
+func (p *Pool) drain(ctx context.Context, ss []*Session, bound time.Duration) {
+	deadline := time.NewTimer(bound)
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for p.unreplied() > 0 {
+	for unreplied(ss) > 0 {
 		select {
 		case <-tick.C:
 		case <-deadline.C:
@@ -229,9 +249,9 @@ func (p *Pool) drain(ctx context.Context) {
 	}
 }
 
-func (p *Pool) unreplied() int64 {
+func unreplied(ss []*Session) int64 {
 	var n int64
-	for _, s := range p.sessions {
+	for _, s := range ss {
 		if c := s.cur.Load(); c != nil {
 			n += c.unreplied.Load()
 		}
@@ -239,11 +259,16 @@ func (p *Pool) unreplied() int64 {
 	return n
 }
 
-// waitIdle waits until no submit is waiting for a response, or ctx ends.
-func (p *Pool) waitIdle(ctx context.Context) error {
+// waitIdle waits until no submit is waiting for a response on ss, or ctx
+// ends.
+func (p *Pool) waitIdle(ctx context.Context, ss []*Session) error {
 	for {
 		room := p.Room()
-		if p.pending() == 0 {
+		n := 0
+		for _, s := range ss {
+			n += s.Pending()
+		}
+		if n == 0 {
 			return nil
 		}
 		select {

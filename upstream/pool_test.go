@@ -37,8 +37,8 @@ func TestPoolBindsEveryHost(t *testing.T) {
 }
 
 // submitWait submits frame on any available session, waiting on Room when
-// none has capacity.
-func submitWait(t *testing.T, p *Pool, frame []byte, w Waiter, ref uint64) {
+// none has capacity. It reports whether the frame was sent.
+func submitWait(t *testing.T, p *Pool, frame []byte, w Waiter, ref uint64) bool {
 	t.Helper()
 	deadline := time.After(waitBound)
 	for {
@@ -49,18 +49,18 @@ func submitWait(t *testing.T, p *Pool, frame []byte, w Waiter, ref uint64) {
 			}
 			err := s.Submit(frame, w, ref)
 			if err == nil {
-				return
+				return true
 			}
 			if !errors.Is(err, ErrWindowFull) && !errors.Is(err, ErrNotBound) {
 				t.Errorf("Submit: %v", err)
-				return
+				return false
 			}
 		}
 		select {
 		case <-room:
 		case <-deadline:
 			t.Errorf("no room for ref %d within %v", ref, waitBound)
-			return
+			return false
 		}
 	}
 }

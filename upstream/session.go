@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
@@ -17,17 +18,20 @@ type State int32
 
 // States of a slot. A slot goes Idle → Connecting → Binding → Bound
 // (→ Unbinding) → Down → Connecting ... and is Closed when the Pool stops.
+// A slot that Reconfigure retires goes Bound → Draining → Unbinding →
+// Closed.
 const (
 	StateIdle       State = iota // Start not called yet
 	StateConnecting              // dialing (TCP or TLS)
 	StateBinding                 // bind_* sent, waiting for bind_*_resp
 	StateBound                   // bound: submits accepted
-	StateUnbinding               // unbind sent (shutdown), waiting for unbind_resp
+	StateDraining                // retired by Reconfigure: no new submits; those in flight are answered
+	StateUnbinding               // unbind sent (shutdown or retired), waiting for unbind_resp
 	StateDown                    // connection lost or refused; waiting to reconnect
-	StateClosed                  // the pool stopped; the slot will not reconnect
+	StateClosed                  // the pool stopped or retired the slot; it will not reconnect
 )
 
-var stateNames = [...]string{"idle", "connecting", "binding", "bound", "unbinding", "down", "closed"}
+var stateNames = [...]string{"idle", "connecting", "binding", "bound", "draining", "unbinding", "down", "closed"}
 
 // String returns the lowercase name of s, as /status shows it.
 func (s State) String() string {
@@ -37,14 +41,24 @@ func (s State) String() string {
 	return "unknown"
 }
 
-// Session is one slot of the Pool: a fixed place for one connection to one
-// host, replaced by a new connection whenever the old one ends. Its methods
-// are safe for concurrent use.
+// Session is one slot of the Pool: a place for one connection to one host,
+// with the settings the slot was made with, replaced by a new connection
+// whenever the old one ends. Its methods are safe for concurrent use.
 type Session struct {
 	pool  *Pool
+	cfg   *Config // the slot's settings; shared with its siblings, never changed
 	host  Host
-	index int         // position in Pool.Sessions
+	index int         // the slot's number in the pool, never reused
 	log   *zap.Logger // host, session, system_id
+
+	// stopCtx, a child of the pool's, ends the slot's dials, binds,
+	// back-off waits and reconnects: when the pool stops or Reconfigure
+	// retires the slot. Set by Pool.start.
+	stopCtx    context.Context
+	stopCancel context.CancelCauseFunc
+	ended      chan struct{}         // closed when the slot's goroutine ends
+	retiring   atomic.Bool           // Reconfigure retires the slot: no new submits or reports; set under mu
+	lastErr    atomic.Pointer[error] // why the last attempt to connect ended
 
 	state         atomic.Int32
 	throttleUntil atomic.Int64 // unix nanos; 0: not throttled
@@ -85,7 +99,9 @@ type pending struct {
 // Host returns the address of the session's host.
 func (s *Session) Host() string { return s.host.Address }
 
-// Index returns the session's position in Pool.Sessions.
+// Index returns the slot's number: NewPool numbers its slots 0, 1, ... in
+// host order, and Reconfigure numbers the slots it adds on from there. A
+// number is never reused, so a slot's counters keep their own series.
 func (s *Session) Index() int { return s.index }
 
 // State returns where the slot is now.
@@ -127,11 +143,11 @@ func (s *Session) Throttled(now time.Time) bool {
 }
 
 // Available reports whether Submit would accept a message now: bound for
-// submitting, not unbinding, not throttled, room in the window, and the
-// pool not closing.
+// submitting, not draining or unbinding, not throttled, room in the
+// window, and the pool not closing.
 func (s *Session) Available(now time.Time) bool {
 	c := s.cur.Load()
-	return c != nil && c.unbindBy.Load() == 0 && s.pool.cfg.canSubmit() &&
+	return c != nil && c.unbindBy.Load() == 0 && !s.retiring.Load() && s.cfg.canSubmit() &&
 		!s.pool.closing.Load() && !s.Throttled(now) && c.win.Len() < c.win.Cap()
 }
 
@@ -159,7 +175,7 @@ func (s *Session) Submit(frame []byte, w Waiter, ref uint64) error {
 	switch {
 	case s.pool.closing.Load(): // checked again under mu: Shutdown's barrier
 		return ErrClosing
-	case c == nil || c.unbindBy.Load() != 0 || !s.pool.cfg.canSubmit():
+	case c == nil || c.unbindBy.Load() != 0 || s.retiring.Load() || !s.cfg.canSubmit():
 		return ErrNotBound
 	case c.win.Len() >= c.win.Cap():
 		return ErrWindowFull
@@ -168,7 +184,7 @@ func (s *Session) Submit(frame []byte, w Waiter, ref uint64) error {
 	*buf = append((*buf)[:0], frame...)
 	seq := c.link.NextSeq()
 	pdu.PatchSeq(*buf, seq)
-	if !c.win.Add(seq, pending{buf: buf, w: w, ref: ref, sent: now.UnixNano()}, now.Add(s.pool.cfg.ResponseTimeout)) {
+	if !c.win.Add(seq, pending{buf: buf, w: w, ref: ref, sent: now.UnixNano()}, now.Add(s.cfg.ResponseTimeout)) {
 		putBuf(buf)
 		return ErrWindowFull
 	}
@@ -211,7 +227,7 @@ func (s *Session) unbind() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.cur.Load()
-	if c == nil || !c.unbindBy.CompareAndSwap(0, time.Now().Add(s.pool.cfg.ResponseTimeout).UnixNano()) {
+	if c == nil || !c.unbindBy.CompareAndSwap(0, time.Now().Add(s.cfg.ResponseTimeout).UnixNano()) {
 		return
 	}
 	s.setState(StateUnbinding)
@@ -226,8 +242,8 @@ func (s *Session) publish(c *conn) {
 	s.setState(StateBound)
 	s.mu.Unlock()
 	s.binds.Add(1)
-	if s.pool.stopping.Load() {
-		s.unbind() // Shutdown began while we bound
+	if s.pool.stopping.Load() || s.retiring.Load() {
+		s.unbind() // Shutdown began, or Reconfigure retired the slot, while we bound
 	}
 	s.pool.signalRoom()
 }

@@ -66,32 +66,33 @@ func (b *backoff) next() time.Duration {
 func (b *backoff) reset() { b.attempt = 0 }
 
 // run is the slot's goroutine: connect, serve, and reconnect until the pool
-// stops. The pool waits for it.
+// stops or retires the slot. The pool waits for it.
 func (s *Session) run() {
-	p := s.pool
+	defer close(s.ended)
 	defer s.setState(StateClosed)
-	bo := backoff{max: p.cfg.ReconnectDelay}
+	bo := backoff{max: s.cfg.ReconnectDelay}
 	var last failure // what the previous attempt ended with, for logging once
-	for p.stopCtx.Err() == nil {
+	for s.stopCtx.Err() == nil {
 		lived, err := s.connectOnce()
-		if p.stopCtx.Err() != nil {
+		if s.stopCtx.Err() != nil {
 			return
 		}
+		s.lastErr.Store(&err)
 		s.setState(StateDown)
-		if lived >= stableAfter(p.cfg) {
+		if lived >= stableAfter(*s.cfg) {
 			bo.reset()
 			last = failure{} // a new episode: its first failure is logged
 		}
 		delay := bo.next()
 		var be *BindError
 		if errors.As(err, &be) && be.Credentials() {
-			delay = p.cfg.ReconnectDelay
+			delay = s.cfg.ReconnectDelay
 		}
 		last = s.logFailure(last, err, bo.attempt, delay)
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
-		case <-p.stopCtx.Done():
+		case <-s.stopCtx.Done():
 			t.Stop()
 			return
 		}
@@ -144,26 +145,28 @@ func (s *Session) logFailure(last failure, err error, attempt int, delay time.Du
 // returns how long it was bound and why it ended. When it returns, the
 // connection is closed and every submit on it has had its SubmitDone.
 func (s *Session) connectOnce() (time.Duration, error) {
-	p := s.pool
+	p, cfg := s.pool, s.cfg
 	s.setState(StateConnecting)
-	nc, err := p.dial(p.stopCtx, s.host)
+	dctx, cancel := context.WithTimeout(s.stopCtx, cfg.ResponseTimeout)
+	nc, err := p.dial(dctx, s.host)
+	cancel()
 	if err != nil {
 		return 0, &dialError{err}
 	}
 	lc := link.New(nc, link.Config{
-		MaxLength:   p.cfg.MaxLength,
-		EnquireLink: p.cfg.EnquireLink,
-		DeadAfter:   p.cfg.EnquireLink + p.cfg.ResponseTimeout,
-		Tick:        p.cfg.tick(),
+		MaxLength:   cfg.MaxLength,
+		EnquireLink: cfg.EnquireLink,
+		DeadAfter:   cfg.EnquireLink + cfg.ResponseTimeout,
+		Tick:        cfg.tick(),
 	})
 	s.setState(StateBinding)
 	if err := s.bind(lc); err != nil {
 		_ = nc.Close()
 		return 0, err
 	}
-	c := &conn{link: lc, gen: p.gen.Add(1), win: newWindow(p.cfg.Window)}
+	c := &conn{link: lc, gen: p.gen.Add(1), win: newWindow(cfg.Window)}
 	log := s.log.With(zap.Uint64("gen", c.gen))
-	log.Info("bound", zap.String("bind_type", bindTypeName(p.cfg.Bind)))
+	log.Info("bound", zap.String("bind_type", bindTypeName(cfg.Bind)))
 	start := time.Now()
 	s.publish(c)
 	err = lc.Serve(p.runCtx, connLink{s: s, c: c})
@@ -171,7 +174,7 @@ func (s *Session) connectOnce() (time.Duration, error) {
 	lived := time.Since(start)
 	if errors.Is(err, errUnbound) || errors.Is(err, errPeerUnbound) {
 		log.Info("unbound", zap.NamedError("cause", err), zap.Duration("lived", lived))
-	} else if p.stopCtx.Err() != nil {
+	} else if s.stopCtx.Err() != nil {
 		log.Info("connection closed", zap.NamedError("cause", err), zap.Duration("lived", lived))
 	}
 	var pe *link.PanicError
@@ -187,10 +190,10 @@ type dialError struct{ err error }
 func (e *dialError) Error() string { return "dial: " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
-// dialHost opens a TCP or TLS connection to h, bounded by ResponseTimeout
-// (handshake included) and ctx.
+// dialHost opens a TCP or TLS connection to h, bounded by ctx (handshake
+// included), which the slot gives ResponseTimeout.
 func (p *Pool) dialHost(ctx context.Context, h Host) (net.Conn, error) {
-	d := net.Dialer{Timeout: p.cfg.ResponseTimeout, KeepAlive: 30 * time.Second}
+	d := net.Dialer{KeepAlive: 30 * time.Second}
 	if !h.TLS {
 		return d.DialContext(ctx, "tcp", h.Address)
 	}
@@ -201,17 +204,18 @@ func (p *Pool) dialHost(ctx context.Context, h Host) (net.Conn, error) {
 // bind sends bind_* on the connection before link serves it, and reads
 // frames until the matching bind_*_resp, within ResponseTimeout. Frames
 // are read exactly (no read-ahead), so nothing the provider sends right
-// after the bind_*_resp is lost. Pool shutdown interrupts it.
+// after the bind_*_resp is lost. Pool shutdown, or the slot's retirement,
+// interrupts it.
 func (s *Session) bind(lc *link.Conn) error {
-	p, nc := s.pool, lc.NetConn()
-	stop := context.AfterFunc(p.stopCtx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	cfg, nc := s.cfg, lc.NetConn()
+	stop := context.AfterFunc(s.stopCtx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	_ = nc.SetDeadline(time.Now().Add(p.cfg.ResponseTimeout))
+	_ = nc.SetDeadline(time.Now().Add(cfg.ResponseTimeout))
 	seq := lc.NextSeq()
-	req := pdu.Append(make([]byte, 0, 64+len(p.cfg.SystemID)+len(p.cfg.Password)), p.cfg.Bind, pdu.StatusOK, seq, &pdu.Bind{
-		SystemID:         []byte(p.cfg.SystemID),
-		Password:         []byte(p.cfg.Password),
-		SystemType:       []byte(p.cfg.SystemType),
+	req := pdu.Append(make([]byte, 0, 64+len(cfg.SystemID)+len(cfg.Password)), cfg.Bind, pdu.StatusOK, seq, &pdu.Bind{
+		SystemID:         []byte(cfg.SystemID),
+		Password:         []byte(cfg.Password),
+		SystemType:       []byte(cfg.SystemType),
 		InterfaceVersion: pdu.InterfaceVersion34,
 	})
 	if _, err := nc.Write(req); err != nil {
@@ -219,10 +223,10 @@ func (s *Session) bind(lc *link.Conn) error {
 	}
 	var buf []byte
 	for {
-		frame, err := pdu.ReadFrame(nc, buf, p.cfg.MaxLength)
+		frame, err := pdu.ReadFrame(nc, buf, cfg.MaxLength)
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && p.stopCtx.Err() == nil {
-				err = fmt.Errorf("no bind_resp within %v: %w", p.cfg.ResponseTimeout, err)
+			if errors.Is(err, os.ErrDeadlineExceeded) && s.stopCtx.Err() == nil {
+				err = fmt.Errorf("no bind_resp within %v: %w", cfg.ResponseTimeout, err)
 			} else if errors.Is(err, io.EOF) {
 				err = fmt.Errorf("closed by the provider: %w", err)
 			}
@@ -234,7 +238,7 @@ func (s *Session) bind(lc *link.Conn) error {
 		case h.ID == pdu.CmdEnquireLink:
 			_, _ = nc.Write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, pdu.StatusOK, h.Seq))
 			continue
-		case h.Seq != seq || (h.ID != p.cfg.Bind.Resp() && h.ID != pdu.CmdGenericNack):
+		case h.Seq != seq || (h.ID != cfg.Bind.Resp() && h.ID != pdu.CmdGenericNack):
 			continue // nothing else is expected before bind_resp
 		case h.Status != pdu.StatusOK:
 			return &BindError{Status: h.Status}

@@ -86,9 +86,13 @@ func serve(cfg *mux.Config, path string, stderr io.Writer, ready func(*mux.Mux))
 	if ready != nil {
 		ready(m)
 	}
+	// A reload runs beside the signal loop: one that replaces upstream
+	// sessions one at a time can take a while, and SIGTERM must not wait
+	// for it (Shutdown stops it).
+	var reloads sync.WaitGroup
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			_ = rl.reload("SIGHUP")
+			reloads.Go(func() { _ = rl.reload("SIGHUP") })
 			continue
 		}
 		log.Info("stopping", zap.Stringer("signal", sig))
@@ -100,6 +104,7 @@ func serve(cfg *mux.Config, path string, stderr io.Writer, ready func(*mux.Mux))
 	if err := m.Shutdown(ctx); err != nil {
 		log.Warn("shutdown was not clean", zap.Error(err))
 	}
+	reloads.Wait()
 	log.Info("stopped")
 	return nil
 }
