@@ -113,6 +113,10 @@ func (s *Session) debug(msg string) *zapcore.CheckedEntry {
 	return s.srv.log.Check(zap.DebugLevel, msg)
 }
 
+// ReadTime returns when the read that brought the PDU being handled
+// returned: within Handler.Submit, a clock reading that costs nothing.
+func (s *Session) ReadTime() time.Time { return s.conn.ReadTime() }
+
 // WindowFree returns how many more deliver_sm Deliver would accept now.
 func (s *Session) WindowFree() int { return s.window.Cap() - s.window.Len() }
 

@@ -22,8 +22,9 @@ type binding struct {
 	inflight atomic.Int64 // submits sent upstream and not yet answered
 
 	// owned by the session's read goroutine
-	msg   Message
-	frame []byte
+	msg    Message
+	frame  []byte
+	waited time.Time // when a submit last stopped waiting for room
 }
 
 // ref packs what SubmitDone needs about a submit into the upstream
@@ -50,6 +51,12 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 	seq := pdu.Seq(frame)
 	b.m.metrics.submits.Add(1)
 	b.c.stats.submits.Add(1)
+	// The read that brought the frame is a clock reading for free, unless
+	// an earlier frame of that read waited for room since.
+	now := s.ReadTime()
+	if now.Before(b.waited) {
+		now = time.Now()
+	}
 	if rules := b.c.conf.Load().rules; len(rules) > 0 {
 		var err error
 		if frame, err = b.applyRules(rules, frame); err != nil {
@@ -59,10 +66,11 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 			}
 			return nil
 		}
+		now = time.Now() // rules can take a while (a plugin)
 	}
 	info, _ := pdu.PeekSubmit(frame)
 	ref := makeRef(seq, info.RegisteredDelivery&pdu.RegisteredDlrMask != 0, 0)
-	if st := b.m.route(b, frame, &info, ref, true); st != pdu.StatusOK {
+	if st := b.m.route(b, now, frame, &info, ref, true); st != pdu.StatusOK {
 		b.answer(seq, st)
 	}
 	return nil
@@ -107,17 +115,23 @@ func (b *binding) answer(seq uint32, st pdu.Status) {
 // returns the status to answer when it could not. Without wait (a retry
 // after ESME_RTHROTTLED) it tries once and skips the pace, since the
 // attempt it replaces was paced already.
-func (m *Mux) route(b *binding, frame []byte, info *pdu.SubmitInfo, ref uint64, wait bool) pdu.Status {
+//
+// now is the caller's reading of the clock; route reads it again when it
+// has waited.
+func (m *Mux) route(b *binding, now time.Time, frame []byte, info *pdu.SubmitInfo, ref uint64, wait bool) pdu.Status {
 	key, hasKey := concatKey(b.c.id, info)
 	var deadline time.Time
 	waiting := false
 	defer func() {
 		if waiting {
 			m.fair.leave(b.c)
+			b.waited = time.Now() // only a waiting route, on the read goroutine
 		}
 	}()
-	for {
-		now := time.Now()
+	for first := true; ; first = false {
+		if !first {
+			now = time.Now()
+		}
 		var pause time.Duration // with room but no token: wait this long
 		if !wait || m.fair.mayGo(b.c) {
 			if s := m.pick(now, key, hasKey); s != nil {
@@ -126,7 +140,7 @@ func (m *Mux) route(b *binding, frame []byte, info *pdu.SubmitInfo, ref uint64, 
 					ok, pause = m.up.Load().pace.allow()
 				}
 				if ok {
-					err := s.Submit(frame, b, ref)
+					err := s.SubmitAt(now, frame, b, ref)
 					if err == nil {
 						b.inflight.Add(1)
 						b.c.inflight.Add(1)
@@ -208,7 +222,7 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 			// paused now, so pick does not choose it again.
 			b.m.metrics.retries.Add(1)
 			info, _ := pdu.PeekSubmit(req)
-			if b.m.route(b, req, &info, makeRef(seq, ref&refWantsReceipt != 0, attempt+1), false) == pdu.StatusOK {
+			if b.m.route(b, time.Now(), req, &info, makeRef(seq, ref&refWantsReceipt != 0, attempt+1), false) == pdu.StatusOK {
 				return
 			}
 		}

@@ -95,7 +95,7 @@ func (l connLink) response(h pdu.Header, frame []byte) {
 		l.ignored(h)
 		return
 	}
-	now := time.Now()
+	now := l.c.link.ReadTime() // the read that brought this response
 	s.lat.observe(time.Duration(now.UnixNano() - p.sent))
 	if h.Status == pdu.StatusThrottled {
 		s.throttleUntil.Store(now.Add(s.cfg.ThrottlePause).UnixNano())

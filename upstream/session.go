@@ -159,13 +159,18 @@ func (s *Session) Available(now time.Time) bool {
 // (ErrNotBound, ErrWindowFull, ErrThrottled, ErrClosing, ErrBadFrame) it is
 // not called, and nothing was sent.
 func (s *Session) Submit(frame []byte, w Waiter, ref uint64) error {
+	return s.SubmitAt(time.Now(), frame, w, ref)
+}
+
+// SubmitAt is Submit with the caller's reading of the clock, from which
+// the response deadline is counted.
+func (s *Session) SubmitAt(now time.Time, frame []byte, w Waiter, ref uint64) error {
 	if !wellFramed(frame) || pdu.ID(frame) != pdu.CmdSubmitSM {
 		return ErrBadFrame
 	}
 	if s.pool.closing.Load() {
 		return ErrClosing
 	}
-	now := time.Now()
 	if s.Throttled(now) {
 		return ErrThrottled
 	}

@@ -127,6 +127,11 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // NetConn returns the underlying connection, for read deadlines.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
+// ReadTime returns when the read that brought the frame being handled
+// returned (the last read, outside HandleFrame): a clock reading that
+// costs nothing, for the frames of one read.
+func (c *Conn) ReadTime() time.Time { return time.Unix(0, c.lastRead.Load()) }
+
 // Done is closed when Serve has returned.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
