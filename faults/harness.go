@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/freeport"
 	"github.com/smpp-mux/smpp-mux/sim"
 )
 
@@ -40,15 +41,15 @@ func Build(dir, pkg, name string) (string, error) {
 	return out, nil
 }
 
-// FreeAddr returns a 127.0.0.1 address with a port free just now.
+// FreeAddr returns a 127.0.0.1 address with a port free just now, below
+// the ephemeral range (see internal/freeport).
 func FreeAddr(t TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // RaiseNoFile sets RLIMIT_NOFILE's soft limit to its hard limit for this

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smpp-mux/smpp-mux/internal/freeport"
 )
 
 // startTimeout bounds the wait for a started server to answer PING.
@@ -84,14 +86,7 @@ func Start(t testing.TB, opts ...Option) (addr string, stop func(), restart func
 	return "", nil, nil
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return freeport.Port() }
 
 // start runs the server and waits until it answers PING.
 func (s *server) start() error {
