@@ -46,6 +46,7 @@ type Mux struct {
 	idFallback idFallback
 	idw        *batcher[idJob]
 	rw         *batcher[report]
+	pair       pairing // the store writes of idw's and rw's batches, paired
 	aw         *batcher[ackJob]
 	metrics    Metrics
 

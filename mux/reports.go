@@ -76,24 +76,77 @@ func (m *Mux) classify(r *report) {
 	}
 }
 
-// resolve finds the client of a receipt by its message id.
-func (m *Mux) resolve(ctx context.Context, r *report) error {
-	var buf [3]string
-	for _, k := range idCandidates(r.id, buf[:0]) {
-		if c, ok := m.idFallback.get(k); ok {
-			r.client = c
+// resolve finds the clients of a batch's receipts that have none yet, by
+// their message ids: for each of an id's candidate keys in turn, the ids
+// kept in memory because the store failed to take them, then the store.
+// All the batch's lookups of one round go to the store in one call when
+// it has LookupIDs (one read transaction for store.bolt); a second round
+// is only for ids not found under their first key. On an error, the
+// reports still unresolved keep no client and resolve returns the error.
+func (m *Mux) resolve(ctx context.Context, batch []report) error {
+	type pending struct {
+		r    *report
+		keys [3]string
+		n    int
+	}
+	var todo []pending
+	for i := range batch {
+		r := &batch[i]
+		if r.kind != store.KindReport || r.client != "" || r.id == "" {
+			continue
+		}
+		p := pending{r: r}
+		p.n = len(idCandidates(r.id, p.keys[:0]))
+		todo = append(todo, p)
+	}
+	var keys []string
+	for round := 0; len(todo) > 0; round++ {
+		keys = keys[:0]
+		ask := todo[:0]
+		for _, p := range todo {
+			if round >= p.n {
+				continue // unknown under every key
+			}
+			k := p.keys[round]
+			if c, ok := m.idFallback.get(k); ok {
+				p.r.client = c
+				continue
+			}
+			keys = append(keys, k)
+			ask = append(ask, p)
+		}
+		if len(ask) == 0 {
 			return nil
 		}
-		c, ok, err := m.store.LookupID(ctx, k)
+		clients, found, err := m.lookupIDs(ctx, keys)
 		if err != nil {
 			return err
 		}
-		if ok {
-			r.client = c
-			return nil
+		todo = ask[:0]
+		for i, p := range ask {
+			if found[i] {
+				p.r.client = clients[i]
+			} else {
+				todo = append(todo, p)
+			}
 		}
 	}
 	return nil
+}
+
+// lookupIDs looks keys up in the store: in one call when it implements
+// store.IDBatchLookup, else one LookupID each.
+func (m *Mux) lookupIDs(ctx context.Context, keys []string) (clients []string, found []bool, err error) {
+	if bl, ok := m.store.(store.IDBatchLookup); ok {
+		return bl.LookupIDs(ctx, keys)
+	}
+	clients, found = make([]string, len(keys)), make([]bool, len(keys))
+	for i, k := range keys {
+		if clients[i], found[i], err = m.store.LookupID(ctx, k); err != nil {
+			return nil, nil, err
+		}
+	}
+	return clients, found, nil
 }
 
 // reportBatch stores a batch of reports with one store write, then
@@ -101,19 +154,24 @@ func (m *Mux) resolve(ctx context.Context, r *report) error {
 // dlr_grace: they may have raced their submit_sm_resp.
 func (m *Mux) reportBatch(batch []report) {
 	ctx := context.Background()
+	m.pair.begin(pairReports)
+	defer func() { m.pair.end(pairReports, len(m.rw.ch) > 0) }()
+	for i := range batch {
+		if batch[i].kind == 0 {
+			m.classify(&batch[i])
+		}
+	}
+	lookupErr := m.resolve(ctx, batch)
+	if lookupErr != nil {
+		m.log.Error("store lookup failed; reports refused for the provider to resend", zap.Error(lookupErr))
+	}
 	var items []store.Item
 	var ready []report
 	for i := range batch {
 		r := batch[i]
-		if r.kind == 0 {
-			m.classify(&r)
-		}
-		if r.kind == store.KindReport && r.client == "" && r.id != "" {
-			if err := m.resolve(ctx, &r); err != nil {
-				m.log.Error("store lookup failed; report refused for the provider to resend", zap.Error(err))
-				m.replyDeliver(r, pdu.StatusTempAppErr)
-				continue
-			}
+		if lookupErr != nil && r.kind == store.KindReport && r.client == "" && r.id != "" {
+			m.replyDeliver(r, pdu.StatusTempAppErr)
+			continue
 		}
 		if r.kind == store.KindReport && r.client == "" && !m.hold(&r) {
 			continue
@@ -137,7 +195,7 @@ func (m *Mux) reportBatch(batch []report) {
 		return
 	}
 	st := pdu.StatusOK
-	if err := m.store.Enqueue(ctx, items); err != nil {
+	if err := m.enqueue(ctx, items); err != nil {
 		m.metrics.storeErrors.Add(1)
 		m.log.Error("cannot store reports; answering ESME_RX_T_APPN so the provider keeps them", zap.Error(err), zap.Int("reports", len(items)))
 		st = pdu.StatusTempAppErr
@@ -225,12 +283,14 @@ type idJob struct {
 // idBatch stores message ids with one store write, then lets the clients
 // see their submit_sm_resp.
 func (m *Mux) idBatch(batch []idJob) {
+	m.pair.begin(pairIDs)
+	defer func() { m.pair.end(pairIDs, len(m.idw.ch) > 0) }()
 	exp := time.Now().Add(m.cfg.Store.DLRTTL.Or(72 * time.Hour))
 	recs := make([]store.IDRecord, len(batch))
 	for i, j := range batch {
 		recs[i] = store.IDRecord{ID: j.id, Client: j.b.c.id, Expires: exp}
 	}
-	if err := m.store.PutIDs(context.Background(), recs); err != nil {
+	if err := m.putIDs(context.Background(), recs); err != nil {
 		// The provider has the message: failing the client now would make
 		// it send a duplicate. Keep the ids in memory instead.
 		m.metrics.storeErrors.Add(1)
@@ -253,4 +313,28 @@ func (m *Mux) idBatch(batch []idJob) {
 		default:
 		}
 	}
+}
+
+// putIDs stores message ids: with a batch of reports ready at the same
+// time when the store is a store.JointWriter (see pairing).
+func (m *Mux) putIDs(ctx context.Context, recs []store.IDRecord) error {
+	jw, ok := m.store.(store.JointWriter)
+	if !ok {
+		return m.store.PutIDs(ctx, recs)
+	}
+	w := &pairedWrite{recs: recs}
+	m.pair.write(ctx, jw, pairIDs, w)
+	return w.idsErr
+}
+
+// enqueue stores reports: with a batch of message ids ready at the same
+// time when the store is a store.JointWriter (see pairing).
+func (m *Mux) enqueue(ctx context.Context, items []store.Item) error {
+	jw, ok := m.store.(store.JointWriter)
+	if !ok {
+		return m.store.Enqueue(ctx, items)
+	}
+	w := &pairedWrite{items: items}
+	m.pair.write(ctx, jw, pairReports, w)
+	return w.itemsErr
 }

@@ -44,9 +44,9 @@ type Entry struct {
 // Store keeps message ids and per-client queues. Every method is safe for
 // concurrent use, may be called from any goroutine, and returns only after
 // its effect is as durable as the implementation promises (fsync for
-// store.bolt, the server's acknowledgement for store.redis). Callers batch
-// their calls (group commit); an implementation must not assume one item
-// per call.
+// store.bolt, the server's acknowledgement for store.redis), with one
+// exception allowed: Ack (see there). Callers batch their calls (group
+// commit); an implementation must not assume one item per call.
 type Store interface {
 	// PutIDs records message ids. The mux calls it before a client sees
 	// its submit_sm_resp.
@@ -65,7 +65,12 @@ type Store interface {
 	// again: delivery is at least once.
 	Fetch(ctx context.Context, client string, max int, lease time.Duration) ([]Entry, error)
 
-	// Ack removes delivered entries for good.
+	// Ack removes delivered entries for good. They are never fetched
+	// again by this process once Ack returns, but an implementation may
+	// make the removal durable later (store.bolt commits it with the next
+	// write, or within milliseconds): a crash in between only makes the
+	// entries be fetched, and delivered, again, which at-least-once
+	// delivery allows. Nothing else may be lost or damaged by it.
 	Ack(ctx context.Context, client string, ids []string) error
 
 	// Release ends the lease of entries that were not delivered, so they
@@ -77,6 +82,28 @@ type Store interface {
 
 	// Close releases the store's resources. Methods then return ErrClosed.
 	Close() error
+}
+
+// IDBatchLookup is implemented by stores that look up many message ids
+// at once for less than one LookupID each (one read transaction, one
+// round trip). The mux uses it, when the store has it, for the receipts
+// of a batch.
+type IDBatchLookup interface {
+	// LookupIDs is LookupID for each of ids: clients[i] and found[i]
+	// answer ids[i]. Both slices have len(ids) elements when err is nil.
+	LookupIDs(ctx context.Context, ids []string) (clients []string, found []bool, err error)
+}
+
+// JointWriter is implemented by stores that make a batch of message ids
+// and a batch of queue items durable in one write: store.bolt commits
+// them in one transaction, with the fsyncs of one commit, where PutIDs and
+// Enqueue called apart often take a commit each, one after the other. The
+// mux uses it when its id batch and its report batch are ready together.
+type JointWriter interface {
+	// PutIDsEnqueue does PutIDs(ctx, recs) and Enqueue(ctx, items)
+	// together and returns what each of them would return: one failing
+	// does not fail the other. Either slice may be empty.
+	PutIDsEnqueue(ctx context.Context, recs []IDRecord, items []Item) (idsErr, itemsErr error)
 }
 
 // Stats is a snapshot of a store.

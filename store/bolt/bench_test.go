@@ -3,10 +3,13 @@ package bolt
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,27 +35,88 @@ func itemsPerSecond(b *testing.B, items int) {
 }
 
 // BenchmarkPutIDs stores message ids in batches from one goroutine, as
-// the mux's id batcher does: one op is one batch, one fsync.
+// the mux's id batcher does: one op is one batch, one fsync. The ids
+// ascend (as the provider's do) or come in random order.
 func BenchmarkPutIDs(b *testing.B) {
-	for _, n := range []int{1, 64} {
-		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) {
-			s := benchStore(b)
-			recs := make([]store.IDRecord, n)
-			exp := time.Now().Add(72 * time.Hour)
-			b.ReportAllocs()
-			var next int
-			for b.Loop() {
-				for i := range recs {
-					next++
-					recs[i] = store.IDRecord{ID: fmt.Sprintf("%016x", next), Client: "shop", Expires: exp}
+	for _, order := range []string{"ascending", "random"} {
+		for _, n := range []int{1, 64} {
+			b.Run(order+"/batch="+strconv.Itoa(n), func(b *testing.B) {
+				s := benchStore(b)
+				recs := make([]store.IDRecord, n)
+				exp := time.Now().Add(72 * time.Hour)
+				rnd := rand.New(rand.NewPCG(1, 2))
+				m := startMeter(s)
+				b.ReportAllocs()
+				var next int
+				for b.Loop() {
+					for i := range recs {
+						next++
+						id := uint64(next)
+						if order == "random" {
+							id = rnd.Uint64()
+						}
+						recs[i] = store.IDRecord{ID: fmt.Sprintf("%016x", id), Client: "shop", Expires: exp}
+					}
+					if err := s.PutIDs(context.Background(), recs); err != nil {
+						b.Fatal(err)
+					}
 				}
-				if err := s.PutIDs(context.Background(), recs); err != nil {
-					b.Fatal(err)
-				}
-			}
-			itemsPerSecond(b, b.N*n)
-		})
+				itemsPerSecond(b, b.N*n)
+				m.report(b, b.N*n)
+			})
+		}
 	}
+}
+
+// BenchmarkIDsAndReports stores a batch of 64 ids and a batch of 64
+// reports per op, as the mux's id and report batchers do at the same
+// time: from two goroutines with PutIDs and Enqueue (group commit joins
+// them when one arrives while the other commits), or in one
+// PutIDsEnqueue. It reports the commits each pair takes.
+func BenchmarkIDsAndReports(b *testing.B) {
+	const n = 64
+	batches := func(next *uint64) ([]store.IDRecord, []store.Item) {
+		recs := make([]store.IDRecord, n)
+		items := make([]store.Item, n)
+		exp := time.Now().Add(72 * time.Hour)
+		for i := range recs {
+			*next++
+			recs[i] = store.IDRecord{ID: strconv.FormatUint(*next, 16), Client: "c" + strconv.Itoa(i%16), Expires: exp}
+			items[i] = store.Item{Client: "c" + strconv.Itoa(i%16), Kind: store.KindReport, Frame: reportFrame}
+		}
+		return recs, items
+	}
+	b.Run("apart", func(b *testing.B) {
+		s := benchStore(b)
+		next := uint64(0xc0ffee) << 32
+		m := startMeter(s)
+		for b.Loop() {
+			recs, items := batches(&next)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if err := s.PutIDs(context.Background(), recs); err != nil {
+					b.Error(err)
+				}
+			})
+			if err := s.Enqueue(context.Background(), items); err != nil {
+				b.Fatal(err)
+			}
+			wg.Wait()
+		}
+		m.report(b, b.N)
+	})
+	b.Run("joint", func(b *testing.B) {
+		s := benchStore(b)
+		next := uint64(0xc0ffee) << 32
+		m := startMeter(s)
+		for b.Loop() {
+			recs, items := batches(&next)
+			if idsErr, itemsErr := s.PutIDsEnqueue(context.Background(), recs, items); idsErr != nil || itemsErr != nil {
+				b.Fatal(idsErr, itemsErr)
+			}
+		}
+		m.report(b, b.N)
+	})
 }
 
 // BenchmarkEnqueue compares one goroutine enqueueing single reports (one
@@ -109,7 +173,9 @@ func BenchmarkEnqueue(b *testing.B) {
 }
 
 // BenchmarkFetchAck drains a queue as a dispatcher does: one op fetches
-// up to 64 entries and acks them (one fsync).
+// up to n entries and acks them. The refills of the queue are commits
+// too, and the acknowledgements ride along in them (or are committed by
+// the store after ackLinger).
 func BenchmarkFetchAck(b *testing.B) {
 	for _, n := range []int{1, 64} {
 		b.Run("max="+strconv.Itoa(n), func(b *testing.B) {
@@ -120,6 +186,7 @@ func BenchmarkFetchAck(b *testing.B) {
 				fill[i] = store.Item{Client: "shop", Kind: store.KindReport, Frame: reportFrame}
 			}
 			var items int
+			m := startMeter(s)
 			b.ReportAllocs()
 			for b.Loop() {
 				es, err := s.Fetch(ctx, "shop", n, time.Minute)
@@ -144,6 +211,115 @@ func BenchmarkFetchAck(b *testing.B) {
 				items += len(es)
 			}
 			itemsPerSecond(b, items)
+			m.report(b, items)
 		})
 	}
+}
+
+// BenchmarkReceiptCycle runs the store's side of the receipts path as the
+// mux drives it, one op per message: per cycle of 256 messages over 16
+// clients, one PutIDs of their ids (ascending, as the provider's are),
+// one lookup of each id, one Enqueue of their reports, and per client
+// Fetch calls of at most 10 (a bind's deliver window), then one Ack per
+// client of what it fetched. It reports commits and pages written per
+// message.
+func BenchmarkReceiptCycle(b *testing.B) {
+	const (
+		cycle   = 256
+		clients = 16
+		window  = 10
+	)
+	s := benchStore(b)
+	ctx := context.Background()
+	names := make([]string, clients)
+	for i := range names {
+		names[i] = "client-" + strconv.Itoa(i)
+	}
+	exp := time.Now().Add(72 * time.Hour)
+	recs := make([]store.IDRecord, cycle)
+	items := make([]store.Item, cycle)
+	next := uint64(0xc0ffee) << 32
+	m := startMeter(s)
+	var msgs int
+	b.ReportAllocs()
+	for b.Loop() {
+		if msgs%cycle == 0 {
+			for i := range recs {
+				next++
+				recs[i] = store.IDRecord{ID: strconv.FormatUint(next, 16), Client: names[i%clients], Expires: exp}
+				items[i] = store.Item{Client: names[i%clients], Kind: store.KindReport, Frame: reportFrame}
+			}
+			if err := s.PutIDs(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range recs {
+				if c, ok, err := s.LookupID(ctx, r.ID); !ok || err != nil || c != r.Client {
+					b.Fatalf("LookupID(%s) = %q, %v, %v", r.ID, c, ok, err)
+				}
+			}
+			if err := s.Enqueue(ctx, items); err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range names {
+				var ids []string
+				for {
+					es, err := s.Fetch(ctx, c, window, time.Minute)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(es) == 0 {
+						break
+					}
+					for _, e := range es {
+						ids = append(ids, e.ID)
+					}
+				}
+				if err := s.Ack(ctx, c, ids); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		msgs++
+	}
+	m.report(b, msgs)
+}
+
+// meter measures what a benchmark's messages cost the store: commits,
+// pages written and CPU time (user and system, the whole process).
+type meter struct {
+	s       *Store
+	commits uint64
+	pages   int64
+	cpu     time.Duration
+}
+
+func startMeter(s *Store) meter {
+	return meter{s: s, commits: s.batch.commits.Load(), pages: pagesWritten(s), cpu: cpuTime()}
+}
+
+// report reports per message (or id, or item: what msgs counts).
+func (m meter) report(b *testing.B, msgs int) {
+	commits := float64(m.s.batch.commits.Load() - m.commits)
+	pages := float64(pagesWritten(m.s) - m.pages)
+	b.ReportMetric(commits/float64(msgs), "commits/msg")
+	if commits > 0 {
+		b.ReportMetric(pages/commits, "pages/commit")
+	}
+	b.ReportMetric(pages/float64(msgs), "pages/msg")
+	b.ReportMetric(float64(cpuTime()-m.cpu)/float64(time.Microsecond)/float64(msgs), "cpu-µs/msg")
+}
+
+// pagesWritten is how many pages the store's commits wrote, meta pages
+// left out.
+func pagesWritten(s *Store) int64 {
+	st := s.db.Stats()
+	return st.TxStats.GetWrite()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -53,8 +53,13 @@ type Store struct {
 	db      *bbolt.DB    // nil until opened; guarded by closeMu
 	closed  bool         // guarded by closeMu
 
-	mu     sync.Mutex                      // guards leases
-	leases map[string]map[uint64]time.Time // client -> seq -> lease end
+	mu         sync.Mutex                      // guards leases, acks, acksRiding
+	leases     map[string]map[uint64]time.Time // client -> seq -> lease end
+	acks       []pendingAck                    // acknowledged entries whose deletes wait for a commit
+	acksSince  time.Time                       // when the first of acks was queued
+	ackLinger  time.Duration                   // 0: the default, ackLinger
+	acksRiding int                             // deletes taken by a commit that has not ended
+	ackWake    chan struct{}                   // cap 1: acks were queued
 
 	// statsMu is held for writing by the sweep from a delete's commit to
 	// its counting, and for reading by Stats, so that a snapshot's depths
@@ -66,7 +71,7 @@ type Store struct {
 
 	stopOnce sync.Once
 	stop     chan struct{}  // closed by Close to stop the sweep
-	wg       sync.WaitGroup // the sweep goroutine
+	wg       sync.WaitGroup // the sweep and ack goroutines
 }
 
 // MuxModule implements mux.Module.
@@ -129,6 +134,10 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 	s.limits.Defaults()
 	s.leases = make(map[string]map[uint64]time.Time)
 	s.stop = make(chan struct{})
+	s.ackWake = make(chan struct{}, 1)
+	if s.ackLinger <= 0 {
+		s.ackLinger = ackLinger
+	}
 
 	db, err := bbolt.Open(s.Path, 0o600, &bbolt.Options{Timeout: openTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
@@ -154,14 +163,17 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 	s.ids.Store(int64(n))
 	s.db = db
 	s.batch.db = db
+	s.batch.rider = s.takeAcks
 	s.log.Info("store opened", zap.String("path", s.Path), zap.Int("ids", n),
 		zap.Duration("retention", s.limits.Retention), zap.Int("queue_cap", s.limits.QueueCap))
 	s.wg.Go(func() { s.sweepLoop(ctx) })
+	s.wg.Go(s.ackLoop)
 	return nil
 }
 
-// Close stops the sweep, waits for calls in progress and closes the file.
-// Later calls return store.ErrClosed.
+// Close stops the sweep, waits for calls in progress, commits the
+// acknowledgements still queued and closes the file. Later calls return
+// store.ErrClosed.
 func (s *Store) Close() error {
 	s.stopOnce.Do(func() {
 		if s.stop != nil {
@@ -176,6 +188,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.flushAcks() // no call is in progress: this commit is the last
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store.bolt: close %s: %w", s.Path, err)
 	}
@@ -200,13 +213,15 @@ func (s *Store) acquire(ctx context.Context) error {
 
 func (s *Store) release() { s.closeMu.RUnlock() }
 
-// Stats implements store.Store. Queue depths are exact key counts; the
-// id count is kept in memory and approximate.
+// Stats implements store.Store. Queue depths are exact key counts, once
+// the acknowledgements queued before the call are committed; the id count
+// is kept in memory and approximate.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	if err := s.acquire(ctx); err != nil {
 		return store.Stats{}, err
 	}
 	defer s.release()
+	s.flushAcks()
 	s.statsMu.RLock()
 	defer s.statsMu.RUnlock()
 	st := store.Stats{
@@ -230,11 +245,18 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	return st, nil
 }
 
-func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
+// queueFill is the FillPercent of queue buckets. Their keys are the
+// bucket's sequence, so every put goes past the last key: pages split
+// full, not in halves, and the tail page a commit rewrites holds as much
+// as it can.
+const queueFill = 1.0
 
-// encodeEntry is the value of a queue key: kind, enqueued (unix ns), frame.
-func encodeEntry(kind store.Kind, enqueued time.Time, frame []byte) []byte {
-	v := make([]byte, 0, 9+len(frame))
+// entryHeader is the length of a queue value before its frame.
+const entryHeader = 9
+
+// appendEntry appends the value of a queue key: kind, enqueued (unix ns),
+// frame.
+func appendEntry(v []byte, kind store.Kind, enqueued time.Time, frame []byte) []byte {
 	v = append(v, byte(kind))
 	v = binary.BigEndian.AppendUint64(v, uint64(enqueued.UnixNano()))
 	return append(v, frame...)
@@ -249,23 +271,29 @@ func entryTime(v []byte) (t time.Time, ok bool) {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))), true
 }
 
-// encodeID is the value of an ids key: expiry (unix ns), then client.
-func encodeID(r store.IDRecord) []byte {
-	v := make([]byte, 0, 8+len(r.Client))
+// appendID appends the value of an ids key: expiry (unix ns), then
+// client.
+func appendID(v []byte, r store.IDRecord) []byte {
 	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(r.Expires)))
 	return append(v, r.Client...)
 }
 
 // expKey is the id_exp key of an id that expires at exp.
 func expKey(exp int64, id string) []byte {
-	k := make([]byte, 0, 8+len(id))
+	return appendExpKey(make([]byte, 0, 8+len(id)), exp, id)
+}
+
+// appendExpKey appends the id_exp key of an id that expires at exp.
+func appendExpKey(k []byte, exp int64, id string) []byte {
 	k = binary.BigEndian.AppendUint64(k, uint64(exp))
 	return append(k, id...)
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ mux.Provisioner  = (*Store)(nil)
-	_ mux.Validator    = (*Store)(nil)
-	_ mux.CleanerUpper = (*Store)(nil)
+	_ store.Store         = (*Store)(nil)
+	_ store.IDBatchLookup = (*Store)(nil)
+	_ store.JointWriter   = (*Store)(nil)
+	_ mux.Provisioner     = (*Store)(nil)
+	_ mux.Validator       = (*Store)(nil)
+	_ mux.CleanerUpper    = (*Store)(nil)
 )

@@ -9,13 +9,27 @@
 //
 // Once the mux answers the provider's deliver_sm, the provider forgets the
 // report and it exists only here; and a client holds a message id only
-// after its mapping to the client is here. So every PutIDs, Enqueue and
-// Ack returns only after its bbolt transaction is committed and fsynced.
-// Writers that arrive while a commit is running share the next one (group
-// commit, batch.go): one caller pays one fsync and no added delay, many
-// callers pay one fsync between them. A call's ctx is checked before it
-// starts; once its write is queued for a commit it runs to the end, as a
-// shared commit cannot withdraw one caller's write.
+// after its mapping to the client is here. So every PutIDs and Enqueue
+// (and PutIDsEnqueue, both in one) returns only after its bbolt
+// transaction is committed and fsynced. Writers that arrive while a
+// commit is running share the next one (group commit, batch.go): one
+// caller pays one commit and no added delay, many callers pay one commit
+// between them. A call's ctx is checked before it starts; once its write
+// is queued for a commit it runs to the end, as a shared commit cannot
+// withdraw one caller's write.
+//
+// Ack is the exception (ack.go): it returns at once, the entries leave
+// the queue for this process (no Fetch returns them), and their deletes
+// ride along in the next commit of other writes, or are committed by the
+// store itself when none came within 5ms. Every commit is fsynced like
+// any other, so the file only ever holds whole commits: a crash before
+// the deletes' commit leaves the entries in the file, to be delivered
+// again after the restart (at least once), and can lose or damage nothing
+// else. Close commits the deletes still queued. (bbolt's NoSync
+// transactions are not used: a crash after one could leave its meta page
+// on disk without the pages it points to.) Should the deletes' commit
+// fail, the entries get back the leases they had and are delivered again
+// once those run out.
 //
 // The file holds three top-level buckets:
 //
@@ -27,6 +41,15 @@
 // first and an entry id (the sequence in decimal) is never reused. Leases
 // are kept in memory: they are about a live process, so after a restart
 // every entry can be fetched again (delivery is at least once).
+//
+// Queue buckets only ever get keys past their last, and so, mostly, do
+// ids and id_exp (the provider's ids ascend; expiries ascend with time):
+// their pages are split full (bbolt FillPercent 1.0) rather than in
+// halves, so a commit rewrites fewer, fuller pages. For ids and id_exp
+// this is decided per write, from how many of its keys sort after the
+// bucket's last: random ids keep bbolt's default. PutIDs sorts its ids
+// and looks up only those that do not sort after every id held (the
+// others cannot be held yet).
 //
 // One background goroutine, started by Provision (or Open) and stopped by
 // Cleanup (or Close), runs the sweep once per sweep interval: it removes ids
@@ -70,11 +93,11 @@
 // # Metrics and Stats
 //
 // Stats reports queue depths per client (exact key counts, leased entries
-// included), ids held (a count kept in memory: approximate), Dropped
+// included, after the acknowledgements queued so far are committed), ids held (a count kept in memory: approximate), Dropped
 // (entries removed past retention or the cap since start) and Expired
 // (ids removed past their expiry since start); the mux exports them on
 // /metrics and /status. Each sweep that drops entries logs one Warn line
 // with counts per client; a failed sweep logs at Error.
 //
-// Start reading at Store in bolt.go, then queue.go and batch.go.
+// Start reading at Store in bolt.go, then queue.go, ack.go and batch.go.
 package bolt

@@ -1,10 +1,13 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -25,59 +28,182 @@ func (s *Store) PutIDs(ctx context.Context, recs []store.IDRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	var added int64
-	err := s.batch.do(func(tx *bbolt.Tx) error {
-		added = 0
-		ids, exp := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp)
-		for _, r := range recs {
-			if r.ID == "" {
-				return errEmptyID
-			}
-			k := []byte(r.ID)
-			if old := ids.Get(k); len(old) >= 8 {
-				// The old expiry's index key would outlive the record it points to.
-				if err := exp.Delete(expKey(int64(binary.BigEndian.Uint64(old)), r.ID)); err != nil {
-					return err
-				}
-			} else {
-				added++
-			}
-			if err := ids.Put(k, encodeID(r)); err != nil {
-				return err
-			}
-			if err := exp.Put(expKey(unixNano(r.Expires), r.ID), nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	w, err := newIDsWrite(recs)
 	if err != nil {
-		return fmt.Errorf("store.bolt: put %d ids: %w", len(recs), err)
+		return idsFailed(len(recs), err)
 	}
-	s.ids.Add(added)
+	return s.idsDone(w, s.batch.do(w.write))
+}
+
+// idsWrite is the write of one PutIDs.
+type idsWrite struct {
+	recs  []store.IDRecord // sorted by id; of equal ids, the last put last
+	vals  []byte           // the records' values, back to back
+	added int64            // ids that were not held before; set by write
+}
+
+// newIDsWrite prepares the write of recs. The values are made here in
+// one allocation, not per try: bbolt keeps a value, without copying it,
+// until the transaction ends. The records are put in id order: that is
+// the order of the bucket's keys, and tells which ids are new without
+// looking them up (see write).
+func newIDsWrite(recs []store.IDRecord) (*idsWrite, error) {
+	size := 0
+	for _, r := range recs {
+		if r.ID == "" {
+			return nil, errEmptyID
+		}
+		size += 8 + len(r.Client)
+	}
+	sorted := slices.Clone(recs)
+	slices.SortStableFunc(sorted, func(a, b store.IDRecord) int { return strings.Compare(a.ID, b.ID) })
+	w := &idsWrite{recs: sorted, vals: make([]byte, 0, size)}
+	for _, r := range sorted {
+		w.vals = appendID(w.vals, r)
+	}
+	return w, nil
+}
+
+// write puts the records in tx; it may run more than once. An id that
+// sorts after every key the bucket had is new (the provider's ids
+// ascend, so most are): only the others are looked up, for the index key
+// of the record they replace.
+func (w *idsWrite) write(tx *bbolt.Tx) error {
+	w.added = 0
+	recs := w.recs
+	ids, exp := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp)
+	lastKey, _ := ids.Cursor().Last()
+	last := string(lastKey)
+	firstNew, _ := slices.BinarySearchFunc(recs, last, func(r store.IDRecord, last string) int {
+		if r.ID > last {
+			return 1
+		}
+		return -1
+	})
+	ids.FillPercent = fillFor(len(recs)-firstNew, len(recs))
+	var (
+		key, ek []byte
+		off     int
+	)
+	lastExp, _ := exp.Cursor().Last()
+	after := 0
+	for _, r := range recs {
+		ek = appendExpKey(ek[:0], unixNano(r.Expires), r.ID)
+		if bytes.Compare(ek, lastExp) > 0 {
+			after++
+		}
+	}
+	exp.FillPercent = fillFor(after, len(recs))
+	for i, r := range recs {
+		key = append(key[:0], r.ID...)
+		v := w.vals[off : off+8+len(r.Client) : off+8+len(r.Client)]
+		off += len(v)
+		var old []byte
+		if i < firstNew || (i > 0 && r.ID == recs[i-1].ID) {
+			old = ids.Get(key)
+		}
+		if len(old) >= 8 {
+			// The old expiry's index key would outlive the record it points to.
+			ek = appendExpKey(ek[:0], int64(binary.BigEndian.Uint64(old)), r.ID)
+			if err := exp.Delete(ek); err != nil {
+				return err
+			}
+		} else {
+			w.added++
+		}
+		if err := ids.Put(key, v); err != nil {
+			return err
+		}
+		ek = appendExpKey(ek[:0], unixNano(r.Expires), r.ID)
+		if err := exp.Put(ek, nil); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// idsDone counts the ids w added once committed, or wraps err.
+func (s *Store) idsDone(w *idsWrite, err error) error {
+	if err != nil {
+		return idsFailed(len(w.recs), err)
+	}
+	s.ids.Add(w.added)
+	return nil
+}
+
+func idsFailed(n int, err error) error {
+	return fmt.Errorf("store.bolt: put %d ids: %w", n, err)
+}
+
+// appendFill is the FillPercent of a bucket that is being appended to.
+const appendFill = 1.0
+
+// fillFor returns the FillPercent for a bucket that gets n keys, after of
+// which sort after its last key: full pages when most do (the provider's
+// ids ascend, and id_exp keys ascend with time), so that appends leave
+// full pages behind them; bbolt's default otherwise, which leaves room in
+// split pages for keys that land between others. A bucket's FillPercent
+// counts at commit, for all of the transaction's writes to it: the last
+// write of a shared transaction decides, which affects how full pages are
+// packed, nothing else.
+func fillFor(after, n int) float64 {
+	if 10*after >= 9*n {
+		return appendFill
+	}
+	return bbolt.DefaultFillPercent
 }
 
 // LookupID implements store.Store. An id past its expiry is not found,
 // even before the sweep removes it.
 func (s *Store) LookupID(ctx context.Context, id string) (client string, ok bool, err error) {
-	if err := s.acquire(ctx); err != nil {
+	clients, found, err := s.LookupIDs(ctx, []string{id})
+	if err != nil {
 		return "", false, err
 	}
+	return clients[0], found[0], nil
+}
+
+// LookupIDs implements store.IDBatchLookup: every id in one read
+// transaction. An id past its expiry is not found, even before the sweep
+// removes it.
+func (s *Store) LookupIDs(ctx context.Context, ids []string) (clients []string, found []bool, err error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, nil, err
+	}
 	defer s.release()
+	clients, found = make([]string, len(ids)), make([]bool, len(ids))
+	if len(ids) == 0 {
+		return clients, found, nil
+	}
 	now := time.Now().UnixNano()
 	err = s.db.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketIDs).Get([]byte(id))
-		if len(v) < 8 || int64(binary.BigEndian.Uint64(v)) <= now {
-			return nil
+		b := tx.Bucket(bucketIDs)
+		var (
+			key   []byte
+			names map[string]string // one string per client, not per id
+		)
+		for i, id := range ids {
+			key = append(key[:0], id...)
+			v := b.Get(key)
+			if len(v) < 8 || int64(binary.BigEndian.Uint64(v)) <= now {
+				continue
+			}
+			name, ok := names[string(v[8:])]
+			if !ok {
+				if names == nil {
+					names = make(map[string]string)
+				}
+				name = string(v[8:])
+				names[name] = name
+			}
+			clients[i], found[i] = name, true
 		}
-		client, ok = string(v[8:]), true
 		return nil
 	})
 	if err != nil {
-		return "", false, fmt.Errorf("store.bolt: lookup id: %w", err)
+		return nil, nil, fmt.Errorf("store.bolt: lookup %d ids: %w", len(ids), err)
 	}
-	return client, ok, nil
+	return clients, found, nil
 }
 
 // unixNano is t in unix nanoseconds, clamped to the range a key can sort

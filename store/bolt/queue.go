@@ -12,8 +12,8 @@ import (
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
-// acking marks an entry whose Ack is being committed: no Fetch may lease
-// it again, whatever its lease was.
+// acking marks an entry whose Ack is queued or being committed (ack.go):
+// no Fetch may lease it again, whatever its lease was.
 var acking = time.Unix(1<<62, 0)
 
 // Enqueue implements store.Store. It returns after the items are committed
@@ -28,35 +28,110 @@ func (s *Store) Enqueue(ctx context.Context, items []store.Item) error {
 	if len(items) == 0 {
 		return nil
 	}
+	w := newEnqueueWrite(items)
+	return enqueueDone(w, s.batch.do(w.write))
+}
+
+// enqueueWrite is the write of one Enqueue.
+type enqueueWrite struct {
+	items []store.Item
+	vals  []byte // the entries' values, back to back
+}
+
+// newEnqueueWrite prepares the write of items. The values are made here
+// in one allocation, not per try: bbolt keeps a value, without copying
+// it, until the transaction ends.
+func newEnqueueWrite(items []store.Item) *enqueueWrite {
 	now := time.Now()
-	err := s.batch.do(func(tx *bbolt.Tx) error {
-		qs := tx.Bucket(bucketQueues)
-		var (
-			b      *bbolt.Bucket
-			client string
-		)
-		for _, it := range items {
-			if b == nil || it.Client != client {
-				var err error
-				if b, err = qs.CreateBucketIfNotExists([]byte(it.Client)); err != nil {
-					return fmt.Errorf("queue %q: %w", it.Client, err)
-				}
-				client = it.Client
+	size := 0
+	for _, it := range items {
+		size += entryHeader + len(it.Frame)
+	}
+	w := &enqueueWrite{items: items, vals: make([]byte, 0, size)}
+	for _, it := range items {
+		w.vals = appendEntry(w.vals, it.Kind, now, it.Frame)
+	}
+	return w
+}
+
+// write appends the items to their queues in tx; it may run more than
+// once.
+func (w *enqueueWrite) write(tx *bbolt.Tx) error {
+	qs := tx.Bucket(bucketQueues)
+	var (
+		b      *bbolt.Bucket
+		client string
+		key    [8]byte
+		off    int
+	)
+	for i, it := range w.items {
+		if i == 0 || it.Client != client {
+			// The transaction keeps the buckets it opened: going back to
+			// one is a map lookup.
+			client = it.Client
+			var err error
+			if b, err = qs.CreateBucketIfNotExists([]byte(client)); err != nil {
+				return fmt.Errorf("queue %q: %w", client, err)
 			}
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := b.Put(seqKey(seq), encodeEntry(it.Kind, now, it.Frame)); err != nil {
-				return err
-			}
+			b.FillPercent = queueFill
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store.bolt: enqueue %d items: %w", len(items), err)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		n := entryHeader + len(it.Frame)
+		binary.BigEndian.PutUint64(key[:], seq)
+		if err := b.Put(key[:], w.vals[off:off+n:off+n]); err != nil {
+			return err
+		}
+		off += n
 	}
 	return nil
+}
+
+func enqueueDone(w *enqueueWrite, err error) error {
+	if err != nil {
+		return fmt.Errorf("store.bolt: enqueue %d items: %w", len(w.items), err)
+	}
+	return nil
+}
+
+// PutIDsEnqueue implements store.JointWriter: the ids and the items in
+// one transaction, one commit. If that fails, each is tried again on its
+// own, so that each result is what PutIDs or Enqueue alone would return.
+func (s *Store) PutIDsEnqueue(ctx context.Context, recs []store.IDRecord, items []store.Item) (idsErr, itemsErr error) {
+	if err := s.acquire(ctx); err != nil {
+		return err, err
+	}
+	defer s.release()
+	var iw *idsWrite
+	if len(recs) > 0 {
+		if iw, idsErr = newIDsWrite(recs); idsErr != nil {
+			idsErr = idsFailed(len(recs), idsErr)
+		}
+	}
+	var ew *enqueueWrite
+	if len(items) > 0 {
+		ew = newEnqueueWrite(items)
+	}
+	switch {
+	case iw != nil && ew != nil:
+		err := s.batch.do(func(tx *bbolt.Tx) error {
+			if err := iw.write(tx); err != nil {
+				return err
+			}
+			return ew.write(tx)
+		})
+		if err == nil {
+			return s.idsDone(iw, nil), nil
+		}
+		return s.idsDone(iw, s.batch.do(iw.write)), enqueueDone(ew, s.batch.do(ew.write))
+	case iw != nil:
+		return s.idsDone(iw, s.batch.do(iw.write)), nil
+	case ew != nil:
+		return idsErr, enqueueDone(ew, s.batch.do(ew.write))
+	}
+	return idsErr, nil
 }
 
 // Fetch implements store.Store. Entries past retention are skipped (the
@@ -124,68 +199,6 @@ func (s *Store) Fetch(ctx context.Context, client string, max int, lease time.Du
 		}
 	}
 	return out, nil
-}
-
-// Ack implements store.Store. It returns after the deletes are committed
-// and fsynced. Unknown ids are ignored.
-func (s *Store) Ack(ctx context.Context, client string, ids []string) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.release()
-	seqs := parseIDs(ids)
-	if len(seqs) == 0 {
-		return nil
-	}
-	prev := s.markAcking(client, seqs)
-	err := s.batch.do(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketQueues).Bucket([]byte(client))
-		if b == nil {
-			return nil
-		}
-		for _, seq := range seqs {
-			if err := b.Delete(seqKey(seq)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	s.mu.Lock()
-	held := s.leases[client]
-	for i, seq := range seqs {
-		if err != nil && !prev[i].IsZero() && !prev[i].Equal(acking) {
-			if held == nil {
-				held = make(map[uint64]time.Time)
-				s.leases[client] = held
-			}
-			held[seq] = prev[i] // not deleted: the lease it had stands
-		} else {
-			delete(held, seq)
-		}
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("store.bolt: ack %d entries of %s: %w", len(seqs), client, err)
-	}
-	return nil
-}
-
-// markAcking puts acking on each seq's lease and returns the leases they
-// had (zero where none).
-func (s *Store) markAcking(client string, seqs []uint64) []time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	held := s.leases[client]
-	if held == nil {
-		held = make(map[uint64]time.Time, len(seqs))
-		s.leases[client] = held
-	}
-	prev := make([]time.Time, len(seqs))
-	for i, seq := range seqs {
-		prev[i] = held[seq]
-		held[seq] = acking
-	}
-	return prev
 }
 
 // Release implements store.Store: the entries can be fetched again at

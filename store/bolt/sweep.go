@@ -75,6 +75,7 @@ func (s *Store) sweepOnce(now time.Time) {
 // it goes, so a sweep cut short by an error still counts what it removed.
 func (s *Store) sweep(now time.Time) (sweepResult, error) {
 	res := sweepResult{retention: map[string]int{}, capped: map[string]int{}}
+	s.flushAcks() // acknowledged entries do not count against the cap
 	for more := true; more && !s.stopping(); {
 		var n int
 		var err error

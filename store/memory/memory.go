@@ -121,6 +121,23 @@ func (s *Store) LookupID(_ context.Context, id string) (string, bool, error) {
 	return r.client, true, nil
 }
 
+// LookupIDs implements store.IDBatchLookup: every id under one lock.
+func (s *Store) LookupIDs(_ context.Context, ids []string) ([]string, []bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, store.ErrClosed
+	}
+	clients, found := make([]string, len(ids)), make([]bool, len(ids))
+	now := time.Now()
+	for i, id := range ids {
+		if r, ok := s.ids[id]; ok && !now.After(r.expires) {
+			clients[i], found[i] = r.client, true
+		}
+	}
+	return clients, found, nil
+}
+
 // Enqueue implements store.Store.
 func (s *Store) Enqueue(_ context.Context, items []store.Item) error {
 	s.mu.Lock()
@@ -246,7 +263,8 @@ func (s *Store) Close() error {
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ mux.Provisioner  = (*Store)(nil)
-	_ mux.CleanerUpper = (*Store)(nil)
+	_ store.Store         = (*Store)(nil)
+	_ store.IDBatchLookup = (*Store)(nil)
+	_ mux.Provisioner     = (*Store)(nil)
+	_ mux.CleanerUpper    = (*Store)(nil)
 )

@@ -71,6 +71,42 @@ func (s *Store) LookupID(ctx context.Context, id string) (client string, ok bool
 	return client, true, nil
 }
 
+// LookupIDs implements store.IDBatchLookup: one GET per id, in one
+// pipeline (one round trip; GETs rather than an MGET, whose keys would
+// have to share a cluster slot).
+func (s *Store) LookupIDs(ctx context.Context, ids []string) (clients []string, found []bool, err error) {
+	ctx, cancel, err := s.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.release(cancel)
+	clients, found = make([]string, len(ids)), make([]bool, len(ids))
+	if len(ids) == 0 {
+		return clients, found, nil
+	}
+	cmds := make([]*goredis.StringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Get(ctx, s.keys.id(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, nil, fmt.Errorf("store.redis: lookup %d ids: %w", len(ids), err)
+	}
+	for i, c := range cmds {
+		v, err := c.Result()
+		if errors.Is(err, goredis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("store.redis: lookup %d ids: %w", len(ids), err)
+		}
+		clients[i], found[i] = v, true
+	}
+	return clients, found, nil
+}
+
 // Stats implements store.Store. Queue depths are XLEN of every client in
 // the clients set (leased entries included); IDs is DBSIZE less those
 // queue and lease keys, so other keys in the same database count too

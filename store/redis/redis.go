@@ -367,6 +367,7 @@ func (k keys) seen(client, sum string) string { return k.prefix + ":seen:{" + cl
 
 var (
 	_ store.Store             = (*Store)(nil)
+	_ store.IDBatchLookup     = (*Store)(nil)
 	_ mux.Provisioner         = (*Store)(nil)
 	_ mux.Validator           = (*Store)(nil)
 	_ mux.CleanerUpper        = (*Store)(nil)

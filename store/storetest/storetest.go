@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"IDs", testIDs},
 		{"IDExpiry", testIDExpiry},
+		{"LookupIDs", testLookupIDs},
+		{"PutIDsEnqueue", testPutIDsEnqueue},
 		{"Order", testOrder},
 		{"Kinds", testKinds},
 		{"FrameCopied", testFrameCopied},
@@ -208,6 +210,100 @@ func testIDExpiry(t *testing.T, s store.Store) {
 	if c, ok, err := s.LookupID(ctx, "later"); !ok || c != "shop" || err != nil {
 		t.Errorf("LookupID(later) = %q, %v, %v; want shop", c, ok, err)
 	}
+}
+
+// testLookupIDs checks a store's batch lookup, if it has one, against
+// LookupID: found, not found, expired, overwritten, repeated ids, in one
+// call; and an empty call.
+func testLookupIDs(t *testing.T, s store.Store) {
+	bl, ok := s.(store.IDBatchLookup)
+	if !ok {
+		t.Skip("the store has no LookupIDs")
+	}
+	ctx := context.Background()
+	now := time.Now()
+	var recs []store.IDRecord
+	for i := range 300 {
+		recs = append(recs, store.IDRecord{ID: fmt.Sprintf("b%04x", i), Client: fmt.Sprintf("c%d", i%7), Expires: now.Add(time.Hour)})
+	}
+	recs = append(recs, store.IDRecord{ID: "gone", Client: "shop", Expires: now.Add(-time.Second)})
+	if err := s.PutIDs(ctx, recs); err != nil {
+		t.Fatalf("PutIDs: %v", err)
+	}
+	if err := s.PutIDs(ctx, []store.IDRecord{{ID: "b0001", Client: "news", Expires: now.Add(time.Hour)}}); err != nil {
+		t.Fatalf("PutIDs (overwrite): %v", err)
+	}
+	ids := []string{"b0001", "missing", "gone", "b0000", "B0000", "b0001"}
+	for i := 299; i >= 2; i -= 3 {
+		ids = append(ids, fmt.Sprintf("b%04x", i))
+	}
+	clients, found, err := bl.LookupIDs(ctx, ids)
+	if err != nil {
+		t.Fatalf("LookupIDs: %v", err)
+	}
+	if len(clients) != len(ids) || len(found) != len(ids) {
+		t.Fatalf("LookupIDs(%d ids) = %d clients, %d found", len(ids), len(clients), len(found))
+	}
+	for i, id := range ids {
+		c, ok, err := s.LookupID(ctx, id)
+		if err != nil {
+			t.Fatalf("LookupID(%q): %v", id, err)
+		}
+		if clients[i] != c || found[i] != ok {
+			t.Errorf("LookupIDs: %q = %q, %v; LookupID says %q, %v", id, clients[i], found[i], c, ok)
+		}
+	}
+	if !found[0] || clients[0] != "news" || found[1] || found[2] || !found[3] || clients[3] != "c0" || found[4] {
+		t.Errorf("LookupIDs(%q) = %q, %v", ids[:5], clients[:5], found[:5])
+	}
+	clients, found, err = bl.LookupIDs(ctx, nil)
+	if err != nil || len(clients) != 0 || len(found) != 0 {
+		t.Errorf("LookupIDs(nil) = %q, %v, %v", clients, found, err)
+	}
+}
+
+// testPutIDsEnqueue checks a store's joint write, if it has one: both
+// halves land, either may be empty, and a half that fails on its own
+// (an empty id, where the store refuses one in PutIDs) does not fail the
+// other.
+func testPutIDsEnqueue(t *testing.T, s store.Store) {
+	jw, ok := s.(store.JointWriter)
+	if !ok {
+		t.Skip("the store has no PutIDsEnqueue")
+	}
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	idsErr, itemsErr := jw.PutIDsEnqueue(ctx, []store.IDRecord{{ID: "j1", Client: "shop", Expires: exp}},
+		[]store.Item{{Client: "j", Kind: store.KindReport, Frame: Frame("j1")}, {Client: "k", Kind: store.KindMO, Frame: Frame("k1")}})
+	if idsErr != nil || itemsErr != nil {
+		t.Fatalf("PutIDsEnqueue = %v, %v", idsErr, itemsErr)
+	}
+	if idsErr, itemsErr = jw.PutIDsEnqueue(ctx, []store.IDRecord{{ID: "j2", Client: "bank", Expires: exp}}, nil); idsErr != nil || itemsErr != nil {
+		t.Fatalf("PutIDsEnqueue(ids only) = %v, %v", idsErr, itemsErr)
+	}
+	if idsErr, itemsErr = jw.PutIDsEnqueue(ctx, nil, []store.Item{{Client: "j", Kind: store.KindReport, Frame: Frame("j2")}}); idsErr != nil || itemsErr != nil {
+		t.Fatalf("PutIDsEnqueue(items only) = %v, %v", idsErr, itemsErr)
+	}
+	if idsErr, itemsErr = jw.PutIDsEnqueue(ctx, nil, nil); idsErr != nil || itemsErr != nil {
+		t.Fatalf("PutIDsEnqueue(nothing) = %v, %v", idsErr, itemsErr)
+	}
+	for id, want := range map[string]string{"j1": "shop", "j2": "bank"} {
+		if c, ok, err := s.LookupID(ctx, id); !ok || c != want || err != nil {
+			t.Errorf("LookupID(%s) = %q, %v, %v; want %s", id, c, ok, err, want)
+		}
+	}
+	wantTags(t, "client j", fetch(t, s, "j", 10, time.Minute), "j1", "j2")
+	wantTags(t, "client k", fetch(t, s, "k", 10, time.Minute), "k1")
+
+	bad := []store.IDRecord{{ID: "", Client: "shop", Expires: exp}}
+	if err := s.PutIDs(ctx, bad); err == nil {
+		return // the store takes an empty id: nothing to fail
+	}
+	idsErr, itemsErr = jw.PutIDsEnqueue(ctx, bad, []store.Item{{Client: "j", Kind: store.KindReport, Frame: Frame("j3")}})
+	if idsErr == nil || itemsErr != nil {
+		t.Fatalf("PutIDsEnqueue(empty id, good item) = %v, %v; want an error for the ids only", idsErr, itemsErr)
+	}
+	wantTags(t, "client j after a failed half", fetch(t, s, "j", 10, time.Minute), "j3")
 }
 
 func testOrder(t *testing.T, s store.Store) {
