@@ -408,19 +408,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	if err := h.mux.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	for i, ch := range chans {
-		select {
-		case f, ok := <-ch:
-			if !ok {
-				t.Fatalf("submit %d: connection closed before its answer", i)
-			}
-			if hd, _ := pdu.DecodeHeader(f); hd.Status != pdu.StatusOK {
-				t.Fatalf("submit %d: status %v", i, hd.Status)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("submit %d unanswered", i)
-		}
-	}
+	expectAllOK(t, chans)
 }
 
 func TestThrottledProviderRetriedElsewhere(t *testing.T) {
@@ -589,5 +577,24 @@ func TestResentReceiptNotDeliveredTwice(t *testing.T) {
 	case f := <-c.Deliveries:
 		t.Fatalf("a second copy was delivered: %x", f)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// expectAllOK waits for the submit_sm_resp on each channel and fails
+// unless every one came, with ESME_ROK.
+func expectAllOK(t *testing.T, chans []<-chan []byte) {
+	t.Helper()
+	for i, ch := range chans {
+		select {
+		case f, ok := <-ch:
+			if !ok {
+				t.Fatalf("submit %d: connection closed before its answer", i)
+			}
+			if hd, _ := pdu.DecodeHeader(f); hd.Status != pdu.StatusOK {
+				t.Fatalf("submit %d: status %v", i, hd.Status)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("submit %d unanswered", i)
+		}
 	}
 }

@@ -3,13 +3,13 @@ package mux_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/freeport"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -303,12 +303,10 @@ func slots(h *harness) []string {
 // deadAddr returns a loopback address nothing listens on.
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }
 
@@ -409,18 +407,6 @@ func TestReloadUpstreamShutdownMidRollout(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("reload still running after Shutdown")
 	}
-	for i, ch := range chans {
-		select {
-		case f, ok := <-ch:
-			if !ok {
-				t.Fatalf("submit %d: connection closed before its answer", i)
-			}
-			if hd, _ := pdu.DecodeHeader(f); hd.Status != pdu.StatusOK {
-				t.Fatalf("submit %d: status %v", i, hd.Status)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("submit %d unanswered", i)
-		}
-	}
+	expectAllOK(t, chans)
 	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().SessionsBound == 0 })
 }
