@@ -37,7 +37,7 @@ func (e *PanicError) Error() string { return fmt.Sprintf("link: handler panic: %
 type Config struct {
 	MaxLength    uint32        // largest command_length read; default pdu.DefaultMaxLength
 	MaxQueued    int           // octets queued for writing before ErrQueueFull; default 1 MiB
-	WriteTimeout time.Duration // one flush; default 10s
+	WriteTimeout time.Duration // a write blocked this long (3/4 of it at least) ends the connection; default 10s
 	EnquireLink  time.Duration // send enquire_link after this long without reading; 0 disables
 	DeadAfter    time.Duration // close after this long without reading; 0 disables
 	Tick         time.Duration // how often Ticker.Tick runs; default 1s
@@ -104,6 +104,7 @@ type Conn struct {
 
 	closeOnce sync.Once
 	flushers  sync.WaitGroup // the flush goroutine, when one runs
+	rearmAt   time.Time      // owned by the flush goroutine: when armWriteDeadline moves the deadline again
 
 	tickMu   sync.Mutex // held while a tick runs; orders the ticks with Serve's end
 	tick     *time.Timer
@@ -315,7 +316,7 @@ func (c *Conn) flush() {
 		c.out, spare = spare, nil // c.out owns it now
 		c.mu.Unlock()
 		if len(buf) > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+			c.armWriteDeadline()
 			if _, err := c.nc.Write(buf); err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
@@ -336,6 +337,18 @@ func (c *Conn) flush() {
 		}
 		spare = buf[:0]
 	}
+}
+
+// armWriteDeadline gives the next write at least 3/4 of WriteTimeout. It
+// moves the connection's deadline (a runtime timer) only once per quarter
+// of WriteTimeout, not before every write.
+func (c *Conn) armWriteDeadline() {
+	now := time.Now()
+	if now.Before(c.rearmAt) {
+		return
+	}
+	_ = c.nc.SetWriteDeadline(now.Add(c.cfg.WriteTimeout))
+	c.rearmAt = now.Add(c.cfg.WriteTimeout / 4)
 }
 
 func (c *Conn) stopWriting() {
