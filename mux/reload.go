@@ -39,7 +39,9 @@ import (
 // the others keep their old settings, and nothing else of the new config
 // is applied. Reloading the same file again, once the host is fixed, goes
 // on from there. The first session is replaced before anything is
-// removed, so settings that do not bind change nothing.
+// removed, so settings that do not bind change nothing. Once a new
+// session is bound, an old one whose host is down (maintenance) is
+// replaced without waiting for its replacement to bind.
 //
 // A change to anything else (listeners, store, other [server] keys) is
 // refused before anything is touched: restart to apply it. When a

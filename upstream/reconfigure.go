@@ -29,6 +29,9 @@ import (
 //
 // The first replacement is made before anything else, so settings that
 // do not bind change nothing; the surplus is retired right after it.
+// Bound slots are replaced first and retired last as surplus. Once a slot
+// with cfg's settings is bound, a slot that is down (its host in
+// maintenance) is replaced without waiting for its replacement to bind.
 //
 // A retired slot takes no new submits (its state is Draining) and refuses
 // new deliver_sm with ESME_RX_T_APPN, so the provider sends them on
@@ -60,14 +63,16 @@ func (p *Pool) Reconfigure(ctx context.Context, cfg Config, bindWait time.Durati
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer context.AfterFunc(p.stopCtx, func() { cancel(ErrClosing) })()
-	steps := p.plan(&cfg)
+	steps, proven := p.plan(&cfg)
 	if len(steps) == 0 {
 		return nil
 	}
 	log := cfg.Logger.With(zap.String("system_id", cfg.SystemID))
 	log.Info("upstream settings changed; replacing sessions one at a time", zap.Int("steps", len(steps)))
 	for i, st := range steps {
-		if err := p.step(ctx, &cfg, st, bindWait); err != nil {
+		bound, err := p.step(ctx, &cfg, st, bindWait, proven)
+		proven = proven || bound
+		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("%w; stopped after %d of %d steps", context.Cause(ctx), i, len(steps))
 			}
@@ -86,36 +91,58 @@ type step struct {
 }
 
 // step makes st: a new slot that does not bind within bindWait is
-// stopped again, and the old one is kept.
-func (p *Pool) step(ctx context.Context, cfg *Config, st step, bindWait time.Duration) error {
+// stopped again, and the old one is kept. It reports whether a new slot
+// bound.
+//
+// Once the new settings are proven (a session with them is bound), a
+// replacement whose old slot is not bound (its host is down: the
+// provider's rolling maintenance) does not wait: the old slot, which
+// carries nothing, is retired first, and the new one left to connect by
+// itself when its host is back, as the old one would have. An added slot
+// (no old one) always waits for its bind.
+func (p *Pool) step(ctx context.Context, cfg *Config, st step, bindWait time.Duration, proven bool) (bool, error) {
+	if proven && st.host != nil && st.old != nil && st.old.State() != StateBound {
+		if err := p.retire(ctx, st.old); err != nil {
+			return false, err
+		}
+		_, err := p.add(cfg, *st.host)
+		return false, err
+	}
+	bound := false
 	if st.host != nil {
 		s, err := p.add(cfg, *st.host)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := p.waitBound(ctx, s, bindWait); err != nil {
 			if ctx.Err() == nil {
 				_ = p.retire(ctx, s)
 			}
-			return err
+			return false, err
 		}
+		bound = true
 	}
 	if st.old != nil {
-		return p.retire(ctx, st.old)
+		return bound, p.retire(ctx, st.old)
 	}
-	return nil
+	return bound, nil
 }
 
-// plan lists the steps that move the slots now to cfg's.
-func (p *Pool) plan(cfg *Config) []step {
+// plan lists the steps that move the slots now to cfg's, and reports
+// whether a kept slot is bound (cfg's settings are proven). Bound slots
+// are replaced first: their replacements prove the settings before any
+// slot that is down is replaced without waiting (see step).
+func (p *Pool) plan(cfg *Config) ([]step, bool) {
 	cur := p.Sessions()
 	kept := make(map[*Session]bool, len(cur))
+	proven := false
 	var add []Host
 	for _, h := range cfg.Hosts {
 		n := 0
 		for _, s := range cur {
 			if n < cfg.SessionsPerHost && !kept[s] && !s.retiring.Load() && s.cfg.sameSession(cfg) && s.host.same(h) {
 				kept[s] = true
+				proven = proven || s.State() == StateBound
 				n++
 			}
 		}
@@ -129,6 +156,7 @@ func (p *Pool) plan(cfg *Config) []step {
 			old = append(old, s)
 		}
 	}
+	slices.SortStableFunc(old, func(a, b *Session) int { return boolRank(b.State() == StateBound) - boolRank(a.State() == StateBound) })
 	n := min(len(old), len(add))
 	var replace, surplus, added []step
 	for i := range n {
@@ -141,7 +169,14 @@ func (p *Pool) plan(cfg *Config) []step {
 		added = append(added, step{host: &add[i]})
 	}
 	first := min(1, n)
-	return slices.Concat(replace[:first], surplus, replace[first:], added)
+	return slices.Concat(replace[:first], surplus, replace[first:], added), proven
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // stopped reports a rollout that stopped at steps[i] with err, having

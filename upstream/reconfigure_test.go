@@ -372,3 +372,51 @@ func TestReconfigureStoppedByShutdown(t *testing.T) {
 	}
 	eventually(t, waitBound, func() bool { return srv.Stats().SessionsBound == 0 }, "simulator sessions gone")
 }
+
+// A reload during the provider's rolling maintenance: one host is down,
+// so its session is down too. Once the new settings have bound on the
+// host that is up, the down session is replaced without waiting, and its
+// replacement binds by itself when the host is back. With every host
+// down nothing proves the new settings, and nothing changes.
+func TestReconfigureDuringMaintenance(t *testing.T) {
+	t.Parallel()
+	sim := simtest.NewServer(t, simtest.Hosts(2))
+	hosts := hostsOf(sim.Addrs()...)
+	p := newTestPool(t, Config{Hosts: hosts, SessionsPerHost: 1, ReconnectDelay: 50 * time.Millisecond}, nil)
+	eventually(t, waitBound, func() bool { return p.Bound() == 2 }, "bound")
+	sim.StopHost(1)
+	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "the session on the stopped host down")
+
+	// New settings (a window change replaces every slot).
+	next := Config{Hosts: hosts, SessionsPerHost: 1, ReconnectDelay: 50 * time.Millisecond, Window: 7}
+	if err := p.reconfigure(context.Background(), next, 2*time.Second); err != nil {
+		t.Fatalf("Reconfigure with one host in maintenance: %v", err)
+	}
+	ss := p.Sessions()
+	if len(ss) != 2 {
+		t.Fatalf("%d sessions after Reconfigure, want 2", len(ss))
+	}
+	for _, s := range ss {
+		if s.cfg.Window != 7 {
+			t.Errorf("session %d on %s keeps window %d, want the new 7", s.Index(), s.Host(), s.cfg.Window)
+		}
+	}
+	if p.Bound() != 1 {
+		t.Errorf("%d bound while host 1 is down, want 1", p.Bound())
+	}
+	sim.StartHost(1)
+	eventually(t, waitBound, func() bool { return p.Bound() == 2 }, "the new session on the restarted host bound")
+
+	// Every host down: the settings cannot be proven; nothing changes.
+	sim.StopHost(0)
+	sim.StopHost(1)
+	eventually(t, waitBound, func() bool { return p.Bound() == 0 }, "all down")
+	before := p.Sessions()
+	err := p.reconfigure(context.Background(), Config{Hosts: hosts, SessionsPerHost: 1, ReconnectDelay: 50 * time.Millisecond, Window: 9}, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "no session was changed") {
+		t.Fatalf("Reconfigure with every host down: %v; want it refused with nothing changed", err)
+	}
+	if !slices.Equal(p.Sessions(), before) {
+		t.Errorf("sessions changed by a refused Reconfigure")
+	}
+}
