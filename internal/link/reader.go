@@ -50,8 +50,8 @@ func putBuf(pool *sync.Pool, b []byte) {
 // reader cuts frames out of a connection's input. While nothing read is
 // left to handle it holds no buffer: on a plain socket it waits for
 // readability in the network poller (syscall.RawConn) and takes a buffer
-// only to read what arrived; on other connections (TLS, pipes) it holds one
-// during the read call.
+// only to read what arrived; on other connections (TLS, pipes) it waits
+// in a read of at most one header, into an array of its own.
 type reader struct {
 	nc       net.Conn
 	raw      syscall.RawConn // nil when nc is not a plain socket
@@ -61,6 +61,7 @@ type reader struct {
 	buf  []byte // buf[r:w] is read and not yet handed out; nil when idle
 	r, w int
 
+	small  [pdu.HeaderLen]byte   // smallRead's array
 	readFn func(fd uintptr) bool // rd.readSocket
 	need   int                   // readSocket's argument
 	err    error                 // readSocket's result
@@ -105,6 +106,7 @@ func (rd *reader) fill(need int) error {
 		if rd.raw != nil {
 			return rd.rawRead(need)
 		}
+		return rd.smallRead()
 	}
 	rd.reserve(need)
 	n, err := rd.nc.Read(rd.buf[rd.w:cap(rd.buf)])
@@ -117,6 +119,24 @@ func (rd *reader) fill(need int) error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// smallRead waits for input on a connection that is not a plain socket
+// (TLS) with a header-sized array instead of a buffer; what it reads goes
+// into a pooled buffer. A TLS connection keeps the rest of its record
+// decrypted, so the reads that follow cost no more syscalls.
+func (rd *reader) smallRead() error {
+	n, err := rd.nc.Read(rd.small[:])
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	rd.reserve(pdu.HeaderLen)
+	rd.w = copy(rd.buf, rd.small[:n])
+	rd.lastRead.Store(time.Now().UnixNano())
+	return nil
 }
 
 // rawRead waits for the socket to be readable without holding a buffer,

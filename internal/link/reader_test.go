@@ -185,3 +185,46 @@ func TestCloseBeforeServe(t *testing.T) {
 		t.Fatalf("Serve = %v", err)
 	}
 }
+
+// TestIdleNonSocketHoldsNoBuffer: on a connection that is not a plain
+// socket (net.Pipe here, TLS in production), an idle reader waits with
+// its own header-sized array, not a pooled buffer, and frames still
+// arrive whole however they are split.
+func TestIdleNonSocketHoldsNoBuffer(t *testing.T) {
+	a, b := net.Pipe()
+	h := &collect{got: make(chan struct{}, 16)}
+	c := New(a, Config{Tick: time.Hour})
+	heldBefore := buffersHeld.Load()
+	done := make(chan error, 1)
+	go func() { done <- c.Serve(context.Background(), h) }()
+	defer func() {
+		b.Close()
+		c.Close(ErrClosed)
+		<-done
+	}()
+	f1, f2 := frameOfLen(40, 1), frameOfLen(3*readBufSize, 2)
+	for _, part := range [][]byte{f1[:5], f1[5:], f2[:10], f2[10:]} {
+		if _, err := b.Write(part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		select {
+		case <-h.got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("frame not handed over")
+		}
+	}
+	h.mu.Lock()
+	if !bytes.Equal(h.frames[0], f1) || !bytes.Equal(h.frames[1], f2) {
+		t.Errorf("frames changed on the way")
+	}
+	h.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for buffersHeld.Load() > heldBefore {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle pipe holds %d read buffers", buffersHeld.Load()-heldBefore)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
