@@ -28,8 +28,9 @@
 // Session.Reply once the report is stored. Pool.Room wakes callers waiting
 // for capacity.
 //
-// Each slot runs one goroutine, plus the two of link.Conn while connected;
-// the Pool waits for all of them in Shutdown and Close. Nothing runs per
+// Each slot runs one goroutine, which also runs its connection's read
+// loop, plus link.Conn's flush goroutine while frames wait to be written;
+// the Pool waits for all of them in Shutdown and Close. Nothing starts per
 // PDU.
 //
 // Start reading at Pool in pool.go, then Session.run in slot.go,
