@@ -30,8 +30,7 @@
 //
 // Each slot runs one goroutine, which also runs its connection's read
 // loop, plus link.Conn's flush goroutine while frames wait to be written;
-// the Pool waits for all of them in Shutdown and Close. Nothing starts per
-// PDU.
+// the Pool waits for all of them in Shutdown and Close.
 //
 // Start reading at Pool in pool.go, then Session.run in slot.go,
 // connLink.HandleFrame in handle.go and Pool.Reconfigure in
