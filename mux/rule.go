@@ -50,7 +50,9 @@ func (m *Message) SetTLV(tag pdu.Tag, value []byte) {
 		return
 	}
 	start := len(m.scratch)
-	m.scratch = m.SM.TLVs.Set(m.scratch, tag, value)
+	// The values set before (source_addr, an earlier rule's TLVs) live in
+	// the head of scratch: keep the whole buffer so none is cut off.
+	m.scratch = m.SM.TLVs.AppendSet(m.scratch, tag, value)
 	m.SM.TLVs = pdu.TLVs(m.scratch[start:len(m.scratch):len(m.scratch)])
 	m.changed = true
 }

@@ -156,6 +156,13 @@ func AppendTLV(dst []byte, tag Tag, value []byte) []byte {
 // to dst; t is not modified.
 func (t TLVs) Set(dst []byte, tag Tag, value []byte) TLVs {
 	start := len(dst)
+	return TLVs(t.AppendSet(dst, tag, value)[start:])
+}
+
+// AppendSet is Set that returns the whole of dst with the result appended,
+// for a caller that keeps appending to one buffer: the result is the tail
+// past the old len(dst).
+func (t TLVs) AppendSet(dst []byte, tag Tag, value []byte) []byte {
 	done := false
 	for k, v := range t.All() {
 		if k != tag {
@@ -170,7 +177,7 @@ func (t TLVs) Set(dst []byte, tag Tag, value []byte) TLVs {
 	if !done {
 		dst = AppendTLV(dst, tag, value)
 	}
-	return TLVs(dst[start:])
+	return dst
 }
 
 // Delete returns t without any TLV with tag, appended to dst.

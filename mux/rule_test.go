@@ -1,0 +1,52 @@
+package mux
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+)
+
+// TestMessageEditsCompose chains edits the way several rules do on one
+// submit_sm: every earlier value must survive every later edit, and the
+// encoded body must decode to exactly the edited fields.
+func TestMessageEditsCompose(t *testing.T) {
+	in := pdu.SM{
+		SourceAddr:   []byte("4512345678"),
+		DestAddr:     []byte("4587654321"),
+		ShortMessage: []byte("hello"),
+		TLVs:         pdu.TLVs(pdu.AppendTLV(nil, 0x0204, []byte{0, 7})), // user_message_reference
+	}
+	body := in.AppendBody(nil)
+	var m Message
+	for round := range 3 { // the session reuses one Message
+		m.Reset("c1")
+		if err := m.SM.Decode(body); err != nil {
+			t.Fatal(err)
+		}
+		m.SetSourceAddr("Brand")                          // sender
+		m.SetTLV(pdu.TagMessageClass, []byte("standard")) // message_class
+		m.SetPriority(2)                                  // priority
+		m.SetDestTON(1)                                   // dest_ton
+		m.SetTLV(0x1401, []byte("plugin"))                // a plugin's TLV
+		m.SetTLV(pdu.TagMessageClass, []byte("premium"))  // a second edit of one tag
+		m.SetSourceAddr("Brand2")                         // and of one field
+
+		var got pdu.SM
+		if err := got.Decode(m.SM.AppendBody(nil)); err != nil {
+			t.Fatalf("round %d: forwarded body does not decode: %v", round, err)
+		}
+		if string(got.SourceAddr) != "Brand2" || got.PriorityFlag != 2 || got.DestTON != 1 {
+			t.Fatalf("round %d: fields %q %d %d", round, got.SourceAddr, got.PriorityFlag, got.DestTON)
+		}
+		want := pdu.AppendTLV(nil, 0x0204, []byte{0, 7})
+		want = pdu.AppendTLV(want, pdu.TagMessageClass, []byte("premium"))
+		want = pdu.AppendTLV(want, 0x1401, []byte("plugin"))
+		if !bytes.Equal(got.TLVs, want) {
+			t.Fatalf("round %d: TLVs % x, want % x", round, []byte(got.TLVs), want)
+		}
+		if !bytes.Equal(got.DestAddr, in.DestAddr) || !bytes.Equal(got.ShortMessage, in.ShortMessage) {
+			t.Fatalf("round %d: untouched fields changed", round)
+		}
+	}
+}
