@@ -22,29 +22,29 @@ var fullFlag = flag.Bool("full", false, "full-length fault figures (also FAULTS_
 // setting is the length and load of a run: short for CI, full for the
 // figures.
 type setting struct {
-	name      string
-	rate      float64       // submits/s per steady client (4 of them)
-	warm      time.Duration // after every client bound, before the baseline
-	base      time.Duration // baseline window just before the fault
-	fault     time.Duration // how long a fault with a duration lasts
-	bound     time.Duration // recovery bound for most faults
-	restart   time.Duration // recovery bound after a mux restart
-	drain     time.Duration // bound on the wait for the last receipts
-	crowd     int           // clients binding at once
-	garbage   int           // garbage connections per second
-	garbageD  time.Duration // for this long
-	disruptMs time.Duration // how long the disconnecting client leaves deliver_sm unanswered
+	name     string
+	rate     float64       // submits/s per steady client (4 of them)
+	warm     time.Duration // after every client bound, before the baseline
+	base     time.Duration // baseline window just before the fault
+	fault    time.Duration // how long a fault with a duration lasts
+	bound    time.Duration // recovery bound for most faults
+	restart  time.Duration // recovery bound after a mux restart
+	drain    time.Duration // bound on the wait for the last receipts
+	crowd    int           // clients binding at once
+	garbage  int           // garbage connections per second
+	garbageD time.Duration // for this long
+	disrupt  time.Duration // how long the disconnecting client leaves deliver_sm unanswered
 }
 
 func currentSetting() setting {
 	if *fullFlag || os.Getenv("FAULTS_FULL") == "1" {
 		return setting{name: "full", rate: 100, warm: 2 * time.Second, base: 10 * time.Second, fault: 10 * time.Second,
 			bound: 20 * time.Second, restart: 30 * time.Second, drain: 60 * time.Second,
-			crowd: 1000, garbage: 1000, garbageD: 10 * time.Second, disruptMs: 2 * time.Second}
+			crowd: 1000, garbage: 1000, garbageD: 10 * time.Second, disrupt: 2 * time.Second}
 	}
 	return setting{name: "short", rate: 50, warm: time.Second, base: 2 * time.Second, fault: 2 * time.Second,
 		bound: 10 * time.Second, restart: 15 * time.Second, drain: 20 * time.Second,
-		crowd: 200, garbage: 300, garbageD: time.Second, disruptMs: 500 * time.Millisecond}
+		crowd: 200, garbage: 300, garbageD: time.Second, disrupt: 500 * time.Millisecond}
 }
 
 var steadyTenants = []string{"t0", "t1", "t2", "t3"}
@@ -143,17 +143,16 @@ func (e *env) note(format string, args ...any) {
 
 // faultSpec is one fault: how to set up, inject and judge it.
 type faultSpec struct {
-	name     string
-	muxOpts  func(e *env, o *MuxOptions) // before the mux starts
-	before   func(e *env)                // after the load runs, before the baseline
-	inject   func(e *env)                // must set e.start and e.end
-	after    func(e *env)                // after the drain: extra checks
-	killed   bool                        // submits lost to kill -9 and duplicate receipts are documented
-	restart  bool                        // recovery bound: a mux restart's
-	others   bool                        // the steady clients must be untouched while the fault lasts
-	noRecov  bool                        // no throughput dip expected; recovery is still measured
-	muxDown  bool                        // the mux is expected to have exited (never)
-	skipNote string
+	name    string
+	muxOpts func(e *env, o *MuxOptions) // before the mux starts
+	before  func(e *env)                // after the load runs, before the baseline
+	inject  func(e *env)                // must set e.start and e.end
+	after   func(e *env)                // after the drain: extra checks
+	killed  bool                        // submits lost to kill -9 and duplicate receipts are documented
+	restart bool                        // recovery bound: a mux restart's
+	others  bool                        // the steady clients must be untouched while the fault lasts
+	noRecov bool                        // no throughput dip expected; recovery is still measured
+	muxDown bool                        // the mux is expected to have exited (never)
 }
 
 func TestFaults(t *testing.T) {
@@ -403,7 +402,7 @@ func faultList() []faultSpec {
 			fl := e.others[0]
 			e.start = time.Now()
 			fl.NoAck(true)
-			time.Sleep(e.s.disruptMs)
+			time.Sleep(e.s.disrupt)
 			e.note("flaky client dropped with %d submits in flight", fl.InFlight())
 			fl.Drop()
 			fl.NoAck(false)

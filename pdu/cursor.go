@@ -7,7 +7,7 @@ import (
 
 // Errors of body decoding, wrapped in a *FieldError that names the field.
 var (
-	ErrNoNUL      = errors.New("C-octet string without its NUL")
+	ErrNoNUL      = errors.New("NUL missing from a C-octet string")
 	ErrFieldLong  = errors.New("field over its maximum length")
 	ErrTruncated  = errors.New("body ends inside the field")
 	ErrTLVLength  = errors.New("TLV length past the end of the body")

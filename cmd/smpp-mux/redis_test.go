@@ -105,11 +105,9 @@ func twoInstances(t *testing.T, kill bool) {
 		}
 	}()
 	rec := &receipts{got: map[string]int{}}
-	var rxs []*esme.Client
 	for _, a := range addrs {
 		rx := bindEventually(t, a, pdu.CmdBindReceiver)
 		defer rx.Close()
-		rxs = append(rxs, rx)
 		go rec.drain(rx)
 	}
 	tx := bindEventually(t, addrs[0], pdu.CmdBindTransmitter)

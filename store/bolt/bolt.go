@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/mux"
@@ -141,7 +142,7 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 
 	db, err := bbolt.Open(s.Path, 0o600, &bbolt.Options{Timeout: openTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			err = fmt.Errorf("locked by another process: %w", err)
 		}
 		return fmt.Errorf("store.bolt: open %s: %w", s.Path, err)
@@ -276,11 +277,6 @@ func entryTime(v []byte) (t time.Time, ok bool) {
 func appendID(v []byte, r store.IDRecord) []byte {
 	v = binary.BigEndian.AppendUint64(v, uint64(unixNano(r.Expires)))
 	return append(v, r.Client...)
-}
-
-// expKey is the id_exp key of an id that expires at exp.
-func expKey(exp int64, id string) []byte {
-	return appendExpKey(make([]byte, 0, 8+len(id)), exp, id)
 }
 
 // appendExpKey appends the id_exp key of an id that expires at exp.

@@ -225,7 +225,7 @@ func (s *Store) expireIDs(now time.Time, limit int) (n int, more bool, err error
 		ids, exp := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp)
 		var due [][]byte
 		c := exp.Cursor()
-		for k, _ := c.First(); k != nil && len(k) >= 8; k, _ = c.Next() {
+		for k, _ := c.First(); len(k) >= 8; k, _ = c.Next() {
 			if int64(binary.BigEndian.Uint64(k)) > cut {
 				break
 			}

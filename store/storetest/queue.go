@@ -150,7 +150,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 					items[j] = store.Item{Client: c, Kind: store.KindReport, Frame: Frame(fmt.Sprintf("%s/p%d/%d", c, p, i+j))}
 				}
 				if err := s.Enqueue(ctx, items); err != nil {
-					errs <- fmt.Errorf("Enqueue: %w", err)
+					errs <- fmt.Errorf("enqueue: %w", err)
 					return
 				}
 				i += n
@@ -191,7 +191,7 @@ func consume(ctx context.Context, s store.Store, client string, mu *sync.Mutex, 
 		}
 		es, err := s.Fetch(ctx, client, 16, time.Minute)
 		if err != nil {
-			return fmt.Errorf("Fetch: %w", err)
+			return fmt.Errorf("fetch: %w", err)
 		}
 		if len(es) == 0 {
 			time.Sleep(time.Millisecond) // an idle poller, as a dispatcher without a wake-up would be
@@ -215,7 +215,7 @@ func consume(ctx context.Context, s store.Store, client string, mu *sync.Mutex, 
 		}
 		mu.Unlock()
 		if err := s.Ack(ctx, client, ids(es)); err != nil {
-			return fmt.Errorf("Ack: %w", err)
+			return fmt.Errorf("ack: %w", err)
 		}
 	}
 }
