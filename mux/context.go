@@ -3,6 +3,8 @@ package mux
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 )
@@ -46,15 +48,24 @@ func (c Context) LoadModule(id string, m Module) error {
 	}
 	if p, ok := m.(Provisioner); ok {
 		if err := p.Provision(mc); err != nil {
-			return err
+			return withID(id, err)
 		}
 	}
 	if v, ok := m.(Validator); ok {
 		if err := v.Validate(); err != nil {
-			return err
+			return withID(id, err)
 		}
 	}
 	return nil
+}
+
+// withID prefixes err with the module id, unless the module's own
+// message already starts with it.
+func withID(id string, err error) error {
+	if strings.HasPrefix(err.Error(), id) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", id, err)
 }
 
 // Cleanup calls Cleanup on every module provisioned under c, last first,

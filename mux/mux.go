@@ -78,15 +78,19 @@ type live struct {
 
 // New provisions the config's modules and builds the mux; nothing listens
 // or connects until Start. On error everything provisioned is cleaned up.
-func New(cfg *Config, log *zap.Logger) (m *Mux, err error) {
+func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	mctx, cancel := NewContext(context.Background(), log)
-	m = &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{}), heldWake: make(chan struct{}, 1)}
+	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{}), heldWake: make(chan struct{}, 1)}
+	// m, not the result, is cleaned up: the error returns set the result
+	// to nil before a deferred call runs.
 	defer func() {
 		if err != nil {
-			m.cleanupModules()
+			if cerr := m.cleanupModules(); cerr != nil {
+				log.Warn("cleanup after a failed start", zap.Error(cerr))
+			}
 		}
 	}()
 	m.orphanLog = log.WithOptions(zap.WrapCore(sampled))
@@ -112,7 +116,7 @@ func (m *Mux) provision() error {
 		return fmt.Errorf("store: no module")
 	}
 	if err := m.mctx.LoadModule("store."+sc.Name, sc.Module); err != nil {
-		return fmt.Errorf("store.%s: %w", sc.Name, err)
+		return err
 	}
 	st, ok := sc.Module.(store.Store)
 	if !ok {
