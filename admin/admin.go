@@ -71,8 +71,9 @@ func New(m *mux.Mux, o Options) *Server {
 		mux.Handle("PUT /log/level", s.opts.Level)
 	}
 	// A web page the operator visits must not be able to POST /reload or
-	// PUT /log/level through their browser.
-	h := http.NewCrossOriginProtection().Handler(s.authorize(mux))
+	// PUT /log/level through their browser, cross-site or by rebinding
+	// its own name to loopback.
+	h := http.NewCrossOriginProtection().Handler(s.loopbackHost(s.authorize(mux)))
 	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	return s
 }
