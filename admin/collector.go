@@ -37,7 +37,7 @@ var (
 	descLatency   = prometheus.NewDesc("smppmux_upstream_submit_seconds", "Round trip of submit_sm to the provider, by host.", []string{"host"}, nil)
 	descResent    = prometheus.NewDesc("smppmux_reports_resent_total", "The provider's resends of reports already stored: answered, not stored again.", nil, nil)
 	descClosed    = prometheus.NewDesc("smppmux_downstream_closed_total", "Bound client sessions the mux closed, by reason.", []string{"reason"}, nil)
-	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed at once for a limit.", []string{"limit"}, nil)
+	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed for a limit: the new one at once, or at max_unbound the oldest one not bound.", []string{"limit"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -87,7 +87,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descConns, float64(ds.Unbound), "unbound")
 	counter(descRefused, ds.RefusedTotal, "max_connections")
 	counter(descRefused, ds.RefusedPerIP, "max_connections_per_ip")
-	counter(descRefused, ds.RefusedUnbound, "max_unbound")
+	counter(descRefused, ds.RefusedUnboundPerIP, "max_unbound_per_ip")
+	counter(descRefused, ds.EvictedUnbound, "max_unbound") // the oldest unbound one, not the new one
 	counter(descClosed, ds.SlowConsumers, "slow_consumer")
 	counter(descClosed, ds.DeadPeers, "dead_peer")
 	st := c.m.Status()

@@ -3,6 +3,7 @@ package downstream
 import (
 	"errors"
 	"net"
+	"runtime"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,6 +42,9 @@ var (
 	ErrBindTimeout = errors.New("downstream: no bind within the bind timeout")
 	// ErrBindRefused ends a connection whose bind was refused.
 	ErrBindRefused = errors.New("downstream: bind refused")
+	// ErrUnboundEvicted ends a connection that had not bound when
+	// MaxUnbound were open and another connection came.
+	ErrUnboundEvicted = errors.New("downstream: closed unbound to make room for a new connection (max_unbound)")
 	// ErrCommandLength ends a connection that sent a command_length below
 	// 16 or over MaxLength; it was answered generic_nack ESME_RINVCMDLEN.
 	ErrCommandLength = errors.New("downstream: invalid command_length")
@@ -52,7 +56,9 @@ type Config struct {
 	BindTimeout     time.Duration // default 10s: a connection not bound by then (even mid-PDU) is closed
 	MaxConnections  int           // default 10000: over it, a connection is accepted and closed at once
 	MaxPerIP        int           // default 100: connections from one remote IP; over it, closed at once
-	MaxUnbound      int           // default 1000: connections not bound yet; over it, new ones are closed at once
+	MaxUnbound      int           // default 1000: connections not bound yet; over it, the oldest of them is closed
+	MaxUnboundPerIP int           // default 10 (at most MaxUnbound): connections from one remote IP not bound yet; over it, closed at once
+	MaxBindChecks   int           // default GOMAXPROCS/2, at least 1: bind checks (bcrypt) running at once; more wait
 	BindFailLimit   int           // default 5 failed binds from one remote IP within BindLockout lock it out; negative disables
 	BindLockout     time.Duration // default 1m: how long a locked-out IP gets ESME_RBINDFAIL on every bind
 	EnquireLink     time.Duration // default 30s: enquire_link to a client silent this long
@@ -84,6 +90,13 @@ func (c *Config) defaults() {
 	}
 	if c.MaxUnbound <= 0 {
 		c.MaxUnbound = 1000
+	}
+	if c.MaxUnboundPerIP <= 0 {
+		c.MaxUnboundPerIP = 10
+	}
+	c.MaxUnboundPerIP = min(c.MaxUnboundPerIP, c.MaxUnbound)
+	if c.MaxBindChecks <= 0 {
+		c.MaxBindChecks = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if c.BindFailLimit == 0 {
 		c.BindFailLimit = 5

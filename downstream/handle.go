@@ -2,6 +2,7 @@ package downstream
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"go.uber.org/zap"
@@ -91,7 +92,8 @@ func (s *Session) unservedStatus() pdu.Status {
 }
 
 // handleBind answers a bind_* PDU: ESME_RALYBND on a bound session, else
-// the Binder's verdict, unless the remote IP is locked out.
+// the Binder's verdict, unless the remote IP is locked out or already has
+// as many checks running as its lockout allows failures.
 func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	if s.bound.Load() != nil {
 		_ = s.conn.Send(bindResp(h, pdu.StatusAlreadyBound, false))
@@ -99,16 +101,17 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	}
 	var req pdu.Bind
 	if err := req.Decode(frame[pdu.HeaderLen:]); err != nil {
-		s.refuse(h, pdu.StatusOf(err), "", true)
+		s.countFailure()
+		s.refuse(h, pdu.StatusOf(err), "", "bind refused: does not decode")
 		return
 	}
 	ip, ipOK := ipOf(s.remote)
-	if ipOK && s.srv.lock.Locked(ip, time.Now()) {
-		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), false)
+	if ipOK && !s.srv.lock.Begin(ip, time.Now()) {
+		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), "bind refused: remote locked out or at its limit of checks")
 		return
 	}
 	typ := bindTypeOf(h.ID)
-	handler, st := s.srv.binder.Bind(s, BindRequest{
+	handler, st := s.check(BindRequest{
 		Type:       typ,
 		SystemID:   string(req.SystemID),
 		Password:   string(req.Password),
@@ -118,8 +121,11 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	if st == pdu.StatusOK && handler == nil {
 		st = pdu.StatusBindFail
 	}
+	if ipOK {
+		s.endCheck(ip, st != pdu.StatusOK)
+	}
 	if st != pdu.StatusOK {
-		s.refuse(h, st, string(req.SystemID), true)
+		s.refuse(h, st, string(req.SystemID), "bind refused") // the Binder logs why
 		return
 	}
 	b := &boundState{typ: typ, systemID: string(req.SystemID), handler: handler}
@@ -133,33 +139,56 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	}
 }
 
+// check runs the Binder on one of the Server's MaxBindChecks slots, so
+// that bind checks (bcrypt) never take more than their share of the CPU
+// from bound sessions, however many binds arrive at once. A connection
+// that closes, or a server that stops, while waiting for a slot is
+// refused without a check.
+func (s *Session) check(req BindRequest) (Handler, pdu.Status) {
+	select {
+	case s.srv.checks <- struct{}{}:
+	case <-s.conn.Done():
+		return nil, pdu.StatusBindFail
+	case <-s.srv.quit:
+		return nil, pdu.StatusBindFail
+	}
+	defer func() { <-s.srv.checks }()
+	return s.srv.binder.Bind(s, req)
+}
+
 // refuse answers a bind with status and closes the connection once the
-// answer is written. A counted refusal counts towards the remote IP's
-// lockout, before the answer goes out, so that a client retrying at once
-// meets the lockout.
-func (s *Session) refuse(h pdu.Header, st pdu.Status, systemID string, counted bool) {
-	if counted {
-		if ce := s.debug("bind refused"); ce != nil { // the Binder logs why
-			ce.Write(s.fields(zap.String("system_id", systemID), zap.Stringer("command_status", st))...)
-		}
-		s.countFailure()
-	} else if ce := s.debug("bind refused: remote locked out"); ce != nil {
-		ce.Write(s.fields(zap.String("system_id", systemID))...)
+// answer is written. The failure, if it counts towards the lockout, has
+// been recorded before, so that a client retrying at once meets it.
+func (s *Session) refuse(h pdu.Header, st pdu.Status, systemID, why string) {
+	if ce := s.debug(why); ce != nil {
+		ce.Write(s.fields(zap.String("system_id", systemID), zap.Stringer("command_status", st))...)
 	}
 	s.conn.SendAndClose(bindResp(h, st, false), fmt.Errorf("%w: %v", ErrBindRefused, st))
 }
 
-// countFailure records a failed bind against the remote IP, and logs once
-// when that locks the IP out.
+// endCheck records the end of a bind check against the remote IP, and
+// logs once when its failure locks the IP out.
+func (s *Session) endCheck(ip netip.Addr, failed bool) {
+	if lockedNow, until := s.srv.lock.End(ip, time.Now(), failed); lockedNow {
+		s.logLockout(ip, until)
+	}
+}
+
+// countFailure records a failed bind against the remote IP that was not a
+// check (a bind PDU that does not decode).
 func (s *Session) countFailure() {
 	ip, ok := ipOf(s.remote)
 	if !ok {
 		return
 	}
 	if lockedNow, until := s.srv.lock.Fail(ip, time.Now()); lockedNow {
-		s.srv.log.Warn("remote locked out after failed binds",
-			zap.String("remote_ip", ip.String()), zap.Int("bind_fail_limit", s.srv.cfg.BindFailLimit), zap.Time("until", until))
+		s.logLockout(ip, until)
 	}
+}
+
+func (s *Session) logLockout(ip netip.Addr, until time.Time) {
+	s.srv.log.Warn("remote locked out after failed binds",
+		zap.String("remote_ip", ip.String()), zap.Int("bind_fail_limit", s.srv.cfg.BindFailLimit), zap.Time("until", until))
 }
 
 // handleSubmit answers what the session cannot take and hands the rest to

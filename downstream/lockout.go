@@ -21,9 +21,10 @@ type lockout struct {
 
 // bindFails is one IP's record.
 type bindFails struct {
-	n      int       // failures since first
-	first  time.Time // start of the counting period
-	locked time.Time // zero, or the end of the lockout
+	n        int       // failures since first
+	inflight int       // checks begun and not ended: each counts as a failure until it ends
+	first    time.Time // start of the counting period
+	locked   time.Time // zero, or the end of the lockout
 }
 
 func newLockout(limit int, period time.Duration) *lockout {
@@ -53,6 +54,10 @@ func (l *lockout) Locked(ip netip.Addr, now time.Time) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.lockedLocked(ip, now)
+}
+
+func (l *lockout) lockedLocked(ip netip.Addr, now time.Time) bool {
 	f, ok := l.ips[ip]
 	if !ok || f.locked.IsZero() {
 		return false
@@ -60,26 +65,65 @@ func (l *lockout) Locked(ip netip.Addr, now time.Time) bool {
 	if now.Before(f.locked) {
 		return true
 	}
-	delete(l.ips, ip) // lockout over: start afresh
+	// Lockout over: start afresh, minding the checks still running.
+	*f = bindFails{inflight: f.inflight, first: now}
 	return false
 }
 
-// Fail records a failed bind from ip and reports whether it has just locked
-// ip out, so that the caller logs once per lockout.
+// Begin records a bind check starting from ip, or refuses it (false) when
+// ip is locked out or when its failures and the checks it has running
+// reach the limit. A check counts as a failure from its start until End,
+// so concurrent guesses from one address run at most limit checks: the
+// lockout bounds the work (bcrypt) an attacker can cause, not only the
+// binds that fail.
+func (l *lockout) Begin(ip netip.Addr, now time.Time) bool {
+	if l.limit <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lockedLocked(ip, now) {
+		return false
+	}
+	f := l.recordLocked(ip, now)
+	if f.n+f.inflight >= l.limit {
+		return false
+	}
+	f.inflight++
+	return true
+}
+
+// End records the end of a check that Begin let start, and whether it
+// failed; it reports whether that failure has just locked ip out, so that
+// the caller logs once per lockout.
+func (l *lockout) End(ip netip.Addr, now time.Time, failed bool) (lockedNow bool, until time.Time) {
+	if l.limit <= 0 {
+		return false, time.Time{}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f, ok := l.ips[ip]; ok && f.inflight > 0 {
+		f.inflight--
+	}
+	if !failed {
+		return false, time.Time{}
+	}
+	return l.failLocked(ip, now)
+}
+
+// Fail records a failed bind from ip that was not begun with Begin (a
+// bind PDU that does not decode); it reports as End does.
 func (l *lockout) Fail(ip netip.Addr, now time.Time) (lockedNow bool, until time.Time) {
 	if l.limit <= 0 {
 		return false, time.Time{}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f, ok := l.ips[ip]
-	if !ok || now.Sub(f.first) > l.period && f.locked.IsZero() {
-		if len(l.ips) >= l.nextSweep {
-			l.sweepLocked(now)
-		}
-		f = &bindFails{first: now}
-		l.ips[ip] = f
-	}
+	return l.failLocked(ip, now)
+}
+
+func (l *lockout) failLocked(ip netip.Addr, now time.Time) (lockedNow bool, until time.Time) {
+	f := l.recordLocked(ip, now)
 	if !f.locked.IsZero() {
 		return false, f.locked
 	}
@@ -91,9 +135,29 @@ func (l *lockout) Fail(ip netip.Addr, now time.Time) (lockedNow bool, until time
 	return true, f.locked
 }
 
+// recordLocked returns ip's record, new or restarted when its counting
+// period is over.
+func (l *lockout) recordLocked(ip netip.Addr, now time.Time) *bindFails {
+	f, ok := l.ips[ip]
+	switch {
+	case !ok:
+		if len(l.ips) >= l.nextSweep {
+			l.sweepLocked(now)
+		}
+		f = &bindFails{first: now}
+		l.ips[ip] = f
+	case f.locked.IsZero() && now.Sub(f.first) > l.period:
+		*f = bindFails{inflight: f.inflight, first: now}
+	}
+	return f
+}
+
 // sweepLocked drops records whose counting period and lockout are over.
 func (l *lockout) sweepLocked(now time.Time) {
 	for ip, f := range l.ips {
+		if f.inflight > 0 {
+			continue
+		}
 		if f.locked.IsZero() && now.Sub(f.first) > l.period || !f.locked.IsZero() && !now.Before(f.locked) {
 			delete(l.ips, ip)
 		}

@@ -3,6 +3,8 @@ package downstream
 import (
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,5 +154,91 @@ func TestBindLockout(t *testing.T) {
 	}, "bind after the lockout")
 	if d := time.Since(locked); d < 350*time.Millisecond {
 		t.Errorf("bound %v after the lockout began", d)
+	}
+}
+
+// TestLockoutBoundsChecksInFlight: a check counts as a failure from its
+// start, so an address has at most limit checks running or failed.
+func TestLockoutBoundsChecksInFlight(t *testing.T) {
+	t0 := time.Now()
+	l := newLockout(3, time.Minute)
+	a := netip.MustParseAddr("192.0.2.1")
+	for i := range 3 {
+		if !l.Begin(a, t0) {
+			t.Fatalf("check %d refused", i+1)
+		}
+	}
+	if l.Begin(a, t0) {
+		t.Fatal("a fourth concurrent check began")
+	}
+	if locked, _ := l.End(a, t0, true); locked {
+		t.Fatal("one failure locked")
+	}
+	if l.Begin(a, t0) {
+		t.Fatal("began with 1 failure and 2 checks running")
+	}
+	l.End(a, t0, false) // a good password
+	if !l.Begin(a, t0) {
+		t.Fatal("refused with 1 failure and 1 check running")
+	}
+	l.End(a, t0, true)
+	if locked, _ := l.End(a, t0, true); !locked {
+		t.Fatal("three failures did not lock")
+	}
+	if l.Begin(a, t0.Add(59*time.Second)) {
+		t.Fatal("began while locked out")
+	}
+	if !l.Begin(a, t0.Add(61*time.Second)) {
+		t.Fatal("refused after the lockout")
+	}
+}
+
+// slowBinder refuses every bind after a while, counting the checks it
+// runs and the most it ran at once.
+type slowBinder struct {
+	running, most, total atomic.Int32
+}
+
+func (b *slowBinder) Bind(*Session, BindRequest) (Handler, pdu.Status) {
+	n := b.running.Add(1)
+	defer b.running.Add(-1)
+	b.total.Add(1)
+	for {
+		m := b.most.Load()
+		if n <= m || b.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(5 * time.Millisecond) // a bcrypt check's worth of work, shortened
+	return nil, pdu.StatusInvPassword
+}
+
+// TestBindBurstBounded: 60 concurrent wrong passwords from 2 addresses
+// run at most bind_fail_limit checks per address, at most MaxBindChecks
+// at once; every connection still gets its answer.
+func TestBindBurstBounded(t *testing.T) {
+	t.Parallel()
+	b := &slowBinder{}
+	ts := startServer(t, Config{BindFailLimit: 5, BindLockout: time.Minute, MaxBindChecks: 2, MaxUnboundPerIP: 100}, b)
+	var wg sync.WaitGroup
+	var refused atomic.Int32
+	for i := range 60 {
+		local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%2))}
+		wg.Go(func() {
+			st := bindStatus(t, ts.addr, local, "shop", "guess")
+			if st == pdu.StatusInvPassword || st == pdu.StatusBindFail {
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if refused.Load() != 60 {
+		t.Errorf("%d of 60 binds refused", refused.Load())
+	}
+	if got := b.total.Load(); got > 10 {
+		t.Errorf("%d password checks ran, want at most 10 (5 per address)", got)
+	}
+	if got := b.most.Load(); got > 2 {
+		t.Errorf("%d checks ran at once, want at most 2", got)
 	}
 }

@@ -1,6 +1,7 @@
 package downstream
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"net"
@@ -19,13 +20,15 @@ type Server struct {
 	binder Binder
 	log    *zap.Logger
 	lock   *lockout
+	checks chan struct{} // a slot per bind check running: MaxBindChecks
 	nextID atomic.Uint64
 
 	mu        sync.Mutex // guards the fields below
 	listeners map[*net.Listener]struct{}
 	sessions  map[*Session]struct{} // every connection, bound or not, until its goroutine ends
 	perIP     map[netip.Addr]int    // connections per remote IP
-	unbound   int                   // connections not bound yet
+	unbound   list.List             // of *Session: connections not bound yet, oldest first
+	unboundIP map[netip.Addr]int    // connections not bound yet, per remote IP
 	stats     Stats
 	closing   bool          // Shutdown or Close has begun: nothing new starts
 	quit      chan struct{} // closed when closing begins
@@ -42,9 +45,11 @@ func NewServer(cfg Config, b Binder) *Server {
 		binder:    b,
 		log:       cfg.Logger,
 		lock:      newLockout(cfg.BindFailLimit, cfg.BindLockout),
+		checks:    make(chan struct{}, cfg.MaxBindChecks),
 		listeners: make(map[*net.Listener]struct{}),
 		sessions:  make(map[*Session]struct{}),
 		perIP:     make(map[netip.Addr]int),
+		unboundIP: make(map[netip.Addr]int),
 		quit:      make(chan struct{}),
 		idle:      make(chan struct{}),
 	}
@@ -115,14 +120,26 @@ func (srv *Server) isClosing() bool {
 	return srv.closing
 }
 
-// start runs a session for nc, or closes nc at once when closing or at
-// MaxConnections.
+// start runs a session for nc, or closes nc at once when closing, at
+// MaxConnections, at MaxPerIP or at MaxUnboundPerIP. At MaxUnbound it
+// closes the oldest connection that has not bound instead of nc: whoever
+// holds connections open without binding cannot keep clients that bind
+// out, only delay them by a bind.
 func (srv *Server) start(nc net.Conn) {
+	evicted := srv.admit(nc)
+	if evicted != nil {
+		evicted.Close(ErrUnboundEvicted)
+	}
+}
+
+// admit starts nc's session, or closes nc; it returns the unbound session
+// to close to make room, if any.
+func (srv *Server) admit(nc net.Conn) (evicted *Session) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.closing {
 		_ = nc.Close()
-		return
+		return nil
 	}
 	if len(srv.sessions) >= srv.cfg.MaxConnections {
 		_ = nc.Close()
@@ -131,7 +148,7 @@ func (srv *Server) start(nc net.Conn) {
 			srv.full = true
 			srv.log.Warn("connection limit reached; closing new connections", zap.Int("max_connections", srv.cfg.MaxConnections))
 		}
-		return
+		return nil
 	}
 	if srv.full {
 		srv.full = false
@@ -142,18 +159,36 @@ func (srv *Server) start(nc net.Conn) {
 	case srv.perIP[ip] >= srv.cfg.MaxPerIP:
 		_ = nc.Close()
 		srv.stats.RefusedPerIP++
-		return
-	case srv.unbound >= srv.cfg.MaxUnbound:
+		return nil
+	case srv.unboundIP[ip] >= srv.cfg.MaxUnboundPerIP:
 		_ = nc.Close()
-		srv.stats.RefusedUnbound++
-		return
+		srv.stats.RefusedUnboundPerIP++
+		return nil
+	case srv.unbound.Len() >= srv.cfg.MaxUnbound:
+		evicted = srv.unbound.Front().Value.(*Session)
+		srv.leaveUnboundLocked(evicted)
+		srv.stats.EvictedUnbound++
 	}
 	srv.perIP[ip]++
-	srv.unbound++
 	s := newSession(srv, nc, srv.nextID.Add(1))
 	s.ip = ip
+	s.unboundAt = srv.unbound.PushBack(s)
+	srv.unboundIP[ip]++
 	srv.sessions[s] = struct{}{}
 	go s.serve() // waited for through srv.idle
+	return evicted
+}
+
+// leaveUnboundLocked takes s out of the unbound counts, once.
+func (srv *Server) leaveUnboundLocked(s *Session) {
+	if s.unboundAt == nil {
+		return
+	}
+	srv.unbound.Remove(s.unboundAt)
+	s.unboundAt = nil
+	if srv.unboundIP[s.ip]--; srv.unboundIP[s.ip] <= 0 {
+		delete(srv.unboundIP, s.ip)
+	}
 }
 
 // remove forgets a session whose goroutine is ending.
@@ -164,20 +199,15 @@ func (srv *Server) remove(s *Session) {
 	if srv.perIP[s.ip]--; srv.perIP[s.ip] <= 0 {
 		delete(srv.perIP, s.ip)
 	}
-	if !s.countedBound {
-		srv.unbound--
-	}
+	srv.leaveUnboundLocked(s)
 	srv.checkIdleLocked()
 }
 
-// markBound moves a session from the unbound count.
+// markBound moves a session from the unbound counts.
 func (srv *Server) markBound(s *Session) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	if !s.countedBound {
-		s.countedBound = true
-		srv.unbound--
-	}
+	srv.leaveUnboundLocked(s)
 }
 
 // Stats counts connections the Server refused or ended for a limit.
@@ -186,7 +216,8 @@ type Stats struct {
 	Unbound        int    // open now and not bound yet
 	RefusedTotal   uint64 // closed at once: max_connections
 	RefusedPerIP   uint64 // closed at once: max_connections_per_ip
-	RefusedUnbound uint64 // closed at once: max_unbound
+	RefusedUnboundPerIP uint64 // closed at once: max_unbound_per_ip
+	EvictedUnbound      uint64 // closed to make room at max_unbound: the oldest unbound connection
 	SlowConsumers  uint64 // bound sessions closed: the client did not read what was sent
 	DeadPeers      uint64 // bound sessions closed: the client went silent past enquire_link
 }
@@ -208,7 +239,7 @@ func (srv *Server) Stats() Stats {
 	defer srv.mu.Unlock()
 	st := srv.stats
 	st.Connections = len(srv.sessions)
-	st.Unbound = srv.unbound
+	st.Unbound = srv.unbound.Len()
 	return st
 }
 

@@ -397,7 +397,7 @@ func TestPerIPAndUnboundLimits(t *testing.T) {
 		stat func(Stats) uint64
 	}{
 		{"per ip", Config{MaxPerIP: 2}, func(s Stats) uint64 { return s.RefusedPerIP }},
-		{"unbound", Config{MaxUnbound: 2}, func(s Stats) uint64 { return s.RefusedUnbound }},
+		{"unbound per ip", Config{MaxUnboundPerIP: 2}, func(s Stats) uint64 { return s.RefusedUnboundPerIP }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,5 +434,37 @@ func TestPerIPAndUnboundLimits(t *testing.T) {
 			defer fourth.Close()
 			eventually(t, 5*time.Second, func() bool { return srv.Stats().Connections == 2 }, "two connections")
 		})
+	}
+}
+
+// TestUnboundFloodEvictsOldest: addresses that keep connections open
+// without binding fill max_unbound, yet a client that binds still gets in:
+// the oldest unbound connection makes room, and each address holds at
+// most max_unbound_per_ip of them.
+func TestUnboundFloodEvictsOldest(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{MaxUnbound: 4, MaxUnboundPerIP: 2}, newBinder())
+	from := func(last byte) net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, last)} }
+	var flood []*client
+	for _, ip := range []byte{2, 2, 3, 3} {
+		flood = append(flood, dialFrom(t, ts.addr, from(ip)))
+	}
+	eventually(t, waitBound, func() bool { return ts.Stats().Unbound == 4 }, "four unbound connections")
+	over := dialFrom(t, ts.addr, from(2)) // a third from 127.0.0.2
+	over.expectClosed(waitBound)
+	for i := range 3 {
+		c := dialFrom(t, ts.addr, from(1))
+		c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+		flood[i].expectClosed(waitBound) // the oldest unbound made room
+		if got := ts.Stats().EvictedUnbound; got != uint64(i+1) {
+			t.Fatalf("evicted %d, want %d", got, i+1)
+		}
+		// The flood fills the room again from a new address.
+		flood = append(flood, dialFrom(t, ts.addr, from(byte(4+i))))
+		eventually(t, waitBound, func() bool { return ts.Stats().Unbound == 4 }, "four unbound connections")
+	}
+	st := ts.Stats()
+	if st.RefusedUnboundPerIP != 1 || st.Unbound != 4 || st.Connections != 7 {
+		t.Errorf("stats %+v: want 1 refused per IP, 4 unbound, 7 connections", st)
 	}
 }

@@ -1,6 +1,7 @@
 package downstream
 
 import (
+	"container/list"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -29,7 +30,7 @@ type Session struct {
 	remote net.Addr
 	ip     netip.Addr // remote IP, for the per-IP limit
 
-	countedBound bool // moved out of the Server's unbound count; guarded by Server.mu
+	unboundAt *list.Element // in Server.unbound until bound or closed; guarded by Server.mu
 	window       *link.Window[string]
 
 	bound     atomic.Pointer[boundState] // set once, at bind, on the read goroutine
