@@ -27,7 +27,7 @@ var (
 	descBound     = prometheus.NewDesc("smppmux_downstream_sessions", "Bound client sessions, by client.", []string{"client"}, nil)
 	descQueued    = prometheus.NewDesc("smppmux_queue_depth", "Reports and MOs waiting in the store, by client.", []string{"client"}, nil)
 	descHeld      = prometheus.NewDesc("smppmux_reports_held", "Receipts held while their message id is unknown.", nil, nil)
-	descHeldFull  = prometheus.NewDesc("smppmux_reports_held_full_total", "Receipts refused with ESME_RX_T_APPN because max_held were held.", nil, nil)
+	descMatched   = prometheus.NewDesc("smppmux_reports_matched_late_total", "Receipts stored unmatched in the orphan queue, moved to their client once the message id was known.", nil, nil)
 	descConns     = prometheus.NewDesc("smppmux_downstream_connections", "Open client connections, by state.", []string{"state"}, nil)
 	descDropped   = prometheus.NewDesc("smppmux_deliveries_dropped_total", "deliver_sm dropped by a client's deliver rule.", nil, nil)
 	descClientSub = prometheus.NewDesc("smppmux_client_submits_total", "submit_sm received, by client.", []string{"client"}, nil)
@@ -43,7 +43,7 @@ var (
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
-		descHeldFull, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent} {
+		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent} {
 		ch <- d
 	}
 }
@@ -69,7 +69,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descOrphaned, n.Orphaned)
 	counter(descDelivered, n.Delivered)
 	counter(descStoreErr, n.StoreErrors)
-	counter(descHeldFull, n.HeldFull)
+	counter(descMatched, n.MatchedLate)
 	counter(descDropped, n.DeliverDropped)
 	counter(descResent, n.Resent)
 	for id, cc := range c.m.ClientCounters() {

@@ -41,13 +41,14 @@ type ServerConfig struct {
 	MaxConnections  int      `toml:"max_connections"`        // default 10000
 	MaxPerIP        int      `toml:"max_connections_per_ip"` // default 100
 	MaxUnbound      int      `toml:"max_unbound"`            // default 1000: connections not bound yet
-	MaxHeld         int      `toml:"max_held"`               // default 10000: receipts held for an unknown message id
+	MaxUnboundPerIP int      `toml:"max_unbound_per_ip"`     // default 10: connections from one address not bound yet
+	MaxHeld         int      `toml:"max_held"`               // default 10000: unmatched receipts an instance retries at once
 	MaxQueued       int      `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
 	EnquireLink     Duration `toml:"enquire_link"`           // default 30s: ping idle clients
 	ResponseTimeout Duration `toml:"response_timeout"`       // default 30s: deliver_sm to a client unanswered by then is redelivered
 	Window          int      `toml:"window"`                 // default 10: deliver_sm unacknowledged per client session
 	SubmitWait      Duration `toml:"submit_wait"`            // default 5s: how long a submit_sm may wait for upstream room
-	DLRGrace        Duration `toml:"dlr_grace"`              // default 10s: how long a report with an unknown message id is held
+	DLRGrace        Duration `toml:"dlr_grace"`              // default 10s: with upstream.response_timeout, when an unmatched receipt counts as orphaned
 }
 
 // AdminConfig is [admin]: the HTTP endpoints.
@@ -297,6 +298,7 @@ func (c *Config) setDefaults() {
 	defInt(&s.MaxConnections, 10000)
 	defInt(&s.MaxPerIP, 100)
 	defInt(&s.MaxUnbound, 1000)
+	defInt(&s.MaxUnboundPerIP, 10)
 	defInt(&s.MaxHeld, 10000)
 	defInt(&s.MaxQueued, 1<<20)
 	defInt(&s.Window, 10)

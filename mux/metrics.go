@@ -23,7 +23,7 @@ type Metrics struct {
 	orphaned       atomic.Uint64 // receipts whose message id stayed unknown past dlr_grace
 	delivered      atomic.Uint64 // deliver_sm acknowledged by clients
 	storeErrors    atomic.Uint64 // store writes that failed
-	heldFull       atomic.Uint64 // receipts refused (ESME_RX_T_APPN) because max_held were held
+	matchedLate    atomic.Uint64 // receipts stored unmatched, moved to their client once the id was known
 	deliverDropped atomic.Uint64 // deliver_sm dropped by a client's deliver rule
 	resent         atomic.Uint64 // the provider's resends of reports already stored, answered and not stored again
 
@@ -91,7 +91,7 @@ func (cs *clientStats) snapshot() ClientCounters {
 type Counters struct {
 	Binds, Submits, SubmitOK, SubmitErr, NoRoom, Retries uint64
 	Reports, MOs, Orphaned, Delivered, StoreErrors       uint64
-	HeldFull, DeliverDropped, Resent                     uint64
+	MatchedLate, DeliverDropped, Resent                  uint64
 	ByStatus                                             map[pdu.Status]uint64
 }
 
@@ -101,7 +101,7 @@ func (mt *Metrics) Snapshot() Counters {
 		Binds: mt.binds.Load(), Submits: mt.submits.Load(), SubmitOK: mt.submitOK.Load(), SubmitErr: mt.submitErr.Load(),
 		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
 		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
-		HeldFull: mt.heldFull.Load(), DeliverDropped: mt.deliverDropped.Load(), Resent: mt.resent.Load(),
+		MatchedLate: mt.matchedLate.Load(), DeliverDropped: mt.deliverDropped.Load(), Resent: mt.resent.Load(),
 		ByStatus: map[pdu.Status]uint64{},
 	}
 	mt.statusMu.Lock()

@@ -50,9 +50,8 @@ type Mux struct {
 	aw         *batcher[ackJob]
 	metrics    Metrics
 
-	heldMu   sync.Mutex // guards held
-	held     []report
-	heldWake chan struct{} // cap 1: message ids were stored; held reports may match now
+	matcher  *matcher   // receipts stored unmatched, moved to their clients once their ids are known
+	storeErr *repeatLog // store errors, which repeat per batch while the store is down
 
 	listeners []net.Listener
 	stopping  chan struct{} // closed when Shutdown begins
@@ -83,7 +82,9 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 		log = zap.NewNop()
 	}
 	mctx, cancel := NewContext(context.Background(), log)
-	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{}), heldWake: make(chan struct{}, 1)}
+	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{})}
+	m.matcher = newMatcher(m)
+	m.storeErr = newRepeatLog(log, 10*time.Second)
 	// m, not the result, is cleaned up: the error returns set the result
 	// to nil before a deferred call runs.
 	defer func() {
@@ -170,7 +171,7 @@ func downstreamConfig(cfg *Config, log *zap.Logger) downstream.Config {
 	s := cfg.Server
 	return downstream.Config{
 		BindTimeout: s.BindTimeout.Std(), MaxConnections: s.MaxConnections,
-		MaxPerIP: s.MaxPerIP, MaxUnbound: s.MaxUnbound, MaxQueued: s.MaxQueued,
+		MaxPerIP: s.MaxPerIP, MaxUnbound: s.MaxUnbound, MaxUnboundPerIP: s.MaxUnboundPerIP, MaxQueued: s.MaxQueued,
 		BindFailLimit: s.BindFailLimit, BindLockout: s.BindLockout.Std(),
 		EnquireLink: s.EnquireLink.Std(), ResponseTimeout: s.ResponseTimeout.Std(),
 		Window: s.Window, Logger: log.Named("downstream"),
@@ -190,7 +191,7 @@ func (m *Mux) Start() error {
 	m.up.Load().pool.Start(m.upCtx)
 	m.workWG.Go(func() { m.idw.run(m.workCtx) })
 	m.workWG.Go(func() { m.rw.run(m.workCtx) })
-	m.workWG.Go(func() { m.heldLoop(m.workCtx) })
+	m.workWG.Go(func() { m.matcher.run(m.workCtx) })
 	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
 	for _, c := range m.live.Load().byID {
 		m.startDispatch(c)
@@ -233,22 +234,6 @@ func (m *Mux) Addrs() []net.Addr {
 	return out
 }
 
-// heldLoop retries held reports as soon as new message ids are stored,
-// and every quarter second for their grace period to run out.
-func (m *Mux) heldLoop(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-m.heldWake:
-		}
-		m.retryHeld()
-	}
-}
-
 // Shutdown stops the mux gracefully: it stops accepting connections,
 // waits for the provider's answers to submits in flight and passes them
 // on, unbinds upstream, unbinds the clients, and closes the store. When ctx
@@ -280,7 +265,6 @@ func (m *Mux) shutdown(ctx context.Context) error {
 	m.upCancel()
 	m.workEnd() // batchers drain: pending ids stored, resps sent
 	m.workWG.Wait()
-	m.failHeld()
 	if err := m.down.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("downstream: %w", err))
 	}
@@ -291,14 +275,6 @@ func (m *Mux) shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// failHeld answers reports still held at shutdown with a temporary error,
-// where their connection still exists, so the provider resends them.
-func (m *Mux) failHeld() {
-	for _, r := range m.takeHeld() {
-		m.replyDeliver(r, pdu.StatusTempAppErr)
-	}
 }
 
 // UpstreamBound returns how many upstream sessions are bound now.
@@ -357,9 +333,7 @@ func (m *Mux) Status() Status {
 	if ss, err := m.store.Stats(context.Background()); err == nil {
 		st.Queued = ss.Queued
 	}
-	m.heldMu.Lock()
-	st.Held = len(m.held)
-	m.heldMu.Unlock()
+	st.Held = m.matcher.held()
 	return st
 }
 

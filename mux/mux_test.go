@@ -67,30 +67,47 @@ func newHarnessStore(t *testing.T, storeModule, extra string, opts ...simtest.Op
 // [upstream] keys given.
 func newHarnessFull(t *testing.T, storeTOML, upstreamExtra, extra string, opts ...simtest.Option) *harness {
 	t.Helper()
+	return newHarnessConf(t, harnessConf{store: storeTOML, upstream: upstreamExtra, extra: extra}, opts...)
+}
+
+// harnessConf is what a test adds to the harness's config: the [store]
+// table's body, and keys for [server] and [upstream] (each replacing a
+// default it names again), and tables after the clients.
+type harnessConf struct {
+	store, server, upstream, extra string
+}
+
+// newHarnessConf is newHarness with its config given in parts.
+func newHarnessConf(t *testing.T, hc harnessConf, opts ...simtest.Option) *harness {
+	t.Helper()
+	if hc.store == "" {
+		hc.store = `module = "memory"`
+	}
+	server := overrideKeys(`listen = "127.0.0.1:0"
+mo_default = "shop"
+dlr_grace = "2s"
+response_timeout = "2s"
+submit_wait = "1s"`, hc.server)
+	upstream := overrideKeys(`system_id = "acct"
+password = "secret"
+sessions_per_host = 2
+reconnect_delay = "1s"
+response_timeout = "2s"`, hc.upstream)
 	opts = append([]simtest.Option{simtest.Hosts(2), simtest.Account("acct", "secret")}, opts...)
 	s := simtest.NewServer(t, opts...)
 	src := fmt.Sprintf(`
 [server]
-listen = "127.0.0.1:0"
-mo_default = "shop"
-dlr_grace = "2s"
-response_timeout = "2s"
-submit_wait = "1s"
+%s
 [store]
 %s
 [upstream]
-system_id = "acct"
-password = "secret"
-sessions_per_host = 2
-reconnect_delay = "1s"
-response_timeout = "2s"
 %s
 [[upstream.host]]
 address = %q
 [[upstream.host]]
 address = %q
 %s
-%s`, storeTOML, upstreamExtra, s.Addrs()[0], s.Addrs()[1], clientsTOML, extra)
+%s`, server, hc.store, upstream, s.Addrs()[0], s.Addrs()[1], clientsTOML, hc.extra)
 	cfg, err := mux.Parse([]byte(src))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -112,6 +129,25 @@ address = %q
 	})
 	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 4 })
 	return h
+}
+
+// overrideKeys returns the TOML lines of base, less those whose key more
+// sets again, then more.
+func overrideKeys(base, more string) string {
+	set := map[string]bool{}
+	for l := range strings.Lines(more) {
+		if k, _, ok := strings.Cut(l, "="); ok {
+			set[strings.TrimSpace(k)] = true
+		}
+	}
+	var b strings.Builder
+	for l := range strings.Lines(base) {
+		k, _, _ := strings.Cut(l, "=")
+		if !set[strings.TrimSpace(k)] {
+			b.WriteString(strings.TrimSuffix(l, "\n") + "\n")
+		}
+	}
+	return b.String() + more
 }
 
 func (h *harness) dial(systemID, password string, o esme.Options) *esme.Client {

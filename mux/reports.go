@@ -25,7 +25,6 @@ type report struct {
 	kind   store.Kind
 	id     string // the receipt's message id, for receipts
 	client string // "" until routed
-	held   time.Time
 	key    uint64 // recentReports key, once routed
 }
 
@@ -150,8 +149,9 @@ func (m *Mux) lookupIDs(ctx context.Context, keys []string) (clients []string, f
 }
 
 // reportBatch stores a batch of reports with one store write, then
-// answers the provider. Reports whose message id is unknown are held for
-// dlr_grace: they may have raced their submit_sm_resp.
+// answers the provider. A receipt whose message id is unknown is stored
+// in the orphan queue, where the matcher moves it to its client once the
+// id is known: it may have raced its submit_sm_resp.
 func (m *Mux) reportBatch(batch []report) {
 	ctx := context.Background()
 	m.pair.begin(pairReports)
@@ -163,18 +163,24 @@ func (m *Mux) reportBatch(batch []report) {
 	}
 	lookupErr := m.resolve(ctx, batch)
 	if lookupErr != nil {
-		m.log.Error("store lookup failed; reports refused for the provider to resend", zap.Error(lookupErr))
+		m.storeErr.log("store lookup failed; reports refused for the provider to resend", lookupErr)
 	}
 	var items []store.Item
 	var ready []report
+	unmatched := 0
 	for i := range batch {
 		r := batch[i]
 		if lookupErr != nil && r.kind == store.KindReport && r.client == "" && r.id != "" {
 			m.replyDeliver(r, pdu.StatusTempAppErr)
 			continue
 		}
-		if r.kind == store.KindReport && r.client == "" && !m.hold(&r) {
-			continue
+		if r.kind == store.KindReport && r.client == "" {
+			r.client = OrphanQueue
+			unmatched++
+			if r.id == "" {
+				m.metrics.orphaned.Add(1)
+				m.orphanLog.Warn("receipt without a message id; kept in the orphan queue")
+			}
 		}
 		// Receipts carry a unique id and state; two MOs with the same
 		// text from the same sender are two messages, so only receipts
@@ -183,7 +189,8 @@ func (m *Mux) reportBatch(batch []report) {
 			r.key = reportKey(r.client, r.frame)
 		}
 		if r.key != 0 && (m.recent.has(r.key) || inBatch(ready, r.key)) {
-			// The provider's resend of a report already stored: answer it.
+			// The provider's resend of a report already stored (for its
+			// client, or unmatched in the orphan queue): answer it.
 			m.metrics.resent.Add(1)
 			m.replyDeliver(r, pdu.StatusOK)
 			continue
@@ -197,7 +204,7 @@ func (m *Mux) reportBatch(batch []report) {
 	st := pdu.StatusOK
 	if err := m.enqueue(ctx, items); err != nil {
 		m.metrics.storeErrors.Add(1)
-		m.log.Error("cannot store reports; answering ESME_RX_T_APPN so the provider keeps them", zap.Error(err), zap.Int("reports", len(items)))
+		m.storeErr.log("cannot store reports; answering ESME_RX_T_APPN so the provider keeps them", err, zap.Int("reports", len(items)))
 		st = pdu.StatusTempAppErr
 	}
 	for _, r := range ready {
@@ -212,32 +219,9 @@ func (m *Mux) reportBatch(batch []report) {
 			}
 		}
 	}
-}
-
-// hold keeps a report with an unknown id for dlr_grace, and returns true
-// when the grace has passed: the report then goes to the orphan queue
-// ("" client) and is acknowledged, never dropped.
-func (m *Mux) hold(r *report) bool {
-	now := time.Now()
-	if r.held.IsZero() {
-		r.held = now
+	if st == pdu.StatusOK && unmatched > 0 {
+		m.matcher.poke()
 	}
-	if now.Sub(r.held) >= m.live.Load().dlrGrace {
-		m.metrics.orphaned.Add(1)
-		m.orphanLog.Warn("report for an unknown message id; kept in the orphan queue", zap.String("message_id", r.id))
-		r.client = OrphanQueue
-		return true
-	}
-	m.heldMu.Lock()
-	defer m.heldMu.Unlock()
-	if len(m.held) >= m.cfg.Server.MaxHeld {
-		// Bounded memory: the provider keeps it and sends it again.
-		m.metrics.heldFull.Add(1)
-		m.replyDeliver(*r, pdu.StatusTempAppErr)
-		return false
-	}
-	m.held = append(m.held, *r)
-	return false
 }
 
 func inBatch(rs []report, key uint64) bool {
@@ -247,24 +231,6 @@ func inBatch(rs []report, key uint64) bool {
 		}
 	}
 	return false
-}
-
-// takeHeld removes and returns the held reports.
-func (m *Mux) takeHeld() []report {
-	m.heldMu.Lock()
-	defer m.heldMu.Unlock()
-	held := m.held
-	m.held = nil
-	return held
-}
-
-// retryHeld feeds held reports back through the report batcher.
-func (m *Mux) retryHeld() {
-	for _, r := range m.takeHeld() {
-		if !m.rw.add(r) {
-			m.replyDeliver(r, pdu.StatusTempAppErr)
-		}
-	}
 }
 
 func (m *Mux) replyDeliver(r report, st pdu.Status) {
@@ -294,7 +260,7 @@ func (m *Mux) idBatch(batch []idJob) {
 		// The provider has the message: failing the client now would make
 		// it send a duplicate. Keep the ids in memory instead.
 		m.metrics.storeErrors.Add(1)
-		m.log.Error("cannot store message ids; keeping them in memory until restart", zap.Error(err), zap.Int("ids", len(recs)))
+		m.storeErr.log("cannot store message ids; keeping them in memory until restart", err, zap.Int("ids", len(recs)))
 		for _, r := range recs {
 			m.idFallback.put(r.ID, r.Client, r.Expires)
 		}
@@ -304,15 +270,7 @@ func (m *Mux) idBatch(batch []idJob) {
 		j.b.c.stats.answered(pdu.StatusOK)
 		_ = j.b.s.Send(j.resp)
 	}
-	m.heldMu.Lock()
-	waiting := len(m.held) > 0
-	m.heldMu.Unlock()
-	if waiting {
-		select {
-		case m.heldWake <- struct{}{}:
-		default:
-		}
-	}
+	m.matcher.idsStored(recs)
 }
 
 // putIDs stores message ids: with a batch of reports ready at the same
