@@ -37,10 +37,11 @@ type clientConf struct {
 	cfg      ClientConfig
 	rules    chain
 	delivers deliverChain
+	gen      *ruleGen // the rules' generation: run them between gen.enter and gen.leave
 }
 
-func newClientConf(cfg ClientConfig) *clientConf {
-	cc := &clientConf{cfg: cfg}
+func newClientConf(cfg ClientConfig, gen *ruleGen) *clientConf {
+	cc := &clientConf{cfg: cfg, gen: gen}
 	for _, m := range cfg.Rules {
 		if r, ok := m.(Rule); ok {
 			cc.rules = append(cc.rules, r)
@@ -52,9 +53,9 @@ func newClientConf(cfg ClientConfig) *clientConf {
 	return cc
 }
 
-func newClient(cfg ClientConfig) *client {
+func newClient(cfg ClientConfig, gen *ruleGen) *client {
 	c := &client{id: cfg.SystemID, wake: make(chan struct{}, 1)}
-	c.conf.Store(newClientConf(cfg))
+	c.conf.Store(newClientConf(cfg, gen))
 	return c
 }
 

@@ -58,7 +58,16 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 		return 0, err
 	}
 	var release, dropped []string
-	delivers := c.conf.Load().delivers
+	cc, ok := c.enterConf()
+	if !ok { // the client was removed by a reload
+		ids := make([]string, len(entries))
+		for i, e := range entries {
+			ids[i] = e.ID
+		}
+		return 0, m.store.Release(ctx, c.id, ids)
+	}
+	defer cc.gen.leave()
+	delivers := cc.delivers
 	i := 0
 	for _, e := range entries {
 		if len(delivers) > 0 {

@@ -31,9 +31,10 @@ type Mux struct {
 	mcancel   context.CancelFunc
 
 	reloadMu    sync.Mutex // one Reload at a time
-	rulesMu     sync.Mutex // guards rulesCtx, rulesCancel: the rule modules of the live config
+	rulesMu     sync.Mutex // guards rulesCtx, rulesCancel, rulesGen: the rule modules of the live config
 	rulesCtx    Context
 	rulesCancel context.CancelFunc
+	rulesGen    *ruleGen
 
 	store store.Store
 	up    atomic.Pointer[upPool] // the upstream pool, balancer and pacer; replaced by a reload of [upstream]
@@ -128,10 +129,10 @@ func (m *Mux) provision() error {
 	if err != nil {
 		return err
 	}
-	m.rulesCtx, m.rulesCancel = rctx, rcancel
+	m.rulesCtx, m.rulesCancel, m.rulesGen = rctx, rcancel, &ruleGen{}
 	lv := newLive(m.cfg)
 	for _, cc := range m.cfg.Clients {
-		lv.byID[cc.SystemID] = newClient(cc)
+		lv.byID[cc.SystemID] = newClient(cc, m.rulesGen)
 	}
 	m.live.Store(lv)
 	return nil
@@ -396,6 +397,7 @@ func (m *Mux) cleanupModules() error {
 	var errs []error
 	m.rulesMu.Lock()
 	if m.rulesCancel != nil {
+		m.rulesGen.retire()
 		m.rulesCancel()
 		errs = append(errs, m.rulesCtx.Cleanup())
 		m.rulesCancel = nil

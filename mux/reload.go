@@ -82,6 +82,7 @@ func (m *Mux) Reload(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	gen := &ruleGen{}
 	if err := m.reconfigure(ucfg, cfg.Upstream); err != nil {
 		rcancel()
 		_ = rctx.Cleanup()
@@ -94,10 +95,10 @@ func (m *Mux) Reload(cfg *Config) error {
 	for _, cc := range cfg.Clients {
 		c := old.byID[cc.SystemID]
 		if c == nil {
-			c = newClient(cc)
+			c = newClient(cc, gen)
 			added = append(added, c)
 		} else {
-			c.conf.Store(newClientConf(cc))
+			c.conf.Store(newClientConf(cc, gen))
 		}
 		lv.byID[cc.SystemID] = c
 	}
@@ -117,10 +118,11 @@ func (m *Mux) Reload(cfg *Config) error {
 		c.notify()
 	}
 	m.rulesMu.Lock()
-	oldCtx, oldCancel := m.rulesCtx, m.rulesCancel
-	m.rulesCtx, m.rulesCancel = rctx, rcancel
+	oldCtx, oldCancel, oldGen := m.rulesCtx, m.rulesCancel, m.rulesGen
+	m.rulesCtx, m.rulesCancel, m.rulesGen = rctx, rcancel, gen
 	m.rulesMu.Unlock()
 	if oldCancel != nil {
+		oldGen.retire() // the messages in the old rules finish there first
 		oldCancel()
 		if err := oldCtx.Cleanup(); err != nil {
 			m.log.Warn("cleaning up the rules of the old config", zap.Error(err))

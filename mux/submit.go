@@ -57,9 +57,9 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 	if now.Before(b.waited) {
 		now = time.Now()
 	}
-	if rules := b.c.conf.Load().rules; len(rules) > 0 {
+	if cc := b.c.conf.Load(); len(cc.rules) > 0 {
 		var err error
-		if frame, err = b.applyRules(rules, frame); err != nil {
+		if frame, err = b.runRules(frame); err != nil {
 			b.answer(seq, pdu.StatusOf(err))
 			if !isStatusError(err) {
 				s.Logger().Error("rule failed", zap.Error(err))
@@ -74,6 +74,21 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 		b.answer(seq, st)
 	}
 	return nil
+}
+
+// errClientRemoved answers a submit that meets its client's removal by a
+// reload: the session is being unbound.
+var errClientRemoved = &pdu.StatusError{Status: pdu.StatusMsgQueueFull, Reason: "client removed by a reload"}
+
+// runRules runs the chain of the client's config in force, entered so
+// that a reload does not clean its modules up under it.
+func (b *binding) runRules(frame []byte) ([]byte, error) {
+	cc, ok := b.c.enterConf()
+	if !ok {
+		return nil, errClientRemoved
+	}
+	defer cc.gen.leave()
+	return b.applyRules(cc.rules, frame)
 }
 
 // applyRules runs the client's chain; a changed message is encoded anew
