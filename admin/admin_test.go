@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,19 @@ import (
 	_ "github.com/smpp-mux/smpp-mux/store/memory"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(cleanupM{m}) }
+
+// cleanupM removes what the tests built once they have run.
+type cleanupM struct{ *testing.M }
+
+func (m cleanupM) Run() int {
+	defer func() {
+		if buildDir != "" {
+			_ = os.RemoveAll(buildDir)
+		}
+	}()
+	return m.M.Run()
+}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()

@@ -32,7 +32,7 @@ var (
 	descDropped   = prometheus.NewDesc("smppmux_deliveries_dropped_total", "deliver_sm dropped by a client's deliver rule.", nil, nil)
 	descClientSub = prometheus.NewDesc("smppmux_client_submits_total", "submit_sm received, by client.", []string{"client"}, nil)
 	descClientAns = prometheus.NewDesc("smppmux_client_submit_responses_total", "submit_sm_resp sent, by client and command_status.", []string{"client", "status"}, nil)
-	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client.", []string{"client", "rule", "event"}, nil)
+	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client, rule position (from 0, in config order) and module.", []string{"client", "rule", "module", "event"}, nil)
 	descBindsUp   = prometheus.NewDesc("smppmux_upstream_binds_total", "Upstream connections that bound, by host and slot; reconnects are this minus one.", []string{"host", "session"}, nil)
 	descLatency   = prometheus.NewDesc("smppmux_upstream_submit_seconds", "Round trip of submit_sm to the provider, by host.", []string{"host"}, nil)
 	descResent    = prometheus.NewDesc("smppmux_reports_resent_total", "The provider's resends of reports already stored: answered, not stored again.", nil, nil)
@@ -79,7 +79,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, rc := range c.m.RuleCounters() {
-		counter(descRuleEv, rc.Value, rc.Client, rc.Rule, rc.Event)
+		counter(descRuleEv, rc.Value, rc.Client, strconv.Itoa(rc.Rule), rc.Module, rc.Event)
 	}
 	c.upstream(ch)
 	ds := c.m.DownstreamStats()

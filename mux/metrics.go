@@ -121,36 +121,6 @@ func (m *Mux) ClientCounters() map[string]ClientCounters {
 	return out
 }
 
-// Reporter is implemented by modules that count events of their own, as
-// rule.plugin counts calls, errors and restarts; admin exports them as
-// smppmux_rule_events_total. Counters is called on metric scrapes.
-type Reporter interface {
-	Counters() map[string]uint64
-}
-
-// RuleCounter is one counter of one client's rule.
-type RuleCounter struct {
-	Client, Rule, Event string
-	Value               uint64
-}
-
-// RuleCounters returns the counters of every rule that reports some.
-func (m *Mux) RuleCounters() []RuleCounter {
-	var out []RuleCounter
-	for id, c := range m.live.Load().byID {
-		for _, r := range c.conf.Load().rules {
-			rep, ok := r.(Reporter)
-			if !ok {
-				continue
-			}
-			for ev, v := range rep.Counters() {
-				out = append(out, RuleCounter{Client: id, Rule: r.MuxModule().ID, Event: ev, Value: v})
-			}
-		}
-	}
-	return out
-}
-
 // UpstreamCounters are one upstream session's counters.
 type UpstreamCounters struct {
 	Host       string
