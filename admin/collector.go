@@ -38,12 +38,15 @@ var (
 	descResent    = prometheus.NewDesc("smppmux_reports_resent_total", "The provider's resends of reports already stored: answered, not stored again.", nil, nil)
 	descClosed    = prometheus.NewDesc("smppmux_downstream_closed_total", "Bound client sessions the mux closed, by reason.", []string{"reason"}, nil)
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed at once for a limit.", []string{"limit"}, nil)
+	descBindsRef  = prometheus.NewDesc("smppmux_downstream_binds_refused_total", "Client binds refused, by reason.", []string{"reason"}, nil)
+	descLockouts  = prometheus.NewDesc("smppmux_downstream_lockouts_total", "Remote IPs locked out after bind_fail_limit failed binds.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
-		descHeldFull, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent} {
+		descHeldFull, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
+		descBindsRef, descLockouts} {
 		ch <- d
 	}
 }
@@ -90,6 +93,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRefused, ds.RefusedUnbound, "max_unbound")
 	counter(descClosed, ds.SlowConsumers, "slow_consumer")
 	counter(descClosed, ds.DeadPeers, "dead_peer")
+	for reason, v := range n.BindsRefused {
+		counter(descBindsRef, v, reason)
+	}
+	counter(descBindsRef, ds.BindsLocked, "locked_out")
+	counter(descBindsRef, ds.BindsMalformed, "malformed")
+	counter(descLockouts, ds.Lockouts)
 	st := c.m.Status()
 	states := map[[2]string]int{}
 	pending := map[string]int{}

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/smpp-mux/smpp-mux/admin"
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/pdu"
 	_ "github.com/smpp-mux/smpp-mux/plugins/external"
 )
 
@@ -160,5 +162,52 @@ func TestMetricsRuleEventsAcrossReload(t *testing.T) {
 		if strings.Contains(k, "rule=1") {
 			t.Errorf("series of the removed rule 1 still exported: %s", k)
 		}
+	}
+}
+
+// Refused binds are counted by reason, and lockouts by remote address.
+func TestMetricsBindsRefused(t *testing.T) {
+	r := startRigWith(t, "bind_fail_limit = 4\nbind_lockout = \"1m\"\n", `[[client]]
+system_id = "walled"
+password = "pw"
+allow = ["192.0.2.0/24"]
+[[client]]
+system_id = "single"
+password = "pw"
+max_binds = 1
+`, nil)
+	addr := r.m.Addrs()[0].String()
+	refused := func(systemID, password string, want pdu.Status) {
+		t.Helper()
+		c, err := esme.Dial(addr, systemID, password, esme.Options{})
+		if err == nil {
+			c.Close()
+			t.Fatalf("bind %s: accepted", systemID)
+		}
+		if st := pdu.StatusOf(err); st != want {
+			t.Fatalf("bind %s: %v, want %v", systemID, err, want)
+		}
+	}
+	refused("shop", "wrong", pdu.StatusInvPassword)
+	refused("nobody", "pw", pdu.StatusInvSystemID)
+	refused("walled", "pw", pdu.StatusInvPassword)
+	r.bind(t, "single")
+	refused("single", "pw", pdu.StatusAlreadyBound) // the 4th failure: locked out
+	refused("shop", "pw", pdu.StatusBindFail)
+
+	fams := r.scrape(t)
+	want := map[string]float64{
+		"reason=wrong_password": 1, "reason=unknown_system_id": 1, "reason=not_allowed": 1,
+		"reason=max_binds": 1, "reason=locked_out": 1, "reason=malformed": 0,
+	}
+	got := series(fams, "smppmux_downstream_binds_refused_total")
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("smppmux_downstream_binds_refused_total: %v, want %v", got, want)
+	}
+	if got := series(fams, "smppmux_downstream_lockouts_total"); got[""] != 1 || len(got) != 1 {
+		t.Errorf("smppmux_downstream_lockouts_total: %v, want 1", got)
+	}
+	if got := series(fams, "smppmux_downstream_binds_total"); got[""] != 1 {
+		t.Errorf("smppmux_downstream_binds_total: %v, want 1", got)
 	}
 }

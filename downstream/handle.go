@@ -99,11 +99,13 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	}
 	var req pdu.Bind
 	if err := req.Decode(frame[pdu.HeaderLen:]); err != nil {
+		s.srv.bindsMalformed.Add(1)
 		s.refuse(h, pdu.StatusOf(err), "", true)
 		return
 	}
 	ip, ipOK := ipOf(s.remote)
 	if ipOK && s.srv.lock.Locked(ip, time.Now()) {
+		s.srv.bindsLocked.Add(1)
 		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), false)
 		return
 	}
@@ -157,6 +159,7 @@ func (s *Session) countFailure() {
 		return
 	}
 	if lockedNow, until := s.srv.lock.Fail(ip, time.Now()); lockedNow {
+		s.srv.lockouts.Add(1)
 		s.srv.log.Warn("remote locked out after failed binds",
 			zap.String("remote_ip", ip.String()), zap.Int("bind_fail_limit", s.srv.cfg.BindFailLimit), zap.Time("until", until))
 	}

@@ -21,6 +21,10 @@ type Server struct {
 	lock   *lockout
 	nextID atomic.Uint64
 
+	// Binds the Server refused itself, and lockouts; the Binder counts
+	// the binds it refuses.
+	bindsLocked, bindsMalformed, lockouts atomic.Uint64
+
 	mu        sync.Mutex // guards the fields below
 	listeners map[*net.Listener]struct{}
 	sessions  map[*Session]struct{} // every connection, bound or not, until its goroutine ends
@@ -180,7 +184,8 @@ func (srv *Server) markBound(s *Session) {
 	}
 }
 
-// Stats counts connections the Server refused or ended for a limit.
+// Stats counts connections the Server refused or ended for a limit, and
+// the binds it refused itself.
 type Stats struct {
 	Connections    int    // open now, bound or not
 	Unbound        int    // open now and not bound yet
@@ -189,6 +194,9 @@ type Stats struct {
 	RefusedUnbound uint64 // closed at once: max_unbound
 	SlowConsumers  uint64 // bound sessions closed: the client did not read what was sent
 	DeadPeers      uint64 // bound sessions closed: the client went silent past enquire_link
+	BindsLocked    uint64 // binds refused (ESME_RBINDFAIL) because the remote IP is locked out
+	BindsMalformed uint64 // bind PDUs refused because they did not decode
+	Lockouts       uint64 // remote IPs locked out after BindFailLimit failed binds
 }
 
 // count records why a bound session was closed.
@@ -209,6 +217,7 @@ func (srv *Server) Stats() Stats {
 	st := srv.stats
 	st.Connections = len(srv.sessions)
 	st.Unbound = srv.unbound
+	st.BindsLocked, st.BindsMalformed, st.Lockouts = srv.bindsLocked.Load(), srv.bindsMalformed.Load(), srv.lockouts.Load()
 	return st
 }
 
