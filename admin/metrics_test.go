@@ -18,6 +18,7 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/admin"
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	_ "github.com/smpp-mux/smpp-mux/plugins/external"
 )
@@ -54,20 +55,13 @@ func pluginRule(bin string) string {
 }
 
 // scrape gets /metrics, which must answer 200, and parses it with
-// Prometheus' own text parser. It also gathers the mux's collector
-// through a pedantic registry, which fails on duplicate series and on
-// metrics whose description the collector did not announce, and lints it.
+// Prometheus' own text parser. It also gathers every collector /metrics
+// serves through a pedantic registry, which fails on duplicate or
+// inconsistent series and on metrics whose description the collector
+// did not announce, and lints the mux's metrics.
 func (r *rig) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	c := admin.NewCollector(r.m)
-	reg.MustRegister(c)
-	if _, err := reg.Gather(); err != nil {
-		t.Errorf("pedantic gather: %v", err)
-	}
-	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
-		t.Errorf("lint: %v %+v", err, problems)
-	}
+	pedantic(t, r.m)
 	code, body := get(t, r.base+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d\n%s", code, body)
@@ -78,6 +72,20 @@ func (r *rig) scrape(t *testing.T) map[string]*dto.MetricFamily {
 		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
 	}
 	return fams
+}
+
+// pedantic gathers every collector /metrics serves for m through a
+// pedantic registry, and lints the mux's metrics.
+func pedantic(t *testing.T, m *mux.Mux) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	admin.Register(reg, m)
+	if _, err := reg.Gather(); err != nil {
+		t.Errorf("pedantic gather: %v", err)
+	}
+	if problems, err := testutil.CollectAndLint(admin.NewCollector(m)); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %+v", err, problems)
+	}
 }
 
 // series returns the value of each series of family name, keyed by its
