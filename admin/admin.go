@@ -59,7 +59,7 @@ func New(m *mux.Mux, o Options) *Server {
 	s := &Server{m: m, opts: o}
 	s.tokenHash = sha256.Sum256([]byte(s.opts.Token))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{m: m})
+	register(reg, m)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -76,6 +76,12 @@ func New(m *mux.Mux, o Options) *Server {
 	h := http.NewCrossOriginProtection().Handler(s.loopbackHost(s.authorize(mux)))
 	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	return s
+}
+
+// register registers what /metrics serves: the mux's collector, and Go
+// runtime and process metrics.
+func register(reg prometheus.Registerer, m *mux.Mux) {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{m: m})
 }
 
 // Serve serves on ln until Shutdown; it returns nil after Shutdown.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,19 @@ import (
 	_ "github.com/smpp-mux/smpp-mux/store/memory"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(cleanupM{m}) }
+
+// cleanupM removes what the tests built once they have run.
+type cleanupM struct{ *testing.M }
+
+func (m cleanupM) Run() int {
+	defer func() {
+		if buildDir != "" {
+			_ = os.RemoveAll(buildDir)
+		}
+	}()
+	return m.M.Run()
+}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -110,6 +123,7 @@ password = "pw"
 	if len(st.Upstream) != 2 || st.Upstream[0].State != "bound" || len(st.Downstream) != 1 || st.Downstream[0].SystemID != "shop" || st.Downstream[0].BindType != "transceiver" {
 		t.Fatalf("/status: %+v", st)
 	}
+	pedantic(t, m)
 	code, body = get(t, base+"/metrics")
 	for _, want := range []string{"smppmux_submits_total 1", `smppmux_submit_responses_total{status="ESME_ROK"} 1`, `smppmux_upstream_sessions{host=`, "go_goroutines",
 		`smppmux_client_submits_total{client="shop"} 1`, `smppmux_client_submit_responses_total{client="shop",status="ESME_ROK"} 1`,

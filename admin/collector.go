@@ -32,18 +32,21 @@ var (
 	descDropped   = prometheus.NewDesc("smppmux_deliveries_dropped_total", "deliver_sm dropped by a client's deliver rule.", nil, nil)
 	descClientSub = prometheus.NewDesc("smppmux_client_submits_total", "submit_sm received, by client.", []string{"client"}, nil)
 	descClientAns = prometheus.NewDesc("smppmux_client_submit_responses_total", "submit_sm_resp sent, by client and command_status.", []string{"client", "status"}, nil)
-	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client.", []string{"client", "rule", "event"}, nil)
+	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client, rule position (from 0, in config order) and module.", []string{"client", "rule", "module", "event"}, nil)
 	descBindsUp   = prometheus.NewDesc("smppmux_upstream_binds_total", "Upstream connections that bound, by host and slot; reconnects are this minus one.", []string{"host", "session"}, nil)
 	descLatency   = prometheus.NewDesc("smppmux_upstream_submit_seconds", "Round trip of submit_sm to the provider, by host.", []string{"host"}, nil)
 	descResent    = prometheus.NewDesc("smppmux_reports_resent_total", "The provider's resends of reports already stored: answered, not stored again.", nil, nil)
 	descClosed    = prometheus.NewDesc("smppmux_downstream_closed_total", "Bound client sessions the mux closed, by reason.", []string{"reason"}, nil)
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed for a limit: the new one at once, or at max_unbound the oldest one not bound.", []string{"limit"}, nil)
+	descBindsRef  = prometheus.NewDesc("smppmux_downstream_binds_refused_total", "Client binds refused, by reason.", []string{"reason"}, nil)
+	descLockouts  = prometheus.NewDesc("smppmux_downstream_lockouts_total", "Remote IPs locked out after bind_fail_limit failed binds.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
-		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent} {
+		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
+		descBindsRef, descLockouts} {
 		ch <- d
 	}
 }
@@ -79,7 +82,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, rc := range c.m.RuleCounters() {
-		counter(descRuleEv, rc.Value, rc.Client, rc.Rule, rc.Event)
+		counter(descRuleEv, rc.Value, rc.Client, strconv.Itoa(rc.Rule), rc.Module, rc.Event)
 	}
 	c.upstream(ch)
 	ds := c.m.DownstreamStats()
@@ -91,6 +94,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRefused, ds.EvictedUnbound, "max_unbound") // the oldest unbound one, not the new one
 	counter(descClosed, ds.SlowConsumers, "slow_consumer")
 	counter(descClosed, ds.DeadPeers, "dead_peer")
+	for reason, v := range n.BindsRefused {
+		counter(descBindsRef, v, reason)
+	}
+	counter(descBindsRef, ds.BindsLocked, "locked_out")
+	counter(descBindsRef, ds.BindsMalformed, "malformed")
+	counter(descLockouts, ds.Lockouts)
 	st := c.m.Status()
 	states := map[[2]string]int{}
 	pending := map[string]int{}

@@ -25,10 +25,10 @@ import (
 )
 
 // opsConfig is a mux in front of one simulated host, with client "shop";
-// extra is appended.
+// the rig's server keys go into [server] and extra is appended.
 const opsConfig = `[server]
 listen = "127.0.0.1:0"
-[store]
+%s[store]
 module = "memory"
 [upstream]
 system_id = "acct"
@@ -44,19 +44,27 @@ password = "pw"
 
 // rig is a started mux loaded from a file, with its admin server.
 type rig struct {
-	m    *mux.Mux
-	sim  *simtest.Server
-	path string // the config file
-	base string // http://host:port of the admin server
+	m      *mux.Mux
+	sim    *simtest.Server
+	path   string // the config file
+	base   string // http://host:port of the admin server
+	server string // extra [server] keys, one per line
 }
 
 // startRig starts the mux from a config file and an admin server with
 // the options opts returns; both stop when the test ends.
 func startRig(t *testing.T, opts func(*rig) admin.Options) *rig {
 	t.Helper()
-	r := &rig{sim: simtest.NewServer(t, simtest.Account("acct", "secret"))}
+	return startRigWith(t, "", "", opts)
+}
+
+// startRigWith is startRig with extra [server] keys and extra config
+// after client "shop".
+func startRigWith(t *testing.T, server, extra string, opts func(*rig) admin.Options) *rig {
+	t.Helper()
+	r := &rig{sim: simtest.NewServer(t, simtest.Account("acct", "secret")), server: server}
 	r.path = filepath.Join(t.TempDir(), "smpp-mux.toml")
-	r.write(t, "")
+	r.write(t, extra)
 	cfg, err := mux.Load(r.path)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +101,7 @@ func startRig(t *testing.T, opts func(*rig) admin.Options) *rig {
 // write replaces the config file: opsConfig, then extra.
 func (r *rig) write(t *testing.T, extra string) {
 	t.Helper()
-	if err := os.WriteFile(r.path, fmt.Appendf(nil, opsConfig+extra, r.sim.Addr()), 0o600); err != nil {
+	if err := os.WriteFile(r.path, fmt.Appendf(nil, opsConfig+extra, r.server, r.sim.Addr()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

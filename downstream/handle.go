@@ -101,12 +101,14 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	}
 	var req pdu.Bind
 	if err := req.Decode(frame[pdu.HeaderLen:]); err != nil {
+		s.srv.bindsMalformed.Add(1)
 		s.countFailure()
 		s.refuse(h, pdu.StatusOf(err), "", "bind refused: does not decode")
 		return
 	}
 	ip, ipOK := ipOf(s.remote)
 	if ipOK && !s.srv.lock.Begin(ip, time.Now()) {
+		s.srv.bindsLocked.Add(1)
 		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), "bind refused: remote locked out or at its limit of checks")
 		return
 	}
@@ -186,7 +188,9 @@ func (s *Session) countFailure() {
 	}
 }
 
+// logLockout counts a lockout that has just begun and logs it, once.
 func (s *Session) logLockout(ip netip.Addr, until time.Time) {
+	s.srv.lockouts.Add(1)
 	s.srv.log.Warn("remote locked out after failed binds",
 		zap.String("remote_ip", ip.String()), zap.Int("bind_fail_limit", s.srv.cfg.BindFailLimit), zap.Time("until", until))
 }

@@ -242,3 +242,27 @@ func TestBindBurstBounded(t *testing.T) {
 		t.Errorf("%d checks ran at once, want at most 2", got)
 	}
 }
+
+// The binds the Server refuses itself, and its lockouts, are counted.
+func TestBindRefusalStats(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{BindFailLimit: 2, BindLockout: time.Minute}, newBinder())
+	c := dial(t, ts.addr)
+	seq := c.send(pdu.CmdBindTransmitter, 0, nil) // no body: does not decode
+	if h, _ := c.read(); h.ID != pdu.CmdBindTransmitterResp || h.Seq != seq || h.Status == pdu.StatusOK {
+		t.Fatalf("malformed bind: %v %v seq %d", h.ID, h.Status, h.Seq)
+	}
+	c.expectClosed(waitBound)
+	if st := bindStatus(t, ts.addr, nil, "shop", "guess"); st != pdu.StatusInvPassword {
+		t.Fatalf("wrong password: %v", st)
+	}
+	for range 2 {
+		if st := bindStatus(t, ts.addr, nil, "shop", "secret"); st != pdu.StatusBindFail {
+			t.Fatalf("locked out: %v, want ESME_RBINDFAIL", st)
+		}
+	}
+	st := ts.Stats()
+	if st.BindsMalformed != 1 || st.Lockouts != 1 || st.BindsLocked != 2 {
+		t.Fatalf("stats %+v: want 1 malformed bind, 1 lockout, 2 binds refused while locked out", st)
+	}
+}

@@ -23,6 +23,10 @@ type Server struct {
 	checks chan struct{} // a slot per bind check running: MaxBindChecks
 	nextID atomic.Uint64
 
+	// Binds the Server refused itself, and lockouts; the Binder counts
+	// the binds it refuses.
+	bindsLocked, bindsMalformed, lockouts atomic.Uint64
+
 	mu        sync.Mutex // guards the fields below
 	listeners map[*net.Listener]struct{}
 	sessions  map[*Session]struct{} // every connection, bound or not, until its goroutine ends
@@ -210,16 +214,20 @@ func (srv *Server) markBound(s *Session) {
 	srv.leaveUnboundLocked(s)
 }
 
-// Stats counts connections the Server refused or ended for a limit.
+// Stats counts connections the Server refused or ended for a limit, and
+// the binds it refused itself.
 type Stats struct {
-	Connections    int    // open now, bound or not
-	Unbound        int    // open now and not bound yet
-	RefusedTotal   uint64 // closed at once: max_connections
-	RefusedPerIP   uint64 // closed at once: max_connections_per_ip
+	Connections         int    // open now, bound or not
+	Unbound             int    // open now and not bound yet
+	RefusedTotal        uint64 // closed at once: max_connections
+	RefusedPerIP        uint64 // closed at once: max_connections_per_ip
 	RefusedUnboundPerIP uint64 // closed at once: max_unbound_per_ip
 	EvictedUnbound      uint64 // closed to make room at max_unbound: the oldest unbound connection
-	SlowConsumers  uint64 // bound sessions closed: the client did not read what was sent
-	DeadPeers      uint64 // bound sessions closed: the client went silent past enquire_link
+	SlowConsumers       uint64 // bound sessions closed: the client did not read what was sent
+	DeadPeers           uint64 // bound sessions closed: the client went silent past enquire_link
+	BindsLocked         uint64 // binds refused (ESME_RBINDFAIL) because the remote IP is locked out
+	BindsMalformed      uint64 // bind PDUs refused because they did not decode
+	Lockouts            uint64 // remote IPs locked out after BindFailLimit failed binds
 }
 
 // count records why a bound session was closed.
@@ -240,6 +248,7 @@ func (srv *Server) Stats() Stats {
 	st := srv.stats
 	st.Connections = len(srv.sessions)
 	st.Unbound = srv.unbound.Len()
+	st.BindsLocked, st.BindsMalformed, st.Lockouts = srv.bindsLocked.Load(), srv.bindsMalformed.Load(), srv.lockouts.Load()
 	return st
 }
 

@@ -142,21 +142,26 @@ func (c *client) receivers(dst []*binding) []*binding {
 func (m *Mux) Bind(s *downstream.Session, req downstream.BindRequest) (downstream.Handler, pdu.Status) {
 	c := m.live.Load().byID[req.SystemID]
 	log := m.log.With(sessionFields(s, req)...)
+	refused := &m.metrics.bindsRefused
 	if c == nil {
+		refused[refusedUnknownSystemID].Add(1)
 		log.Info("bind refused: unknown system_id")
 		return nil, pdu.StatusInvSystemID
 	}
 	cc := c.conf.Load()
 	switch {
 	case !cc.checkPassword(req.Password):
+		refused[refusedWrongPassword].Add(1)
 		log.Info("bind refused: wrong password")
 		return nil, pdu.StatusInvPassword
 	case !cc.allowed(req.Remote):
+		refused[refusedNotAllowed].Add(1)
 		log.Info("bind refused: remote address not in allow")
 		return nil, pdu.StatusInvPassword
 	}
 	b := &binding{m: m, c: c, s: s, receiver: req.Type.CanReceive()}
 	if !c.add(b) {
+		refused[refusedMaxBinds].Add(1)
 		log.Info("bind refused: max_binds reached", maxBindsField(cc.cfg.MaxBinds))
 		return nil, pdu.StatusAlreadyBound
 	}

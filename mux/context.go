@@ -17,6 +17,9 @@ type Context struct {
 	context.Context
 	log     *zap.Logger
 	cleanup *[]CleanerUpper // modules provisioned under this config, in order
+	events  *ruleEvents     // the mux's rule event counters; nil outside a mux
+	rule    *ruleKey        // the rule instance being provisioned; nil for other modules
+	module  string          // the ID of the module being provisioned
 }
 
 // NewContext returns a Context for provisioning modules outside a running
@@ -36,7 +39,37 @@ func (c Context) Logger() *zap.Logger { return c.log }
 // withModule returns a copy whose logger is named for a module.
 func (c Context) withModule(id string) Context {
 	c.log = c.log.Named(id)
+	c.module = id
 	return c
+}
+
+// withRule returns a copy for provisioning the rule at position pos of
+// client's [[client.rule]] list, whose counters are kept in events.
+func (c Context) withRule(events *ruleEvents, client string, pos int) Context {
+	c.events, c.rule = events, &ruleKey{client: client, pos: pos}
+	return c
+}
+
+// EventCounter returns the counter of event (e.g. "calls") of the rule
+// being provisioned; the mux exports it as
+// smppmux_rule_events_total{client,rule,module,event}, rule being the
+// rule's position in the client's list. A module calls it from
+// Provision, once per event, and adds to the counter per message.
+//
+// A rule instance is its client, its position and its module: a reload
+// that keeps a rule at its place hands the new module the same counter,
+// so its counts go on and never go down. Counters of rules no config
+// holds any more stop being exported. Outside a client's rule list (a
+// store, NewContext) the counter is the module's own and not exported.
+func (c Context) EventCounter(event string) *EventCounter {
+	if c.events == nil || c.rule == nil {
+		return new(EventCounter)
+	}
+	k := eventKey{ruleKey: *c.rule, event: event}
+	k.module = ModuleInfo{ID: c.module}.Name()
+	ec, release := c.events.acquire(k)
+	*c.cleanup = append(*c.cleanup, release)
+	return ec
 }
 
 // LoadModule provisions and validates a decoded module, recording it for

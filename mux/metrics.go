@@ -27,6 +27,8 @@ type Metrics struct {
 	deliverDropped atomic.Uint64 // deliver_sm dropped by a client's deliver rule
 	resent         atomic.Uint64 // the provider's resends of reports already stored, answered and not stored again
 
+	bindsRefused [numBindRefusals]atomic.Uint64 // client binds refused by Bind, by reason
+
 	statusMu sync.Mutex            // guards byStatus
 	byStatus map[pdu.Status]uint64 // submit_sm_resp statuses sent to clients
 }
@@ -52,6 +54,20 @@ func (mt *Metrics) reportStored(r report) {
 		mt.reports.Add(1)
 	}
 }
+
+// bindRefusal is why Bind refused a client's bind.
+type bindRefusal int
+
+const (
+	refusedUnknownSystemID bindRefusal = iota // ESME_RINVSYSID
+	refusedWrongPassword                      // ESME_RINVPASWD
+	refusedNotAllowed                         // ESME_RINVPASWD: the remote address is not in allow
+	refusedMaxBinds                           // ESME_RALYBND: max_binds reached
+	numBindRefusals
+)
+
+// bindRefusalNames are the reason label values of bindRefusal.
+var bindRefusalNames = [numBindRefusals]string{"unknown_system_id", "wrong_password", "not_allowed", "max_binds"}
 
 // clientStats counts one client's submits and the statuses it was
 // answered with; the status set is small and bounded (the spec's and the
@@ -93,6 +109,11 @@ type Counters struct {
 	Reports, MOs, Orphaned, Delivered, StoreErrors       uint64
 	MatchedLate, DeliverDropped, Resent                  uint64
 	ByStatus                                             map[pdu.Status]uint64
+	// BindsRefused counts the client binds the mux refused, by reason:
+	// unknown_system_id, wrong_password, not_allowed (the remote address
+	// is not in allow) and max_binds. The downstream server counts those
+	// it refuses before asking (downstream.Stats).
+	BindsRefused map[string]uint64
 }
 
 // Snapshot returns the current counts.
@@ -102,7 +123,10 @@ func (mt *Metrics) Snapshot() Counters {
 		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
 		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
 		MatchedLate: mt.matchedLate.Load(), DeliverDropped: mt.deliverDropped.Load(), Resent: mt.resent.Load(),
-		ByStatus: map[pdu.Status]uint64{},
+		ByStatus: map[pdu.Status]uint64{}, BindsRefused: make(map[string]uint64, numBindRefusals),
+	}
+	for r, name := range bindRefusalNames {
+		c.BindsRefused[name] = mt.bindsRefused[r].Load()
 	}
 	mt.statusMu.Lock()
 	for k, v := range mt.byStatus {
@@ -117,36 +141,6 @@ func (m *Mux) ClientCounters() map[string]ClientCounters {
 	out := map[string]ClientCounters{}
 	for id, c := range m.live.Load().byID {
 		out[id] = c.stats.snapshot()
-	}
-	return out
-}
-
-// Reporter is implemented by modules that count events of their own, as
-// rule.plugin counts calls, errors and restarts; admin exports them as
-// smppmux_rule_events_total. Counters is called on metric scrapes.
-type Reporter interface {
-	Counters() map[string]uint64
-}
-
-// RuleCounter is one counter of one client's rule.
-type RuleCounter struct {
-	Client, Rule, Event string
-	Value               uint64
-}
-
-// RuleCounters returns the counters of every rule that reports some.
-func (m *Mux) RuleCounters() []RuleCounter {
-	var out []RuleCounter
-	for id, c := range m.live.Load().byID {
-		for _, r := range c.conf.Load().rules {
-			rep, ok := r.(Reporter)
-			if !ok {
-				continue
-			}
-			for ev, v := range rep.Counters() {
-				out = append(out, RuleCounter{Client: id, Rule: r.MuxModule().ID, Event: ev, Value: v})
-			}
-		}
 	}
 	return out
 }

@@ -35,6 +35,7 @@ type Mux struct {
 	rulesCtx    Context
 	rulesCancel context.CancelFunc
 	rulesGen    *ruleGen
+	ruleEvents  ruleEvents // counters of rule instances, carried across reloads
 
 	store store.Store
 	up    atomic.Pointer[upPool] // the upstream pool, balancer and pacer; replaced by a reload of [upstream]
@@ -125,7 +126,7 @@ func (m *Mux) provision() error {
 		return fmt.Errorf("store.%s: module is not a store", sc.Name)
 	}
 	m.store = st
-	rctx, rcancel, err := provisionRules(m.cfg, m.log)
+	rctx, rcancel, err := provisionRules(m.cfg, m.log, &m.ruleEvents)
 	if err != nil {
 		return err
 	}
@@ -369,15 +370,16 @@ func (m *Mux) startDispatch(c *client) {
 
 // provisionRules provisions and validates every client's rules of cfg in
 // a Context of their own, which the caller cleans up when the config is
-// replaced. On error what was provisioned is cleaned up.
-func provisionRules(cfg *Config, log *zap.Logger) (Context, context.CancelFunc, error) {
+// replaced. The rules' event counters are kept in events. On error what
+// was provisioned is cleaned up.
+func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents) (Context, context.CancelFunc, error) {
 	ctx, cancel := NewContext(context.Background(), log)
 	for _, cc := range cfg.Clients {
 		for i, r := range cc.Rules {
 			id := r.MuxModule().ID
 			err := fmt.Errorf("client %q rule[%d]: module %s is not a rule", cc.SystemID, i, id)
 			if _, ok := r.(Rule); ok {
-				err = ctx.LoadModule(id, r)
+				err = ctx.withRule(events, cc.SystemID, i).LoadModule(id, r)
 				if err != nil {
 					err = fmt.Errorf("client %q rule[%d]: %w", cc.SystemID, i, err)
 				}

@@ -95,7 +95,7 @@ password = "pw"
 	t.Logf("answered %d submits, %d with ESME_RSYSERR while the plugin restarted", answered.Load(), sysErr.Load())
 	events := map[string]uint64{}
 	for _, rc := range h.mux.RuleCounters() {
-		if rc.Client == "plug" && rc.Rule == "rule.plugin" {
+		if rc.Client == "plug" && rc.Rule == 0 && rc.Module == "plugin" {
 			events[rc.Event] = rc.Value
 		}
 	}

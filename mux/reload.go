@@ -78,7 +78,7 @@ func (m *Mux) Reload(cfg *Config) error {
 	if cfg.Upstream.MaxRate != up.cfg.MaxRate {
 		newUp.pace = newPacer(cfg.Upstream.MaxRate)
 	}
-	rctx, rcancel, err := provisionRules(cfg, m.log)
+	rctx, rcancel, err := provisionRules(cfg, m.log, &m.ruleEvents)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}

@@ -12,7 +12,8 @@ import "github.com/smpp-mux/smpp-mux/pdu"
 // Message's setters, or rejects it by returning a *pdu.StatusError, whose
 // status the client gets in submit_sm_resp. Any other error rejects with
 // ESME_RSYSERR and is logged once by the session. A rule does not keep m
-// after it returns.
+// after it returns. A rule that counts events of its own (calls, errors)
+// takes its counters from Context.EventCounter in Provision.
 type Rule interface {
 	Module
 	Submit(m *Message) error

@@ -48,10 +48,12 @@
 //
 // # Metrics
 //
-// For now counters with accessors on Plugin, for the admin package to
-// export: Calls (messages given to the rule; smppmux_plugin_calls_total),
-// Errors (messages that got on_error; smppmux_plugin_errors_total),
-// Restarts (start attempts after a failure;
-// smppmux_plugin_restarts_total) and Batches (SubmitBatch calls;
-// Calls/Batches is the mean batch size). PID gives the running process.
+// smppmux_rule_events_total{client,rule,module="plugin",event}, one series
+// per plugin rule of a client (rule is its position in the client's
+// list), counted through mux.Context.EventCounter so that a reload that
+// keeps the rule in place carries the counts on: event "calls" (messages
+// given to the rule), "errors" (messages that got on_error), "restarts"
+// (start attempts after a failure) and "batches" (SubmitBatch calls;
+// calls/batches is the mean batch size). Plugin has accessors for each
+// (Calls, Errors, Restarts, Batches); PID gives the running process.
 package external

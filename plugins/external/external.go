@@ -61,7 +61,9 @@ type Plugin struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the supervisor and the workers
 
-	calls, errs, restarts, batches atomic.Uint64
+	// Counted per client and rule position by the mux, so that they go
+	// on across reloads; set first thing in Provision.
+	calls, errs, restarts, batches *mux.EventCounter
 }
 
 var (
@@ -83,6 +85,8 @@ func (*Plugin) MuxModule() mux.ModuleInfo {
 // Provision implements mux.Provisioner: it starts the plugin and waits
 // for its handshake, so a config naming a broken plugin fails to load.
 func (p *Plugin) Provision(ctx mux.Context) error {
+	p.calls, p.errs = ctx.EventCounter("calls"), ctx.EventCounter("errors")
+	p.restarts, p.batches = ctx.EventCounter("restarts"), ctx.EventCounter("batches")
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -143,6 +147,11 @@ func (p *Plugin) name() string {
 	return fmt.Sprintf("%q", p.Command[0])
 }
 
+// The counts below are those of the rule instance (its client, place
+// and module), which a reload that keeps the rule in place carries over
+// to the new module: see mux.Context.EventCounter. The mux exports them
+// as smppmux_rule_events_total{event="calls"|"errors"|"restarts"|"batches"}.
+
 // Calls returns how many messages were given to the rule.
 func (p *Plugin) Calls() uint64 { return p.calls.Load() }
 
@@ -156,14 +165,6 @@ func (p *Plugin) Restarts() uint64 { return p.restarts.Load() }
 // Batches returns how many SubmitBatch calls were made; Calls/Batches is
 // the mean batch size.
 func (p *Plugin) Batches() uint64 { return p.batches.Load() }
-
-// Counters implements mux.Reporter: admin exports them as
-// smppmux_rule_events_total{event="calls"|"errors"|"restarts"|"batches"}.
-func (p *Plugin) Counters() map[string]uint64 {
-	return map[string]uint64{"calls": p.Calls(), "errors": p.Errors(), "restarts": p.Restarts(), "batches": p.Batches()}
-}
-
-var _ mux.Reporter = (*Plugin)(nil)
 
 // PID returns the process id of the running plugin, or 0 while it is down.
 func (p *Plugin) PID() int {

@@ -1,0 +1,125 @@
+package mux
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// EventCounter counts one kind of event of one rule instance: a plugin's
+// calls, errors or restarts. Rules get theirs from Context.EventCounter
+// in Provision and add to it per message: an atomic add, nothing more.
+// The mux exports it as smppmux_rule_events_total.
+type EventCounter struct{ n atomic.Uint64 }
+
+// Add adds n. On a nil *EventCounter (a module never provisioned) it does
+// nothing.
+func (c *EventCounter) Add(n uint64) {
+	if c != nil {
+		c.n.Add(n)
+	}
+}
+
+// Load returns the count; 0 for a nil *EventCounter.
+func (c *EventCounter) Load() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.n.Load()
+}
+
+// ruleKey names a rule instance: its client, its place in the client's
+// [[client.rule]] list and its module's name. A reload that keeps a rule
+// at its place keeps its ruleKey, so the new module counts on where the
+// old one left off.
+type ruleKey struct {
+	client string
+	pos    int
+	module string // the module's name: "plugin", "message_class"
+}
+
+// eventKey is one series of smppmux_rule_events_total.
+type eventKey struct {
+	ruleKey
+	event string
+}
+
+// ruleEvents holds the EventCounters of the rule instances that some
+// config of the running mux holds. A config acquires a counter when its
+// module asks for it in Provision and releases it when the config is
+// cleaned up: during a reload the old and the new config hold the same
+// counter, and one that no config holds any more is forgotten. Counters
+// outlive the modules that add to them, so they never go down while a
+// rule stays at its place.
+type ruleEvents struct {
+	mu sync.Mutex // guards m
+	m  map[eventKey]*eventEntry
+}
+
+type eventEntry struct {
+	c    EventCounter
+	refs int // configs (and modules in them) holding c; guarded by ruleEvents.mu
+}
+
+// acquire returns the counter of k, made on first use, and a release
+// that forgets it once every holder has released it.
+func (re *ruleEvents) acquire(k eventKey) (*EventCounter, CleanerUpper) {
+	re.mu.Lock()
+	defer re.mu.Unlock()
+	if re.m == nil {
+		re.m = map[eventKey]*eventEntry{}
+	}
+	e := re.m[k]
+	if e == nil {
+		e = &eventEntry{}
+		re.m[k] = e
+	}
+	e.refs++
+	var once sync.Once
+	return &e.c, cleanupFunc(func() error {
+		once.Do(func() {
+			re.mu.Lock()
+			defer re.mu.Unlock()
+			if e.refs--; e.refs == 0 && re.m[k] == e {
+				delete(re.m, k)
+			}
+		})
+		return nil
+	})
+}
+
+// RuleCounter is one counter of one rule instance: the rule at position
+// Rule (from 0, in config order) of client Client, of module Module.
+type RuleCounter struct {
+	Client string
+	Rule   int
+	Module string // the module's name, as in module = "plugin"
+	Event  string
+	Value  uint64
+}
+
+// snapshot returns every counter held, sorted by client, rule and event.
+func (re *ruleEvents) snapshot() []RuleCounter {
+	re.mu.Lock()
+	out := make([]RuleCounter, 0, len(re.m))
+	for k, e := range re.m {
+		out = append(out, RuleCounter{Client: k.client, Rule: k.pos, Module: k.module, Event: k.event, Value: e.c.Load()})
+	}
+	re.mu.Unlock()
+	slices.SortFunc(out, func(a, b RuleCounter) int {
+		return cmp.Or(cmp.Compare(a.Client, b.Client), cmp.Compare(a.Rule, b.Rule),
+			cmp.Compare(a.Module, b.Module), cmp.Compare(a.Event, b.Event))
+	})
+	return out
+}
+
+// RuleCounters returns the event counters of the rules of the live
+// config (and, during a reload, of the one being replaced), one per rule
+// instance and event. Modules count events through Context.EventCounter.
+func (m *Mux) RuleCounters() []RuleCounter { return m.ruleEvents.snapshot() }
+
+// cleanupFunc makes a CleanerUpper of a function.
+type cleanupFunc func() error
+
+func (f cleanupFunc) Cleanup() error { return f() }
