@@ -2,6 +2,8 @@ package mux
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -162,18 +164,37 @@ func (e *ConfigError) Error() string {
 	return b.String() + ": " + e.Msg
 }
 
+// KeyError is an error about one key of a module's table. A module's
+// Validate or Check returns one to have the loader name that key and its
+// line rather than the whole table.
+type KeyError struct {
+	Key string // the key in the module's table, e.g. "command"
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
 // Load reads and checks the config file at path. Every problem found is
 // returned, joined; each names its key and, where it can, its line.
+// Besides what Parse checks, Load looks at what the config names outside
+// itself, without changing anything: TLS certificates and keys load, CA
+// files hold certificates, and modules that implement Checker (a plugin's
+// command, a store's directory) pass their Check. run, validate and
+// reload all use Load.
 func Load(path string) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(src)
+	return parse(src, true)
 }
 
-// Parse reads and checks a config from TOML source.
-func Parse(src []byte) (*Config, error) {
+// Parse reads and checks a config from TOML source. It does not look at
+// files or commands the config names; Load does.
+func Parse(src []byte) (*Config, error) { return parse(src, false) }
+
+func parse(src []byte, files bool) (*Config, error) {
 	var top map[string]toml.Primitive
 	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&top)
 	if err != nil {
@@ -210,6 +231,9 @@ func Parse(src []byte) (*Config, error) {
 	}
 	cfg.setDefaults()
 	l.check(&cfg)
+	if files && len(l.errs) == 0 {
+		l.checkFiles(&cfg)
+	}
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool {
 			a, b := l.errs[i].Line, l.errs[j].Line
@@ -235,7 +259,13 @@ type loader struct {
 	errs      []*ConfigError
 	undecoded map[string]bool // paths whose values did not decode
 
-	clientPaths []string // the path of each decoded client, as cfg.Clients
+	clientPaths []string       // the path of each decoded client, as cfg.Clients
+	modules     []loadedModule // for checkFiles
+}
+
+type loadedModule struct {
+	path, where string
+	m           Module
 }
 
 // errorf adds an error about the key at path, at the key's line or, when
@@ -562,11 +592,23 @@ func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, n
 	// Provision.
 	if v, ok := m.(Validator); ok {
 		if err := v.Validate(); err != nil {
-			l.add(path, path+".module", prefix(where)+err.Error())
+			l.moduleErr(path, where, err)
 			return nil
 		}
 	}
+	l.modules = append(l.modules, loadedModule{path: path, where: where, m: m})
 	return m
+}
+
+// moduleErr adds an error a module's Validate or Check returned: at the
+// key it names with a KeyError, else at the module's "module" line.
+func (l *loader) moduleErr(path, where string, err error) {
+	var ke *KeyError
+	if errors.As(err, &ke) {
+		l.add(path+"."+ke.Key, path+"."+ke.Key, prefix(where)+ke.Err.Error())
+		return
+	}
+	l.add(path, path+".module", prefix(where)+err.Error())
 }
 
 func (c *Config) setDefaults() {
@@ -738,6 +780,61 @@ func (l *loader) checkClients(c *Config) {
 	}
 	if c.Server.MODefault != "" && !seen[c.Server.MODefault] {
 		l.errorf("server.mo_default", "no [[client]] with system_id %q", c.Server.MODefault)
+	}
+}
+
+// Checker is implemented by modules whose settings name something outside
+// the process that can be looked at without starting anything: a command
+// to run, a directory to write in. Load calls Check after Validate, so
+// that `validate` reports what `run` would fail on; Check must not change
+// anything. It returns a *KeyError to name the key at fault.
+type Checker interface {
+	Check() error
+}
+
+// readable reports whether the file the key at path names can be opened
+// for reading, and adds an error when not.
+func (l *loader) readable(path, file string) bool {
+	f, err := os.Open(file)
+	if err != nil {
+		l.errorf(path, "%v", err)
+		return false
+	}
+	_ = f.Close()
+	return true
+}
+
+// checkFiles looks at the files, directories and commands the config
+// names, as they are now. It runs once the config itself is valid, so
+// that what it reports is not a consequence of another error.
+func (l *loader) checkFiles(c *Config) {
+	s := c.Server
+	if s.TLSListen != "" {
+		cert, key := l.readable("server.tls_cert", s.TLSCert), l.readable("server.tls_key", s.TLSKey)
+		if cert && key {
+			if _, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey); err != nil {
+				l.errorf("server.tls_cert", "with tls_key %s: %v", s.TLSKey, err)
+			}
+		}
+	}
+	for i, h := range c.Upstream.Hosts {
+		if h.CA == "" || !h.TLS {
+			continue
+		}
+		path := fmt.Sprintf("upstream.host[%d].ca", i)
+		pem, err := os.ReadFile(h.CA)
+		if err != nil {
+			l.errorf(path, "host[%d]: %v", i, err)
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			l.errorf(path, "host[%d]: no PEM certificate in %s", i, h.CA)
+		}
+	}
+	for _, lm := range l.modules {
+		if ch, ok := lm.m.(Checker); ok {
+			if err := ch.Check(); err != nil {
+				l.moduleErr(lm.path, lm.where, err)
+			}
+		}
 	}
 }
 

@@ -2,12 +2,14 @@ package mux_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/smpp-mux/smpp-mux/internal/configcases"
+	"github.com/smpp-mux/smpp-mux/internal/testcert"
 	"github.com/smpp-mux/smpp-mux/mux"
 )
 
@@ -56,14 +58,23 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range configcases.Cases() {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
+			if tc.NotRoot && os.Geteuid() == 0 {
+				t.Skip("root may write anywhere")
+			}
 			src := tc.Config(t.TempDir())
 			line := configcases.Line(src)
 			if line == 0 {
 				t.Fatalf("no %s marker in the config", configcases.Marker)
 			}
-			_, err := mux.Parse([]byte(src))
-			checkOneError(t, err, tc.Key, line, tc.Msg)
-			_, err = loadString(t, src)
+			if !tc.Files {
+				// Parse does not look outside the config: it must
+				// find the error alone.
+				_, err := mux.Parse([]byte(src))
+				checkOneError(t, err, tc.Key, line, tc.Msg)
+			} else if _, err := mux.Parse([]byte(src)); err != nil {
+				t.Errorf("Parse: %v; only Load should look at files", err)
+			}
+			_, err := loadString(t, src)
 			checkOneError(t, err, tc.Key, line, tc.Msg)
 		})
 	}
@@ -134,5 +145,27 @@ lisen = 2
 	}
 	if len(got) != len(want) {
 		t.Errorf("errors %v, want %v\n%v", got, want, err)
+	}
+}
+
+// What Load looks at passes when it is there: a certificate and key that
+// load, a CA file, a bolt directory to write in, plugin commands given
+// by path and found through PATH.
+func TestConfigLoadsWhatExists(t *testing.T) {
+	certs := testcert.New(t)
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "rule")
+	if err := os.WriteFile(rule, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(configcases.Base, `mo_default = "shop"`, fmt.Sprintf("mo_default = \"shop\"\ntls_listen = \"127.0.0.1:8775\"\ntls_cert = %q\ntls_key = %q", certs.Cert, certs.Key), 1)
+	src = strings.Replace(src, `address = "127.0.0.1:2776"`, fmt.Sprintf("address = \"127.0.0.1:2776\"\ntls = true\nca = %q", certs.CA), 1)
+	src = strings.Replace(src, "module = \"memory\"\n", fmt.Sprintf("module = \"bolt\"\npath = %q\n", filepath.Join(dir, "m.db")), 1)
+	src += fmt.Sprintf("\n  [[client.rule]]\n  module = \"plugin\"\n  command = [%q]\n\n  [[client.rule]]\n  module = \"plugin\"\n  command = [\"sh\", \"-c\", \"exit 1\"]\n", rule)
+	if _, err := loadString(t, src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "m.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load created the database, or: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ package configcases
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -75,6 +76,13 @@ type Case struct {
 	Name string
 	Key  string // the dotted key the one error names; "" for syntax errors
 	Msg  string // a substring of the error message
+	// Files is set when the error is about something the config names
+	// outside itself (a file, a command, a directory), which only Load,
+	// not Parse, looks at.
+	Files bool
+	// NotRoot is set when the case cannot fail for root (a directory's
+	// mode does not stop root writing to it): tests skip it as root.
+	NotRoot bool
 	// Config returns the config text; dir is an empty directory it may
 	// write files into.
 	Config func(dir string) string
@@ -105,6 +113,14 @@ func replaceLast(s, old, new string) string {
 
 // bank is the second client's table, which many cases edit.
 const bank = "[[client]]\nsystem_id = \"bank\"\npassword = \"pw\"\n"
+
+func write(dir, name, body string, mode os.FileMode) string {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), mode); err != nil {
+		panic(err)
+	}
+	return p
+}
 
 // Cases returns every case.
 func Cases() []Case {
@@ -182,5 +198,49 @@ func Cases() []Case {
 		{Name: "rule bad value", Key: "client.rule.rate", Msg: "incompatible types", Config: edit(`rate = 5`, `rate = "fast" #!`)},
 		{Name: "rule unknown key known to another rule", Key: "client.rule.rate", Msg: "unknown key", Config: edit(`max = 1`, "max = 1\n  rate = 3 #!")},
 		{Name: "rule module settings", Key: "client.rule", Msg: "max", Config: edit("module = \"priority\"\n  max = 1", "module = \"priority\" #!\n  max = 5")},
+
+		// What the config names outside itself.
+		{Name: "plugin command missing", Files: true, Key: "client.rule.command", Msg: "no-such-rule", Config: func(dir string) string {
+			return replaceLast(Base, "  module = \"rate_limit\"\n  rate = 5\n", fmt.Sprintf("  module = \"plugin\"\n  command = [%q] #!\n", filepath.Join(dir, "no-such-rule")))
+		}},
+		{Name: "plugin command not in PATH", Files: true, Key: "client.rule.command", Msg: "not found", Config: edit("  module = \"rate_limit\"\n  rate = 5\n", "  module = \"plugin\"\n  command = [\"smpp-mux-no-such-rule\", \"-v\"] #!\n")},
+		{Name: "plugin command not executable", Files: true, Key: "client.rule.command", Msg: "permission denied", Config: func(dir string) string {
+			p := write(dir, "rule.sh", "#!/bin/sh\n", 0o644)
+			return replaceLast(Base, "  module = \"rate_limit\"\n  rate = 5\n", fmt.Sprintf("  module = \"plugin\"\n  command = [%q] #!\n", p))
+		}},
+		{Name: "tls_cert unreadable", Files: true, Key: "server.tls_cert", Msg: "no-cert.pem", Config: func(dir string) string {
+			k := write(dir, "key.pem", "not pem\n", 0o600)
+			return replaceLast(Base, `mo_default = "shop"`, fmt.Sprintf("mo_default = \"shop\"\ntls_listen = \"127.0.0.1:8775\"\ntls_cert = %q #!\ntls_key = %q", filepath.Join(dir, "no-cert.pem"), k))
+		}},
+		{Name: "tls_key unreadable", Files: true, Key: "server.tls_key", Msg: "no-key.pem", Config: func(dir string) string {
+			c := write(dir, "cert.pem", "not pem\n", 0o600)
+			return replaceLast(Base, `mo_default = "shop"`, fmt.Sprintf("mo_default = \"shop\"\ntls_listen = \"127.0.0.1:8775\"\ntls_cert = %q\ntls_key = %q #!", c, filepath.Join(dir, "no-key.pem")))
+		}},
+		{Name: "tls_cert not a certificate", Files: true, Key: "server.tls_cert", Msg: "certificate", Config: func(dir string) string {
+			c := write(dir, "cert.pem", "not pem\n", 0o600)
+			k := write(dir, "key.pem", "not pem\n", 0o600)
+			return replaceLast(Base, `mo_default = "shop"`, fmt.Sprintf("mo_default = \"shop\"\ntls_listen = \"127.0.0.1:8775\"\ntls_cert = %q #!\ntls_key = %q", c, k))
+		}},
+		{Name: "host ca unreadable", Files: true, Key: "upstream.host.ca", Msg: "no-ca.pem", Config: func(dir string) string {
+			return replaceLast(Base, `address = "127.0.0.1:2776"`, fmt.Sprintf("address = \"127.0.0.1:2776\"\ntls = true\nca = %q #!", filepath.Join(dir, "no-ca.pem")))
+		}},
+		{Name: "host ca without a certificate", Files: true, Key: "upstream.host.ca", Msg: "no PEM certificate", Config: func(dir string) string {
+			p := write(dir, "ca.pem", "not pem\n", 0o600)
+			return replaceLast(Base, `address = "127.0.0.1:2776"`, fmt.Sprintf("address = \"127.0.0.1:2776\"\ntls = true\nca = %q #!", p))
+		}},
+		{Name: "bolt directory missing", Files: true, Key: "store.path", Msg: "no-such-dir", Config: func(dir string) string {
+			return strings.Replace(Base, "module = \"memory\"\n", fmt.Sprintf("module = \"bolt\"\npath = %q #!\n", filepath.Join(dir, "no-such-dir", "m.db")), 1)
+		}},
+		{Name: "bolt path under a file", Files: true, Key: "store.path", Msg: "not a directory", Config: func(dir string) string {
+			f := write(dir, "file", "", 0o600)
+			return strings.Replace(Base, "module = \"memory\"\n", fmt.Sprintf("module = \"bolt\"\npath = %q #!\n", filepath.Join(f, "m.db")), 1)
+		}},
+		{Name: "bolt directory not writable", Files: true, NotRoot: true, Key: "store.path", Msg: "not writable", Config: func(dir string) string {
+			ro := filepath.Join(dir, "ro")
+			if err := os.Mkdir(ro, 0o555); err != nil {
+				panic(err)
+			}
+			return strings.Replace(Base, "module = \"memory\"\n", fmt.Sprintf("module = \"bolt\"\npath = %q #!\n", filepath.Join(ro, "m.db")), 1)
+		}},
 	}
 }
