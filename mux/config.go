@@ -2,12 +2,16 @@ package mux
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -142,18 +146,6 @@ func redact(s string) string {
 	return "<redacted>"
 }
 
-// rawConfig is Config as TOML sees it, with module tables kept raw.
-type rawConfig struct {
-	Config
-	Store   toml.Primitive `toml:"store"`
-	Clients []rawClient    `toml:"client"`
-}
-
-type rawClient struct {
-	ClientConfig
-	Rules []toml.Primitive `toml:"rule"`
-}
-
 // ConfigError is one problem in a config file.
 type ConfigError struct {
 	Key  string // dotted key, e.g. "client.rule.rate"; "" for syntax errors
@@ -173,20 +165,39 @@ func (e *ConfigError) Error() string {
 	return b.String() + ": " + e.Msg
 }
 
+// KeyError is an error about one key of a module's table. A module's
+// Validate or Check returns one to have the loader name that key and its
+// line rather than the whole table.
+type KeyError struct {
+	Key string // the key in the module's table, e.g. "command"
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
 // Load reads and checks the config file at path. Every problem found is
 // returned, joined; each names its key and, where it can, its line.
+// Besides what Parse checks, Load looks at what the config names outside
+// itself, without changing anything: TLS certificates and keys load, CA
+// files hold certificates, and modules that implement Checker (a plugin's
+// command, a store's directory) pass their Check. run, validate and
+// reload all use Load.
 func Load(path string) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(src)
+	return parse(src, true)
 }
 
-// Parse reads and checks a config from TOML source.
-func Parse(src []byte) (*Config, error) {
-	var raw rawConfig
-	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&raw)
+// Parse reads and checks a config from TOML source. It does not look at
+// files or commands the config names; Load does.
+func Parse(src []byte) (*Config, error) { return parse(src, false) }
+
+func parse(src []byte, files bool) (*Config, error) {
+	var top map[string]toml.Primitive
+	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&top)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -194,53 +205,347 @@ func Parse(src []byte) (*Config, error) {
 		}
 		return nil, &ConfigError{Msg: err.Error()}
 	}
-	l := loader{md: md, src: src}
-	cfg := raw.Config
-	cfg.Store = l.store(raw.Store)
-	cfg.Clients = cfg.Clients[:0]
-	for i, rc := range raw.Clients {
-		c := rc.ClientConfig
-		for j, p := range rc.Rules {
-			if m := l.module(p, "rule", fmt.Sprintf("client[%d] %q rule[%d]", i, c.SystemID, j)); m != nil {
-				c.Rules = append(c.Rules, m)
-			}
+	l := loader{md: &md, lines: lineIndex(&md, src), undecoded: map[string]bool{}}
+	var cfg Config
+	for _, name := range l.sorted("", top) {
+		p := top[name]
+		switch name {
+		case "server":
+			l.table(p, name, "", &cfg.Server)
+		case "admin":
+			l.table(p, name, "", &cfg.Admin)
+		case "log":
+			l.table(p, name, "", &cfg.Log)
+		case "upstream":
+			l.table(p, name, "", &cfg.Upstream)
+		case "store": // below: a config without [store] gets the default store
+		case "client":
+			l.clients(p, &cfg)
+		default:
+			l.errorf(name, "unknown key")
 		}
-		cfg.Clients = append(cfg.Clients, c)
 	}
-	for _, k := range md.Undecoded() {
-		l.errs = append(l.errs, &ConfigError{Key: k.String(), Line: keyLine(src, k), Msg: "unknown key"})
-	}
+	p, ok := top["store"]
+	cfg.Store = l.store(p, ok)
 	if !md.IsDefined("admin", "listen") {
 		cfg.Admin.Listen = "127.0.0.1:2019"
 	}
 	cfg.setDefaults()
 	l.check(&cfg)
+	if files && len(l.errs) == 0 {
+		l.checkFiles(&cfg)
+	}
 	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
+		sort.SliceStable(l.errs, func(i, j int) bool {
+			a, b := l.errs[i].Line, l.errs[j].Line
+			return a != 0 && (b == 0 || a < b)
+		})
+		errs := make([]error, len(l.errs))
+		for i, e := range l.errs {
+			errs[i] = e
+		}
+		return nil, errors.Join(errs...)
 	}
 	return &cfg, nil
 }
 
+// loader decodes a config table by table and key by key, so that one bad
+// value is reported alone: the keys beside it still decode, and none of
+// them is taken for an unknown key. Keys are named by path, with array
+// indexes ("client[1].rule[0].rate"), to find their lines; errors name
+// the key without them.
 type loader struct {
-	md   toml.MetaData
-	src  []byte
-	errs []error
+	md        *toml.MetaData
+	lines     map[string]int // path -> line
+	errs      []*ConfigError
+	undecoded map[string]bool // paths whose values did not decode
+
+	clientPaths []string       // the path of each decoded client, as cfg.Clients
+	modules     []loadedModule // for checkFiles
 }
 
-func (l *loader) errorf(key string, format string, args ...any) {
-	l.errs = append(l.errs, &ConfigError{Key: key, Line: keyLine(l.src, toml.Key(strings.Split(key, "."))), Msg: fmt.Sprintf(format, args...)})
+type loadedModule struct {
+	path, where string
+	m           Module
 }
 
-func (l *loader) store(p toml.Primitive) StoreConfig {
-	var sc StoreConfig
-	if err := l.md.PrimitiveDecode(p, &sc); err != nil {
-		l.errorf("store", "%v", err)
-		return sc
+// errorf adds an error about the key at path, at the key's line or, when
+// the key is absent, at its table's.
+func (l *loader) errorf(path string, format string, args ...any) {
+	l.add(path, path, fmt.Sprintf(format, args...))
+}
+
+// add adds an error naming the key at path, at the line of the key at
+// linePath (or of its table). An error about a key whose value, or whose
+// table, did not decode is dropped: it follows from the one reported.
+func (l *loader) add(path, linePath, msg string) {
+	for p := path; p != ""; {
+		if l.undecoded[p] {
+			return
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
 	}
-	if sc.Name == "" {
+	l.errs = append(l.errs, &ConfigError{Key: unindexed(path), Line: l.line(linePath), Msg: msg})
+}
+
+func (l *loader) line(path string) int {
+	for path != "" {
+		if n, ok := l.lines[path]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// decodeErr adds a decoding error of the value at path.
+func (l *loader) decodeErr(path, where string, err error) {
+	msg := err.Error()
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		msg = pe.Message
+	} else if rest, ok := strings.CutPrefix(msg, "toml: "); ok {
+		// "toml: line 9 (last key "client.weight"): incompatible types: ...":
+		// the line is the last array element's and the key is named anyway.
+		msg = rest
+		if i := strings.Index(rest, "): "); i >= 0 && strings.Contains(rest[:i], "(last key ") {
+			msg = rest[i+3:]
+		}
+	}
+	l.errorf(path, "%s%s", prefix(where), msg)
+	l.undecoded[path] = true
+}
+
+func prefix(where string) string {
+	if where == "" {
+		return ""
+	}
+	return where + ": "
+}
+
+// sorted returns the keys of a table in the order of their lines.
+func (l *loader) sorted(path string, keys map[string]toml.Primitive) []string {
+	out := make([]string, 0, len(keys))
+	for k := range keys {
+		out = append(out, k)
+	}
+	sep := "."
+	if path == "" {
+		sep = ""
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := l.lines[path+sep+out[i]], l.lines[path+sep+out[j]]
+		if a != b {
+			return a < b
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+// keys decodes the table at path into its keys and their undecoded values.
+func (l *loader) keys(p toml.Primitive, path, where string) (map[string]toml.Primitive, bool) {
+	// The decoder takes a value that is not a table for an empty table.
+	var v any
+	if err := l.md.PrimitiveDecode(p, &v); err != nil {
+		l.decodeErr(path, where, err)
+		return nil, false
+	}
+	if _, ok := v.(map[string]any); !ok {
+		l.errorf(path, "%swant a table; got %#v", prefix(where), v)
+		l.undecoded[path] = true
+		return nil, false
+	}
+	var keys map[string]toml.Primitive
+	if err := l.md.PrimitiveDecode(p, &keys); err != nil {
+		l.decodeErr(path, where, err)
+		return nil, false
+	}
+	return keys, true
+}
+
+// table decodes the table p at path into the structs dst; see fields.
+func (l *loader) table(p toml.Primitive, path, where string, dst ...any) bool {
+	keys, ok := l.keys(p, path, where)
+	if ok {
+		return l.fields(keys, path, where, dst...)
+	}
+	return false
+}
+
+// fields decodes each key of a table into the field of the first struct
+// in dst that has one (as the TOML decoder matches them: by tag, else by
+// name, exactly, else ignoring case). Keys no struct has are unknown.
+// where names the table in messages ("" for none). It reports whether
+// every key decoded.
+func (l *loader) fields(keys map[string]toml.Primitive, path, where string, dst ...any) bool {
+	n := len(l.errs)
+	for _, k := range l.sorted(path, keys) {
+		f, ok := field(k, dst)
+		if !ok {
+			l.errorf(path+"."+k, "%sunknown key", prefix(where))
+			continue
+		}
+		l.value(keys[k], path+"."+k, where, f)
+	}
+	return len(l.errs) == n
+}
+
+var (
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+	tomlUnmarshaler = reflect.TypeFor[toml.Unmarshaler]()
+)
+
+// value decodes p into v: a table into a struct and an array of tables
+// into a slice of structs key by key, anything else whole.
+func (l *loader) value(p toml.Primitive, path, where string, v reflect.Value) {
+	t := v.Type()
+	own := func(t reflect.Type) bool {
+		pt := reflect.PointerTo(t)
+		return pt.Implements(textUnmarshaler) || pt.Implements(tomlUnmarshaler)
+	}
+	switch {
+	case t.Kind() == reflect.Struct && !own(t):
+		l.table(p, path, where, v.Addr().Interface())
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && !own(t.Elem()):
+		var elems []toml.Primitive
+		if err := l.md.PrimitiveDecode(p, &elems); err != nil {
+			l.decodeErr(path, where, err)
+			return
+		}
+		v.Set(reflect.MakeSlice(t, len(elems), len(elems)))
+		name := path[strings.LastIndexByte(path, '.')+1:]
+		for i, e := range elems {
+			l.table(e, fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("%s[%d]", name, i), v.Index(i).Addr().Interface())
+		}
+	default:
+		if err := l.md.PrimitiveDecode(p, v.Addr().Interface()); err != nil {
+			l.decodeErr(path, where, err)
+		}
+	}
+}
+
+// field finds the field key decodes into in the first of the structs
+// (pointers) in dst that has one.
+func field(key string, dst []any) (reflect.Value, bool) {
+	for _, d := range dst {
+		v := reflect.ValueOf(d).Elem()
+		if f, ok := structField(v, key); ok {
+			return f, true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+func structField(v reflect.Value, key string) (reflect.Value, bool) {
+	var fold reflect.Value
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("toml")
+		if tag == "-" {
+			continue
+		}
+		if sf.Anonymous && tag == "" && sf.Type.Kind() == reflect.Struct {
+			if f, ok := structField(v.Field(i), key); ok {
+				return f, true
+			}
+			continue
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = sf.Name
+		}
+		if name == key {
+			return v.Field(i), true
+		}
+		if !fold.IsValid() && strings.EqualFold(name, key) {
+			fold = v.Field(i)
+		}
+	}
+	return fold, fold.IsValid()
+}
+
+func (l *loader) clients(p toml.Primitive, cfg *Config) {
+	var elems []toml.Primitive
+	if err := l.md.PrimitiveDecode(p, &elems); err != nil {
+		l.decodeErr("client", "", err)
+		return
+	}
+	for i, e := range elems {
+		path := fmt.Sprintf("client[%d]", i)
+		keys, ok := l.keys(e, path, path)
+		if !ok {
+			continue
+		}
+		var c ClientConfig
+		if id, ok := keys["system_id"]; ok {
+			_ = l.md.PrimitiveDecode(id, &c.SystemID) // an error is reported with the other keys
+		}
+		where := path
+		if c.SystemID != "" {
+			where = fmt.Sprintf("%s %q", path, c.SystemID)
+		}
+		if rules, ok := keys["rule"]; ok {
+			delete(keys, "rule")
+			var rs []toml.Primitive
+			if err := l.md.PrimitiveDecode(rules, &rs); err != nil {
+				l.decodeErr(path+".rule", where, err)
+			}
+			for j, r := range rs {
+				if m := l.module(r, fmt.Sprintf("%s.rule[%d]", path, j), "rule", fmt.Sprintf("%s rule[%d]", where, j)); m != nil {
+					c.Rules = append(c.Rules, m)
+				}
+			}
+		}
+		l.fields(keys, path, where, &c)
+		cfg.Clients = append(cfg.Clients, c)
+		l.clientPaths = append(l.clientPaths, path)
+	}
+}
+
+// store decodes [store]: the mux's own keys and the module's. With no
+// [store] table the default module is used with its defaults.
+func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
+	var sc StoreConfig
+	keys := map[string]toml.Primitive{}
+	if defined {
+		var ok bool
+		if keys, ok = l.keys(p, "store", ""); !ok {
+			return sc
+		}
+	}
+	if mp, ok := keys["module"]; ok {
+		delete(keys, "module")
+		if err := l.md.PrimitiveDecode(mp, &sc.Name); err != nil {
+			l.decodeErr("store.module", "", err)
+			return sc
+		}
+		if sc.Name == "" {
+			l.errorf("store.module", "empty; want a store module (known: %s)", moduleNames("store"))
+			return sc
+		}
+	} else {
 		sc.Name = "bolt"
 	}
-	sc.Module = l.decodeModule(p, "store", sc.Name, "store")
+	own := map[string]toml.Primitive{}
+	if v, ok := keys["dlr_ttl"]; ok {
+		own["dlr_ttl"] = v
+		delete(keys, "dlr_ttl")
+	}
+	l.fields(own, "store", "", &sc)
+	sc.Module = l.decodeModule(keys, "store", "store", sc.Name, "")
 	if sc.Module != nil {
 		b, _ := json.Marshal(sc.Module)
 		sc.fingerprint = string(b)
@@ -248,33 +553,39 @@ func (l *loader) store(p toml.Primitive) StoreConfig {
 	return sc
 }
 
-// module decodes a module table whose "module" key names a module in
-// namespace; where names the table in errors.
-func (l *loader) module(p toml.Primitive, namespace, where string) Module {
-	var head struct {
-		Name string `toml:"module"`
-	}
-	if err := l.md.PrimitiveDecode(p, &head); err != nil {
-		l.errs = append(l.errs, &ConfigError{Key: namespace + ".module", Msg: where + ": " + err.Error()})
+// module decodes the module table p at path, whose "module" key names a
+// module in namespace; where names the table in errors.
+func (l *loader) module(p toml.Primitive, path, namespace, where string) Module {
+	keys, ok := l.keys(p, path, where)
+	if !ok {
 		return nil
 	}
-	if head.Name == "" {
-		l.errs = append(l.errs, &ConfigError{Key: namespace + ".module", Msg: where + ": missing"})
+	var name string
+	if mp, ok := keys["module"]; ok {
+		delete(keys, "module")
+		if err := l.md.PrimitiveDecode(mp, &name); err != nil {
+			l.decodeErr(path+".module", where, err)
+			return nil
+		}
+	}
+	if name == "" {
+		l.errorf(path+".module", "%smissing; want a %s module (known: %s)", prefix(where), namespace, moduleNames(namespace))
 		return nil
 	}
-	return l.decodeModule(p, namespace, head.Name, where)
+	return l.decodeModule(keys, path, namespace, name, where)
 }
 
-func (l *loader) decodeModule(p toml.Primitive, namespace, name, where string) Module {
+// decodeModule makes the module namespace.name and decodes keys, the
+// rest of its table at path, into it. When the module is unknown, its
+// keys are not looked at: they are not the error.
+func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, name, where string) Module {
 	mi, ok := GetModule(namespace + "." + name)
 	if !ok {
-		l.errs = append(l.errs, &ConfigError{Key: namespace + ".module", Line: valueLine(l.src, "module", name),
-			Msg: fmt.Sprintf("%s: unknown module %q (known: %s)", where, name, moduleNames(namespace))})
+		l.errorf(path+".module", "%sunknown module %q (known: %s)", prefix(where), name, moduleNames(namespace))
 		return nil
 	}
 	m := mi.New()
-	if err := l.md.PrimitiveDecode(p, m); err != nil {
-		l.errs = append(l.errs, &ConfigError{Key: namespace, Msg: fmt.Sprintf("%s: module %s: %v", where, mi.ID, err)})
+	if !l.fields(keys, path, where, m) {
 		return nil
 	}
 	// Validate is pure: checking here lets `validate` report bad module
@@ -282,11 +593,23 @@ func (l *loader) decodeModule(p toml.Primitive, namespace, name, where string) M
 	// Provision.
 	if v, ok := m.(Validator); ok {
 		if err := v.Validate(); err != nil {
-			l.errs = append(l.errs, &ConfigError{Key: namespace, Line: valueLine(l.src, "module", name), Msg: fmt.Sprintf("%s: %v", where, err)})
+			l.moduleErr(path, where, err)
 			return nil
 		}
 	}
+	l.modules = append(l.modules, loadedModule{path: path, where: where, m: m})
 	return m
+}
+
+// moduleErr adds an error a module's Validate or Check returned: at the
+// key it names with a KeyError, else at the module's "module" line.
+func (l *loader) moduleErr(path, where string, err error) {
+	var ke *KeyError
+	if errors.As(err, &ke) {
+		l.add(path+"."+ke.Key, path+"."+ke.Key, prefix(where)+ke.Err.Error())
+		return
+	}
+	l.add(path, path+".module", prefix(where)+err.Error())
 }
 
 func (c *Config) setDefaults() {
@@ -370,7 +693,7 @@ func (l *loader) checkAdmin(a *AdminConfig) {
 		return // reported as admin.listen
 	}
 	if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && !strings.EqualFold(host, "localhost") {
-		l.errorf("admin.token", "required when admin.listen (%q) is not a loopback address (127.0.0.0/8, ::1, localhost)", a.Listen)
+		l.add("admin.token", "admin.listen", fmt.Sprintf("required when admin.listen (%q) is not a loopback address (127.0.0.0/8, ::1, localhost)", a.Listen))
 	}
 }
 
@@ -384,8 +707,11 @@ func (l *loader) checkUpstream(u *UpstreamConfig) {
 	if len(u.Hosts) == 0 {
 		l.errorf("upstream.host", "at least one [[upstream.host]] is needed")
 	}
-	if u.SessionsPerHost < 0 || u.Window < 0 {
-		l.errorf("upstream", "sessions_per_host and window must be positive")
+	if u.SessionsPerHost < 0 {
+		l.errorf("upstream.sessions_per_host", "must be positive; got %d", u.SessionsPerHost)
+	}
+	if u.Window < 0 {
+		l.errorf("upstream.window", "must be positive; got %d", u.Window)
 	}
 	if _, ok := GetModule("balancer." + u.Balancer); !ok {
 		l.errorf("upstream.balancer", "unknown module %q (known: %s)", u.Balancer, moduleNames("balancer"))
@@ -394,11 +720,12 @@ func (l *loader) checkUpstream(u *UpstreamConfig) {
 		l.errorf("upstream.max_rate", "must be positive or 0 (unlimited); got %v", u.MaxRate)
 	}
 	for i, h := range u.Hosts {
+		path := fmt.Sprintf("upstream.host[%d]", i)
 		if _, _, err := net.SplitHostPort(h.Address); err != nil {
-			l.errorf("upstream.host.address", "host[%d]: not host:port: %q", i, h.Address)
+			l.errorf(path+".address", "host[%d]: not host:port: %q", i, h.Address)
 		}
 		if h.CA != "" && !h.TLS {
-			l.errorf("upstream.host.ca", "host[%d]: ca without tls = true", i)
+			l.errorf(path+".ca", "host[%d]: ca without tls = true", i)
 		}
 	}
 }
@@ -408,37 +735,39 @@ func (l *loader) checkClients(c *Config) {
 	numbers := map[string]string{}
 	for i := range c.Clients {
 		cl := &c.Clients[i]
-		where := fmt.Sprintf("client[%d]", i)
+		path := l.clientPaths[i]
+		where := path
 		switch {
 		case cl.SystemID == "":
-			l.errorf("client.system_id", "%s: missing", where)
+			l.errorf(path+".system_id", "%s: missing", where)
 		case cl.SystemID == OrphanQueue:
-			l.errorf("client.system_id", "%s: %q is reserved for the orphan queue", where, cl.SystemID)
+			l.errorf(path+".system_id", "%s: %q is reserved for the orphan queue", where, cl.SystemID)
 		case seen[cl.SystemID]:
-			l.errorf("client.system_id", "%s: %q defined twice", where, cl.SystemID)
+			l.errorf(path+".system_id", "%s: %q defined twice", where, cl.SystemID)
 		}
 		seen[cl.SystemID] = true
+		where = fmt.Sprintf("%s %q", path, cl.SystemID)
 		switch {
 		case cl.Password == "" && cl.PasswordHash == "":
-			l.errorf("client.password", "%s %q: password or password_hash is needed", where, cl.SystemID)
+			l.errorf(path+".password", "%s: password or password_hash is needed", where)
 		case cl.Password != "" && cl.PasswordHash != "":
-			l.errorf("client.password_hash", "%s %q: give password or password_hash, not both", where, cl.SystemID)
+			l.errorf(path+".password_hash", "%s: give password or password_hash, not both", where)
 		case cl.PasswordHash != "":
 			if _, err := bcrypt.Cost([]byte(cl.PasswordHash)); err != nil {
-				l.errorf("client.password_hash", "%s %q: not a bcrypt hash (make one with smpp-mux hash-password)", where, cl.SystemID)
+				l.errorf(path+".password_hash", "%s: not a bcrypt hash (make one with smpp-mux hash-password)", where)
 			}
 		}
 		if cl.MaxBinds < 0 {
-			l.errorf("client.max_binds", "%s %q: must be positive", where, cl.SystemID)
+			l.errorf(path+".max_binds", "%s: must be positive", where)
 		}
 		if cl.Weight < 0 {
-			l.errorf("client.weight", "%s %q: must be positive", where, cl.SystemID)
+			l.errorf(path+".weight", "%s: must be positive", where)
 		}
 		cl.allow = cl.allow[:0]
 		for _, a := range cl.Allow {
 			p, err := parsePrefix(a)
 			if err != nil {
-				l.errorf("client.allow", "%s %q: %q is not a CIDR or address", where, cl.SystemID, a)
+				l.errorf(path+".allow", "%s: %q is not a CIDR or address", where, a)
 				continue
 			}
 			cl.allow = append(cl.allow, p)
@@ -446,13 +775,68 @@ func (l *loader) checkClients(c *Config) {
 		for _, n := range cl.MONumbers {
 			key := NormalizeNumber(n)
 			if other, dup := numbers[key]; dup {
-				l.errorf("client.mo_numbers", "%s %q: %q is claimed by %q too", where, cl.SystemID, n, other)
+				l.errorf(path+".mo_numbers", "%s: %q is claimed by %q too", where, n, other)
 			}
 			numbers[key] = cl.SystemID
 		}
 	}
 	if c.Server.MODefault != "" && !seen[c.Server.MODefault] {
 		l.errorf("server.mo_default", "no [[client]] with system_id %q", c.Server.MODefault)
+	}
+}
+
+// Checker is implemented by modules whose settings name something outside
+// the process that can be looked at without starting anything: a command
+// to run, a directory to write in. Load calls Check after Validate, so
+// that `validate` reports what `run` would fail on; Check must not change
+// anything. It returns a *KeyError to name the key at fault.
+type Checker interface {
+	Check() error
+}
+
+// readable reports whether the file the key at path names can be opened
+// for reading, and adds an error when not.
+func (l *loader) readable(path, file string) bool {
+	f, err := os.Open(file)
+	if err != nil {
+		l.errorf(path, "%v", err)
+		return false
+	}
+	_ = f.Close()
+	return true
+}
+
+// checkFiles looks at the files, directories and commands the config
+// names, as they are now. It runs once the config itself is valid, so
+// that what it reports is not a consequence of another error.
+func (l *loader) checkFiles(c *Config) {
+	s := c.Server
+	if s.TLSListen != "" {
+		cert, key := l.readable("server.tls_cert", s.TLSCert), l.readable("server.tls_key", s.TLSKey)
+		if cert && key {
+			if _, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey); err != nil {
+				l.errorf("server.tls_cert", "with tls_key %s: %v", s.TLSKey, err)
+			}
+		}
+	}
+	for i, h := range c.Upstream.Hosts {
+		if h.CA == "" || !h.TLS {
+			continue
+		}
+		path := fmt.Sprintf("upstream.host[%d].ca", i)
+		pem, err := os.ReadFile(h.CA)
+		if err != nil {
+			l.errorf(path, "host[%d]: %v", i, err)
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			l.errorf(path, "host[%d]: no PEM certificate in %s", i, h.CA)
+		}
+	}
+	for _, lm := range l.modules {
+		if ch, ok := lm.m.(Checker); ok {
+			if err := ch.Check(); err != nil {
+				l.moduleErr(lm.path, lm.where, err)
+			}
+		}
 	}
 }
 

@@ -20,6 +20,11 @@ import (
 //     when the config the module belongs to is replaced or the process
 //     stops, and also after a Provision that failed half way.
 //
+// The loader (Parse, Load) also calls Validate right after decoding, and
+// Load calls Check (see Checker) when implemented, so that `validate`
+// reports bad settings and missing files or commands without
+// provisioning anything.
+//
 // Modules register themselves from an init function with RegisterModule.
 type Module interface {
 	MuxModule() ModuleInfo
