@@ -46,6 +46,9 @@ type ServerConfig struct {
 	MaxPerIP        int      `toml:"max_connections_per_ip"` // default 100
 	MaxUnbound      int      `toml:"max_unbound"`            // default 1000: connections not bound yet
 	MaxUnboundPerIP int      `toml:"max_unbound_per_ip"`     // default 10: connections from one address not bound yet
+	TrustedProxies  []string `toml:"trusted_proxies"`        // CIDRs whose connections may open with a PROXY protocol header
+
+	trustedProxies []netip.Prefix
 	MaxHeld         int      `toml:"max_held"`               // default 10000: unmatched receipts an instance retries at once
 	MaxQueued       int      `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
 	EnquireLink     Duration `toml:"enquire_link"`           // default 30s: ping idle clients
@@ -662,6 +665,15 @@ func (l *loader) check(c *Config) {
 		}
 	}
 	l.checkAdmin(&c.Admin)
+	c.Server.trustedProxies = c.Server.trustedProxies[:0]
+	for _, a := range c.Server.TrustedProxies {
+		p, err := parsePrefix(a)
+		if err != nil {
+			l.errorf("server.trusted_proxies", "%q is not a CIDR or address", a)
+			continue
+		}
+		c.Server.trustedProxies = append(c.Server.trustedProxies, p)
+	}
 	if c.Server.TLSListen != "" && (c.Server.TLSCert == "" || c.Server.TLSKey == "") {
 		l.errorf("server.tls_listen", "needs tls_cert and tls_key")
 	}

@@ -210,21 +210,34 @@ func (m *Mux) listen() error {
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)
 	}
-	m.listeners = append(m.listeners, ln)
+	plain := m.proxied(ln)
+	m.listeners = append(m.listeners, plain)
 	if s.TLSListen != "" {
 		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
 		if err != nil {
-			ln.Close()
+			plain.Close()
 			return fmt.Errorf("server.tls_cert: %w", err)
 		}
-		tln, err := tls.Listen("tcp", s.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		tcp, err := net.Listen("tcp", s.TLSListen)
 		if err != nil {
-			ln.Close()
+			plain.Close()
 			return fmt.Errorf("server.tls_listen: %w", err)
 		}
+		// The PROXY header comes before the TLS handshake.
+		tln := tls.NewListener(m.proxied(tcp), &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		m.listeners = append(m.listeners, tln)
 	}
 	return nil
+}
+
+// proxied wraps ln to honour PROXY protocol headers from
+// server.trusted_proxies, when there are any.
+func (m *Mux) proxied(ln net.Listener) net.Listener {
+	s := m.cfg.Server
+	if len(s.trustedProxies) == 0 {
+		return ln
+	}
+	return downstream.ProxyListener(ln, s.trustedProxies, s.BindTimeout.Or(10*time.Second))
 }
 
 // Addrs returns the addresses the downstream listeners are bound to.

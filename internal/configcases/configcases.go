@@ -180,6 +180,7 @@ func Cases() []Case {
 		{Name: "client password_hash not bcrypt", Key: "client.password_hash", Msg: "not a bcrypt hash", Config: edit(bank, "[[client]]\nsystem_id = \"bank\"\npassword_hash = \"plain\" #!\n")},
 		{Name: "client max_binds negative", Key: "client.max_binds", Msg: "must be positive", Config: edit(bank, bank+"max_binds = -1 #!\n")},
 		{Name: "client weight negative", Key: "client.weight", Msg: "must be positive", Config: edit(bank, bank+"weight = -2 #!\n")},
+		{Name: "trusted_proxies not a CIDR", Key: "server.trusted_proxies", Msg: `"balancer" is not a CIDR`, Config: edit(`bind_timeout = "10s"`, "bind_timeout = \"10s\"\ntrusted_proxies = [\"balancer\"] #!")},
 		{Name: "client allow not a CIDR", Key: "client.allow", Msg: `"10.0.0.0/33" is not a CIDR`, Config: edit(`allow = ["10.0.0.0/8"]`, `allow = ["10.0.0.0/33"] #!`)},
 		{Name: "client mo_numbers claimed twice", Key: "client.mo_numbers", Msg: `"4511" is claimed by "shop" too`, Config: edit(`mo_numbers = ["4522"]`, `mo_numbers = ["4511"] #!`)},
 
