@@ -31,7 +31,7 @@ type Session struct {
 	ip     netip.Addr // remote IP, for the per-IP limit
 
 	unboundAt *list.Element // in Server.unbound until bound or closed; guarded by Server.mu
-	window       *link.Window[string]
+	window    *link.Window[string]
 
 	bound     atomic.Pointer[boundState] // set once, at bind, on the read goroutine
 	unbinding atomic.Bool                // we sent unbind; set under mu

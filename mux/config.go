@@ -47,8 +47,6 @@ type ServerConfig struct {
 	MaxUnbound      int      `toml:"max_unbound"`            // default 1000: connections not bound yet
 	MaxUnboundPerIP int      `toml:"max_unbound_per_ip"`     // default 10: connections from one address not bound yet
 	TrustedProxies  []string `toml:"trusted_proxies"`        // CIDRs whose connections may open with a PROXY protocol header
-
-	trustedProxies []netip.Prefix
 	MaxHeld         int      `toml:"max_held"`               // default 10000: unmatched receipts an instance retries at once
 	MaxQueued       int      `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
 	EnquireLink     Duration `toml:"enquire_link"`           // default 30s: ping idle clients
@@ -56,6 +54,8 @@ type ServerConfig struct {
 	Window          int      `toml:"window"`                 // default 10: deliver_sm unacknowledged per client session
 	SubmitWait      Duration `toml:"submit_wait"`            // default 5s: how long a submit_sm may wait for upstream room
 	DLRGrace        Duration `toml:"dlr_grace"`              // default 10s: with upstream.response_timeout, when an unmatched receipt counts as orphaned
+
+	trustedProxies []netip.Prefix // TrustedProxies, parsed
 }
 
 // AdminConfig is [admin]: the HTTP endpoints.
