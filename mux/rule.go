@@ -122,6 +122,29 @@ func (c deliverChain) run(m *Message) error {
 	return nil
 }
 
+// ApplyRules runs rules over the submit_sm frame as a client's session
+// does: it resets m for client, decodes the body of frame into it and
+// runs the rules in order until one rejects. When no rule changed the
+// message it returns frame itself, so the bytes go on as received;
+// otherwise it returns the message encoded anew, with frame's sequence
+// number, appended to dst. The error is the body's decode error or the
+// first rejection. m's fields are views into frame and into m's scratch
+// space until m is reset.
+func ApplyRules(rules []Rule, m *Message, client string, frame, dst []byte) ([]byte, error) {
+	m.Reset(client)
+	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
+		return nil, err
+	}
+	if err := chain(rules).run(m); err != nil {
+		return nil, err
+	}
+	if !m.Changed() {
+		return frame, nil
+	}
+	h, _ := pdu.DecodeHeader(frame)
+	return pdu.Append(dst, pdu.CmdSubmitSM, 0, h.Seq, &m.SM), nil
+}
+
 // run applies the rules to m in order and stops at the first rejection.
 func (c chain) run(m *Message) error {
 	for _, r := range c {

@@ -79,20 +79,11 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 // applyRules runs the client's chain; a changed message is encoded anew
 // into the binding's frame buffer.
 func (b *binding) applyRules(rules chain, frame []byte) ([]byte, error) {
-	m := &b.msg
-	m.Reset(b.c.id)
-	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
-		return nil, err
+	out, err := ApplyRules(rules, &b.msg, b.c.id, frame, b.frame[:0])
+	if err == nil && b.msg.Changed() {
+		b.frame = out // keep the grown buffer for the next submit
 	}
-	if err := rules.run(m); err != nil {
-		return nil, err
-	}
-	if !m.Changed() {
-		return frame, nil
-	}
-	h, _ := pdu.DecodeHeader(frame)
-	b.frame = pdu.Append(b.frame[:0], pdu.CmdSubmitSM, 0, h.Seq, &m.SM)
-	return b.frame, nil
+	return out, err
 }
 
 func isStatusError(err error) bool {
