@@ -44,9 +44,12 @@ type Message struct {
 // Changed reports whether a rule changed the message.
 func (m *Message) Changed() bool { return m.changed }
 
-// SetTLV sets TLV tag to value, replacing one already there in place.
+// SetTLV sets TLV tag to value, as pdu.TLVs.Set does: the first TLV with
+// tag is replaced in place, later ones with tag are dropped, and with none
+// the TLV is added at the end. It changes nothing when tag is there once,
+// with value already.
 func (m *Message) SetTLV(tag pdu.Tag, value []byte) {
-	if v, ok := m.SM.TLVs.Lookup(tag); ok && string(v) == string(value) {
+	if isSetOnce(m.SM.TLVs, tag, value) {
 		return
 	}
 	start := len(m.scratch)
@@ -55,6 +58,23 @@ func (m *Message) SetTLV(tag pdu.Tag, value []byte) {
 	m.scratch = m.SM.TLVs.AppendSet(m.scratch, tag, value)
 	m.SM.TLVs = pdu.TLVs(m.scratch[start:len(m.scratch):len(m.scratch)])
 	m.changed = true
+}
+
+// isSetOnce reports whether t holds tag exactly once, with value. A
+// duplicate must not pass for set: the client's second value would reach
+// the provider beside the rule's.
+func isSetOnce(t pdu.TLVs, tag pdu.Tag, value []byte) bool {
+	found := false
+	for k, v := range t.All() {
+		if k != tag {
+			continue
+		}
+		if found || string(v) != string(value) {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 // SetPriority sets priority_flag.

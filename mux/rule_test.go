@@ -50,3 +50,36 @@ func TestMessageEditsCompose(t *testing.T) {
 		}
 	}
 }
+
+// TestSetTLVDropsDuplicates sets a tag the client sent twice, its first
+// value already the one set: the second must go as it does for any other
+// value, or the provider gets the client's class beside the rule's.
+func TestSetTLVDropsDuplicates(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		changed bool
+		want    []byte
+	}{
+		{"once_same", pdu.AppendTLV(nil, 0x2900, []byte("gold")), false, pdu.AppendTLV(nil, 0x2900, []byte("gold"))},
+		{"twice_first_same",
+			pdu.AppendTLV(pdu.AppendTLV(pdu.AppendTLV(nil, 0x2900, []byte("gold")), 0x0204, []byte{0, 1}), 0x2900, []byte("free")),
+			true, pdu.AppendTLV(pdu.AppendTLV(nil, 0x2900, []byte("gold")), 0x0204, []byte{0, 1})},
+		{"twice_both_same",
+			pdu.AppendTLV(pdu.AppendTLV(nil, 0x2900, []byte("gold")), 0x2900, []byte("gold")),
+			true, pdu.AppendTLV(nil, 0x2900, []byte("gold"))},
+		{"twice_first_other",
+			pdu.AppendTLV(pdu.AppendTLV(nil, 0x2900, []byte("free")), 0x2900, []byte("gold")),
+			true, pdu.AppendTLV(nil, 0x2900, []byte("gold"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m Message
+			m.Reset("c1")
+			m.SM.TLVs = tc.in
+			m.SetTLV(0x2900, []byte("gold"))
+			if m.Changed() != tc.changed || !bytes.Equal(m.SM.TLVs, tc.want) {
+				t.Fatalf("changed %v, TLVs % x; want %v, % x", m.Changed(), []byte(m.SM.TLVs), tc.changed, tc.want)
+			}
+		})
+	}
+}

@@ -152,7 +152,8 @@ type Edit struct {
 }
 
 // SetTLV sets TLV tag to value: the first TLV with tag is replaced where
-// it stands, or the TLV is added at the end. value is at most 65535 octets.
+// it stands and later ones with tag are dropped, or the TLV is added at
+// the end. value is at most 65535 octets.
 func SetTLV(tag uint16, value []byte) Edit { return Edit{Kind: EditTLV, Tag: tag, Value: value} }
 
 // SetPriority sets priority_flag (0–3, SMPP 3.4 §5.2.14).
