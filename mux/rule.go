@@ -93,7 +93,9 @@ func (m *Message) SetDestTON(ton byte) {
 	}
 }
 
-// SetSourceAddr sets source_addr.
+// SetSourceAddr sets source_addr. The caller checks addr first: at most
+// 20 octets and no NUL (SMPP 3.4 §5.2.8), or the encoded submit_sm is
+// malformed.
 func (m *Message) SetSourceAddr(addr string) {
 	if string(m.SM.SourceAddr) != addr {
 		start := len(m.scratch)

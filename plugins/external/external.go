@@ -1,6 +1,7 @@
 package external
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -262,6 +263,9 @@ func checkEdits(edits []sdk.Edit) error {
 			return fmt.Errorf("tlv 0x%04x: value of %d octets", e.Tag, len(e.Value))
 		case e.Kind == sdk.EditSourceAddr && len(e.Value) > 20: // SMPP 3.4 §5.2.8
 			return fmt.Errorf("source_addr of %d octets", len(e.Value))
+		case e.Kind == sdk.EditSourceAddr && bytes.IndexByte(e.Value, 0) >= 0:
+			// A C-octet string ends at its NUL: the fields after it would shift.
+			return fmt.Errorf("source_addr with a NUL")
 		case e.Kind < sdk.EditTLV || e.Kind > sdk.EditSourceAddr:
 			return fmt.Errorf("unknown edit kind %d", e.Kind)
 		}

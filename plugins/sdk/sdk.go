@@ -162,5 +162,6 @@ func SetPriority(p byte) Edit { return Edit{Kind: EditPriority, Number: p} }
 // SetDestTON sets dest_addr_ton (SMPP 3.4 §5.2.5).
 func SetDestTON(ton byte) Edit { return Edit{Kind: EditDestTON, Number: ton} }
 
-// SetSourceAddr sets source_addr (at most 20 characters, SMPP 3.4 §5.2.8).
+// SetSourceAddr sets source_addr (at most 20 characters and no NUL,
+// SMPP 3.4 §5.2.8).
 func SetSourceAddr(addr string) Edit { return Edit{Kind: EditSourceAddr, Value: []byte(addr)} }
