@@ -2,6 +2,7 @@ package mux
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -82,4 +83,52 @@ func TestSetTLVDropsDuplicates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failingRule fails with an error that is not a *pdu.StatusError.
+type failingRule struct{}
+
+func (failingRule) MuxModule() ModuleInfo {
+	return ModuleInfo{ID: "rule.failing", New: func() Module { return failingRule{} }}
+}
+
+func (failingRule) Submit(*Message) error { return errors.New("backend down") }
+
+// TestRejectStatus: the client gets a rejection's status, and ESME_RSYSERR
+// when a rule fails otherwise, as Rule documents.
+func TestRejectStatus(t *testing.T) {
+	sm := pdu.SM{DestAddr: []byte("4512345678"), ShortMessage: []byte("hi")}
+	frame := pdu.Append(nil, pdu.CmdSubmitSM, 0, 1, &sm)
+	for _, tc := range []struct {
+		name string
+		rule Rule
+		want pdu.Status
+	}{
+		{"plain error", failingRule{}, pdu.StatusSysErr},
+		{"status error", rejectRule{}, pdu.StatusInvDstTON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m Message
+			_, err := ApplyRules([]Rule{tc.rule}, &m, "c1", frame, nil)
+			if got := rejectStatus(err); got != tc.want {
+				t.Fatalf("status %v, want %v (%v)", got, tc.want, err)
+			}
+		})
+	}
+	var m Message
+	_, err := ApplyRules(nil, &m, "c1", frame[:len(frame)-1], nil)
+	if got := rejectStatus(err); got != pdu.StatusInvMsgLen {
+		t.Fatalf("cut body: status %v, want ESME_RINVMSGLEN (%v)", got, err)
+	}
+}
+
+// rejectRule rejects with ESME_RINVDSTTON.
+type rejectRule struct{}
+
+func (rejectRule) MuxModule() ModuleInfo {
+	return ModuleInfo{ID: "rule.reject", New: func() Module { return rejectRule{} }}
+}
+
+func (rejectRule) Submit(*Message) error {
+	return &pdu.StatusError{Status: pdu.StatusInvDstTON, Reason: "test"}
 }

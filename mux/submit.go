@@ -60,7 +60,7 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 	if rules := b.c.conf.Load().rules; len(rules) > 0 {
 		var err error
 		if frame, err = b.applyRules(rules, frame); err != nil {
-			b.answer(seq, pdu.StatusOf(err))
+			b.answer(seq, rejectStatus(err))
 			if !isStatusError(err) {
 				s.Logger().Error("rule failed", zap.Error(err))
 			}
@@ -84,6 +84,18 @@ func (b *binding) applyRules(rules chain, frame []byte) ([]byte, error) {
 		b.frame = out // keep the grown buffer for the next submit
 	}
 	return out, err
+}
+
+// rejectStatus is the command_status for an error of ApplyRules: a
+// rejection's own status, a decode error's, and ESME_RSYSERR for any other
+// error of a rule, as Rule documents (pdu.StatusOf would give
+// ESME_RINVCMDLEN, blaming the client for the rule's failure).
+func rejectStatus(err error) pdu.Status {
+	var fe *pdu.FieldError
+	if isStatusError(err) || errors.As(err, &fe) {
+		return pdu.StatusOf(err)
+	}
+	return pdu.StatusSysErr
 }
 
 func isStatusError(err error) bool {
