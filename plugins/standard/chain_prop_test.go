@@ -1,6 +1,7 @@
 package standard_test
 
 import (
+	"bytes"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -97,6 +98,7 @@ func genText(hi int) *rapid.Generator[[]byte] {
 		return b
 	})
 	return rapid.OneOf(
+		rapid.Map(rapid.ByteRange(0x20, 0x7E), func(c byte) []byte { return bytes.Repeat([]byte{c}, hi) }), // the boundary
 		rapid.SliceOfN(rapid.ByteRange(0x20, 0x7E), 0, hi),
 		rapid.SliceOfN(rapid.OneOf(rapid.ByteRange(0, 0x7F), rapid.Just(byte(0x1B))), 0, hi),
 		ucs2,
@@ -139,7 +141,7 @@ func genSM(p pools) *rapid.Generator[modelSM] {
 		payload := rapid.Bool().Draw(t, "message_payload")
 		hi := 254
 		if payload {
-			hi = rapid.SampledFrom([]int{300, 1200, 4000}).Draw(t, "payload_max")
+			hi = rapid.SampledFrom([]int{300, 1200, 4000, 0xFFFF}).Draw(t, "payload_max")
 		}
 		var text []byte
 		if s.esm&0x40 != 0 {
@@ -237,6 +239,7 @@ func genEdit(p pools) *rapid.Generator[edit] {
 				rapid.Map(rapid.SampledFrom(p.classes), func(s string) []byte { return []byte(s) }),
 				octets(0, 32, true),
 				octets(300, 2000, true),
+				rapid.Map(rapid.Byte(), func(b byte) []byte { return bytes.Repeat([]byte{b}, 0xFFFF) }), // the largest
 			).Draw(t, "value")
 		case eSourceAddr:
 			e.value = cOctets(20, p.addrs...).Draw(t, "source_addr")
