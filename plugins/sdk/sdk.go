@@ -136,7 +136,7 @@ type EditKind uint8
 // one setter of the mux, which re-encodes the submit_sm only when a rule
 // changed it.
 const (
-	EditTLV        EditKind = iota + 1 // set TLV Tag to Value (replacing the first one, else appending)
+	EditTLV        EditKind = iota + 1 // set TLV Tag to Value (replacing the first one and dropping later ones, else appending)
 	EditPriority                       // set priority_flag to Number
 	EditDestTON                        // set dest_addr_ton to Number
 	EditSourceAddr                     // set source_addr to Value
