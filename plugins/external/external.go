@@ -234,24 +234,35 @@ func (p *Plugin) apply(m *mux.Message, c *call) error {
 		}
 		return &pdu.StatusError{Status: pdu.Status(v.Status), Reason: "rejected by external rule"}
 	case sdk.ActionChange:
-		if err := checkEdits(v.Edits); err != nil {
+		if err := ApplyEdits(m, v.Edits); err != nil {
 			return p.fail(m, errRuleFailed, err)
-		}
-		for _, e := range v.Edits {
-			switch e.Kind {
-			case sdk.EditTLV:
-				m.SetTLV(pdu.Tag(e.Tag), e.Value)
-			case sdk.EditPriority:
-				m.SetPriority(e.Number)
-			case sdk.EditDestTON:
-				m.SetDestTON(e.Number)
-			case sdk.EditSourceAddr:
-				m.SetSourceAddr(string(e.Value))
-			}
 		}
 		return nil
 	}
 	return p.fail(m, errRuleFailed, fmt.Errorf("unknown verdict action %d", v.Action))
+}
+
+// ApplyEdits applies the edits of a plugin's ActionChange verdict to m
+// through its setters, in order. It checks them all first: with one that
+// would make an invalid submit_sm, it returns an error and applies none.
+// Tests of rule chains use it to edit as a plugin does.
+func ApplyEdits(m *mux.Message, edits []sdk.Edit) error {
+	if err := checkEdits(edits); err != nil {
+		return err
+	}
+	for _, e := range edits {
+		switch e.Kind {
+		case sdk.EditTLV:
+			m.SetTLV(pdu.Tag(e.Tag), e.Value)
+		case sdk.EditPriority:
+			m.SetPriority(e.Number)
+		case sdk.EditDestTON:
+			m.SetDestTON(e.Number)
+		case sdk.EditSourceAddr:
+			m.SetSourceAddr(string(e.Value))
+		}
+	}
+	return nil
 }
 
 // checkEdits refuses edits that would make an invalid submit_sm, before
