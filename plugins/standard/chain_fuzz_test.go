@@ -100,11 +100,12 @@ func (r *byteReader) next() byte {
 	return b
 }
 
-// fuzzAddrs are the addresses a described sender or edit can name.
-var fuzzAddrs = []string{"", "Shop", "4512345678", "Brand", "12345678901234567890"}
+// fuzzAddrs are the addresses a described sender or edit can name; a
+// plugin's edit can also name the last two, which the host refuses.
+var fuzzAddrs = []string{"", "Shop", "4512345678", "Brand", "12345678901234567890", "Br\x00and", "123456789012345678901"}
 
 // specsFromBytes reads a chain: a count of rules (mod 9), then per rule a
-// kind (mod 7) and its parameters, each a byte:
+// kind (mod 8) and its parameters, each a byte:
 //
 //	message_class:  class length (mod 8, +1), its octets (mod 0x7F, +1), keep_client (odd)
 //	priority:       keys (mod 3: max, set, both), max, set (mod 4, set ≤ max)
@@ -112,9 +113,10 @@ var fuzzAddrs = []string{"", "Shop", "4512345678", "Brand", "1234567890123456789
 //	dest_ton:       rewrite_unknown (mod 3: absent, true, false)
 //	encoding_check: status (0: absent, else 0x100 + the byte)
 //	sender:         allow count (mod 3), addresses (mod 5), force (mod 5; 0: none)
-//	edits:          count (mod 4, +1), per edit kind (mod 6) and its fields:
-//	                a TLV tag (2 bytes), value length (mod 8) and octets;
-//	                source_addr (mod 5); a number
+//	edits, setters: count (mod 4, +1), per edit kind (mod 4 for a plugin's
+//	                verdict, mod 6 for setters) and its fields: a TLV tag
+//	                (2 bytes), value length (mod 8) and octets; source_addr
+//	                (mod 7 for a verdict, mod 5 for setters); a number
 func specsFromBytes(desc []byte) []ruleSpec {
 	r := byteReader(desc)
 	n := int(r.next() % 9)
@@ -156,9 +158,13 @@ func specsFromBytes(desc []byte) []ruleSpec {
 				a := fuzzAddrs[max(f, 1)]
 				s.force = &a
 			}
-		case kEdits:
+		case kEdits, kSetters:
+			kinds, addrs := byte(numEdits), byte(5)
+			if s.kind == kEdits {
+				kinds, addrs = numSDKEdits, byte(len(fuzzAddrs))
+			}
 			for range r.next()%4 + 1 {
-				e := edit{kind: int(r.next() % numEdits)}
+				e := edit{kind: int(r.next() % kinds)}
 				switch e.kind {
 				case eTLV:
 					e.tag = uint16(r.next())<<8 | uint16(r.next())
@@ -167,7 +173,7 @@ func specsFromBytes(desc []byte) []ruleSpec {
 						e.value[i] = r.next()
 					}
 				case eSourceAddr:
-					e.value = []byte(fuzzAddrs[r.next()%5])
+					e.value = []byte(fuzzAddrs[r.next()%addrs])
 				default:
 					e.num = r.next()
 				}

@@ -24,6 +24,8 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/plugins/external"
+	"github.com/smpp-mux/smpp-mux/plugins/sdk"
 )
 
 // tlv is one optional parameter of the model.
@@ -162,7 +164,8 @@ const (
 	kDestTON
 	kEncodingCheck
 	kSender
-	kEdits
+	kEdits   // a plugin's verdict, applied by external.ApplyEdits
+	kSetters // mux.Message's setters called directly, within their contract
 	numKinds
 )
 
@@ -185,7 +188,7 @@ type ruleSpec struct {
 	allow []string // sender
 	force *string
 
-	edits []edit // edits
+	edits []edit // edits, setters
 }
 
 // Kinds of edit: the four an external plugin's verdict carries
@@ -198,6 +201,7 @@ const (
 	eSourceTON
 	eSourceNPI
 	numEdits
+	numSDKEdits = eSourceTON // a verdict carries the first four
 )
 
 // edit is one change of an SDK-style verdict.
@@ -345,7 +349,10 @@ func (r *ruleSpec) apply(s *modelSM, tokens *int) (pdu.Status, bool) {
 			s.src = []byte(*r.force)
 			return pdu.StatusOK, true
 		}
-	case kEdits:
+	case kEdits, kSetters:
+		if r.kind == kEdits && !verdictOK(r.edits) {
+			return pdu.StatusSysErr, false // on_error reject (the default)
+		}
 		changed := false
 		for _, e := range r.edits {
 			var c bool
@@ -369,6 +376,21 @@ func (r *ruleSpec) apply(s *modelSM, tokens *int) (pdu.Status, bool) {
 		return pdu.StatusOK, changed
 	}
 	return pdu.StatusOK, false
+}
+
+// verdictOK is the host's check of a plugin's edits: a source_addr of at
+// most 20 octets without NUL (SMPP 3.4 §5.2.8), a TLV value of at most
+// 65535 octets. One bad edit refuses the whole verdict.
+func verdictOK(edits []edit) bool {
+	for _, e := range edits {
+		switch {
+		case e.kind == eSourceAddr && (len(e.value) > 20 || bytes.IndexByte(e.value, 0) >= 0):
+			return false
+		case e.kind == eTLV && len(e.value) > 0xFFFF:
+			return false
+		}
+	}
+	return true
 }
 
 // textOK is the model of encoding_check: the provider's data codings
@@ -431,17 +453,44 @@ func textOK(esm, dc byte, text []byte) bool {
 	return true
 }
 
-// editRule applies an SDK-style verdict's edits through mux.Message's
-// setters, as plugins/external applies a plugin's ActionChange (after
-// checkEdits has refused source addresses over 20 octets and values over
-// 65535), plus the source TON and NPI setters no built-in rule uses.
-type editRule struct{ edits []edit }
+// editRule makes a chain's edits. With sdk, they are a plugin's
+// ActionChange verdict, applied by external.ApplyEdits as the plugin rule
+// applies them; a verdict it refuses gets on_error's default, reject with
+// ESME_RSYSERR. Without, they call mux.Message's setters directly, the
+// source TON and NPI ones too, which no built-in rule uses.
+type editRule struct {
+	sdk   bool
+	edits []edit
+}
+
+// errVerdictRefused is the plugin rule's answer to a verdict it refuses,
+// with on_error = "reject".
+var errVerdictRefused = &pdu.StatusError{Status: pdu.StatusSysErr, Reason: "external rule failed"}
 
 func (*editRule) MuxModule() mux.ModuleInfo {
 	return mux.ModuleInfo{ID: "rule.test_edits", New: func() mux.Module { return new(editRule) }}
 }
 
 func (r *editRule) Submit(m *mux.Message) error {
+	if r.sdk {
+		v := make([]sdk.Edit, len(r.edits))
+		for i, e := range r.edits {
+			switch e.kind {
+			case eTLV:
+				v[i] = sdk.SetTLV(e.tag, e.value)
+			case ePriority:
+				v[i] = sdk.SetPriority(e.num)
+			case eDestTON:
+				v[i] = sdk.SetDestTON(e.num)
+			case eSourceAddr:
+				v[i] = sdk.SetSourceAddr(string(e.value))
+			}
+		}
+		if external.ApplyEdits(m, v) != nil {
+			return errVerdictRefused
+		}
+		return nil
+	}
 	for _, e := range r.edits {
 		switch e.kind {
 		case eTLV:
@@ -475,7 +524,7 @@ func loadRules(t failer, specs []ruleSpec) ([]mux.Rule, func()) {
 	var cfg strings.Builder
 	cfg.WriteString(configHead)
 	for i := range specs {
-		if specs[i].kind != kEdits {
+		if specs[i].kind < kEdits {
 			cfg.WriteString(specs[i].toml())
 		}
 	}
@@ -491,8 +540,8 @@ func loadRules(t failer, specs []ruleSpec) ([]mux.Rule, func()) {
 	}
 	rules := make([]mux.Rule, 0, len(specs))
 	for i := range specs {
-		if specs[i].kind == kEdits {
-			rules = append(rules, &editRule{edits: specs[i].edits})
+		if specs[i].kind >= kEdits {
+			rules = append(rules, &editRule{sdk: specs[i].kind == kEdits, edits: specs[i].edits})
 			continue
 		}
 		m := loaded[0]

@@ -220,29 +220,44 @@ func genSpec(p pools) *rapid.Generator[ruleSpec] {
 				f := rapid.SampledFrom(p.addrs[1:3]).Draw(t, "force") // not empty
 				r.force = &f
 			}
-		case kEdits:
-			r.edits = rapid.SliceOfN(genEdit(p), 1, 4).Draw(t, "edits")
+		case kEdits, kSetters:
+			r.edits = rapid.SliceOfN(genEdit(p, r.kind == kEdits), 1, 4).Draw(t, "edits")
 		}
 		return r
 	})
 }
 
-// genEdit makes one edit that plugins/external would apply: a source_addr
-// of at most 20 octets, a TLV value of at most 65535.
-func genEdit(p pools) *rapid.Generator[edit] {
+// genEdit makes one edit. A plugin's (sdk) may be one the host refuses:
+// a source_addr over 20 octets or with a NUL, a TLV value over 65535
+// octets. A direct setter's stays within the setter's contract.
+func genEdit(p pools, sdk bool) *rapid.Generator[edit] {
 	return rapid.Custom(func(t *rapid.T) edit {
-		e := edit{kind: rapid.IntRange(0, numEdits-1).Draw(t, "edit")}
+		kinds := numEdits
+		if sdk {
+			kinds = numSDKEdits
+		}
+		e := edit{kind: rapid.IntRange(0, kinds-1).Draw(t, "edit")}
 		switch e.kind {
 		case eTLV:
 			e.tag = rapid.OneOf(rapid.SampledFrom([]uint16{0x2900, 0x0204, 0x0005, 0x0424, 0x1400}), rapid.Uint16()).Draw(t, "tag")
-			e.value = rapid.OneOf(
+			values := []*rapid.Generator[[]byte]{
 				rapid.Map(rapid.SampledFrom(p.classes), func(s string) []byte { return []byte(s) }),
 				octets(0, 32, true),
 				octets(300, 2000, true),
 				rapid.Map(rapid.Byte(), func(b byte) []byte { return bytes.Repeat([]byte{b}, 0xFFFF) }), // the largest
-			).Draw(t, "value")
+			}
+			if sdk {
+				values = append(values, rapid.Just(make([]byte, 0x10000))) // one too many
+			}
+			e.value = rapid.OneOf(values...).Draw(t, "value")
 		case eSourceAddr:
-			e.value = cOctets(20, p.addrs...).Draw(t, "source_addr")
+			addrs := []*rapid.Generator[[]byte]{cOctets(20, p.addrs...)}
+			if sdk {
+				addrs = append(addrs, octets(21, 22, false), rapid.Map(octets(0, 20, true), func(b []byte) []byte {
+					return append(b, 0) // a NUL, which would end the field early
+				}))
+			}
+			e.value = rapid.OneOf(addrs...).Draw(t, "source_addr")
 		default:
 			e.num = rapid.Byte().Draw(t, "number")
 		}
