@@ -13,6 +13,12 @@ package standard_test
 //   - a set whose result equals the list before changes nothing, and so
 //     does a field setter given the value already there; a message that
 //     nothing changed goes on as the very bytes received.
+//
+// Rules run in chain order; the first rejection ends the chain and its
+// status is the client's answer, with nothing forwarded. A plugin's
+// verdict is checked whole before any edit applies: one bad edit refuses
+// it all (ESME_RSYSERR, on_error's default). A rate_limit with burst b
+// and a negligible rate passes its first b messages, then answers 0x58.
 
 import (
 	"bytes"
