@@ -45,9 +45,12 @@ type Message struct {
 // Changed reports whether a rule changed the message.
 func (m *Message) Changed() bool { return m.changed }
 
-// SetTLV sets TLV tag to value, replacing one already there in place.
+// SetTLV sets TLV tag to value, as pdu.TLVs.Set does: the first TLV with
+// tag is replaced in place, later ones with tag are dropped, and with none
+// the TLV is added at the end. It changes nothing when tag is there once,
+// with value already.
 func (m *Message) SetTLV(tag pdu.Tag, value []byte) {
-	if v, ok := m.SM.TLVs.Lookup(tag); ok && string(v) == string(value) {
+	if isSetOnce(m.SM.TLVs, tag, value) {
 		return
 	}
 	start := len(m.scratch)
@@ -56,6 +59,23 @@ func (m *Message) SetTLV(tag pdu.Tag, value []byte) {
 	m.scratch = m.SM.TLVs.AppendSet(m.scratch, tag, value)
 	m.SM.TLVs = pdu.TLVs(m.scratch[start:len(m.scratch):len(m.scratch)])
 	m.changed = true
+}
+
+// isSetOnce reports whether t holds tag exactly once, with value. A
+// duplicate must not pass for set: the client's second value would reach
+// the provider beside the rule's.
+func isSetOnce(t pdu.TLVs, tag pdu.Tag, value []byte) bool {
+	found := false
+	for k, v := range t.All() {
+		if k != tag {
+			continue
+		}
+		if found || string(v) != string(value) {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 // SetPriority sets priority_flag.
@@ -74,7 +94,9 @@ func (m *Message) SetDestTON(ton byte) {
 	}
 }
 
-// SetSourceAddr sets source_addr.
+// SetSourceAddr sets source_addr. The caller checks addr first: at most
+// 20 octets and no NUL (SMPP 3.4 §5.2.8), or the encoded submit_sm is
+// malformed.
 func (m *Message) SetSourceAddr(addr string) {
 	if string(m.SM.SourceAddr) != addr {
 		start := len(m.scratch)
@@ -121,6 +143,29 @@ func (c deliverChain) run(m *Message) error {
 		}
 	}
 	return nil
+}
+
+// ApplyRules runs rules over the submit_sm frame as a client's session
+// does: it resets m for client, decodes the body of frame into it and
+// runs the rules in order until one rejects. When no rule changed the
+// message it returns frame itself, so the bytes go on as received;
+// otherwise it returns the message encoded anew, with frame's sequence
+// number, appended to dst. The error is the body's decode error or the
+// first rejection. m's fields are views into frame and into m's scratch
+// space until m is reset.
+func ApplyRules(rules []Rule, m *Message, client string, frame, dst []byte) ([]byte, error) {
+	m.Reset(client)
+	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
+		return nil, err
+	}
+	if err := chain(rules).run(m); err != nil {
+		return nil, err
+	}
+	if !m.Changed() {
+		return frame, nil
+	}
+	h, _ := pdu.DecodeHeader(frame)
+	return pdu.Append(dst, pdu.CmdSubmitSM, 0, h.Seq, &m.SM), nil
 }
 
 // run applies the rules to m in order and stops at the first rejection.

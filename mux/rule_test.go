@@ -2,6 +2,7 @@ package mux
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -49,4 +50,85 @@ func TestMessageEditsCompose(t *testing.T) {
 			t.Fatalf("round %d: untouched fields changed", round)
 		}
 	}
+}
+
+// TestSetTLVDropsDuplicates sets a tag the client sent twice, its first
+// value already the one set: the second must go as it does for any other
+// value, or the provider gets the client's class beside the rule's.
+func TestSetTLVDropsDuplicates(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		changed bool
+		want    []byte
+	}{
+		{"once_same", pdu.AppendTLV(nil, 0x2900, []byte("gold")), false, pdu.AppendTLV(nil, 0x2900, []byte("gold"))},
+		{"twice_first_same",
+			pdu.AppendTLV(pdu.AppendTLV(pdu.AppendTLV(nil, 0x2900, []byte("gold")), 0x0204, []byte{0, 1}), 0x2900, []byte("free")),
+			true, pdu.AppendTLV(pdu.AppendTLV(nil, 0x2900, []byte("gold")), 0x0204, []byte{0, 1})},
+		{"twice_both_same",
+			pdu.AppendTLV(pdu.AppendTLV(nil, 0x2900, []byte("gold")), 0x2900, []byte("gold")),
+			true, pdu.AppendTLV(nil, 0x2900, []byte("gold"))},
+		{"twice_first_other",
+			pdu.AppendTLV(pdu.AppendTLV(nil, 0x2900, []byte("free")), 0x2900, []byte("gold")),
+			true, pdu.AppendTLV(nil, 0x2900, []byte("gold"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m Message
+			m.Reset("c1")
+			m.SM.TLVs = tc.in
+			m.SetTLV(0x2900, []byte("gold"))
+			if m.Changed() != tc.changed || !bytes.Equal(m.SM.TLVs, tc.want) {
+				t.Fatalf("changed %v, TLVs % x; want %v, % x", m.Changed(), []byte(m.SM.TLVs), tc.changed, tc.want)
+			}
+		})
+	}
+}
+
+// failingRule fails with an error that is not a *pdu.StatusError.
+type failingRule struct{}
+
+func (failingRule) MuxModule() ModuleInfo {
+	return ModuleInfo{ID: "rule.failing", New: func() Module { return failingRule{} }}
+}
+
+func (failingRule) Submit(*Message) error { return errors.New("backend down") }
+
+// TestRejectStatus: the client gets a rejection's status, and ESME_RSYSERR
+// when a rule fails otherwise, as Rule documents.
+func TestRejectStatus(t *testing.T) {
+	sm := pdu.SM{DestAddr: []byte("4512345678"), ShortMessage: []byte("hi")}
+	frame := pdu.Append(nil, pdu.CmdSubmitSM, 0, 1, &sm)
+	for _, tc := range []struct {
+		name string
+		rule Rule
+		want pdu.Status
+	}{
+		{"plain error", failingRule{}, pdu.StatusSysErr},
+		{"status error", rejectRule{}, pdu.StatusInvDstTON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m Message
+			_, err := ApplyRules([]Rule{tc.rule}, &m, "c1", frame, nil)
+			if got := rejectStatus(err); got != tc.want {
+				t.Fatalf("status %v, want %v (%v)", got, tc.want, err)
+			}
+		})
+	}
+	var m Message
+	_, err := ApplyRules(nil, &m, "c1", frame[:len(frame)-1], nil)
+	if got := rejectStatus(err); got != pdu.StatusInvMsgLen {
+		t.Fatalf("cut body: status %v, want ESME_RINVMSGLEN (%v)", got, err)
+	}
+}
+
+// rejectRule rejects with ESME_RINVDSTTON.
+type rejectRule struct{}
+
+func (rejectRule) MuxModule() ModuleInfo {
+	return ModuleInfo{ID: "rule.reject", New: func() Module { return rejectRule{} }}
+}
+
+func (rejectRule) Submit(*Message) error {
+	return &pdu.StatusError{Status: pdu.StatusInvDstTON, Reason: "test"}
 }

@@ -60,7 +60,7 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 	if cc := b.c.conf.Load(); len(cc.rules) > 0 {
 		var err error
 		if frame, err = b.runRules(frame); err != nil {
-			b.answer(seq, pdu.StatusOf(err))
+			b.answer(seq, rejectStatus(err))
 			if !isStatusError(err) {
 				s.Logger().Error("rule failed", zap.Error(err))
 			}
@@ -94,20 +94,23 @@ func (b *binding) runRules(frame []byte) ([]byte, error) {
 // applyRules runs the client's chain; a changed message is encoded anew
 // into the binding's frame buffer.
 func (b *binding) applyRules(rules chain, frame []byte) ([]byte, error) {
-	m := &b.msg
-	m.Reset(b.c.id)
-	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
-		return nil, err
+	out, err := ApplyRules(rules, &b.msg, b.c.id, frame, b.frame[:0])
+	if err == nil && b.msg.Changed() {
+		b.frame = out // keep the grown buffer for the next submit
 	}
-	if err := rules.run(m); err != nil {
-		return nil, err
+	return out, err
+}
+
+// rejectStatus is the command_status for an error of ApplyRules: a
+// rejection's own status, a decode error's, and ESME_RSYSERR for any other
+// error of a rule, as Rule documents (pdu.StatusOf would give
+// ESME_RINVCMDLEN, blaming the client for the rule's failure).
+func rejectStatus(err error) pdu.Status {
+	var fe *pdu.FieldError
+	if isStatusError(err) || errors.As(err, &fe) {
+		return pdu.StatusOf(err)
 	}
-	if !m.Changed() {
-		return frame, nil
-	}
-	h, _ := pdu.DecodeHeader(frame)
-	b.frame = pdu.Append(b.frame[:0], pdu.CmdSubmitSM, 0, h.Seq, &m.SM)
-	return b.frame, nil
+	return pdu.StatusSysErr
 }
 
 func isStatusError(err error) bool {

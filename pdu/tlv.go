@@ -153,10 +153,15 @@ func AppendTLV(dst []byte, tag Tag, value []byte) []byte {
 // Set returns t with the TLV tag set to value: the first one with tag is
 // replaced in place of order, others with that tag are removed, and when
 // there is none it is added at the end. The result is a new slice appended
-// to dst; t is not modified.
+// to dst, its capacity cut to its length so that appending to it never
+// writes into dst's spare room; t is not modified, and must not lie in
+// dst's spare room. A caller that keeps appending to dst uses AppendSet,
+// which returns dst grown: dst itself still has its old length, so its
+// next append would overwrite the result.
 func (t TLVs) Set(dst []byte, tag Tag, value []byte) TLVs {
 	start := len(dst)
-	return TLVs(t.AppendSet(dst, tag, value)[start:])
+	dst = t.AppendSet(dst, tag, value)
+	return TLVs(dst[start:len(dst):len(dst)])
 }
 
 // AppendSet is Set that returns the whole of dst with the result appended,
@@ -180,13 +185,22 @@ func (t TLVs) AppendSet(dst []byte, tag Tag, value []byte) []byte {
 	return dst
 }
 
-// Delete returns t without any TLV with tag, appended to dst.
+// Delete returns t without any TLV with tag, appended to dst, as Set
+// returns its result: a caller that keeps appending to dst uses
+// AppendDelete.
 func (t TLVs) Delete(dst []byte, tag Tag) TLVs {
 	start := len(dst)
+	dst = t.AppendDelete(dst, tag)
+	return TLVs(dst[start:len(dst):len(dst)])
+}
+
+// AppendDelete is Delete that returns the whole of dst with the result
+// appended: the result is the tail past the old len(dst).
+func (t TLVs) AppendDelete(dst []byte, tag Tag) []byte {
 	for k, v := range t.All() {
 		if k != tag {
 			dst = AppendTLV(dst, k, v)
 		}
 	}
-	return TLVs(dst[start:])
+	return dst
 }

@@ -1,6 +1,7 @@
 package external
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -234,24 +235,35 @@ func (p *Plugin) apply(m *mux.Message, c *call) error {
 		}
 		return &pdu.StatusError{Status: pdu.Status(v.Status), Reason: "rejected by external rule"}
 	case sdk.ActionChange:
-		if err := checkEdits(v.Edits); err != nil {
+		if err := ApplyEdits(m, v.Edits); err != nil {
 			return p.fail(m, errRuleFailed, err)
-		}
-		for _, e := range v.Edits {
-			switch e.Kind {
-			case sdk.EditTLV:
-				m.SetTLV(pdu.Tag(e.Tag), e.Value)
-			case sdk.EditPriority:
-				m.SetPriority(e.Number)
-			case sdk.EditDestTON:
-				m.SetDestTON(e.Number)
-			case sdk.EditSourceAddr:
-				m.SetSourceAddr(string(e.Value))
-			}
 		}
 		return nil
 	}
 	return p.fail(m, errRuleFailed, fmt.Errorf("unknown verdict action %d", v.Action))
+}
+
+// ApplyEdits applies the edits of a plugin's ActionChange verdict to m
+// through its setters, in order. It checks them all first: with one that
+// would make an invalid submit_sm, it returns an error and applies none.
+// Tests of rule chains use it to edit as a plugin does.
+func ApplyEdits(m *mux.Message, edits []sdk.Edit) error {
+	if err := checkEdits(edits); err != nil {
+		return err
+	}
+	for _, e := range edits {
+		switch e.Kind {
+		case sdk.EditTLV:
+			m.SetTLV(pdu.Tag(e.Tag), e.Value)
+		case sdk.EditPriority:
+			m.SetPriority(e.Number)
+		case sdk.EditDestTON:
+			m.SetDestTON(e.Number)
+		case sdk.EditSourceAddr:
+			m.SetSourceAddr(string(e.Value))
+		}
+	}
+	return nil
 }
 
 // checkEdits refuses edits that would make an invalid submit_sm, before
@@ -263,6 +275,9 @@ func checkEdits(edits []sdk.Edit) error {
 			return fmt.Errorf("tlv 0x%04x: value of %d octets", e.Tag, len(e.Value))
 		case e.Kind == sdk.EditSourceAddr && len(e.Value) > 20: // SMPP 3.4 §5.2.8
 			return fmt.Errorf("source_addr of %d octets", len(e.Value))
+		case e.Kind == sdk.EditSourceAddr && bytes.IndexByte(e.Value, 0) >= 0:
+			// A C-octet string ends at its NUL: the fields after it would shift.
+			return fmt.Errorf("source_addr with a NUL")
 		case e.Kind < sdk.EditTLV || e.Kind > sdk.EditSourceAddr:
 			return fmt.Errorf("unknown edit kind %d", e.Kind)
 		}

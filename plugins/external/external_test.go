@@ -129,6 +129,15 @@ func TestSubmit(t *testing.T) {
 				t.Error("a refused edit changed the message")
 			}
 		}},
+		{name: "NUL in source_addr rejects", want: pdu.StatusSysErr, rule: func(context.Context, *sdk.Message) (sdk.Verdict, error) {
+			// Forwarded, "Br\x00and" would end source_addr after "Br" and
+			// shift every later field of the submit_sm.
+			return sdk.Change(sdk.SetSourceAddr("Br\x00and")), nil
+		}, check: func(t *testing.T, m *mux.Message) {
+			if m.Changed() {
+				t.Error("a refused edit changed the message")
+			}
+		}},
 		{name: "timeout rejects", want: pdu.StatusSysErr, rule: func(ctx context.Context, _ *sdk.Message) (sdk.Verdict, error) {
 			<-ctx.Done()
 			return sdk.Pass(), nil

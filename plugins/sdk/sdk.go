@@ -136,7 +136,7 @@ type EditKind uint8
 // one setter of the mux, which re-encodes the submit_sm only when a rule
 // changed it.
 const (
-	EditTLV        EditKind = iota + 1 // set TLV Tag to Value (replacing the first one, else appending)
+	EditTLV        EditKind = iota + 1 // set TLV Tag to Value (replacing the first one and dropping later ones, else appending)
 	EditPriority                       // set priority_flag to Number
 	EditDestTON                        // set dest_addr_ton to Number
 	EditSourceAddr                     // set source_addr to Value
@@ -152,7 +152,8 @@ type Edit struct {
 }
 
 // SetTLV sets TLV tag to value: the first TLV with tag is replaced where
-// it stands, or the TLV is added at the end. value is at most 65535 octets.
+// it stands and later ones with tag are dropped, or the TLV is added at
+// the end. value is at most 65535 octets.
 func SetTLV(tag uint16, value []byte) Edit { return Edit{Kind: EditTLV, Tag: tag, Value: value} }
 
 // SetPriority sets priority_flag (0–3, SMPP 3.4 §5.2.14).
@@ -161,5 +162,6 @@ func SetPriority(p byte) Edit { return Edit{Kind: EditPriority, Number: p} }
 // SetDestTON sets dest_addr_ton (SMPP 3.4 §5.2.5).
 func SetDestTON(ton byte) Edit { return Edit{Kind: EditDestTON, Number: ton} }
 
-// SetSourceAddr sets source_addr (at most 20 characters, SMPP 3.4 §5.2.8).
+// SetSourceAddr sets source_addr (at most 20 characters and no NUL,
+// SMPP 3.4 §5.2.8).
 func SetSourceAddr(addr string) Edit { return Edit{Kind: EditSourceAddr, Value: []byte(addr)} }
