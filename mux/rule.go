@@ -165,8 +165,16 @@ func ApplyRules(rules []Rule, m *Message, client string, frame, dst []byte) ([]b
 		return frame, nil
 	}
 	h, _ := pdu.DecodeHeader(frame)
-	return pdu.Append(dst, pdu.CmdSubmitSM, 0, h.Seq, &m.SM), nil
+	out := pdu.Append(dst, pdu.CmdSubmitSM, 0, h.Seq, &m.SM)
+	if len(out) > pdu.DefaultMaxLength {
+		// Edits (a plugin's TLVs) made a PDU the provider would refuse as
+		// a whole; refuse the message, not the session.
+		return nil, errRulesTooLong
+	}
+	return out, nil
 }
+
+var errRulesTooLong = &pdu.StatusError{Status: pdu.StatusInvMsgLen, Reason: "the rules' edits made the submit_sm longer than the largest PDU"}
 
 // run applies the rules to m in order and stops at the first rejection.
 func (c chain) run(m *Message) error {

@@ -132,3 +132,29 @@ func (rejectRule) MuxModule() ModuleInfo {
 func (rejectRule) Submit(*Message) error {
 	return &pdu.StatusError{Status: pdu.StatusInvDstTON, Reason: "test"}
 }
+
+// bigTLVRule sets two TLVs of 65,535 octets, as a plugin may.
+type bigTLVRule struct{}
+
+func (bigTLVRule) MuxModule() ModuleInfo {
+	return ModuleInfo{ID: "rule.big_tlv", New: func() Module { return bigTLVRule{} }}
+}
+
+func (bigTLVRule) Submit(m *Message) error {
+	big := bytes.Repeat([]byte{'x'}, 0xFFFF)
+	m.SetTLV(0x1401, big)
+	m.SetTLV(0x1402, big)
+	return nil
+}
+
+// Edits that make the submit_sm longer than the largest PDU refuse that
+// message with ESME_RINVMSGLEN; they are never forwarded.
+func TestRulesTooLong(t *testing.T) {
+	sm := pdu.SM{DestAddr: []byte("4512345678"), ShortMessage: []byte("hi")}
+	frame := pdu.Append(nil, pdu.CmdSubmitSM, 0, 1, &sm)
+	var m Message
+	out, err := ApplyRules([]Rule{bigTLVRule{}}, &m, "c1", frame, nil)
+	if got := rejectStatus(err); got != pdu.StatusInvMsgLen || out != nil {
+		t.Fatalf("status %v, %d octets out, want ESME_RINVMSGLEN and nothing (%v)", got, len(out), err)
+	}
+}

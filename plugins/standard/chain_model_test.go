@@ -582,6 +582,10 @@ func checkForward(t failer, rules []mux.Rule, specs []ruleSpec, st *chainState, 
 	t.Helper()
 	orig := bytes.Clone(frame)
 	want, wantChanged, wantStatus := runModel(specs, st, in)
+	if wantStatus == pdu.StatusOK && wantChanged && len(want.frame(pdu.Seq(frame))) > pdu.DefaultMaxLength {
+		// Edits that outgrow the largest PDU refuse the message.
+		wantStatus = pdu.StatusInvMsgLen
+	}
 	got, err := mux.ApplyRules(rules, m, "shop", frame, dst[:0])
 	if !bytes.Equal(frame, orig) {
 		t.Fatalf("the rules wrote into the received frame")
