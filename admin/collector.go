@@ -31,6 +31,7 @@ var (
 	descConns     = prometheus.NewDesc("smppmux_downstream_connections", "Open client connections, by state.", []string{"state"}, nil)
 	descDropped   = prometheus.NewDesc("smppmux_deliveries_dropped_total", "deliver_sm dropped by a client's deliver rule.", nil, nil)
 	descClientSub = prometheus.NewDesc("smppmux_client_submits_total", "submit_sm received, by client.", []string{"client"}, nil)
+	descClientRef = prometheus.NewDesc("smppmux_client_deliveries_refused_total", "deliver_sm a client answered with an error, by client and command_status; each waits a back-off (1 s doubling to 60 s) before it is delivered again.", []string{"client", "status"}, nil)
 	descClientAns = prometheus.NewDesc("smppmux_client_submit_responses_total", "submit_sm_resp sent, by client and command_status.", []string{"client", "status"}, nil)
 	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client, rule position (from 0, in config order) and module.", []string{"client", "rule", "module", "event"}, nil)
 	descBindsUp   = prometheus.NewDesc("smppmux_upstream_binds_total", "Upstream connections that bound, by host and slot; reconnects are this minus one.", []string{"host", "session"}, nil)
@@ -45,7 +46,7 @@ var (
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
-		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
+		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descClientRef, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
 		descBindsRef, descLockouts} {
 		ch <- d
 	}
@@ -79,6 +80,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descClientSub, cc.Submits, id)
 		for st, v := range cc.ByStatus {
 			counter(descClientAns, v, id, st.String())
+		}
+		for st, v := range cc.Refused {
+			counter(descClientRef, v, id, st.String())
 		}
 	}
 	for _, rc := range c.m.RuleCounters() {

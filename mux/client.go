@@ -25,6 +25,7 @@ type client struct {
 	inflight atomic.Int64 // submits of all its sessions in upstream windows
 	dmsg     Message      // owned by the client's dispatcher goroutine
 	stats    clientStats
+	refusals refusals // entries the client refused, waiting for their back-off
 
 	mu       sync.Mutex // guards sessions
 	sessions []*binding

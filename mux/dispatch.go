@@ -30,6 +30,7 @@ func (m *Mux) dispatch(ctx context.Context, c *client) {
 		case <-c.wake:
 		case <-t.C:
 		}
+		m.releaseRefused(ctx, c)
 		for {
 			sessions = c.receivers(sessions[:0])
 			room := 0
@@ -52,8 +53,7 @@ func (m *Mux) dispatch(ctx context.Context, c *client) {
 
 // deliverBatch fetches up to room entries and hands them to sessions.
 func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, room int) (int, error) {
-	lease := 2 * m.cfg.Server.ResponseTimeout.Or(30*time.Second)
-	entries, err := m.store.Fetch(ctx, c.id, room, lease)
+	entries, err := m.store.Fetch(ctx, c.id, room, m.entryLease())
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
@@ -106,6 +106,12 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 	return len(entries), nil
 }
 
+// entryLease is how long a fetched entry stays with its deliverer before
+// the store offers it again.
+func (m *Mux) entryLease() time.Duration {
+	return 2 * m.cfg.Server.ResponseTimeout.Or(30*time.Second)
+}
+
 // applyDeliverRules runs the client's deliver rules over a queued
 // deliver_sm; it returns the frame to send (encoded anew when a rule
 // changed it) or drop.
@@ -128,11 +134,22 @@ func (m *Mux) applyDeliverRules(c *client, rules deliverChain, frame []byte) ([]
 }
 
 // delivered handles a client's answer to a deliver_sm: acknowledged
-// entries leave the store, others are released for redelivery.
+// entries leave the store; entries the client refused wait for their
+// back-off (see refusals), and the others (no answer in time, session
+// closed) are released for redelivery at once.
 func (m *Mux) delivered(b *binding, ref string, st pdu.Status, err error) {
 	ok := err == nil && st == pdu.StatusOK
-	if ok {
+	switch {
+	case ok:
 		m.metrics.delivered.Add(1)
+		b.c.refusals.acked(ref)
+	case err == nil:
+		b.c.stats.refused(st)
+		wait := b.c.refusals.refused(ref, time.Now(), m.entryLease())
+		if ce := m.log.Check(zap.DebugLevel, "deliver_sm refused by the client"); ce != nil {
+			ce.Write(zap.String("system_id", b.c.id), zap.Uint64("session", b.s.ID()), zap.Stringer("command_status", st), zap.Duration("retry_in", wait))
+		}
+		return // released by the dispatcher when the back-off has run out
 	}
 	if !m.aw.add(ackJob{client: b.c, id: ref, ok: ok}) {
 		return // shutting down: the lease runs out and the entry is delivered again

@@ -74,8 +74,20 @@ var bindRefusalNames = [numBindRefusals]string{"unknown_system_id", "wrong_passw
 // provider's codes).
 type clientStats struct {
 	submits  atomic.Uint64
-	mu       sync.Mutex // guards byStatus
+	mu       sync.Mutex // guards byStatus, refusedBy
 	byStatus map[pdu.Status]uint64
+	// refusedBy counts the deliver_sm the client answered with an error,
+	// by command_status.
+	refusedBy map[pdu.Status]uint64
+}
+
+func (cs *clientStats) refused(st pdu.Status) {
+	cs.mu.Lock()
+	if cs.refusedBy == nil {
+		cs.refusedBy = map[pdu.Status]uint64{}
+	}
+	cs.refusedBy[st]++
+	cs.mu.Unlock()
 }
 
 func (cs *clientStats) answered(st pdu.Status) {
@@ -91,13 +103,17 @@ func (cs *clientStats) answered(st pdu.Status) {
 type ClientCounters struct {
 	Submits  uint64
 	ByStatus map[pdu.Status]uint64 // submit_sm_resp sent, by command_status
+	Refused  map[pdu.Status]uint64 // deliver_sm the client answered with an error, by command_status
 }
 
 func (cs *clientStats) snapshot() ClientCounters {
-	c := ClientCounters{Submits: cs.submits.Load(), ByStatus: map[pdu.Status]uint64{}}
+	c := ClientCounters{Submits: cs.submits.Load(), ByStatus: map[pdu.Status]uint64{}, Refused: map[pdu.Status]uint64{}}
 	cs.mu.Lock()
 	for k, v := range cs.byStatus {
 		c.ByStatus[k] = v
+	}
+	for k, v := range cs.refusedBy {
+		c.Refused[k] = v
 	}
 	cs.mu.Unlock()
 	return c
