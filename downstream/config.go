@@ -57,7 +57,7 @@ type Config struct {
 	MaxConnections  int           // default 10000: over it, a connection is accepted and closed at once
 	MaxPerIP        int           // default 100: connections from one remote IP; over it, closed at once
 	MaxUnbound      int           // default 1000: connections not bound yet; over it, the oldest of them is closed
-	MaxUnboundPerIP int           // default 10 (at most MaxUnbound): connections from one remote IP not bound yet; over it, closed at once
+	MaxUnboundPerIP int           // default MaxUnbound/10: connections from one remote IP not bound yet; over it, closed at once
 	MaxBindChecks   int           // default GOMAXPROCS/2, at least 1: bind checks (bcrypt) running at once; more wait
 	BindFailLimit   int           // default 5 failed binds from one remote IP within BindLockout lock it out; negative disables
 	BindLockout     time.Duration // default 1m: how long a locked-out IP gets ESME_RBINDFAIL on every bind
@@ -92,7 +92,7 @@ func (c *Config) defaults() {
 		c.MaxUnbound = 1000
 	}
 	if c.MaxUnboundPerIP <= 0 {
-		c.MaxUnboundPerIP = 10
+		c.MaxUnboundPerIP = max(1, c.MaxUnbound/10)
 	}
 	c.MaxUnboundPerIP = min(c.MaxUnboundPerIP, c.MaxUnbound)
 	if c.MaxBindChecks <= 0 {

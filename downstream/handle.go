@@ -107,9 +107,9 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 		return
 	}
 	ip, ipOK := ipOf(s.remote)
-	if ipOK && !s.srv.lock.Begin(ip, time.Now()) {
+	if ipOK && !s.beginCheck(ip) {
 		s.srv.bindsLocked.Add(1)
-		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), "bind refused: remote locked out or at its limit of checks")
+		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), "bind refused: remote locked out")
 		return
 	}
 	typ := bindTypeOf(h.ID)
@@ -138,6 +138,27 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	s.Logger().Info("bound")
 	if bh, ok := handler.(BoundHandler); ok {
 		bh.Bound(s)
+	}
+}
+
+// beginCheck waits for the remote IP's turn to run a bind check; false
+// means the IP is locked out, or the session or the server is closing.
+func (s *Session) beginCheck(ip netip.Addr) bool {
+	for {
+		ok, wait := s.srv.lock.Begin(ip, time.Now())
+		switch {
+		case ok:
+			return true
+		case wait == nil:
+			return false
+		}
+		select {
+		case <-wait:
+		case <-s.conn.Done():
+			return false
+		case <-s.srv.quit:
+			return false
+		}
 	}
 }
 

@@ -22,7 +22,8 @@ type lockout struct {
 // bindFails is one IP's record.
 type bindFails struct {
 	n        int       // failures since first
-	inflight int       // checks begun and not ended: each counts as a failure until it ends
+	inflight int           // checks begun and not ended: each counts as a failure until it ends
+	ended    chan struct{} // closed when a check ends; made for checks that wait for one
 	first    time.Time // start of the counting period
 	locked   time.Time // zero, or the end of the lockout
 }
@@ -66,31 +67,36 @@ func (l *lockout) lockedLocked(ip netip.Addr, now time.Time) bool {
 		return true
 	}
 	// Lockout over: start afresh, minding the checks still running.
-	*f = bindFails{inflight: f.inflight, first: now}
+	*f = bindFails{inflight: f.inflight, ended: f.ended, first: now}
 	return false
 }
 
-// Begin records a bind check starting from ip, or refuses it (false) when
-// ip is locked out or when its failures and the checks it has running
-// reach the limit. A check counts as a failure from its start until End,
-// so concurrent guesses from one address run at most limit checks: the
-// lockout bounds the work (bcrypt) an attacker can cause, not only the
-// binds that fail.
-func (l *lockout) Begin(ip netip.Addr, now time.Time) bool {
+// Begin records a bind check starting from ip. A check counts as a
+// failure from its start until End, so one address runs at most limit
+// checks, failed or running: the lockout bounds the work (bcrypt) an
+// attacker can cause, not only the binds that fail. ok is false when the
+// check may not start: ip is locked out (wait is nil), or its failures and
+// running checks are at the limit; wait is then closed when one of those
+// checks ends, and the caller asks again (many clients behind one address
+// binding at once take turns, they are not refused).
+func (l *lockout) Begin(ip netip.Addr, now time.Time) (ok bool, wait <-chan struct{}) {
 	if l.limit <= 0 {
-		return true
+		return true, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lockedLocked(ip, now) {
-		return false
+		return false, nil
 	}
 	f := l.recordLocked(ip, now)
 	if f.n+f.inflight >= l.limit {
-		return false
+		if f.ended == nil {
+			f.ended = make(chan struct{})
+		}
+		return false, f.ended
 	}
 	f.inflight++
-	return true
+	return true, nil
 }
 
 // End records the end of a check that Begin let start, and whether it
@@ -104,6 +110,10 @@ func (l *lockout) End(ip netip.Addr, now time.Time, failed bool) (lockedNow bool
 	defer l.mu.Unlock()
 	if f, ok := l.ips[ip]; ok && f.inflight > 0 {
 		f.inflight--
+		if f.ended != nil {
+			close(f.ended)
+			f.ended = nil
+		}
 	}
 	if !failed {
 		return false, time.Time{}
@@ -147,7 +157,7 @@ func (l *lockout) recordLocked(ip netip.Addr, now time.Time) *bindFails {
 		f = &bindFails{first: now}
 		l.ips[ip] = f
 	case f.locked.IsZero() && now.Sub(f.first) > l.period:
-		*f = bindFails{inflight: f.inflight, first: now}
+		*f = bindFails{inflight: f.inflight, ended: f.ended, first: now}
 	}
 	return f
 }

@@ -163,33 +163,60 @@ func TestLockoutBoundsChecksInFlight(t *testing.T) {
 	t0 := time.Now()
 	l := newLockout(3, time.Minute)
 	a := netip.MustParseAddr("192.0.2.1")
+	begin := func() (bool, <-chan struct{}) { return l.Begin(a, t0) }
 	for i := range 3 {
-		if !l.Begin(a, t0) {
+		if ok, _ := begin(); !ok {
 			t.Fatalf("check %d refused", i+1)
 		}
 	}
-	if l.Begin(a, t0) {
-		t.Fatal("a fourth concurrent check began")
+	ok, wait := begin()
+	if ok || wait == nil {
+		t.Fatal("a fourth concurrent check began, or was refused as locked out")
 	}
 	if locked, _ := l.End(a, t0, true); locked {
 		t.Fatal("one failure locked")
 	}
-	if l.Begin(a, t0) {
+	select {
+	case <-wait:
+	default:
+		t.Fatal("the end of a check did not wake the waiting one")
+	}
+	if ok, _ := begin(); ok {
 		t.Fatal("began with 1 failure and 2 checks running")
 	}
 	l.End(a, t0, false) // a good password
-	if !l.Begin(a, t0) {
+	if ok, _ := begin(); !ok {
 		t.Fatal("refused with 1 failure and 1 check running")
 	}
 	l.End(a, t0, true)
 	if locked, _ := l.End(a, t0, true); !locked {
 		t.Fatal("three failures did not lock")
 	}
-	if l.Begin(a, t0.Add(59*time.Second)) {
-		t.Fatal("began while locked out")
+	if ok, wait := l.Begin(a, t0.Add(59*time.Second)); ok || wait != nil {
+		t.Fatal("began, or was told to wait, while locked out")
 	}
-	if !l.Begin(a, t0.Add(61*time.Second)) {
+	if ok, _ := l.Begin(a, t0.Add(61*time.Second)); !ok {
 		t.Fatal("refused after the lockout")
+	}
+}
+
+// TestBindCrowdOneAddress: many clients behind one address binding at
+// once take turns through the check limit; none is refused.
+func TestBindCrowdOneAddress(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{BindFailLimit: 3, MaxBindChecks: 1}, newBinder())
+	var wg sync.WaitGroup
+	var bound atomic.Int32
+	for range 40 {
+		wg.Go(func() {
+			if bindStatus(t, ts.addr, nil, "shop", "secret") == pdu.StatusOK {
+				bound.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if bound.Load() != 40 {
+		t.Fatalf("%d of 40 bound", bound.Load())
 	}
 }
 

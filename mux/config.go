@@ -45,7 +45,7 @@ type ServerConfig struct {
 	MaxConnections  int      `toml:"max_connections"`        // default 10000
 	MaxPerIP        int      `toml:"max_connections_per_ip"` // default 100
 	MaxUnbound      int      `toml:"max_unbound"`            // default 1000: connections not bound yet
-	MaxUnboundPerIP int      `toml:"max_unbound_per_ip"`     // default 10: connections from one address not bound yet
+	MaxUnboundPerIP int      `toml:"max_unbound_per_ip"`     // default max_unbound/10: connections from one address not bound yet
 	TrustedProxies  []string `toml:"trusted_proxies"`        // CIDRs whose connections may open with a PROXY protocol header
 	MaxHeld         int      `toml:"max_held"`               // default 10000: unmatched receipts an instance retries at once
 	MaxQueued       int      `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
@@ -624,7 +624,7 @@ func (c *Config) setDefaults() {
 	defInt(&s.MaxConnections, 10000)
 	defInt(&s.MaxPerIP, 100)
 	defInt(&s.MaxUnbound, 1000)
-	defInt(&s.MaxUnboundPerIP, 10)
+	defInt(&s.MaxUnboundPerIP, max(1, s.MaxUnbound/10))
 	defInt(&s.MaxHeld, 10000)
 	defInt(&s.MaxQueued, 1<<20)
 	defInt(&s.Window, 10)
