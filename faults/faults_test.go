@@ -520,9 +520,9 @@ func faultList() []faultSpec {
 			}
 		}},
 		{name: "13 unknown-id flood", others: true, noRecov: true, inject: func(e *env) {
-			e.injectUnknown(e.s.unknown, e.s.fault)
+			e.injectUnknown(e.s.unknown, 1, e.s.fault)
 		}, after: func(e *env) {
-			e.unknownAnswered(e.s.unknown)
+			e.unknownAnswered(e.s.unknown, 1)
 			e.goodReceipts()
 		}},
 		{name: "14 provider resends before dlr_grace", others: true, noRecov: true, simCfg: func(c *sim.Config) {
@@ -530,11 +530,12 @@ func faultList() []faultSpec {
 		}, muxOpts: func(e *env, o *MuxOptions) {
 			o.Server = map[string]string{"dlr_grace": `"10s"`}
 		}, inject: func(e *env) {
-			// Long enough for the provider to resend three times over
-			// what the mux would leave unanswered.
-			e.injectUnknown(e.s.unknown/5, max(e.s.fault, 3*e.simCfg.DeliverTimeout))
+			// Each receipt comes twice, as the provider sends again one
+			// whose answer it did not get; the fault lasts long enough for
+			// it to resend three times what the mux would leave unanswered.
+			e.injectUnknown(e.s.unknown/5, 2, max(e.s.fault, 3*e.simCfg.DeliverTimeout))
 		}, after: func(e *env) {
-			e.unknownAnswered(e.s.unknown / 5)
+			e.unknownAnswered(e.s.unknown/5, 2)
 			e.goodReceipts()
 		}},
 		{name: "15 unbound flood", others: true, noRecov: true, muxOpts: func(e *env, o *MuxOptions) {
@@ -625,14 +626,22 @@ func (e *env) orphans() int {
 }
 
 // injectUnknown is faults 13 and 14: n receipts for ids nobody knows come
-// from the provider at once. The fault lasts until the mux has stored the
-// last of them in its orphan queue, and at least hold.
-func (e *env) injectUnknown(n int, hold time.Duration) {
+// from the provider at once, copies times each (the same PDU body). The
+// fault lasts until the mux has stored the last of them in its orphan
+// queue, and at least hold.
+func (e *env) injectUnknown(n, copies int, hold time.Duration) {
+	if copies > 1 && time.Now().Second() >= 58 {
+		// A receipt's done date has the minute: the copies of one must
+		// not straddle two.
+		time.Sleep(3 * time.Second)
+	}
 	e.acked0, e.resent0 = e.sim.Stats(), e.mux.Metric("smppmux_reports_resent_total")
 	e.start = time.Now()
 	for i := range n {
-		if err := e.sim.InjectReceipt("acct", fmt.Sprintf("unknown-%06d", i)); err != nil {
-			e.t.Fatal(err)
+		for range copies {
+			if err := e.sim.InjectReceipt("acct", fmt.Sprintf("unknown-%06d", i)); err != nil {
+				e.t.Fatal(err)
+			}
 		}
 	}
 	deadline := e.start.Add(e.s.bound)
@@ -644,25 +653,30 @@ func (e *env) injectUnknown(n int, hold time.Duration) {
 		time.Sleep(hold - d)
 	}
 	e.end = time.Now()
-	e.note("%d unknown receipts injected; in the orphan queue after %v", n, stored.Round(time.Millisecond))
+	e.note("%d unknown receipts injected (%d copies each); in the orphan queue after %v", n, copies, stored.Round(time.Millisecond))
 }
 
 // unknownAnswered checks, after the drain, that the n unknown receipts
-// were each acknowledged and stored once, and that the provider has
-// nothing left to resend.
-func (e *env) unknownAnswered(n int) {
+// were each acknowledged (every copy) and stored once, and that the
+// provider has nothing left to resend.
+func (e *env) unknownAnswered(n, copies int) {
 	ss := e.sim.Stats()
 	// Every report the simulator sent is acknowledged once; the load's
 	// receipts are one per accepted submit (no DLR lost checks them).
 	unknownAcked := int(ss.DLRsAcked-e.acked0.DLRsAcked) - int(ss.Accepted-e.acked0.Accepted)
-	e.check("every unknown receipt acknowledged", unknownAcked >= n && ss.Pending == 0,
-		"%d of %d acknowledged (provider: %d acked and %d accepted since the fault began), %d waiting at the provider", unknownAcked, n,
+	e.check("every unknown receipt acknowledged", unknownAcked >= n*copies && ss.Pending == 0,
+		"%d of %d acknowledged (provider: %d acked and %d accepted since the fault began), %d waiting at the provider", unknownAcked, n*copies,
 		ss.DLRsAcked-e.acked0.DLRsAcked, ss.Accepted-e.acked0.Accepted, ss.Pending)
 	resent := int(ss.Resent - e.acked0.Resent)
+	recognised := e.mux.Metric("smppmux_reports_resent_total") - e.resent0
 	e.check("provider resends bounded", resent <= max(10, n/100), "%d resent by the provider (bound %d); %.0f resends recognised by the mux",
-		resent, max(10, n/100), e.mux.Metric("smppmux_reports_resent_total")-e.resent0)
+		resent, max(10, n/100), recognised)
+	if copies > 1 {
+		e.check("copies recognised as resends", recognised >= float64(n*(copies-1)), "%.0f recognised, %d copies sent", recognised, n*(copies-1))
+	}
 	depth := e.orphans()
 	e.check("orphan queue holds each once", depth == n, "%d in the orphan queue, %d injected", depth, n)
+	e.note("after the drain: %d in the orphan queue; provider resent %d, mux recognised %.0f resends, %d unknown receipts acknowledged", depth, resent, recognised, unknownAcked)
 	// Nothing is submitted now: a receipt sent again after the drain is
 	// one resent in a loop.
 	sent := ss.DLRsSent
