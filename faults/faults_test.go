@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -575,6 +576,28 @@ func faultList() []faultSpec {
 			o.Server = map[string]string{"bind_fail_limit": strconv.Itoa(bindFailLimit), "bind_lockout": `"1m"`, "max_unbound_per_ip": "1000"}
 		}, inject: func(e *env) {
 			e.bcryptBurst(200)
+		}},
+		{name: "17 refusing client", others: true, noRecov: true, muxOpts: func(e *env, o *MuxOptions) {
+			o.Tenants = append(o.Tenants, "refuser")
+		}, before: func(e *env) {
+			e.addClient("refuser", 20)
+		}, inject: func(e *env) {
+			ref := e.others[0]
+			e.start = time.Now()
+			ref.Refuse(true)
+			time.Sleep(2 * e.s.fault)
+			ref.Refuse(false)
+			e.end = time.Now()
+		}, after: func(e *env) {
+			ids, total, most := e.others[0].Refusals()
+			// Redelivery backs off per entry from 1s, doubling: one first
+			// delivered at the fault's start is delivered again at 1s, 3s,
+			// 7s, 15s... so a fault of T seconds sees at most
+			// floor(log2(T+1))+1 deliveries of it, and one more for slack.
+			bound := int(math.Log2(e.end.Sub(e.start).Seconds()+1)) + 2
+			e.note("refusing client: %d receipts refused, %d refusals in all, at most %d of one receipt, over %v", ids, total, most, e.end.Sub(e.start).Round(time.Millisecond))
+			e.check("redeliveries of a refused receipt bounded", ids > 0 && most <= bound, "%d deliveries of one receipt refused (bound %d with back-off from 1s doubling)", most, bound)
+			e.goodReceipts()
 		}},
 	}
 }
