@@ -89,6 +89,9 @@ func row(r Result) string {
 	return fmt.Sprintf("| %s | %s | %s |\n", esc(r.Fault), esc(r.Held()), esc(r.Figures()))
 }
 
+// keptFrom introduces the oldest run that kept rows of a section come from.
+const keptFrom = "kept from earlier runs of this setting (the oldest: "
+
 // MergeSection is WriteSection for a run of some of the faults: the rows
 // of the faults it did not run are kept from the section in the file, with
 // a line that says which run they come from, and the rows are in fault
@@ -113,7 +116,11 @@ func MergeSection(path, name, head string, rs []Result) error {
 			switch {
 			case strings.HasPrefix(line, "Run ") && from == "":
 				from, _, _ = strings.Cut(strings.TrimPrefix(line, "Run "), ";")
-			case strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| fault |"):
+			case strings.Contains(line, keptFrom):
+				// Rows kept once already: their run is older still.
+				_, from, _ = strings.Cut(line, keptFrom)
+				from = strings.TrimSuffix(from, ").")
+			case strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| fault |") && !strings.HasPrefix(line, "| --- |"):
 				fault, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " | ")
 				if !ran[strings.ReplaceAll(fault, "\\|", "|")] {
 					kept = append(kept, line+"\n")
@@ -122,7 +129,7 @@ func MergeSection(path, name, head string, rs []Result) error {
 		}
 	}
 	if len(kept) > 0 {
-		head += fmt.Sprintf("This run ran %d of the faults; the rows of the other %d are kept from the previous run of this setting (%s).\n\n", len(rs), len(kept), from)
+		head += fmt.Sprintf("This run ran %d of the faults; the rows of the other %d are %s%s).\n\n", len(rs), len(kept), keptFrom, from)
 	}
 	rows = append(rows, kept...)
 	sort.Strings(rows) // rows start with the fault's number
