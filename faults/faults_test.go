@@ -676,7 +676,11 @@ func (e *env) injectUnknown(n, copies int, hold time.Duration) {
 		time.Sleep(hold - d)
 	}
 	e.end = time.Now()
-	e.note("%d unknown receipts injected, each sent %d times; in the orphan queue after %v", n, copies, stored.Round(time.Millisecond))
+	sent := ""
+	if copies > 1 {
+		sent = fmt.Sprintf(", each sent %d times", copies)
+	}
+	e.note("%d unknown receipts injected%s; in the orphan queue after %v", n, sent, stored.Round(time.Millisecond))
 }
 
 // unknownAnswered checks, after the drain, that the n unknown receipts
