@@ -34,6 +34,10 @@ type Client struct {
 	cur *conn
 
 	binds atomic.Int64
+
+	refusing atomic.Bool    // deliver_sm are answered with an error status
+	refMu    sync.Mutex     // guards refused
+	refused  map[string]int // receipt id -> deliver_sm refused
 }
 
 // conn is one connection of a Client: a reader goroutine, and the
@@ -61,6 +65,41 @@ func (c *Client) Pause(on bool) { c.paused.Store(on) }
 
 // NoAck stops (true) or resumes answering and counting deliver_sm.
 func (c *Client) NoAck(on bool) { c.noAck.Store(on) }
+
+// Refuse makes the client answer (true) every deliver_sm with an error
+// status, ESME_RSYSERR (0x08) and ESME_RX_T_APPN (0x64) in turn, counting
+// them per receipt id, or answer them ESME_ROK again (false).
+func (c *Client) Refuse(on bool) { c.refusing.Store(on) }
+
+// refusal returns the status to answer a deliver_sm for receipt id with,
+// and counts a refusal.
+func (c *Client) refusal(id string) pdu.Status {
+	if !c.refusing.Load() {
+		return pdu.StatusOK
+	}
+	c.refMu.Lock()
+	defer c.refMu.Unlock()
+	if c.refused == nil {
+		c.refused = map[string]int{}
+	}
+	c.refused[id]++
+	if c.refused[id]%2 == 1 {
+		return pdu.StatusSysErr
+	}
+	return pdu.StatusTempAppErr
+}
+
+// Refusals returns how many receipt ids the client refused, how many
+// deliver_sm it refused in all, and the most for one id.
+func (c *Client) Refusals() (ids, total, most int) {
+	c.refMu.Lock()
+	defer c.refMu.Unlock()
+	for _, n := range c.refused {
+		total += n
+		most = max(most, n)
+	}
+	return len(c.refused), total, most
+}
 
 // Binds returns how many times the client has bound.
 func (c *Client) Binds() int { return int(c.binds.Load()) }
@@ -311,7 +350,7 @@ func (cn *conn) readLoop(br *bufio.Reader) {
 		switch h.ID {
 		case pdu.CmdSubmitSMResp, pdu.CmdGenericNack:
 			cn.mu.Lock()
-			_, ok := cn.pending[h.Seq]
+			sent, ok := cn.pending[h.Seq]
 			delete(cn.pending, h.Seq)
 			cn.mu.Unlock()
 			if !ok {
@@ -325,12 +364,18 @@ func (cn *conn) readLoop(br *bufio.Reader) {
 					}
 				}
 			}
-			c.L.answer(c.SystemID, c.Steady, h.Status, id, true)
+			c.L.answer(c.SystemID, c.Steady, h.Status, id, true, time.Since(sent))
 		case pdu.CmdDeliverSM:
 			if c.noAck.Load() {
 				continue
 			}
 			id, _ := pdu.PeekReceiptedMessageID(f)
+			if st := c.refusal(string(id)); st != pdu.StatusOK {
+				if err := cn.write(pdu.Append(nil, pdu.CmdDeliverSMResp, st, h.Seq, &pdu.SMResp{})); err != nil {
+					return
+				}
+				continue
+			}
 			if err := cn.write(pdu.Append(nil, pdu.CmdDeliverSMResp, 0, h.Seq, &pdu.SMResp{})); err != nil {
 				return
 			}

@@ -10,6 +10,8 @@
 // (mux process, simulator, config) and inject.go (fault injectors).
 //
 //	go test ./faults/...                      # short setting, CI
+//	FAULTS_RESULTS=1 go test ./faults/        # short, and writes its section of RESULTS.md
+//	FAULTS_RESULTS=1 go test ./faults/ -run 'TestFaults/1[3-6]'  # some faults: their rows only
 //	go test ./faults/ -run . -args -full      # full-length figures; writes RESULTS.md
 //	FAULTS_FULL=1 go test ./faults/           # the same
 //	go run ./faults/soak -duration 30m        # soak: RSS, goroutines, fds over time

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
+	"net"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,8 +17,11 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/sim"
 )
 
 var fullFlag = flag.Bool("full", false, "full-length fault figures (also FAULTS_FULL=1); writes RESULTS.md")
@@ -34,17 +41,20 @@ type setting struct {
 	garbage  int           // garbage connections per second
 	garbageD time.Duration // for this long
 	disrupt  time.Duration // how long the disconnecting client leaves deliver_sm unanswered
+	unknown  int           // receipts with ids nobody knows, injected at once
 }
 
 func currentSetting() setting {
 	if *fullFlag || os.Getenv("FAULTS_FULL") == "1" {
 		return setting{name: "full", rate: 100, warm: 2 * time.Second, base: 10 * time.Second, fault: 10 * time.Second,
 			bound: 20 * time.Second, restart: 30 * time.Second, drain: 60 * time.Second,
-			crowd: 1000, garbage: 1000, garbageD: 10 * time.Second, disrupt: 2 * time.Second}
+			crowd: 1000, garbage: 1000, garbageD: 10 * time.Second, disrupt: 2 * time.Second,
+			unknown: 20000} // the simulator keeps 25,000 waiting
 	}
 	return setting{name: "short", rate: 50, warm: time.Second, base: 2 * time.Second, fault: 2 * time.Second,
 		bound: 10 * time.Second, restart: 15 * time.Second, drain: 20 * time.Second,
-		crowd: 200, garbage: 300, garbageD: time.Second, disrupt: 500 * time.Millisecond}
+		crowd: 200, garbage: 300, garbageD: time.Second, disrupt: 500 * time.Millisecond,
+		unknown: 5000}
 }
 
 var steadyTenants = []string{"t0", "t1", "t2", "t3"}
@@ -110,7 +120,7 @@ func report() {
 	fmt.Println()
 	fmt.Println(head + table)
 	if s.name == "full" || os.Getenv("FAULTS_RESULTS") == "1" {
-		if err := WriteSection("RESULTS.md", s.name, head+table); err != nil {
+		if err := MergeSection("RESULTS.md", s.name, head, results); err != nil {
 			fmt.Fprintln(os.Stderr, "write RESULTS.md:", err)
 		}
 	}
@@ -128,9 +138,13 @@ type env struct {
 	load   *Load
 	others []*Client // fault-specific clients (not steady)
 
-	start, end time.Time // the fault's window
+	simCfg     sim.Config // what the simulator runs with
+	start, end time.Time  // the fault's window
 	checks     []Check
 	extra      []string
+
+	acked0  sim.Stats // the simulator's counters when receipts were injected
+	resent0 float64   // the mux's smppmux_reports_resent_total then
 }
 
 func (e *env) check(name string, ok bool, format string, args ...any) {
@@ -144,6 +158,7 @@ func (e *env) note(format string, args ...any) {
 // faultSpec is one fault: how to set up, inject and judge it.
 type faultSpec struct {
 	name    string
+	simCfg  func(c *sim.Config)         // before the simulator starts
 	muxOpts func(e *env, o *MuxOptions) // before the mux starts
 	before  func(e *env)                // after the load runs, before the baseline
 	inject  func(e *env)                // must set e.start and e.end
@@ -164,7 +179,12 @@ func TestFaults(t *testing.T) {
 func runFault(t *testing.T, f faultSpec) {
 	s := currentSetting()
 	e := &env{t: t, s: s, spec: f}
-	e.sim = StartSim(t, SimConfig())
+	simCfg := SimConfig()
+	if f.simCfg != nil {
+		f.simCfg(&simCfg)
+	}
+	e.simCfg = simCfg
+	e.sim = StartSim(t, simCfg)
 	opts := MuxOptions{Tenants: append(append([]string(nil), steadyTenants...), "slow", "flaky", "crowd")}
 	if f.muxOpts != nil {
 		f.muxOpts(e, &opts)
@@ -500,8 +520,90 @@ func faultList() []faultSpec {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
 		}},
+		{name: "13 unknown-id flood", others: true, noRecov: true, inject: func(e *env) {
+			e.injectUnknown(e.s.unknown, 1, e.s.fault)
+		}, after: func(e *env) {
+			e.unknownAnswered(e.s.unknown, 1)
+			e.goodReceipts()
+		}},
+		{name: "14 provider resends before dlr_grace", others: true, noRecov: true, simCfg: func(c *sim.Config) {
+			c.DeliverTimeout = time.Second
+		}, muxOpts: func(e *env, o *MuxOptions) {
+			o.Server = map[string]string{"dlr_grace": `"10s"`}
+		}, inject: func(e *env) {
+			// Each receipt comes twice, as the provider sends again one
+			// whose answer it did not get; the fault lasts long enough for
+			// it to resend three times what the mux would leave unanswered.
+			e.injectUnknown(e.s.unknown/5, 2, max(e.s.fault, 3*e.simCfg.DeliverTimeout))
+		}, after: func(e *env) {
+			e.unknownAnswered(e.s.unknown/5, 2)
+			e.goodReceipts()
+		}},
+		{name: "15 unbound flood", others: true, noRecov: true, muxOpts: func(e *env, o *MuxOptions) {
+			o.Server = map[string]string{"max_unbound": "100", "max_unbound_per_ip": "10"}
+		}, inject: func(e *env) {
+			const ips, perIP = 20, 12 // 240 wanted: over max_unbound, and over max_unbound_per_ip from each
+			fd0 := e.mux.FDs()
+			ev0 := e.mux.Metric(`smppmux_downstream_refused_total{limit="max_unbound"}`)
+			pip0 := e.mux.Metric(`smppmux_downstream_refused_total{limit="max_unbound_per_ip"}`)
+			d := 2 * e.s.fault
+			e.start = time.Now()
+			var fr FloodResult
+			var wg sync.WaitGroup
+			wg.Go(func() { fr = UnboundFlood(e.mux.Addr, ips, perIP, d) })
+			time.Sleep(d / 10) // the flood fills max_unbound first
+			froms := []net.IP{LoopbackIP(1), LoopbackIP(251)}
+			pr := BindProbes(e.mux.Addr, "crowd", "pw", froms, 100*time.Millisecond, d*8/10, 5*time.Second)
+			wg.Wait()
+			e.end = time.Now()
+			ev := e.mux.Metric(`smppmux_downstream_refused_total{limit="max_unbound"}`) - ev0
+			pip := e.mux.Metric(`smppmux_downstream_refused_total{limit="max_unbound_per_ip"}`) - pip0
+			e.note("flood from %d addresses, %d connections each wanted, for %v: %d dialled, %d closed by the mux, %d open at once at most (client side), %d dial errors; mux closed %.0f oldest unbound (max_unbound 100) and refused %.0f at max_unbound_per_ip 10",
+				ips, perIP, d.Round(time.Millisecond), fr.Dials, fr.Closed, fr.MostOpen, fr.DialErrs, ev, pip)
+			e.note("new clients during the flood: %d tried, %d bound, slowest bind %v", pr.Tried, pr.Bound, pr.Max.Round(time.Millisecond))
+			e.check("new clients bind during the flood", pr.Tried > 0 && pr.Bound == pr.Tried, "%d of %d bound; first error %v", pr.Bound, pr.Tried, pr.FirstErr)
+			e.check("the flood went past max_unbound", ev > 0, "%.0f evicted", ev)
+			e.settleFDs(fd0)
+		}},
+		{name: "16 bcrypt burst", others: true, noRecov: true, muxOpts: func(e *env, o *MuxOptions) {
+			h, err := bcrypt.GenerateFromPassword([]byte("pw"), 10)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			o.PasswordHash = string(h)
+			// Every bind of the burst reaches the check: the per-address
+			// cap of unbound connections is not what this fault tests.
+			o.Server = map[string]string{"bind_fail_limit": strconv.Itoa(bindFailLimit), "bind_lockout": `"1m"`, "max_unbound_per_ip": "1000"}
+		}, inject: func(e *env) {
+			e.bcryptBurst(200)
+		}},
+		{name: "17 refusing client", others: true, noRecov: true, muxOpts: func(e *env, o *MuxOptions) {
+			o.Tenants = append(o.Tenants, "refuser")
+		}, before: func(e *env) {
+			e.addClient("refuser", 20)
+		}, inject: func(e *env) {
+			ref := e.others[0]
+			e.start = time.Now()
+			ref.Refuse(true)
+			time.Sleep(2 * e.s.fault)
+			ref.Refuse(false)
+			e.end = time.Now()
+		}, after: func(e *env) {
+			ids, total, most := e.others[0].Refusals()
+			// Redelivery backs off per entry from 1s, doubling: one first
+			// delivered at the fault's start is delivered again at 1s, 3s,
+			// 7s, 15s... so a fault of T seconds sees at most
+			// floor(log2(T+1))+1 deliveries of it, and one more for slack.
+			bound := int(math.Log2(e.end.Sub(e.start).Seconds()+1)) + 2
+			e.note("refusing client: %d receipts refused, %d refusals in all, at most %d of one receipt, over %v", ids, total, most, e.end.Sub(e.start).Round(time.Millisecond))
+			e.check("redeliveries of a refused receipt bounded", ids > 0 && most <= bound, "%d deliveries of one receipt refused (bound %d with back-off from 1s doubling)", most, bound)
+			e.goodReceipts()
+		}},
 	}
 }
+
+// bindFailLimit is the mux's bind_fail_limit in fault 16.
+const bindFailLimit = 5
 
 // Per-run state of faults 10 and 11, set by muxOpts (runs are sequential).
 var (
@@ -534,4 +636,135 @@ func zombie(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z'
+}
+
+// orphans returns the depth of the mux's orphan queue (mux.OrphanQueue),
+// or -1.
+func (e *env) orphans() int {
+	st, err := e.status()
+	if err != nil {
+		return -1
+	}
+	return st.Queued["~orphaned"]
+}
+
+// injectUnknown is faults 13 and 14: n receipts for ids nobody knows come
+// from the provider at once, copies times each (the same PDU body). The
+// fault lasts until the mux has stored the last of them in its orphan
+// queue, and at least hold.
+func (e *env) injectUnknown(n, copies int, hold time.Duration) {
+	if copies > 1 && time.Now().Second() >= 58 {
+		// A receipt's done date has the minute: the copies of one must
+		// not straddle two.
+		time.Sleep(3 * time.Second)
+	}
+	e.acked0, e.resent0 = e.sim.Stats(), e.mux.Metric("smppmux_reports_resent_total")
+	e.start = time.Now()
+	for i := range n {
+		for range copies {
+			if err := e.sim.InjectReceipt("acct", fmt.Sprintf("unknown-%06d", i)); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	deadline := e.start.Add(e.s.bound)
+	for e.orphans() < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // polling the mux's /status
+	}
+	stored := time.Since(e.start)
+	if d := time.Since(e.start); d < hold {
+		time.Sleep(hold - d)
+	}
+	e.end = time.Now()
+	sent := ""
+	if copies > 1 {
+		sent = fmt.Sprintf(", each sent %d times", copies)
+	}
+	e.note("%d unknown receipts injected%s; in the orphan queue after %v", n, sent, stored.Round(time.Millisecond))
+}
+
+// unknownAnswered checks, after the drain, that the n unknown receipts
+// were each acknowledged (every copy) and stored once, and that the
+// provider has nothing left to resend.
+func (e *env) unknownAnswered(n, copies int) {
+	ss := e.sim.Stats()
+	// The simulator counts a report acknowledged once; after the drain
+	// the load's receipts are all acknowledged, one per accepted submit
+	// (no DLR lost checks them): the rest are the injected ones.
+	unknownAcked := int(ss.DLRsAcked) - int(ss.Accepted)
+	e.check("every unknown receipt acknowledged", unknownAcked == n*copies && ss.Pending == 0,
+		"%d of %d acknowledged (provider: %d acked, %d submits accepted), %d waiting at the provider", unknownAcked, n*copies,
+		ss.DLRsAcked, ss.Accepted, ss.Pending)
+	resent := int(ss.Resent - e.acked0.Resent)
+	recognised := e.mux.Metric("smppmux_reports_resent_total") - e.resent0
+	e.check("provider resends bounded", resent <= max(10, n/100), "%d resent by the provider (bound %d); %.0f resends recognised by the mux",
+		resent, max(10, n/100), recognised)
+	if copies > 1 {
+		e.check("copies recognised as resends", recognised >= float64(n*(copies-1)), "%.0f recognised, %d copies sent", recognised, n*(copies-1))
+	}
+	depth := e.orphans()
+	e.check("orphan queue holds each once", depth == n, "%d in the orphan queue, %d injected", depth, n)
+	e.note("after the drain: %d in the orphan queue; provider resent %d, mux recognised %.0f resends, %d unknown receipts acknowledged", depth, resent, recognised, unknownAcked)
+	// Nothing is submitted now: a receipt sent again after the drain is
+	// one resent in a loop.
+	sent := ss.DLRsSent
+	time.Sleep(e.simCfg.DeliverTimeout + time.Second)
+	again := e.sim.Stats().DLRsSent - sent
+	e.check("nothing resent in a loop", again == 0, "%d receipts sent in the %v after the drain", again, e.simCfg.DeliverTimeout+time.Second)
+}
+
+// goodReceipts checks that the steady tenants' receipts flowed while the
+// fault lasted: every receipt of a submit accepted before its end came
+// within the recovery bound of it, and reports their latency.
+func (e *env) goodReceipts() {
+	l := e.L
+	before := l.Receipts(e.start.Add(-e.s.base), e.start, e.start.Add(e.s.bound), steadyTenants...)
+	during := l.Receipts(e.start, e.end, e.end.Add(e.s.bound), steadyTenants...)
+	all := l.Receipts(l.Start(), e.end, e.end.Add(e.s.bound), steadyTenants...)
+	e.note("steady tenants' receipts before the fault: %v", before)
+	e.note("steady tenants' receipts of submits accepted during the fault: %v", during)
+	e.check("good receipts delivered within bound", all.Expected > 0 && all.Late == 0,
+		"%d of %d receipts of submits accepted before the fault's end came later than %v after it, or not", all.Late, all.Expected, e.s.bound)
+}
+
+// bcryptBurst is fault 16: n binds with a wrong password at once from two
+// addresses against tenants with bcrypt password hashes.
+func (e *env) bcryptBurst(n int) {
+	metric := func(reason string) float64 {
+		return e.mux.Metric(`smppmux_downstream_binds_refused_total{reason="` + reason + `"}`)
+	}
+	wrong0, locked0, lock0 := metric("wrong_password"), metric("locked_out"), e.mux.Metric("smppmux_downstream_lockouts_total")
+	attackers := []net.IP{LoopbackIP(2), LoopbackIP(3)}
+	e.start = time.Now()
+	br := BindBurst(e.mux.Addr, "t0", "wrong", attackers, n, 20*time.Second)
+	// The attackers now have the password: they stay locked out.
+	var after []pdu.Status
+	for _, ip := range attackers {
+		st, err := bindOnce(ip, e.mux.Addr, "t0", "pw", 5*time.Second)
+		if err != nil {
+			st = pdu.StatusSysErr
+		}
+		after = append(after, st)
+	}
+	// A good client from another address binds with it.
+	good, gerr := bindOnce(LoopbackIP(4), e.mux.Addr, "crowd", "pw", 5*time.Second)
+	time.Sleep(time.Second) // submits of the burst's last second are answered
+	e.end = time.Now()
+	wrong, locked, locks := metric("wrong_password")-wrong0, metric("locked_out")-locked0, e.mux.Metric("smppmux_downstream_lockouts_total")-lock0
+	maxLat, baseLat := e.L.MaxLatency(e.start, e.end), e.L.MaxLatency(e.start.Add(-e.s.base), e.start)
+	e.note("%d wrong-password binds at once from %d addresses: answered in %v: %s, %d unanswered", n, len(attackers), br.Took.Round(time.Millisecond), statuses(br.ByStatus), br.Failed)
+	e.note("mux: %.0f refused wrong_password (bcrypt checks failed), %.0f refused locked_out, %.0f lockouts", wrong, locked, locks)
+	e.note("steady submits' slowest round trip: %v during the burst, %v before", maxLat.Round(time.Millisecond), baseLat.Round(time.Millisecond))
+	e.check("no attacker bound", br.ByStatus[pdu.StatusOK] == 0, "%d bound with a wrong password", br.ByStatus[pdu.StatusOK])
+	limit := bindFailLimit * len(attackers)
+	e.check("password checks bounded", wrong <= float64(limit) && br.ByStatus[pdu.StatusInvPassword] <= limit,
+		"%.0f wrong_password refusals counted, %d answered ESME_RINVPASWD; at most %d (bind_fail_limit %d per address)", wrong, br.ByStatus[pdu.StatusInvPassword], limit, bindFailLimit)
+	e.check("attackers locked out", locks == float64(len(attackers)) && !slices.Contains(after, pdu.StatusOK),
+		"%.0f lockouts; binds with the right password from the attackers' addresses then: %v", locks, after)
+	e.check("others bind", gerr == nil && good == pdu.StatusOK, "a bind from another address: %v %v", good, gerr)
+	e.check("bound sessions served", maxLat < time.Second, "slowest steady submit %v during the burst (bound 1s)", maxLat.Round(time.Millisecond))
+}
+
+func statuses(m map[pdu.Status]int) string {
+	return Counts{ByStatus: m}.Statuses()
 }

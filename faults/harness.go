@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,6 +132,29 @@ type MuxOptions struct {
 	Rule    string   // TOML appended to every [[client]] (e.g. a plugin rule)
 	Tenants []string // system_ids; password "pw" each
 	Level   string   // log level; default info
+	// Server overrides or adds [server] keys: key -> TOML value, as
+	// "max_unbound" -> "100" or "dlr_grace" -> `"10s"`.
+	Server map[string]string
+	// PasswordHash, when set, is every tenant's password_hash (a bcrypt
+	// hash of "pw") instead of the plain password.
+	PasswordHash string
+}
+
+// serverDefaults are the [server] keys the suite writes, in order. Every
+// client of the suite comes from 127.0.0.1, hence the per-address limits
+// as high as the totals (faults that test them set their own).
+var serverDefaults = [][2]string{
+	{"mo_default", `""`},
+	{"bind_timeout", `"5s"`},
+	{"max_connections", "10000"},
+	{"max_connections_per_ip", "5000"},
+	{"max_unbound", "5000"},
+	{"max_unbound_per_ip", "5000"},
+	{"enquire_link", `"10s"`},
+	{"response_timeout", `"3s"`},
+	{"window", "10"},
+	{"submit_wait", `"2s"`},
+	{"dlr_grace", `"3s"`},
 }
 
 // Mux is the smpp-mux subprocess: started, killed -9, stopped with
@@ -162,19 +186,27 @@ func Config(t TB, hosts []string, o MuxOptions) (path, addr, admin string) {
 		o.Level = "info"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `[server]
-listen = %q
-mo_default = ""
-bind_timeout = "5s"
-max_connections = 10000
-max_connections_per_ip = 5000
-max_unbound = 5000
-enquire_link = "10s"
-response_timeout = "3s"
-window = 10
-submit_wait = "2s"
-dlr_grace = "3s"
-[admin]
+	fmt.Fprintf(&b, "[server]\nlisten = %q\n", addr)
+	set := map[string]bool{}
+	for _, kv := range serverDefaults {
+		v := kv[1]
+		if ov, ok := o.Server[kv[0]]; ok {
+			v = ov
+		}
+		set[kv[0]] = true
+		fmt.Fprintf(&b, "%s = %s\n", kv[0], v)
+	}
+	extra := make([]string, 0, len(o.Server))
+	for k := range o.Server {
+		if !set[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		fmt.Fprintf(&b, "%s = %s\n", k, o.Server[k])
+	}
+	fmt.Fprintf(&b, `[admin]
 listen = %q
 [log]
 level = %q
@@ -190,12 +222,16 @@ window = 50
 enquire_link = "5s"
 reconnect_delay = "1s"
 response_timeout = "5s"
-`, addr, admin, o.Level, o.Store)
+`, admin, o.Level, o.Store)
 	for _, h := range hosts {
 		fmt.Fprintf(&b, "[[upstream.host]]\naddress = %q\n", h)
 	}
+	pw := `password = "pw"`
+	if o.PasswordHash != "" {
+		pw = fmt.Sprintf("password_hash = %q", o.PasswordHash)
+	}
 	for _, id := range o.Tenants {
-		fmt.Fprintf(&b, "[[client]]\nsystem_id = %q\npassword = \"pw\"\nmax_binds = 5000\n%s\n", id, o.Rule)
+		fmt.Fprintf(&b, "[[client]]\nsystem_id = %q\n%s\nmax_binds = 5000\n%s\n", id, pw, o.Rule)
 	}
 	path = filepath.Join(dir, "smpp-mux.toml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {

@@ -232,3 +232,183 @@ func LimitFileSize(pid int, max int64) error {
 	}
 	return nil
 }
+
+// LoopbackIP returns 127.0.0.n: Linux routes all of 127.0.0.0/8 to the
+// loopback interface, so a dialer bound to it is a distinct client address.
+func LoopbackIP(n int) net.IP { return net.IPv4(127, 0, 0, byte(n)) }
+
+// dialFrom dials addr from the local IP from (nil: any).
+func dialFrom(from net.IP, addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if from != nil {
+		d.LocalAddr = &net.TCPAddr{IP: from}
+	}
+	return d.Dial("tcp", addr)
+}
+
+// FloodResult is what UnboundFlood did.
+type FloodResult struct {
+	Dials, DialErrs int // connections opened, and dials that failed
+	Closed          int // connections the mux closed while they were held
+	MostOpen        int // connections held open at once, at most
+}
+
+// UnboundFlood holds perIP connections open without binding from each of
+// ips addresses (127.0.0.2 on) for d: each sends nothing, and when the mux
+// closes it (a limit, an eviction, the bind timeout) it is dialled again
+// after 50ms. It returns when every connection is closed.
+func UnboundFlood(addr string, ips, perIP int, d time.Duration) FloodResult {
+	var dials, errs, closed, open, most atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(d)
+	for i := range ips {
+		from := LoopbackIP(2 + i)
+		for range perIP {
+			wg.Go(func() {
+				var buf [64]byte
+				for time.Now().Before(end) {
+					nc, err := dialFrom(from, addr, time.Second)
+					if err != nil {
+						errs.Add(1)
+						time.Sleep(50 * time.Millisecond) // a client's redial pause
+						continue
+					}
+					dials.Add(1)
+					n := open.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					_ = nc.SetReadDeadline(end)
+					_, err = nc.Read(buf[:]) // the mux sends nothing to an unbound connection: this is its close
+					open.Add(-1)
+					_ = nc.Close()
+					var ne net.Error
+					if !errors.As(err, &ne) || !ne.Timeout() {
+						closed.Add(1)
+						time.Sleep(50 * time.Millisecond) // a client's redial pause
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return FloodResult{Dials: int(dials.Load()), DialErrs: int(errs.Load()), Closed: int(closed.Load()), MostOpen: int(most.Load())}
+}
+
+// ProbeResult is what BindProbes saw.
+type ProbeResult struct {
+	Tried, Bound int
+	Max          time.Duration // the slowest bind that succeeded
+	FirstErr     error
+}
+
+// BindProbes binds a new transceiver of systemID every interval for d,
+// in turn from each of froms, each bounded by timeout, and unbinds it at
+// once: the clients that come while a fault lasts.
+func BindProbes(addr, systemID, password string, froms []net.IP, interval, d, timeout time.Duration) ProbeResult {
+	var (
+		mu  sync.Mutex
+		res ProbeResult
+		wg  sync.WaitGroup
+	)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	end := time.Now().Add(d)
+	for k := 0; time.Now().Before(end); k++ {
+		from := froms[k%len(froms)]
+		wg.Go(func() {
+			t0 := time.Now()
+			err := probe(from, addr, systemID, password, timeout)
+			mu.Lock()
+			defer mu.Unlock()
+			res.Tried++
+			if err == nil {
+				res.Bound++
+				res.Max = max(res.Max, time.Since(t0))
+			} else if res.FirstErr == nil {
+				res.FirstErr = fmt.Errorf("from %v: %w", from, err)
+			}
+		})
+		<-t.C
+	}
+	wg.Wait()
+	return res
+}
+
+func probe(from net.IP, addr, systemID, password string, timeout time.Duration) error {
+	nc, err := dialFrom(from, addr, timeout)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(timeout))
+	br := bufio.NewReader(nc)
+	if err := bind(nc, br, pdu.CmdBindTransceiver, systemID, password); err != nil {
+		return err
+	}
+	_, _ = nc.Write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbind, 0, 2))
+	for { // until unbind_resp or close
+		f, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength)
+		if err != nil || pdu.ID(f) == pdu.CmdUnbindResp {
+			return nil
+		}
+	}
+}
+
+// BurstResult counts the answers to a burst of binds by status; Failed
+// are the binds that got no answer (the connection closed or timed out).
+type BurstResult struct {
+	ByStatus map[pdu.Status]int
+	Failed   int
+	Took     time.Duration // until the last one settled
+}
+
+// BindBurst opens n connections at once, spread over froms, and binds
+// each as systemID with password, each bounded by timeout; it returns
+// when every bind is answered or has failed.
+func BindBurst(addr, systemID, password string, froms []net.IP, n int, timeout time.Duration) BurstResult {
+	var (
+		mu  sync.Mutex
+		res = BurstResult{ByStatus: map[pdu.Status]int{}}
+		wg  sync.WaitGroup
+	)
+	start := make(chan struct{})
+	t0 := time.Now()
+	for i := range n {
+		from := froms[i%len(froms)]
+		wg.Go(func() {
+			<-start
+			st, err := bindOnce(from, addr, systemID, password, timeout)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				res.Failed++
+			} else {
+				res.ByStatus[st]++
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	res.Took = time.Since(t0)
+	return res
+}
+
+// bindOnce binds once from from and returns the bind's status; err is
+// set when no answer came.
+func bindOnce(from net.IP, addr, systemID, password string, timeout time.Duration) (pdu.Status, error) {
+	nc, err := dialFrom(from, addr, timeout)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(timeout))
+	err = bind(nc, bufio.NewReader(nc), pdu.CmdBindTransceiver, systemID, password)
+	var se *pdu.StatusError
+	switch {
+	case err == nil:
+		return pdu.StatusOK, nil
+	case errors.As(err, &se):
+		return se.Status, nil
+	}
+	return 0, err
+}

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,9 @@ type Ledger struct {
 	// okSteady counts ESME_ROK answers to steady clients per Bucket since
 	// start: the throughput that recovery is measured on.
 	okSteady []atomic.Int64
+	// maxLat is the longest submit_sm round trip a steady client saw per
+	// Bucket (by the time of the answer), in nanoseconds.
+	maxLat []atomic.Int64
 
 	mu         sync.Mutex // guards the fields below
 	sent       int
@@ -37,6 +41,7 @@ type Ledger struct {
 	misrouted  int                  // receipts received by a tenant that did not submit the id
 	kills      []time.Time          // when the mux was killed -9
 	firstAt    map[string]time.Time // id -> when its first receipt came
+	acceptedAt map[string]time.Time // accepted id -> when its submit_sm_resp came
 	dupAt      []time.Duration      // duplicate receipt times after their first
 	notes      []string
 }
@@ -46,11 +51,14 @@ func NewLedger(span time.Duration) *Ledger {
 	return &Ledger{
 		start:    time.Now(),
 		okSteady: make([]atomic.Int64, int(span/Bucket)+1),
+		maxLat:   make([]atomic.Int64, int(span/Bucket)+1),
 		byStatus: map[pdu.Status]int{},
 		owner:    map[string]string{},
 		got:      map[string]int{},
 		gotBy:    map[string]string{},
 		firstAt:  map[string]time.Time{},
+
+		acceptedAt: map[string]time.Time{},
 	}
 }
 
@@ -63,11 +71,17 @@ func (l *Ledger) submitted() {
 	l.mu.Unlock()
 }
 
-// answer records a submit_sm_resp (or generic_nack) for a submit.
-func (l *Ledger) answer(tenant string, steady bool, st pdu.Status, id string, registered bool) {
-	if st == pdu.StatusOK && steady {
-		if i := int(time.Since(l.start) / Bucket); i < len(l.okSteady) {
-			l.okSteady[i].Add(1)
+// answer records a submit_sm_resp (or generic_nack) for a submit that
+// was sent lat ago.
+func (l *Ledger) answer(tenant string, steady bool, st pdu.Status, id string, registered bool, lat time.Duration) {
+	now := time.Now()
+	if steady {
+		if i := int(now.Sub(l.start) / Bucket); i < len(l.okSteady) {
+			if st == pdu.StatusOK {
+				l.okSteady[i].Add(1)
+			}
+			for m := l.maxLat[i].Load(); int64(lat) > m && !l.maxLat[i].CompareAndSwap(m, int64(lat)); m = l.maxLat[i].Load() {
+			}
 		}
 	}
 	l.mu.Lock()
@@ -76,6 +90,7 @@ func (l *Ledger) answer(tenant string, steady bool, st pdu.Status, id string, re
 	l.byStatus[st]++
 	if st == pdu.StatusOK && registered && id != "" {
 		l.owner[id] = tenant
+		l.acceptedAt[id] = now
 		if by, ok := l.gotBy[id]; ok && by != tenant {
 			l.misrouted++ // the receipt raced its response to another tenant
 		}
@@ -226,6 +241,62 @@ func (l *Ledger) Rate(from, to time.Time) float64 {
 		n += l.okSteady[k].Load()
 	}
 	return float64(n) / (float64(j-i) * Bucket.Seconds())
+}
+
+// MaxLatency returns the longest submit_sm round trip of a steady client
+// answered over [from, to).
+func (l *Ledger) MaxLatency(from, to time.Time) time.Duration {
+	var m int64
+	for k := l.bucket(from); k < l.bucket(to); k++ {
+		m = max(m, l.maxLat[k].Load())
+	}
+	return time.Duration(m)
+}
+
+// ReceiptFigures are the receipts of the submits accepted over a window,
+// for some tenants.
+type ReceiptFigures struct {
+	Expected  int           // accepted with registered_delivery
+	Delivered int           // received by now
+	Late      int           // not received by the deadline given (missing or after it)
+	P50, P99  time.Duration // from submit_sm_resp to the first copy of the receipt
+	Max       time.Duration
+}
+
+// Receipts returns the figures of the receipts for submits of tenants
+// (all when none is given) accepted over [from, to); a receipt counts as
+// late when it came after by, or not yet.
+func (l *Ledger) Receipts(from, to, by time.Time, tenants ...string) ReceiptFigures {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var f ReceiptFigures
+	var lats []time.Duration
+	for id, at := range l.acceptedAt {
+		if at.Before(from) || !at.Before(to) || len(tenants) > 0 && !slices.Contains(tenants, l.owner[id]) {
+			continue
+		}
+		f.Expected++
+		first, ok := l.firstAt[id]
+		if !ok || first.After(by) {
+			f.Late++
+		}
+		if ok {
+			f.Delivered++
+			lats = append(lats, max(0, first.Sub(at)))
+		}
+	}
+	if len(lats) > 0 {
+		slices.Sort(lats)
+		f.P50, f.P99, f.Max = lats[len(lats)/2], lats[len(lats)*99/100], lats[len(lats)-1]
+	}
+	return f
+}
+
+// String formats the figures: "1200 expected, 1200 delivered (0 late), latency p50 205ms p99 230ms max 250ms".
+func (f ReceiptFigures) String() string {
+	r := time.Millisecond
+	return fmt.Sprintf("%d expected, %d delivered (%d late), latency p50 %v p99 %v max %v",
+		f.Expected, f.Delivered, f.Late, f.P50.Round(r), f.P99.Round(r), f.Max.Round(r))
 }
 
 func (l *Ledger) bucket(t time.Time) int {

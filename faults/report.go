@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 )
@@ -71,14 +72,68 @@ func (r Result) during() string {
 	return fmt.Sprintf("%.0f", r.During)
 }
 
+// tableHead is the head of a results table.
+const tableHead = "| fault | what held | figures |\n| --- | --- | --- |\n"
+
 // Markdown renders results as a table.
 func Markdown(rs []Result) string {
 	var b strings.Builder
-	b.WriteString("| fault | what held | figures |\n| --- | --- | --- |\n")
+	b.WriteString(tableHead)
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", esc(r.Fault), esc(r.Held()), esc(r.Figures()))
+		b.WriteString(row(r))
 	}
 	return b.String()
+}
+
+func row(r Result) string {
+	return fmt.Sprintf("| %s | %s | %s |\n", esc(r.Fault), esc(r.Held()), esc(r.Figures()))
+}
+
+// keptFrom introduces the oldest run that kept rows of a section come from.
+const keptFrom = "kept from earlier runs of this setting (the oldest: "
+
+// MergeSection is WriteSection for a run of some of the faults: the rows
+// of the faults it did not run are kept from the section in the file, with
+// a line that says which run they come from, and the rows are in fault
+// order. head is the run's heading, before the table.
+func MergeSection(path, name, head string, rs []Result) error {
+	ran := map[string]bool{}
+	rows := make([]string, 0, len(rs))
+	for _, r := range rs {
+		ran[r.Fault] = true
+		rows = append(rows, row(r))
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	var kept []string
+	var from string
+	begin, end := "<!-- "+name+":begin -->", "<!-- "+name+":end -->"
+	if s := string(old); strings.Contains(s, begin) && strings.Contains(s, end) {
+		sec := s[strings.Index(s, begin):strings.Index(s, end)]
+		for _, line := range strings.Split(sec, "\n") {
+			switch {
+			case strings.HasPrefix(line, "Run ") && from == "":
+				from, _, _ = strings.Cut(strings.TrimPrefix(line, "Run "), ";")
+			case strings.Contains(line, keptFrom):
+				// Rows kept once already: their run is older still.
+				_, from, _ = strings.Cut(line, keptFrom)
+				from = strings.TrimSuffix(from, ").")
+			case strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| fault |") && !strings.HasPrefix(line, "| --- |"):
+				fault, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " | ")
+				if !ran[strings.ReplaceAll(fault, "\\|", "|")] {
+					kept = append(kept, line+"\n")
+				}
+			}
+		}
+	}
+	if len(kept) > 0 {
+		head += fmt.Sprintf("This run ran %d of the faults; the rows of the other %d are %s%s).\n\n", len(rs), len(kept), keptFrom, from)
+	}
+	rows = append(rows, kept...)
+	sort.Strings(rows) // rows start with the fault's number
+	return WriteSection(path, name, head+tableHead+strings.Join(rows, ""))
 }
 
 func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
