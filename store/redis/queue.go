@@ -67,7 +67,8 @@ func reportSum(frame []byte) string {
 // time in ms), then re-claims entries whose lease ended or was released
 // (the leases sorted set: id -> lease end in Redis ms; released = 0),
 // oldest first, then reads new entries (XREADGROUP ">"), creating the
-// group the first time. Every entry it hands out is claimed by this
+// group the first time (when XREADGROUP answers NOGROUP and the queue
+// exists; a queue that does not exist has no leases either). Every entry it hands out is claimed by this
 // consumer in the group's pending list and gets a lease end (one ZADD
 // for the new ones). Lease ends use the Redis clock (TIME), so instances
 // with skewed clocks agree.
@@ -78,10 +79,6 @@ var fetchScript = goredis.NewScript(`
 local q, l = KEYS[1], KEYS[2]
 local group, consumer = ARGV[1], ARGV[2]
 local max, lease, retention = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-if redis.call('EXISTS', q) == 0 then
-  redis.call('DEL', l)
-  return {0, {}}
-end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local trimmed = 0
@@ -116,6 +113,10 @@ if #out < max then
   local r = read()
   if type(r) == 'table' and r.err then
     if not string.find(r.err, 'NOGROUP', 1, true) then return redis.error_reply(r.err) end
+    if redis.call('EXISTS', q) == 0 then
+      redis.call('DEL', l)
+      return {trimmed, out}
+    end
     redis.call('XGROUP', 'CREATE', q, group, '0')
     r = read()
     if type(r) == 'table' and r.err then return redis.error_reply(r.err) end
