@@ -382,6 +382,25 @@ func TestOpenUnreachable(t *testing.T) {
 	if strings.Contains(m.String(), "hunter2") {
 		t.Errorf("String() = %q shows the password", m.String())
 	}
+
+	// The same with addrs, as a cluster: the error names them, not the
+	// password.
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	c := &Store{Addrs: []string{addr, addr}, Password: "hunter2", Timeout: mux.Duration(500 * time.Millisecond)}
+	start = time.Now()
+	err = c.Provision(ctx)
+	if err == nil {
+		t.Fatal("Provision on cluster addrs succeeded with nothing listening")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Provision took %v", d)
+	}
+	if msg := err.Error(); strings.Contains(msg, "hunter2") || !strings.Contains(msg, "connect to cluster addrs="+addr) {
+		t.Errorf("Provision = %q; want the addrs and no password", msg)
+	}
+	if err := c.Cleanup(); err != nil {
+		t.Errorf("Cleanup after a failed Provision: %v", err)
+	}
 }
 
 func TestValidate(t *testing.T) {
