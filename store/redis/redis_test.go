@@ -587,3 +587,37 @@ func TestReportEnqueuedOnce(t *testing.T) {
 		t.Fatalf("%d entries queued, want 3 (one receipt, two MOs)", len(es))
 	}
 }
+
+// TestDecodeAddrs: every key that goes with addrs is the module's own.
+func TestDecodeAddrs(t *testing.T) {
+	src := `
+addrs = ["s1:26379", "s2:26379"]
+sentinel_master = "mymaster"
+cluster = false
+username = "mux"
+password = "hunter2"
+sentinel_password = "hunter3"
+db = 2
+tls = true
+tls_ca = "ca.pem"
+`
+	var s Store
+	md, err := toml.Decode(src, &s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := md.Undecoded(); len(u) != 0 {
+		t.Errorf("undecoded keys %v", u)
+	}
+	want := Store{Addrs: []string{"s1:26379", "s2:26379"}, SentinelMaster: "mymaster", Username: "mux",
+		Password: "hunter2", SentinelPass: "hunter3", DB: 2, TLS: true, TLSCA: "ca.pem"}
+	if s.String() != want.String() || s.mode() != "sentinel" || s.SentinelPass != want.SentinelPass || s.DB != 2 || !s.TLS || s.TLSCA != "ca.pem" || s.Username != "mux" {
+		t.Errorf("decoded %s", &s)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	if _, err := s.universal(); err == nil || !strings.Contains(err.Error(), "tls_ca") {
+		t.Errorf("universal() with a missing tls_ca file = %v", err)
+	}
+}
