@@ -22,7 +22,7 @@ dlr_grace = "3s"
 listen = ""
 [store]
 module = "redis"
-url = "redis://%s/0"
+%s
 timeout = "500ms"
 [upstream]
 system_id = "acct"
@@ -74,17 +74,22 @@ func (r *receipts) count(ids map[string]bool) (distinct, dups int) {
 // Two mux processes on one Redis in front of one provider account: the
 // simulator spreads receipts over the binds of both, and the client, bound
 // to each, gets every receipt exactly once; with one mux killed in the
-// middle, at least once.
+// middle, at least once. The same on a three-master Redis Cluster.
 func TestTwoInstancesOneRedis(t *testing.T) {
 	for _, kill := range []bool{false, true} {
 		t.Run(map[bool]string{false: "all acks succeed", true: "one instance killed"}[kill], func(t *testing.T) {
-			twoInstances(t, kill)
+			redisAddr, _, _ := redistest.Start(t)
+			twoInstances(t, fmt.Sprintf("url = \"redis://%s/0\"", redisAddr), kill)
 		})
 	}
+	t.Run("cluster", func(t *testing.T) {
+		nodes := redistest.StartCluster(t)
+		twoInstances(t, fmt.Sprintf("addrs = [%q, %q, %q]", nodes[0], nodes[1], nodes[2]), false)
+	})
 }
 
-func twoInstances(t *testing.T, kill bool) {
-	redisAddr, _, _ := redistest.Start(t)
+// twoInstances runs the test with the [store] keys that say where Redis is.
+func twoInstances(t *testing.T, where string, kill bool) {
 	simAddr := freeAddr(t)
 	simProc := start(t, "simulate", "--listen", simAddr, "--system-id", "acct", "--password", "secret", "--dlr-delay", "300ms")
 	defer stop(t, simProc)
@@ -93,7 +98,7 @@ func twoInstances(t *testing.T, kill bool) {
 	var procs []*exec.Cmd
 	for range 2 {
 		a := freeAddr(t)
-		p := start(t, "run", "--config", writeConfig(t, fmt.Sprintf(redisConfig, a, redisAddr, simAddr)))
+		p := start(t, "run", "--config", writeConfig(t, fmt.Sprintf(redisConfig, a, where, simAddr)))
 		waitListening(t, a)
 		addrs, procs = append(addrs, a), append(procs, p)
 	}

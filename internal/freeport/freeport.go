@@ -63,6 +63,33 @@ func Port() (int, error) {
 	return strconv.Atoi(p)
 }
 
+// PortPair returns a port such that both it and port+offset are free now
+// and outside the ephemeral range: a Redis Cluster node listens on its
+// port and on port+10000 for the cluster bus. It fails when no such pair
+// is found, rather than falling back to ephemeral ports.
+func PortPair(offset int) (int, error) {
+	top := min(high, ephemeralStart()) - offset
+	if top <= low {
+		return 0, fmt.Errorf("freeport: no room for a pair %d apart below port %d", offset, top+offset)
+	}
+	for range 100 {
+		port := low + rand.IntN(top-low)
+		if free(port) && free(port+offset) {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("freeport: no free pair %d apart in [%d, %d)", offset, low, top+offset)
+}
+
+// free reports whether 127.0.0.1:port can be listened on now.
+func free(port int) bool {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	return ln.Close() == nil
+}
+
 // ephemeralStart returns the first port of Linux's ephemeral range, or
 // high where it cannot be read.
 func ephemeralStart() int {

@@ -25,3 +25,23 @@ func TestAddrIsFreeAndNotEphemeral(t *testing.T) {
 		ln.Close()
 	}
 }
+
+func TestPortPair(t *testing.T) {
+	const offset = 10000
+	for range 10 {
+		port, err := PortPair(offset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if top := min(high, ephemeralStart()); port < low || port+offset >= top {
+			t.Fatalf("pair %d, %d outside [%d, %d)", port, port+offset, low, top)
+		}
+		for _, p := range []int{port, port + offset} {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				t.Fatalf("port %d not free: %v", p, err)
+			}
+			ln.Close()
+		}
+	}
+}

@@ -4,6 +4,10 @@
 // kills it. Packages that need a Redis (store/redis, multi-instance mux
 // tests) share it.
 //
+// StartCluster runs a Redis Cluster of three masters (no replicas), and
+// StartSentinel a master watched by one Sentinel, for tests of the store
+// against those deployments.
+//
 // When the redis-server binary is not on PATH, Start skips the test; when
 // the environment variable CI is set, it fails it instead, so that CI
 // never passes by skipping.
@@ -33,6 +37,8 @@ type Option func(*config)
 
 type config struct {
 	appendOnly bool
+	args       []string // more redis-server arguments (cluster mode)
+	conf       string   // config file given first (sentinel mode)
 }
 
 // AppendOnly runs the server with appendonly yes and appendfsync always,
@@ -59,26 +65,20 @@ type server struct {
 // stops the server.
 func Start(t testing.TB, opts ...Option) (addr string, stop func(), restart func()) {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redistest: redis-server not found on PATH (CI is set, so not skipping): %v", err)
-		}
-		t.Skipf("redistest: redis-server not found on PATH: %v", err)
-	}
-	s := &server{t: t, bin: bin, dir: t.TempDir()}
+	s := &server{t: t, bin: lookPath(t, "redis-server"), dir: t.TempDir()}
 	for _, o := range opts {
 		o(&s.cfg)
 	}
 	t.Cleanup(s.stop)
 	var lastErr error
 	for range 3 { // a port picked free can be taken before the server binds it
-		if s.port, err = freePort(); err != nil {
+		port, err := freeport.Port()
+		if err != nil {
 			t.Fatalf("redistest: pick a port: %v", err)
 		}
+		s.port = port
 		if lastErr = s.start(); lastErr == nil {
-			addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-			return addr, s.stop, s.restart
+			return s.addr(), s.stop, s.restart
 		}
 		s.stop()
 	}
@@ -86,7 +86,21 @@ func Start(t testing.TB, opts ...Option) (addr string, stop func(), restart func
 	return "", nil, nil
 }
 
-func freePort() (int, error) { return freeport.Port() }
+// lookPath finds a program the tests need: it skips the test when the
+// program is missing, or fails it when the environment variable CI is set.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redistest: %s not found on PATH (CI is set, so not skipping): %v", name, err)
+		}
+		t.Skipf("redistest: %s not found on PATH: %v", name, err)
+	}
+	return bin
+}
+
+func (s *server) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // start runs the server and waits until it answers PING.
 func (s *server) start() error {
@@ -95,17 +109,22 @@ func (s *server) start() error {
 		aof = "yes"
 	}
 	logPath := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(s.bin,
+	var args []string
+	if s.cfg.conf != "" {
+		args = append(args, s.cfg.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--dir", s.dir, "--save", "", "--appendonly", aof, "--appendfsync", "always",
 		"--daemonize", "no", "--logfile", logPath)
+	cmd := exec.Command(s.bin, append(args, s.cfg.args...)...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+	addr := s.addr()
 	deadline := time.Now().Add(startTimeout)
 	for {
 		err := ping(addr)

@@ -1,6 +1,7 @@
 // Package redis is the store.redis module: message ids and per-client
-// report queues in a Redis server (6.2 or later) that several mux
-// instances share, on github.com/redis/go-redis/v9.
+// report queues in Redis (6.2 or later: one server, a master behind
+// Sentinels, or a Redis Cluster) that several mux instances share, on
+// github.com/redis/go-redis/v9 (one UniversalClient for all three).
 //
 // # Name
 //
@@ -19,11 +20,18 @@
 //	<prefix>:id:<message id>    string: client system_id; expires at the id's expiry (SET ... PXAT)
 //	<prefix>:q:{<client>}       stream: the client's queue; fields k (kind) and f (the deliver_sm PDU)
 //	<prefix>:lease:{<client>}   sorted set: entry id -> lease end (Redis clock, ms); 0 = released
+//	<prefix>:seen:{<client>}:<sum> string: a report stored within 30 min (against resends)
 //	<prefix>:clients            set: every client ever queued to, for the sweep and Stats
 //
 // A client's keys share the hash tag {<client>}, so they sit in one slot
-// of a Redis Cluster and one script may touch them; ids are single-key
-// commands and may spread over every slot. Each queue stream has one
+// of a Redis Cluster and one script may touch them; every script call
+// and every multi-key command touches the keys of one client only. Ids
+// are single-key commands and spread over every slot; so do batches,
+// sent as pipelines that go-redis splits by node. The clients set is one
+// key, used on its own: each instance adds a client once (and all its
+// clients again at each sweep, in case the set was lost), and reads it
+// at the sweep and in Stats; nothing else needs one keyspace (no DBSIZE,
+// no SCAN). Each queue stream has one
 // consumer group, "mux"; each instance is a consumer named
 // hostname-pid-random. An entry's id is its stream id ("ms-seq"), so its
 // time (Entry.Enqueued) is the Redis clock at XADD.
@@ -33,13 +41,16 @@
 // persistence. Run Redis with appendonly yes and appendfsync everysec
 // (a crash may lose the last second) or always (nothing acknowledged is
 // lost); without persistence a Redis restart loses every queued report.
-// PutIDs and Enqueue write each record with its own command in one
-// pipeline, not in MULTI (a batch spans clients, so slots): when part of
-// a batch fails, the call fails and the part written stays; the mux then
-// answers the provider with a temporary error, and the provider's resend
-// may queue a report twice (delivery is at least once anyway).
+// PutIDs writes one SET per id and Enqueue one script call per client of
+// the batch, each batch in one pipeline, not in MULTI (a batch spans
+// clients, so slots): when part of a batch fails, the call fails and the
+// part written stays; the mux then answers the provider with a temporary
+// error, and the provider's resend is queued once (the seen keys).
 //
-// Fetch runs one Lua script per call, so that two instances never lease
+// Every script is loaded at open (on every master of a cluster) and run
+// by its SHA (EVALSHA); a server that lost it (a restart, a failover)
+// answers NOSCRIPT and gets the source once (EVAL). Fetch runs one script
+// per call, so that two instances never lease
 // one entry at once. It trims the queue past retention (XTRIM MINID),
 // re-claims (XCLAIM) entries whose lease ended or was released, oldest
 // first, then reads new ones (XREADGROUP ">"), and records a lease end
@@ -49,8 +60,8 @@
 // back after 200ms even when the next Fetch asks for a minute. Lease ends
 // use the Redis clock, so instances with skewed clocks agree. After a
 // crash or restart of an instance, its leases run out and any instance
-// takes the entries. Ack is XACK, XDEL and the lease's removal in one
-// MULTI. Release sets the lease end to 0, but only for entries this
+// takes the entries. Ack is one script: XACK, XDEL and the leases'
+// removal. Release sets the lease end to 0, but only for entries this
 // instance holds (XPENDING names the holder), so a Release that comes
 // after a lease ran out and another instance took the entry changes
 // nothing.
@@ -68,19 +79,32 @@
 // Clients are found through the clients set, not SCAN: SCAN would walk
 // every message id key.
 //
-// Errors: the url is checked at Provision; Redis that cannot be reached
-// (or is older than 6.2) fails Provision with an error naming the url,
-// its password redacted, since a config error is better found at start.
+// Errors: the url or addrs are checked at Provision; Redis that cannot
+// be reached (or is older than 6.2) fails Provision with an error naming
+// the url or addrs, passwords redacted, since a config error is better
+// found at start.
 // Afterwards outages are tolerated: every call is bounded by timeout and
 // returns an error meanwhile (the mux answers temporary errors), never
-// hangs and never panics; go-redis reconnects by itself. The password
-// is never logged: String and the zap marshaler redact it.
+// hangs and never panics; go-redis reconnects by itself, and follows
+// MOVED and ASK in a cluster and failovers behind Sentinels. Passwords
+// are never logged: String and the zap marshaler redact them.
 //
 // # Configuration
 //
 //	[store]
 //	module    = "redis"
-//	url       = "redis://127.0.0.1:6379/0" # redis://[user:password@]host:port/db; rediss:// for TLS
+//	url       = "redis://127.0.0.1:6379/0" # one server: redis://[user:password@]host:port/db; rediss:// for TLS
+//	# or, instead of url:
+//	addrs           = []    # host:port of the Sentinels or of cluster nodes (or of one server)
+//	sentinel_master = ""    # the master's name the Sentinels know: addrs are Sentinels
+//	cluster         = false # addrs are cluster nodes even when there is one; several addrs without sentinel_master are anyway
+//	username        = ""    # ACL user
+//	password        = ""    # of the Redis servers
+//	sentinel_password = ""  # of the Sentinels
+//	db              = 0     # not on a cluster
+//	tls             = false # TLS, trusting the system roots
+//	tls_ca          = ""    # or the CAs in this PEM file
+//	# and with either:
 //	prefix    = "smppmux"                  # prefix of every key; no { or }
 //	timeout   = "2s"                       # bound on each call (dial, read, write, pool wait)
 //	retention = "48h"                      # queue entries older than this are dropped
@@ -88,10 +112,12 @@
 //	sweep     = "1m"                       # how often queues are trimmed
 //
 // The url's query may set go-redis options (dial_timeout, read_timeout,
-// pool_size, max_retries, ...); those it sets win over timeout. The mux
-// reads its own keys from the same table (module, dlr_ttl); this module
-// declares only the keys above. Instances that share queues must share
-// url, prefix, retention and queue_cap.
+// pool_size, max_retries, ...); those it sets win over timeout. The url
+// and addrs exclude each other, and the keys that go with addrs are
+// refused beside a url, which carries its own. The mux reads its own
+// keys from the same table (module, dlr_ttl); this module declares only
+// the keys above. Instances that share queues must share the Redis,
+// prefix, retention and queue_cap.
 //
 // # Example
 //
@@ -99,6 +125,11 @@
 //	module = "redis"
 //	url = "rediss://:s3cret@redis.internal:6380/2"
 //	retention = "72h"
+//
+//	[store]
+//	module = "redis"
+//	addrs = ["10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"] # a cluster
+//	password = "s3cret"
 //
 // From Go, for tests and tools:
 //
@@ -109,12 +140,12 @@
 // # Metrics and Stats
 //
 // Stats reports queue depths per client (XLEN, leased entries included,
-// the same on every instance), IDs (DBSIZE less the queue and lease
-// keys: approximate, and other keys in the same database count too, so
-// give the store a database of its own), Dropped (entries this instance
-// removed past retention or the cap since start) and Expired (always 0:
-// Redis expires ids itself); the mux exports them on /metrics and
-// /status. Each sweep that drops entries logs one Warn line with counts
+// the same on every instance), IDs (the ids this instance stored that
+// have not expired, to the minute: per instance, not for the whole
+// Redis, as counting every instance's would take a SCAN of every node),
+// Dropped (entries this instance removed past retention or the cap since
+// start) and Expired (always 0: Redis expires ids itself); the mux
+// exports them on /metrics and /status. Each sweep that drops entries logs one Warn line with counts
 // per client.
 //
 // Start reading at Store in redis.go, then queue.go.

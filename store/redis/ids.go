@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -50,7 +51,45 @@ func (s *Store) PutIDs(ctx context.Context, recs []store.IDRecord) error {
 	if err != nil {
 		return fmt.Errorf("store.redis: put %d ids: %w", len(recs), err)
 	}
+	s.ids.add(recs, now)
 	return nil
+}
+
+// idCount counts the ids this instance stored that have not expired, by
+// minute of expiry, for Stats: counting the ids of every instance would
+// take a SCAN of the whole keyspace (on every node of a cluster).
+type idCount struct {
+	mu    sync.Mutex
+	byMin map[int64]int // expiry rounded up to the minute (Unix minutes) -> ids; guarded by mu
+}
+
+func (c *idCount) add(recs []store.IDRecord, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byMin == nil {
+		c.byMin = make(map[int64]int)
+	}
+	for _, r := range recs {
+		if r.Expires.After(now.Add(time.Millisecond)) {
+			c.byMin[(r.Expires.Unix()+59)/60]++
+		}
+	}
+}
+
+// live returns the ids not expired at now (those expiring within the
+// minute may count still), and forgets the rest.
+func (c *idCount) live(now time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, min := 0, now.Unix()/60
+	for m, k := range c.byMin {
+		if m <= min {
+			delete(c.byMin, m)
+			continue
+		}
+		n += k
+	}
+	return n
 }
 
 // LookupID implements store.Store. Redis expires ids itself, so an id
@@ -108,47 +147,40 @@ func (s *Store) LookupIDs(ctx context.Context, ids []string) (clients []string, 
 }
 
 // Stats implements store.Store. Queue depths are XLEN of every client in
-// the clients set (leased entries included); IDs is DBSIZE less those
-// queue and lease keys, so other keys in the same database count too
-// (approximate). Dropped is what this instance removed; Expired is
-// always 0, as Redis expires ids itself without telling.
+// the clients set (leased entries included), the same on every instance.
+// IDs is what this instance stored and has not expired yet (to the
+// minute; an id stored twice counts twice), not what the others stored:
+// nothing counts keys of one kind across a cluster without a SCAN of
+// every node. Dropped is what this instance removed; Expired is always 0,
+// as Redis expires ids itself without telling.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
 		return store.Stats{}, err
 	}
 	defer s.release(cancel)
-	st := store.Stats{Queued: make(map[string]int), Dropped: s.dropped.Load()}
+	st := store.Stats{Queued: make(map[string]int), Dropped: s.dropped.Load(), IDs: s.ids.live(time.Now())}
 	clients, err := s.rdb.SMembers(ctx, s.keys.clients()).Result()
 	if err != nil {
 		return store.Stats{}, fmt.Errorf("store.redis: stats: clients: %w", err)
 	}
-	var (
-		lens   = make([]*goredis.IntCmd, len(clients))
-		held   = make([]*goredis.IntCmd, len(clients)) // the client's keys that exist
-		dbsize *goredis.IntCmd
-	)
+	if len(clients) == 0 {
+		return st, nil
+	}
+	lens := make([]*goredis.IntCmd, len(clients))
 	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, c := range clients {
 			lens[i] = p.XLen(ctx, s.keys.queue(c))
-			held[i] = p.Exists(ctx, s.keys.queue(c), s.keys.leases(c)) // one slot: {client}
 		}
-		dbsize = p.DBSize(ctx)
 		return nil
 	})
 	if err != nil {
 		return store.Stats{}, fmt.Errorf("store.redis: stats: %w", err)
 	}
-	var other int64 // keys of the store that are not ids
-	if len(clients) > 0 {
-		other++ // the clients set
-	}
 	for i, c := range clients {
 		if n := lens[i].Val(); n > 0 {
 			st.Queued[c] = int(n)
 		}
-		other += held[i].Val()
 	}
-	st.IDs = int(max(dbsize.Val()-other, 0))
 	return st, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -15,32 +16,35 @@ import (
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
-// Fields of a queue stream entry.
+// Fields of a queue stream entry; enqueueScript writes them too.
 const (
 	fieldKind  = "k" // store.Kind in decimal
 	fieldFrame = "f" // the deliver_sm PDU as the provider sent it
 )
 
-// fetchScript leases up to max entries of one client's queue, atomically,
-// so that two instances never lease one entry at once. It first trims
-// entries past retention (XTRIM MINID: a stream id starts with its
-// time in ms), then re-claims entries whose lease ended or was released
-// (the leases sorted set: id -> lease end in Redis ms; released = 0),
-// oldest first, then reads new entries (XREADGROUP ">"). Every entry it
-// hands out is claimed by this consumer in the group's pending list and
-// gets a lease end. Lease ends use the Redis clock (TIME), so instances
-// with skewed clocks agree.
+// scripts are every script of the store: Open loads them (on every
+// master of a cluster), and calls run them by SHA.
+var scripts = []*goredis.Script{enqueueScript, fetchScript, ackScript, releaseScript}
+
+// enqueueScript adds one client's items of a batch to its stream, in
+// order, each report once: a report whose seen key (by a hash of its
+// body) was set within the dedup TTL is skipped. Every key is the
+// client's, so the call touches one cluster slot.
 //
-// KEYS: queue stream, leases zset. ARGV: group, consumer, max, lease ms,
-// retention ms. Returns {trimmed, {{id, {field, value, ...}}, ...}}.
-// enqueueOnceSrc adds a report to its client's stream unless the same
-// report (KEYS[1], by a hash of its body) was added within ARGV[1] ms.
-const enqueueOnceSrc = `
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+// KEYS: queue stream, then the seen key of each report. ARGV: dedup TTL
+// ms, then per item: kind, frame, index in KEYS of its seen key (0 for an
+// MO, not deduplicated). Returns the number of entries added.
+var enqueueScript = goredis.NewScript(`
+local q, ttl, n = KEYS[1], ARGV[1], 0
+for i = 2, #ARGV, 3 do
+  local seen = tonumber(ARGV[i + 2])
+  if seen == 0 or redis.call('SET', KEYS[seen], '1', 'NX', 'PX', ttl) then
+    redis.call('XADD', q, '*', 'k', ARGV[i], 'f', ARGV[i + 1])
+    n = n + 1
+  end
 end
-return 0
-`
+return n
+`)
 
 // dedupTTL is how long a stored report is remembered against resends;
 // the provider resends within minutes of a missed deliver_sm_resp.
@@ -57,17 +61,24 @@ func reportSum(frame []byte) string {
 	return hex.EncodeToString(sum[:12])
 }
 
+// fetchScript leases up to max entries of one client's queue, atomically,
+// so that two instances never lease one entry at once. It first trims
+// entries past retention (XTRIM MINID: a stream id starts with its
+// time in ms), then re-claims entries whose lease ended or was released
+// (the leases sorted set: id -> lease end in Redis ms; released = 0),
+// oldest first, then reads new entries (XREADGROUP ">"), creating the
+// group the first time (when XREADGROUP answers NOGROUP and the queue
+// exists; a queue that does not exist has no leases either). Every entry it hands out is claimed by this
+// consumer in the group's pending list and gets a lease end (one ZADD
+// for the new ones). Lease ends use the Redis clock (TIME), so instances
+// with skewed clocks agree.
+//
+// KEYS: queue stream, leases zset. ARGV: group, consumer, max, lease ms,
+// retention ms. Returns {trimmed, {{id, {field, value, ...}}, ...}}.
 var fetchScript = goredis.NewScript(`
 local q, l = KEYS[1], KEYS[2]
 local group, consumer = ARGV[1], ARGV[2]
 local max, lease, retention = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-if redis.call('EXISTS', q) == 0 then
-  redis.call('DEL', l)
-  return {0, {}}
-end
-if #redis.call('XINFO', 'GROUPS', q) == 0 then
-  redis.call('XGROUP', 'CREATE', q, group, '0')
-end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local trimmed = 0
@@ -86,25 +97,59 @@ local due = redis.call('ZRANGEBYSCORE', l, '-inf', now)
 table.sort(due, older)
 for _, id in ipairs(due) do
   if #out >= max then break end
-  local r = redis.call('XCLAIM', q, group, consumer, 0, id)
-  if r[1] and r[1][2] then
+  local r = redis.pcall('XCLAIM', q, group, consumer, 0, id)
+  if type(r) == 'table' and not r.err and r[1] and r[1][2] then
     redis.call('ZADD', l, til, id)
     out[#out + 1] = r[1]
   else
     redis.call('ZREM', l, id)
-    redis.call('XACK', q, group, id)
+    redis.pcall('XACK', q, group, id)
   end
 end
 if #out < max then
-  local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out, 'STREAMS', q, '>')
+  local function read()
+    return redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out, 'STREAMS', q, '>')
+  end
+  local r = read()
+  if type(r) == 'table' and r.err then
+    if not string.find(r.err, 'NOGROUP', 1, true) then return redis.error_reply(r.err) end
+    if redis.call('EXISTS', q) == 0 then
+      redis.call('DEL', l)
+      return {trimmed, out}
+    end
+    redis.call('XGROUP', 'CREATE', q, group, '0')
+    r = read()
+    if type(r) == 'table' and r.err then return redis.error_reply(r.err) end
+  end
   if r then
+    local z = {}
     for _, e in ipairs(r[1][2]) do
-      redis.call('ZADD', l, til, e[1])
+      z[#z + 1] = til
+      z[#z + 1] = e[1]
       out[#out + 1] = e
+    end
+    for i = 1, #z, 1000 do
+      redis.call('ZADD', l, unpack(z, i, math.min(i + 999, #z)))
     end
   end
 end
 return {trimmed, out}
+`)
+
+// ackScript acknowledges, deletes and unleases entries in one call: XACK,
+// XDEL and ZREM, 500 ids a command. A queue with no group yet has nothing
+// to acknowledge.
+//
+// KEYS: queue stream, leases zset. ARGV: group, ids...
+var ackScript = goredis.NewScript(`
+local q, l = KEYS[1], KEYS[2]
+for i = 2, #ARGV, 500 do
+  local j = math.min(i + 499, #ARGV)
+  redis.pcall('XACK', q, ARGV[1], unpack(ARGV, i, j))
+  redis.call('XDEL', q, unpack(ARGV, i, j))
+  redis.call('ZREM', l, unpack(ARGV, i, j))
+end
+return 0
 `)
 
 // releaseScript makes leased entries fetchable at once (lease end 0),
@@ -124,10 +169,56 @@ end
 return n
 `)
 
-// Enqueue implements store.Store: one XADD per item, and the clients
-// added to the clients set, in one pipeline. It returns after Redis
-// acknowledged every write; when some failed it returns an error, and
-// the items that were written stay (delivery is at least once).
+// scriptCall is one call of a script in a pipeline.
+type scriptCall struct {
+	script *goredis.Script
+	keys   []string // of one cluster slot
+	args   []any
+	cmd    *goredis.Cmd // the reply, once run
+}
+
+// runScripts sends calls by SHA in one pipeline, with the commands more
+// adds; in a cluster go-redis splits it by node. Calls a server answered
+// NOSCRIPT (it lost its scripts: a restart, a failover) did nothing, and
+// are sent again in full (EVAL) in a second pipeline. Callers read each
+// command's result.
+func (s *Store) runScripts(ctx context.Context, calls []*scriptCall, more func(p goredis.Pipeliner)) {
+	_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		if more != nil {
+			more(p)
+		}
+		for _, c := range calls {
+			c.cmd = c.script.EvalSha(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+	var again []*scriptCall
+	for _, c := range calls {
+		if goredis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+			again = append(again, c)
+		}
+	}
+	if len(again) == 0 {
+		return
+	}
+	_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, c := range again {
+			c.cmd = c.script.Eval(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+}
+
+// Enqueue implements store.Store: one enqueueScript call per client of
+// the batch, and an SADD of the clients this instance has not added to
+// the clients set yet, in one pipeline (one round trip; in a cluster, one
+// per node). It returns after Redis acknowledged every write; when some
+// failed it returns an error, and the items that were written stay
+// (delivery is at least once).
+//
+// Reports are queued once: a write Redis applied but whose answer was
+// lost makes the mux refuse the report (ESME_RX_T_APPN) and the provider
+// resend it.
 func (s *Store) Enqueue(ctx context.Context, items []store.Item) error {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
@@ -137,32 +228,91 @@ func (s *Store) Enqueue(ctx context.Context, items []store.Item) error {
 	if len(items) == 0 {
 		return nil
 	}
-	seen := make(map[string]bool, 1)
-	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, it := range items {
-			if !seen[it.Client] {
-				seen[it.Client] = true
-				p.SAdd(ctx, s.keys.clients(), it.Client)
-			}
-			if it.Kind == store.KindReport {
-				// Once per report: a write Redis applied but whose
-				// answer was lost makes the mux refuse the report
-				// (ESME_RX_T_APPN) and the provider resend it.
-				p.Eval(ctx, enqueueOnceSrc, []string{s.keys.seen(it.Client, reportSum(it.Frame)), s.keys.queue(it.Client)},
-					dedupTTL.Milliseconds(), fieldKind, strconv.Itoa(int(it.Kind)), fieldFrame, it.Frame)
-				continue
-			}
-			p.XAdd(ctx, &goredis.XAddArgs{
-				Stream: s.keys.queue(it.Client),
-				Values: []any{fieldKind, strconv.Itoa(int(it.Kind)), fieldFrame, it.Frame},
-			})
+	var (
+		order []string // clients in order of their first item
+		by    = make(map[string]*scriptCall, 1)
+	)
+	for _, it := range items {
+		c := by[it.Client]
+		if c == nil {
+			c = &scriptCall{script: enqueueScript, keys: []string{s.keys.queue(it.Client)}, args: []any{dedupTTL.Milliseconds()}}
+			by[it.Client] = c
+			order = append(order, it.Client)
 		}
-		return nil
+		seen := 0
+		if it.Kind == store.KindReport {
+			c.keys = append(c.keys, s.keys.seen(it.Client, reportSum(it.Frame)))
+			seen = len(c.keys)
+		}
+		c.args = append(c.args, strconv.Itoa(int(it.Kind)), it.Frame, seen)
+	}
+	calls := make([]*scriptCall, len(order))
+	for i, c := range order {
+		calls[i] = by[c]
+	}
+	add := s.known.missing(order)
+	var sadd *goredis.IntCmd
+	s.runScripts(ctx, calls, func(p goredis.Pipeliner) {
+		if len(add) > 0 {
+			sadd = p.SAdd(ctx, s.keys.clients(), add...)
+		}
 	})
-	if err != nil {
-		return fmt.Errorf("store.redis: enqueue %d items: %w", len(items), err)
+	if sadd != nil && sadd.Err() == nil {
+		s.known.add(add)
+	}
+	for _, c := range calls {
+		if err := c.cmd.Err(); err != nil {
+			return fmt.Errorf("store.redis: enqueue %d items: %w", len(items), err)
+		}
+	}
+	if sadd != nil && sadd.Err() != nil {
+		return fmt.Errorf("store.redis: enqueue %d items: clients set: %w", len(items), sadd.Err())
 	}
 	return nil
+}
+
+// knownSet is the clients this instance added to the clients set, so
+// that Enqueue adds each once, not in every batch; the sweep adds them
+// all again each time, in case the set was lost (a Redis restart without
+// persistence).
+type knownSet struct {
+	mu  sync.Mutex
+	set map[string]bool // guarded by mu
+}
+
+// missing returns the clients not added yet, as SADD members.
+func (k *knownSet) missing(clients []string) []any {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []any
+	for _, c := range clients {
+		if !k.set[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (k *knownSet) add(clients []any) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.set == nil {
+		k.set = make(map[string]bool)
+	}
+	for _, c := range clients {
+		k.set[c.(string)] = true
+	}
+}
+
+// all returns every client added, as SADD members.
+func (k *knownSet) all() []any {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]any, 0, len(k.set))
+	for c := range k.set {
+		out = append(out, c)
+	}
+	return out
 }
 
 // Fetch implements store.Store; see fetchScript. Entries past retention
@@ -275,8 +425,7 @@ func streamIDs(ids []string) []string {
 	return out
 }
 
-// Ack implements store.Store: XACK, XDEL and the lease's removal in one
-// MULTI (the keys share a slot). Unknown ids are ignored.
+// Ack implements store.Store; see ackScript. Unknown ids are ignored.
 func (s *Store) Ack(ctx context.Context, client string, ids []string) error {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
@@ -287,17 +436,12 @@ func (s *Store) Ack(ctx context.Context, client string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	members := make([]any, len(ids))
-	for i, id := range ids {
-		members[i] = id
+	args := make([]any, 0, 1+len(ids))
+	args = append(args, group)
+	for _, id := range ids {
+		args = append(args, id)
 	}
-	q := s.keys.queue(client)
-	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.XAck(ctx, q, group, ids...)
-		p.XDel(ctx, q, ids...)
-		p.ZRem(ctx, s.keys.leases(client), members...)
-		return nil
-	})
+	err = ackScript.Run(ctx, s.rdb, []string{s.keys.queue(client), s.keys.leases(client)}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("store.redis: ack %d entries of %s: %w", len(ids), client, err)
 	}

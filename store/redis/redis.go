@@ -3,11 +3,15 @@ package redis
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +69,19 @@ const group = "mux"
 // The zero value is not usable: it is made by the module loader and
 // Provision, or by Open.
 type Store struct {
-	URL       string       `toml:"url"`       // default "redis://127.0.0.1:6379/0"; rediss:// for TLS
+	// Where Redis is: either url (one server) or addrs (a Sentinel, a
+	// Cluster, or one server given by address).
+	URL            string   `toml:"url"`             // redis://[user:password@]host:port/db; rediss:// for TLS; default redis://127.0.0.1:6379/0 when addrs is empty
+	Addrs          []string `toml:"addrs"`           // host:port of the server, of Sentinels (with sentinel_master) or of cluster nodes (several, or cluster = true)
+	SentinelMaster string   `toml:"sentinel_master"` // the master's name the Sentinels at addrs know
+	Cluster        bool     `toml:"cluster"`         // addrs are cluster nodes even when there is one (a configuration endpoint)
+	Username       string   `toml:"username"`        // with addrs: ACL user
+	Password       string   `toml:"password"`        // with addrs: password (of the Redis servers, not of the Sentinels)
+	SentinelPass   string   `toml:"sentinel_password"`
+	DB             int      `toml:"db"`     // with addrs: database; 0 only with a cluster
+	TLS            bool     `toml:"tls"`    // with addrs: connect with TLS, trusting the system roots or tls_ca
+	TLSCA          string   `toml:"tls_ca"` // with addrs: PEM file of the CAs to trust
+
 	Prefix    string       `toml:"prefix"`    // default "smppmux"
 	Timeout   mux.Duration `toml:"timeout"`   // per call; default 2s
 	Retention mux.Duration `toml:"retention"` // default 48h
@@ -77,6 +93,8 @@ type Store struct {
 	consumer string // this instance's name in the consumer groups
 	keys     keys
 	log      *zap.Logger
+	ids      idCount  // ids this instance stored, by expiry: Stats.IDs
+	known    knownSet // clients this instance added to the clients set
 
 	closeMu sync.RWMutex            // held for reading by every call; for writing by Close
 	rdb     goredis.UniversalClient // nil until opened; guarded by closeMu
@@ -145,17 +163,65 @@ func (s *Store) Validate() error { return s.check() }
 // that failed.
 func (s *Store) Cleanup() error { return s.Close() }
 
-// String describes the store with the url's password redacted.
+// String describes the store with its passwords redacted.
 func (s *Store) String() string {
-	return fmt.Sprintf("store.redis{url=%s prefix=%s}", redactURL(s.URL), s.Prefix)
+	t := s.target()
+	if len(s.Addrs) == 0 {
+		t = "url=" + t
+	}
+	return fmt.Sprintf("store.redis{%s prefix=%s}", t, s.Prefix)
 }
 
 // MarshalLogObject implements zapcore.ObjectMarshaler, redacting the
-// url's password.
+// passwords.
 func (s *Store) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	enc.AddString("url", redactURL(s.URL))
+	if len(s.Addrs) == 0 {
+		enc.AddString("url", redactURL(s.URL))
+	} else {
+		enc.AddString("addrs", strings.Join(s.Addrs, ","))
+		enc.AddString("mode", s.mode())
+		if s.SentinelMaster != "" {
+			enc.AddString("sentinel_master", s.SentinelMaster)
+		}
+		if s.Username != "" {
+			enc.AddString("username", s.Username)
+		}
+		if s.Password != "" {
+			enc.AddString("password", redacted)
+		}
+	}
 	enc.AddString("prefix", s.Prefix)
 	return nil
+}
+
+// redacted stands for a password in String and logs.
+const redacted = "xxxxx"
+
+// target names where Redis is, without passwords, for String and errors.
+func (s *Store) target() string {
+	if len(s.Addrs) == 0 {
+		return redactURL(s.URL)
+	}
+	t := s.mode() + " addrs=" + strings.Join(s.Addrs, ",")
+	if s.SentinelMaster != "" {
+		t += " sentinel_master=" + s.SentinelMaster
+	}
+	if s.Password != "" {
+		t += " password=" + redacted
+	}
+	return t
+}
+
+// mode is how addrs are used: "sentinel", "cluster" or "single".
+func (s *Store) mode() string {
+	switch {
+	case s.SentinelMaster != "":
+		return "sentinel"
+	case s.Cluster || len(s.Addrs) > 1:
+		return "cluster"
+	default:
+		return "single"
+	}
 }
 
 func (s *Store) check() error {
@@ -165,12 +231,105 @@ func (s *Store) check() error {
 	if strings.ContainsAny(s.Prefix, "{}") {
 		return fmt.Errorf("store.redis: prefix %q: must not contain { or } (they would make every key one cluster hash slot)", s.Prefix)
 	}
+	if len(s.Addrs) == 0 {
+		if s.SentinelMaster != "" || s.Cluster || s.Username != "" || s.Password != "" || s.SentinelPass != "" || s.DB != 0 || s.TLS || s.TLSCA != "" {
+			return errors.New("store.redis: sentinel_master, cluster, username, password, sentinel_password, db, tls and tls_ca go with addrs; a url carries its own user, password, db and TLS (rediss://)")
+		}
+		if s.URL != "" {
+			if _, err := parseURL(s.URL); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if s.URL != "" {
-		if _, err := parseURL(s.URL); err != nil {
-			return err
+		return errors.New("store.redis: set url or addrs, not both")
+	}
+	for _, a := range s.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("store.redis: addrs: %q: %w", a, err)
 		}
 	}
+	if s.SentinelMaster != "" && s.Cluster {
+		return errors.New("store.redis: sentinel_master and cluster = true exclude each other")
+	}
+	if s.DB < 0 || (s.DB != 0 && s.mode() == "cluster") {
+		return fmt.Errorf("store.redis: db %d: a cluster has only db 0", s.DB)
+	}
+	if s.TLSCA != "" && !s.TLS {
+		return errors.New("store.redis: tls_ca without tls = true")
+	}
 	return nil
+}
+
+// universal returns the client options: from the url, or from addrs and
+// the keys that go with them.
+func (s *Store) universal() (*goredis.UniversalOptions, error) {
+	if len(s.Addrs) == 0 {
+		o, err := parseURL(s.URL)
+		if err != nil {
+			return nil, err
+		}
+		return fromURL(o), nil
+	}
+	u := &goredis.UniversalOptions{
+		Addrs:            slices.Clone(s.Addrs),
+		MasterName:       s.SentinelMaster,
+		IsClusterMode:    s.Cluster,
+		Username:         s.Username,
+		Password:         s.Password,
+		SentinelPassword: s.SentinelPass,
+		DB:               s.DB,
+	}
+	if s.TLS {
+		u.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if s.TLSCA != "" {
+			pem, err := os.ReadFile(s.TLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("store.redis: tls_ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("store.redis: tls_ca %s: no PEM certificate", s.TLSCA)
+			}
+			u.TLSConfig.RootCAs = pool
+		}
+	}
+	return u, nil
+}
+
+// fromURL carries what goredis.ParseURL read from a url (address, user,
+// password, db, TLS and the query's options) into UniversalOptions of
+// one server.
+func fromURL(o *goredis.Options) *goredis.UniversalOptions {
+	return &goredis.UniversalOptions{
+		Addrs:                   []string{o.Addr},
+		Username:                o.Username,
+		Password:                o.Password,
+		DB:                      o.DB,
+		TLSConfig:               o.TLSConfig,
+		Protocol:                o.Protocol,
+		ClientName:              o.ClientName,
+		MaxRetries:              o.MaxRetries,
+		MinRetryBackoff:         o.MinRetryBackoff,
+		MaxRetryBackoff:         o.MaxRetryBackoff,
+		DialTimeout:             o.DialTimeout,
+		ReadTimeout:             o.ReadTimeout,
+		WriteTimeout:            o.WriteTimeout,
+		PoolFIFO:                o.PoolFIFO,
+		PoolSize:                o.PoolSize,
+		MaxConcurrentDials:      o.MaxConcurrentDials,
+		PoolTimeout:             o.PoolTimeout,
+		MinIdleConns:            o.MinIdleConns,
+		MaxIdleConns:            o.MaxIdleConns,
+		MaxActiveConns:          o.MaxActiveConns,
+		ConnMaxIdleTime:         o.ConnMaxIdleTime,
+		ConnMaxLifetime:         o.ConnMaxLifetime,
+		ConnMaxLifetimeJitter:   o.ConnMaxLifetimeJitter,
+		PipelinePoolSize:        o.PipelinePoolSize,
+		PipelineReadBufferSize:  o.PipelineReadBufferSize,
+		PipelineWriteBufferSize: o.PipelineWriteBufferSize,
+	}
 }
 
 // parseURL parses a redis:// or rediss:// url. Its errors never quote
@@ -202,7 +361,7 @@ func redactURL(raw string) string {
 // open sets defaults, connects, checks that Redis answers PING within the
 // timeout, and starts the sweep bound to life.
 func (s *Store) open(ctx, life context.Context, log *zap.Logger) error {
-	if s.URL == "" {
+	if s.URL == "" && len(s.Addrs) == 0 {
 		s.URL = DefaultURL
 	}
 	if s.Prefix == "" {
@@ -223,15 +382,15 @@ func (s *Store) open(ctx, life context.Context, log *zap.Logger) error {
 	s.drops = make(map[string]int)
 	s.stop = make(chan struct{})
 
-	o, err := parseURL(s.URL)
+	o, err := s.universal()
 	if err != nil {
 		return err
 	}
 	s.options(o)
-	rdb := goredis.NewClient(o)
+	rdb := goredis.NewUniversalClient(o)
 	if err := s.ping(ctx, rdb); err != nil {
 		_ = rdb.Close()
-		return fmt.Errorf("store.redis: connect to %s: %w", redactURL(s.URL), err)
+		return fmt.Errorf("store.redis: connect to %s: %w", s.target(), err)
 	}
 	s.closeMu.Lock()
 	s.rdb = rdb
@@ -245,7 +404,7 @@ func (s *Store) open(ctx, life context.Context, log *zap.Logger) error {
 
 // options bounds every network step by the timeout, unless the url's
 // query set it (dial_timeout=, read_timeout=, ...).
-func (s *Store) options(o *goredis.Options) {
+func (s *Store) options(o *goredis.UniversalOptions) {
 	for _, d := range []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout} {
 		if *d == 0 {
 			*d = s.timeout
@@ -266,6 +425,14 @@ func (s *Store) ping(ctx context.Context, rdb goredis.UniversalClient) error {
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return err
+	}
+	// Every script is loaded here, on every master of a cluster, so that
+	// calls send its SHA; one that a server lost (a restart, a failover)
+	// is sent in full again (evalBatch, goredis.Script.Run).
+	for _, sc := range scripts {
+		if err := sc.Load(ctx, rdb).Err(); err != nil {
+			return fmt.Errorf("script load: %w", err)
+		}
 	}
 	info, err := rdb.Info(ctx, "server").Result()
 	if err != nil {
@@ -324,7 +491,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	if err := s.rdb.Close(); err != nil {
-		return fmt.Errorf("store.redis: close %s: %w", redactURL(s.URL), err)
+		return fmt.Errorf("store.redis: close %s: %w", s.target(), err)
 	}
 	return nil
 }

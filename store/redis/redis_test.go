@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -52,6 +53,134 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, addr, uniquePrefix(), storetest.Limits)
 	})
+}
+
+// openAddrs opens a store on addrs (a cluster, or Sentinels with
+// sentinel_master).
+func openAddrs(t testing.TB, addrs []string, sentinelMaster, prefix string, limits store.Limits) *Store {
+	t.Helper()
+	s := &Store{Addrs: addrs, SentinelMaster: sentinelMaster, Prefix: prefix,
+		Retention: mux.Duration(limits.Retention), QueueCap: limits.QueueCap, Sweep: mux.Duration(limits.Sweep)}
+	if err := s.open(context.Background(), context.Background(), zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestContractCluster runs the contract suite on a three-master Redis
+// Cluster: every multi-key command and script touches one slot, and
+// nothing needs one keyspace.
+func TestContractCluster(t *testing.T) {
+	addrs := redistest.StartCluster(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openAddrs(t, addrs, "", uniquePrefix(), storetest.Limits)
+		if _, ok := s.rdb.(*goredis.ClusterClient); !ok {
+			t.Fatalf("client is %T, want a cluster client", s.rdb)
+		}
+		return s
+	})
+}
+
+// TestContractSentinel runs the contract suite through a Sentinel.
+func TestContractSentinel(t *testing.T) {
+	sentinel, _ := redistest.StartSentinel(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openAddrs(t, []string{sentinel}, redistest.SentinelMaster, uniquePrefix(), storetest.Limits)
+	})
+}
+
+// TestClusterSpread checks that on a cluster the clients' queues and the
+// ids land on every master, and that two instances share them.
+func TestClusterSpread(t *testing.T) {
+	ctx := context.Background()
+	addrs := redistest.StartCluster(t)
+	p := uniquePrefix()
+	a, b := openAddrs(t, addrs, "", p, store.Limits{}), openAddrs(t, addrs, "", p, store.Limits{})
+	var recs []store.IDRecord
+	var its []store.Item
+	for i := range 60 {
+		c := fmt.Sprintf("c%d", i%20)
+		recs = append(recs, store.IDRecord{ID: fmt.Sprint("m", i), Client: c, Expires: time.Now().Add(time.Hour)})
+		its = append(its, store.Item{Client: c, Kind: store.KindReport, Frame: storetest.Frame(fmt.Sprint("r", i))})
+	}
+	if err := a.PutIDs(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Enqueue(ctx, its); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+	}
+	clients, found, err := b.LookupIDs(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ids {
+		if !found[i] || clients[i] != recs[i].Client {
+			t.Fatalf("B LookupIDs(%s) = %q, %v", ids[i], clients[i], found[i])
+		}
+	}
+	cc := a.rdb.(*goredis.ClusterClient)
+	var masters atomic.Int64
+	err = cc.ForEachMaster(ctx, func(ctx context.Context, n *goredis.Client) error {
+		if k, err := n.DBSize(ctx).Result(); err != nil || k == 0 {
+			return fmt.Errorf("master %s holds %d keys: %v", n.Options().Addr, k, err)
+		}
+		masters.Add(1)
+		return nil
+	})
+	if err != nil || masters.Load() != 3 {
+		t.Fatalf("keys not on every master (%d): %v", masters.Load(), err)
+	}
+	st, err := b.Stats(ctx)
+	if err != nil || len(st.Queued) != 20 || st.Queued["c0"] != 3 {
+		t.Fatalf("B Stats = %+v, %v; want 20 clients with 3 each", st, err)
+	}
+	for c := range st.Queued {
+		es := mustFetch(t, b, c, 10, time.Minute)
+		if len(es) != 3 {
+			t.Fatalf("B fetched %d of %s, want 3", len(es), c)
+		}
+		if err := b.Ack(ctx, c, idsOf(es)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := a.Stats(ctx); err != nil || len(st.Queued) != 0 || st.IDs != 60 {
+		t.Fatalf("A Stats after acks = %+v, %v; want nothing queued, 60 ids", st, err)
+	}
+}
+
+// TestScriptsReloaded: a server that lost its scripts (SCRIPT FLUSH, as
+// after a restart or a failover) gets them again in full.
+func TestScriptsReloaded(t *testing.T) {
+	ctx := context.Background()
+	addr, _, _ := redistest.Start(t)
+	s := open(t, addr, uniquePrefix(), store.Limits{})
+	if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Enqueue(ctx, items("c", "r1", "r2")); err != nil {
+		t.Fatalf("Enqueue after SCRIPT FLUSH: %v", err)
+	}
+	if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	es := mustFetch(t, s, "c", 10, time.Minute)
+	if tagsOf(es) != "r1,r2" {
+		t.Fatalf("fetched %q", tagsOf(es))
+	}
+	if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(ctx, "c", idsOf(es)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stats(ctx); err != nil || st.Queued["c"] != 0 {
+		t.Fatalf("Stats = %+v, %v", st, err)
+	}
 }
 
 func items(client string, tags ...string) []store.Item {
@@ -253,6 +382,25 @@ func TestOpenUnreachable(t *testing.T) {
 	if strings.Contains(m.String(), "hunter2") {
 		t.Errorf("String() = %q shows the password", m.String())
 	}
+
+	// The same with addrs, as a cluster: the error names them, not the
+	// password.
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	c := &Store{Addrs: []string{addr, addr}, Password: "hunter2", Timeout: mux.Duration(500 * time.Millisecond)}
+	start = time.Now()
+	err = c.Provision(ctx)
+	if err == nil {
+		t.Fatal("Provision on cluster addrs succeeded with nothing listening")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Provision took %v", d)
+	}
+	if msg := err.Error(); strings.Contains(msg, "hunter2") || !strings.Contains(msg, "connect to cluster addrs="+addr) {
+		t.Errorf("Provision = %q; want the addrs and no password", msg)
+	}
+	if err := c.Cleanup(); err != nil {
+		t.Errorf("Cleanup after a failed Provision: %v", err)
+	}
 }
 
 func TestValidate(t *testing.T) {
@@ -265,6 +413,12 @@ func TestValidate(t *testing.T) {
 		{"braces in prefix", &Store{Prefix: "a{b}"}, "prefix"},
 		{"scheme", &Store{URL: "http://h:1/0"}, "invalid URL scheme"},
 		{"unparsable", &Store{URL: "redis://:hunter2@h:port/0"}, "store.redis: url"},
+		{"url and addrs", &Store{URL: "redis://h:1/0", Addrs: []string{"h:1"}}, "not both"},
+		{"password with url", &Store{URL: "redis://h:1/0", Password: "hunter2"}, "go with addrs"},
+		{"addr without port", &Store{Addrs: []string{"h"}}, "addrs"},
+		{"db on a cluster", &Store{Addrs: []string{"h:1", "h:2"}, DB: 2}, "only db 0"},
+		{"sentinel and cluster", &Store{Addrs: []string{"h:1"}, SentinelMaster: "m", Cluster: true}, "exclude"},
+		{"tls_ca without tls", &Store{Addrs: []string{"h:1"}, TLSCA: "ca.pem"}, "tls_ca"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.s.Validate()
@@ -273,8 +427,33 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
-	if err := (&Store{}).Validate(); err != nil {
-		t.Errorf("Validate of the zero value: %v", err)
+	for _, ok := range []*Store{{}, {Addrs: []string{"h:1"}, DB: 3, Password: "p"}, {Addrs: []string{"h:1"}, SentinelMaster: "m", DB: 1}, {Addrs: []string{"h:1", "h:2"}}} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("Validate(%v): %v", ok, err)
+		}
+	}
+}
+
+// TestMode: how addrs are used, and that String and the log line never
+// show a password.
+func TestMode(t *testing.T) {
+	for _, tc := range []struct {
+		s    *Store
+		mode string
+	}{
+		{&Store{Addrs: []string{"h:1"}, Password: "hunter2"}, "single"},
+		{&Store{Addrs: []string{"h:1"}, Cluster: true, Password: "hunter2"}, "cluster"},
+		{&Store{Addrs: []string{"h:1", "h:2"}, Password: "hunter2"}, "cluster"},
+		{&Store{Addrs: []string{"h:1", "h:2"}, SentinelMaster: "m", Password: "hunter2", SentinelPass: "hunter2"}, "sentinel"},
+	} {
+		if got := tc.s.mode(); got != tc.mode {
+			t.Errorf("%v: mode %s, want %s", tc.s, got, tc.mode)
+		}
+		enc := zapcore.NewMapObjectEncoder()
+		_ = tc.s.MarshalLogObject(enc)
+		if str := tc.s.String() + fmt.Sprint(enc.Fields); strings.Contains(str, "hunter2") || !strings.Contains(str, tc.mode) {
+			t.Errorf("String and log fields %q: want mode %s and no password", str, tc.mode)
+		}
 	}
 }
 
@@ -406,5 +585,39 @@ func TestReportEnqueuedOnce(t *testing.T) {
 	}
 	if len(es) != 3 {
 		t.Fatalf("%d entries queued, want 3 (one receipt, two MOs)", len(es))
+	}
+}
+
+// TestDecodeAddrs: every key that goes with addrs is the module's own.
+func TestDecodeAddrs(t *testing.T) {
+	src := `
+addrs = ["s1:26379", "s2:26379"]
+sentinel_master = "mymaster"
+cluster = false
+username = "mux"
+password = "hunter2"
+sentinel_password = "hunter3"
+db = 2
+tls = true
+tls_ca = "ca.pem"
+`
+	var s Store
+	md, err := toml.Decode(src, &s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := md.Undecoded(); len(u) != 0 {
+		t.Errorf("undecoded keys %v", u)
+	}
+	want := Store{Addrs: []string{"s1:26379", "s2:26379"}, SentinelMaster: "mymaster", Username: "mux",
+		Password: "hunter2", SentinelPass: "hunter3", DB: 2, TLS: true, TLSCA: "ca.pem"}
+	if s.String() != want.String() || s.mode() != "sentinel" || s.SentinelPass != want.SentinelPass || s.DB != 2 || !s.TLS || s.TLSCA != "ca.pem" || s.Username != "mux" {
+		t.Errorf("decoded %s", &s)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	if _, err := s.universal(); err == nil || !strings.Contains(err.Error(), "tls_ca") {
+		t.Errorf("universal() with a missing tls_ca file = %v", err)
 	}
 }

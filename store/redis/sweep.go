@@ -110,6 +110,11 @@ func (s *Store) sweep(ctx context.Context) (sweepResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("time: %w", err)
 	}
+	if known := s.known.all(); len(known) > 0 { // in case the set was lost
+		if err := s.rdb.SAdd(rctx, s.keys.clients(), known...).Err(); err != nil {
+			return res, fmt.Errorf("clients: %w", err)
+		}
+	}
 	clients, err := s.rdb.SMembers(rctx, s.keys.clients()).Result()
 	if err != nil {
 		return res, fmt.Errorf("clients: %w", err)
