@@ -21,11 +21,11 @@ type lockout struct {
 
 // bindFails is one IP's record.
 type bindFails struct {
-	n        int       // failures since first
+	n        int           // failures since first
 	inflight int           // checks begun and not ended: each counts as a failure until it ends
 	ended    chan struct{} // closed when a check ends; made for checks that wait for one
-	first    time.Time // start of the counting period
-	locked   time.Time // zero, or the end of the lockout
+	first    time.Time     // start of the counting period
+	locked   time.Time     // zero, or the end of the lockout
 }
 
 func newLockout(limit int, period time.Duration) *lockout {
