@@ -70,11 +70,11 @@ mo_numbers = [%q]
 // echo messages to echoNumber back as MOs. The admin HTTP listens on
 // 127.0.0.1:2019.
 func cmdDemo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", stderr)
-	listen := fs.String("listen", "127.0.0.1:2775", "`ADDR`ess clients bind to")
-	adminAddr := fs.String("admin", "127.0.0.1:2019", "`ADDR`ess of the admin HTTP; \"\" turns it off")
-	dlrDelay := fs.Duration("dlr-delay", time.Second, "`delay` before each delivery receipt")
-	if err := parseFlags(fs, args); err != nil {
+	fs := newFlags("demo", stdout)
+	listen := fs.String("listen", "127.0.0.1:2775", "`ADDR` clients bind to")
+	adminAddr := fs.String("admin", "127.0.0.1:2019", "`ADDR` of the admin HTTP (status page, /metrics, /status); \"\" turns it off")
+	dlrDelay := fs.Duration("dlr-delay", time.Second, "delay before each delivery receipt")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	// The admin port first: when it is taken, say which flag moves it

@@ -19,14 +19,14 @@ import (
 	"github.com/smpp-mux/smpp-mux/sim"
 )
 
-func cmdRun(args []string, _ io.Reader, _, stderr io.Writer) error {
-	fs := newFlags("run", stderr)
-	path := fs.String("config", "", "config file")
-	if err := parseFlags(fs, args); err != nil {
+func cmdRun(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stdout)
+	path := fs.String("config", "", "the config `FILE`; SIGHUP reads it again")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *path == "" {
-		return usageErr("--config FILE is required")
+		return flagErr("--config FILE is required")
 	}
 	cfg, err := mux.Load(*path)
 	if err != nil {
@@ -131,20 +131,20 @@ func addrs(a []net.Addr) []fmt.Stringer {
 }
 
 func cmdSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("simulate", stderr)
-	listen := fs.String("listen", "", "address to listen on, e.g. 127.0.0.1:2775")
-	systemID := fs.String("system-id", "", "accepted system_id (empty: any credentials)")
-	password := fs.String("password", "", "password of --system-id")
+	fs := newFlags("simulate", stdout)
+	listen := fs.String("listen", "", "`ADDR` to listen on, e.g. 127.0.0.1:2775")
+	systemID := fs.String("system-id", "", "accept only this system_id, `ID` (empty: any credentials)")
+	password := fs.String("password", "", "the password of --system-id, `PW`")
 	dlrDelay := fs.Duration("dlr-delay", time.Second, "delay before each delivery receipt")
 	latency := fs.Duration("latency", 0, "delay before each submit_sm_resp")
-	rate := fs.Float64("rate", 0, "submits per second before ESME_RTHROTTLED (0: unlimited)")
+	rate := fs.Float64("rate", 0, "at most `N` submits per second; more get ESME_RTHROTTLED (0: unlimited)")
 	enroute := fs.Bool("enroute", false, "send an ENROUTE receipt before DELIVRD")
 	echo := fs.String("echo", echoNumber, "`NUMBER` whose messages come back to the sender as MOs; \"\" turns it off")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *listen == "" {
-		return usageErr("--listen ADDR is required")
+		return flagErr("--listen ADDR is required")
 	}
 	cfg := sim.Config{DLRDelay: *dlrDelay, RespLatency: *latency, Rate: *rate, SendEnroute: *enroute, EchoNumber: *echo}
 	if *systemID != "" {
