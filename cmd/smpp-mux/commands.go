@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/term"
 
 	"github.com/smpp-mux/smpp-mux/mux"
 	_ "github.com/smpp-mux/smpp-mux/plugins/standard"
@@ -65,26 +68,71 @@ func cmdModules(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	return nil
 }
 
-func cmdHashPassword(args []string, stdin io.Reader, stdout, _ io.Writer) error {
+func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("hash-password", stdout)
-	cost := fs.Int("cost", bcrypt.DefaultCost, "bcrypt cost `N`")
+	cost := fs.Int("cost", bcrypt.DefaultCost, fmt.Sprintf("bcrypt cost `N`, %d to %d; each step doubles the work", bcrypt.MinCost, bcrypt.MaxCost))
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
+	if *cost < bcrypt.MinCost || *cost > bcrypt.MaxCost {
+		return flagErr("--cost %d: want %d to %d", *cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	var pw []byte
+	var err error
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fd := int(f.Fd())
+		pw, err = promptPassword(func() ([]byte, error) { return term.ReadPassword(fd) }, stderr)
+	} else {
+		pw, err = readPasswordLine(stdin)
+	}
+	if err != nil {
 		return err
 	}
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
-		return usageErr("no password on stdin")
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), *cost)
+	h, err := bcrypt.GenerateFromPassword(pw, *cost)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%v", err) // over 72 bytes
 	}
 	fmt.Fprintln(stdout, string(h))
 	return nil
+}
+
+// readPasswordLine reads the password from the first line of r (stdin
+// that is not a terminal: a pipe or a file).
+func readPasswordLine(r io.Reader) ([]byte, error) {
+	line, err := bufio.NewReader(r).ReadBytes('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	pw := bytes.TrimRight(line, "\r\n")
+	if len(pw) == 0 {
+		return nil, usageErr("no password on stdin")
+	}
+	return pw, nil
+}
+
+// promptPassword asks for the password twice on prompt (stderr, so
+// stdout holds only the hash), reading each with read, which does not
+// echo (term.ReadPassword).
+func promptPassword(read func() ([]byte, error), prompt io.Writer) ([]byte, error) {
+	fmt.Fprint(prompt, "Password: ")
+	pw, err := read()
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return nil, err
+	}
+	if len(pw) == 0 {
+		return nil, usageErr("empty password")
+	}
+	fmt.Fprint(prompt, "Again: ")
+	again, err := read()
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(pw, again) {
+		return nil, usageErr("the passwords do not match")
+	}
+	return pw, nil
 }
 
 func cmdVersion(args []string, _ io.Reader, stdout, _ io.Writer) error {

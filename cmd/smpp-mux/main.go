@@ -50,7 +50,8 @@ var commands = []command{
 submit_sm to 4500000000 comes back to the sender as an MO.`},
 	{"simulate", "--listen ADDR", "the provider simulator alone", ""},
 	{"modules", "[--json]", "list the registered modules", ""},
-	{"hash-password", "[--cost N]", "read a password on stdin, print its bcrypt hash", ""},
+	{"hash-password", "[--cost N]", "read a password, print its bcrypt hash", `On a terminal it asks twice without echo (on stderr); else it reads the
+first line of stdin. The hash goes to stdout, for [[client]] password_hash.`},
 	{"version", "", "print the version, the commit and the Go version", ""},
 }
 
