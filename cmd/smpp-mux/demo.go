@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/mux"
@@ -77,6 +79,11 @@ func cmdDemo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
+	for _, f := range []struct{ name, addr string }{{"listen", *listen}, {"admin", *adminAddr}} {
+		if _, _, err := net.SplitHostPort(f.addr); err != nil && (f.addr != "" || f.name == "listen") {
+			return flagErr("--%s %q: want host:port", f.name, f.addr)
+		}
+	}
 	// The admin port first: when it is taken, say which flag moves it
 	// before anything else starts.
 	var adminLn net.Listener
@@ -119,7 +126,7 @@ func cmdDemo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	return serve(cfg, serveOptions{adminLn: adminLn, ready: func(m *mux.Mux) {
+	err = serve(cfg, serveOptions{adminLn: adminLn, ready: func(m *mux.Mux) {
 		fmt.Fprintf(stdout, `smpp-mux demo: bind any SMPP 3.4 client to %s
   system_id "demo" password "demo"   number %s; also gets MOs to numbers no client has
   system_id "shop" password "shop"   number %s
@@ -134,6 +141,10 @@ simulated provider hosts: %s and %s (one account; receipts come back over any bi
 		}
 		fmt.Fprintln(stdout, "Ctrl-C stops.")
 	}}, stderr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		err = fmt.Errorf("%w (move it with --listen ADDR)", err)
+	}
+	return err
 }
 
 // loopback reports whether addr's host is a loopback address or

@@ -128,8 +128,9 @@ func TestDemoEchoAndAdmin(t *testing.T) {
 	}
 }
 
-// With the admin port taken, the demo exits 1 naming the flag that moves
-// it; --admin "" runs without it.
+// With the admin or SMPP port taken, the demo exits 1 naming the flag that
+// moves it; an address that is not host:port exits 2; --admin "" runs
+// without the admin HTTP.
 func TestDemoAdminFlag(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -139,6 +140,17 @@ func TestDemoAdminFlag(t *testing.T) {
 	code, _, errs := runCmd(t, "", "demo", "--listen", freeAddr(t), "--admin", ln.Addr().String())
 	if code != 1 || !strings.Contains(errs, "--admin ADDR") || !strings.Contains(errs, ln.Addr().String()) {
 		t.Fatalf("admin port taken: exit %d, stderr %q; want 1 naming --admin and the address", code, errs)
+	}
+
+	code, _, errs = runCmd(t, "", "demo", "--listen", ln.Addr().String(), "--admin", "")
+	if code != 1 || !strings.Contains(errs, "--listen ADDR") {
+		t.Fatalf("SMPP port taken: exit %d, stderr %q; want 1 naming --listen", code, errs)
+	}
+	for _, args := range [][]string{{"--listen", "bogus"}, {"--listen", ""}, {"--admin", "2019"}} {
+		code, _, errs := runCmd(t, "", append([]string{"demo"}, args...)...)
+		if code != 2 || !strings.Contains(errs, args[0]+" ") || !strings.Contains(errs, "usage: smpp-mux demo") {
+			t.Errorf("demo %q: exit %d, stderr %q; want 2 naming %s", args, code, errs, args[0])
+		}
 	}
 
 	proc, out := startDemo(t, "--listen", freeAddr(t), "--admin", "")
