@@ -178,7 +178,7 @@ func startDemo(t *testing.T, bin string) *demo {
 	t.Helper()
 	addr := freeAddr(t)
 	out := &logWriter{t: t, prefix: "demo: "}
-	cmd := exec.Command(bin, "demo", "--listen", addr, "--dlr-delay", dlrDelay)
+	cmd := exec.Command(bin, "demo", "--listen", addr, "--admin", "", "--dlr-delay", dlrDelay)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.WaitDelay = 5 * time.Second

@@ -90,6 +90,16 @@ type Config struct {
 	// default 1s.
 	Tick time.Duration
 
+	// EchoNumber, when set, turns every accepted submit_sm to this number
+	// into an MO back to the sender, after its submit_sm_resp: a
+	// deliver_sm from EchoNumber to the submit's source_addr (its TON and
+	// NPI too), with the same text in the same field (short_message or
+	// message_payload), the same data_coding and the UDHI bit of its
+	// esm_class, to the same account. The destination matches with or
+	// without a leading "+" or "00". "": no echo. The demo and `smpp-mux
+	// simulate` use "4500000000".
+	EchoNumber string
+
 	Logger *zap.Logger // nil: zap.NewNop()
 }
 

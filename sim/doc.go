@@ -4,7 +4,9 @@
 // message id, validates destination TON, data_coding and text as the
 // provider does, and sends delivery receipts and mobile originated messages
 // as deliver_sm spread round-robin over every receiver and transceiver
-// session of the account, on every host, with a per-session window.
+// session of the account, on every host, with a per-session window. With
+// Config.EchoNumber set, a message to that number comes back to its sender
+// as an MO.
 //
 // One Server is one provider account space: Serve may be called for several
 // listeners (the provider's a.smpp and b.smpp hosts) and reports for an

@@ -3,6 +3,7 @@ package sim
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -120,8 +121,11 @@ func appendCStringTLV(dst []byte, tag pdu.Tag, s string) []byte {
 
 // afterResp starts the receipts of an accepted submit_sm once its
 // submit_sm_resp is out: ENROUTE at once when configured, DELIVRD after
-// DLRDelay.
-func (s *Server) afterResp(rc *receipt) {
+// DLRDelay. The echo MO, when there is one, follows what is sent at once.
+func (s *Server) afterResp(a *account, rc *receipt, echo *report) {
+	if echo != nil {
+		defer a.enqueue(echo)
+	}
 	if rc == nil {
 		return
 	}
@@ -167,4 +171,38 @@ func moReport(src, dst string, dc byte, text []byte) *report {
 		m.ShortMessage = text
 	}
 	return &report{body: m.AppendBody(nil), mo: true}
+}
+
+// echoReport builds the MO that answers a submit_sm to Config.EchoNumber:
+// from that number to the submit's source_addr, with its text in the same
+// field, its data_coding and its UDHI bit. The echo keeps any data_coding
+// the provider takes in submit_sm, even one it would not use for an MO:
+// the sender gets back what it sent.
+func echoReport(number string, m *pdu.SM) *report {
+	e := pdu.SM{
+		SourceTON:  1,
+		SourceNPI:  1,
+		SourceAddr: []byte(number),
+		DestTON:    m.SourceTON,
+		DestNPI:    m.SourceNPI,
+		DestAddr:   m.SourceAddr,
+		ESMClass:   m.ESMClass & pdu.ESMClassUDHI,
+		DataCoding: m.DataCoding,
+	}
+	if v, ok := m.TLVs.Lookup(pdu.TagMessagePayload); ok {
+		e.TLVs = pdu.AppendTLV(nil, pdu.TagMessagePayload, v)
+	} else {
+		e.ShortMessage = m.ShortMessage
+	}
+	return &report{body: e.AppendBody(nil), mo: true}
+}
+
+// sameNumber reports whether two phone numbers are the same, with or
+// without a leading "+" or international "00".
+func sameNumber(a, b string) bool {
+	trim := func(n string) string {
+		n = strings.TrimPrefix(n, "+")
+		return strings.TrimPrefix(n, "00")
+	}
+	return trim(a) == trim(b)
 }

@@ -17,6 +17,8 @@ type event struct {
 	seq   uint32
 	msgID string
 	rcpt  *receipt // receipt that follows, or nil
+	echo  *report  // MO that follows (Config.EchoNumber), or nil
+	acct  *account // of the session, for echo
 }
 
 // fifo is a queue of events in due order. Every delay is a constant of the
@@ -74,10 +76,10 @@ func (q *scheduler) signal() {
 }
 
 // pushResp schedules a submit_sm_resp RespLatency from now.
-func (q *scheduler) pushResp(ss *session, seq uint32, msgID string, rc *receipt) {
+func (q *scheduler) pushResp(ss *session, seq uint32, msgID string, rc *receipt, echo *report) {
 	q.mu.Lock()
 	empty := q.resps.len() == 0
-	q.resps.push(event{at: q.srv.since() + q.srv.cfg.RespLatency, sess: ss, seq: seq, msgID: msgID, rcpt: rc})
+	q.resps.push(event{at: q.srv.since() + q.srv.cfg.RespLatency, sess: ss, seq: seq, msgID: msgID, rcpt: rc, echo: echo, acct: ss.acct})
 	q.mu.Unlock()
 	if empty {
 		q.signal()
@@ -133,11 +135,12 @@ func (q *scheduler) run(ctx context.Context) {
 	}
 }
 
-// respond sends one delayed submit_sm_resp and starts its receipts.
+// respond sends one delayed submit_sm_resp and starts its receipts and
+// echo.
 func (q *scheduler) respond(e *event, buf []byte) []byte {
 	buf = appendSubmitResp(buf[:0], e.seq, e.msgID)
 	_ = e.sess.conn.Send(buf) // a closed session misses it; the message stays accepted
-	q.srv.afterResp(e.rcpt)
+	q.srv.afterResp(e.acct, e.rcpt, e.echo)
 	return buf
 }
 

@@ -165,13 +165,17 @@ func (ss *session) submit(frame []byte) {
 	if m.WantsReceipt() {
 		rc = newReceipt(ss.acct, msgID, &m, time.Now())
 	}
+	var echo *report
+	if s.cfg.EchoNumber != "" && sameNumber(string(m.DestAddr), s.cfg.EchoNumber) {
+		echo = echoReport(s.cfg.EchoNumber, &m)
+	}
 	if s.cfg.RespLatency > 0 {
-		s.sched.pushResp(ss, seq, msgID, rc)
+		s.sched.pushResp(ss, seq, msgID, rc, echo)
 		return
 	}
 	ss.buf = appendSubmitResp(ss.buf[:0], seq, msgID)
 	_ = ss.conn.Send(ss.buf)
-	s.afterResp(rc)
+	s.afterResp(ss.acct, rc, echo)
 }
 
 // admit applies the scripted throttles and errors, then validates.

@@ -2,14 +2,18 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/term"
 
 	"github.com/smpp-mux/smpp-mux/mux"
 	_ "github.com/smpp-mux/smpp-mux/plugins/standard"
@@ -18,33 +22,14 @@ import (
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0, err: err}
-		}
-		return usageErr("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
-}
-
 func cmdValidate(args []string, _ io.Reader, stdout, _ io.Writer) error {
-	fs := newFlags("validate", io.Discard)
-	path := fs.String("config", "", "config file")
-	if err := parseFlags(fs, args); err != nil {
+	fs := newFlags("validate", stdout)
+	path := fs.String("config", "", "the config `FILE`")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *path == "" {
-		return usageErr("--config FILE is required")
+		return flagErr("--config FILE is required")
 	}
 	if _, err := mux.Load(*path); err != nil {
 		return &exitError{code: 2, err: err}
@@ -53,49 +38,151 @@ func cmdValidate(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	return nil
 }
 
-func cmdModules(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if err := parseFlags(newFlags("modules", stderr), args); err != nil {
+// moduleJSON is one module in `modules --json`.
+type moduleJSON struct {
+	ID        string `json:"id"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Doc       string `json:"doc"`
+}
+
+func cmdModules(args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fs := newFlags("modules", stdout)
+	asJSON := fs.Bool("json", false, "print the modules as a JSON array of {id, namespace, name, doc}")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	for _, mi := range mux.Modules() {
+	mods := mux.Modules()
+	if *asJSON {
+		out := make([]moduleJSON, len(mods))
+		for i, mi := range mods {
+			out[i] = moduleJSON{ID: mi.ID, Namespace: mi.Namespace(), Name: mi.Name(), Doc: mi.Doc}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	for _, mi := range mods {
 		fmt.Fprintf(stdout, "%-24s %s\n", mi.ID, mi.Doc)
 	}
 	return nil
 }
 
 func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("hash-password", stderr)
-	cost := fs.Int("cost", bcrypt.DefaultCost, "bcrypt cost")
-	if err := parseFlags(fs, args); err != nil {
+	fs := newFlags("hash-password", stdout)
+	cost := fs.Int("cost", bcrypt.DefaultCost, fmt.Sprintf("bcrypt cost `N`, %d to %d; each step doubles the work", bcrypt.MinCost, bcrypt.MaxCost))
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
+	if *cost < bcrypt.MinCost || *cost > bcrypt.MaxCost {
+		return flagErr("--cost %d: want %d to %d", *cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
-		return usageErr("no password on stdin")
+	var pw []byte
+	var err error
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fd := int(f.Fd())
+		pw, err = promptPassword(func() ([]byte, error) { return term.ReadPassword(fd) }, stderr)
+	} else {
+		pw, err = readPasswordLine(stdin)
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), *cost)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
+	}
+	h, err := bcrypt.GenerateFromPassword(pw, *cost)
+	if err != nil {
+		return usageErr("%v", err) // over 72 bytes
 	}
 	fmt.Fprintln(stdout, string(h))
 	return nil
 }
 
-func cmdVersion(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if err := parseFlags(newFlags("version", stderr), args); err != nil {
+// readPasswordLine reads the password from the first line of r (stdin
+// that is not a terminal: a pipe or a file).
+func readPasswordLine(r io.Reader) ([]byte, error) {
+	line, err := bufio.NewReader(r).ReadBytes('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	pw := bytes.TrimRight(line, "\r\n")
+	if len(pw) == 0 {
+		return nil, usageErr("no password on stdin")
+	}
+	return pw, nil
+}
+
+// promptPassword asks for the password twice on prompt (stderr, so
+// stdout holds only the hash), reading each with read, which does not
+// echo (term.ReadPassword).
+func promptPassword(read func() ([]byte, error), prompt io.Writer) ([]byte, error) {
+	fmt.Fprint(prompt, "Password: ")
+	pw, err := read()
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return nil, err
+	}
+	if len(pw) == 0 {
+		return nil, usageErr("empty password")
+	}
+	fmt.Fprint(prompt, "Again: ")
+	again, err := read()
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(pw, again) {
+		return nil, usageErr("the passwords do not match")
+	}
+	return pw, nil
+}
+
+func cmdVersion(args []string, _ io.Reader, stdout, _ io.Writer) error {
+	if err := newFlags("version", stdout).parse(args); err != nil {
 		return err
 	}
-	v := version
-	if v == "" {
-		v = "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	bi, _ := debug.ReadBuildInfo()
+	fmt.Fprint(stdout, versionText(version, bi))
+	return nil
+}
+
+// versionText is what `smpp-mux version` prints: the version (set at
+// link time, else the module's, else "devel"), the commit and its time
+// when the binary was built from a git checkout (vcs.modified: with
+// uncommitted changes), and the Go version and platform.
+func versionText(v string, bi *debug.BuildInfo) string {
+	settings := map[string]string{}
+	if bi != nil {
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
 		}
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
 	}
-	fmt.Fprintf(stdout, "smpp-mux %s\n", v)
-	return nil
+	if v == "" {
+		v = "devel"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "smpp-mux %s\n", v)
+	if rev := settings["vcs.revision"]; rev != "" {
+		fmt.Fprintf(&b, "commit: %s", rev)
+		var notes []string
+		if t := settings["vcs.time"]; t != "" {
+			notes = append(notes, t)
+		}
+		if settings["vcs.modified"] == "true" {
+			notes = append(notes, "modified")
+		}
+		if len(notes) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(notes, ", "))
+		}
+		b.WriteByte('\n')
+	} else {
+		b.WriteString("commit: unknown (built without version control information)\n")
+	}
+	goVersion := runtime.Version()
+	if bi != nil && bi.GoVersion != "" {
+		goVersion = bi.GoVersion
+	}
+	fmt.Fprintf(&b, "go: %s %s/%s\n", goVersion, runtime.GOOS, runtime.GOARCH)
+	return b.String()
 }

@@ -19,26 +19,38 @@ import (
 	"github.com/smpp-mux/smpp-mux/sim"
 )
 
-func cmdRun(args []string, _ io.Reader, _, stderr io.Writer) error {
-	fs := newFlags("run", stderr)
-	path := fs.String("config", "", "config file")
-	if err := parseFlags(fs, args); err != nil {
+func cmdRun(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stdout)
+	path := fs.String("config", "", "the config `FILE`; SIGHUP reads it again")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *path == "" {
-		return usageErr("--config FILE is required")
+		return flagErr("--config FILE is required")
 	}
 	cfg, err := mux.Load(*path)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	return serve(cfg, *path, stderr, nil)
+	return serve(cfg, serveOptions{path: *path}, stderr)
+}
+
+// serveOptions are what serve needs beside the config.
+type serveOptions struct {
+	path string // the config file SIGHUP and POST /reload read again; "": none
+	// ready, when set, is called once the listeners are open.
+	ready func(*mux.Mux)
+	// adminLn, when set, is the admin listener, opened by the caller at
+	// cfg.Admin.Listen; else serve opens cfg.Admin.Listen when it is set.
+	adminLn net.Listener
 }
 
 // serve runs the mux until SIGINT or SIGTERM, then shuts it down
-// gracefully; SIGHUP reloads the config from path. ready, when set, is
-// called once the listeners are open.
-func serve(cfg *mux.Config, path string, stderr io.Writer, ready func(*mux.Mux)) error {
+// gracefully; SIGHUP reloads the config from o.path.
+func serve(cfg *mux.Config, o serveOptions, stderr io.Writer) error {
+	if o.adminLn != nil {
+		defer o.adminLn.Close() // a no-op once the admin server has closed it
+	}
 	log, level, err := newLogger(cfg.Log, stderr)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("log.level: %w", err)}
@@ -55,12 +67,13 @@ func serve(cfg *mux.Config, path string, stderr io.Writer, ready func(*mux.Mux))
 		_ = m.Shutdown(context.Background())
 		return err
 	}
-	rl := &reloader{m: m, path: path, level: level, log: log}
-	if cfg.Admin.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.Admin.Listen)
-		if err != nil {
-			_ = m.Shutdown(context.Background())
-			return fmt.Errorf("admin.listen: %w", err)
+	rl := &reloader{m: m, path: o.path, level: level, log: log}
+	if ln := o.adminLn; ln != nil || cfg.Admin.Listen != "" {
+		if ln == nil {
+			if ln, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+				_ = m.Shutdown(context.Background())
+				return fmt.Errorf("admin.listen: %w", err)
+			}
 		}
 		as := admin.New(m, admin.Options{
 			Reload: func() error { return rl.reload("POST /reload") },
@@ -83,8 +96,8 @@ func serve(cfg *mux.Config, path string, stderr io.Writer, ready func(*mux.Mux))
 		log.Info("admin listening", zap.Stringer("addr", ln.Addr()), zap.Bool("token", cfg.Admin.Token != ""))
 	}
 	log.Info("smpp-mux running", zap.Stringers("listen", addrs(m.Addrs())))
-	if ready != nil {
-		ready(m)
+	if o.ready != nil {
+		o.ready(m)
 	}
 	// A reload runs beside the signal loop: one that replaces upstream
 	// sessions one at a time can take a while, and SIGTERM must not wait
@@ -118,21 +131,22 @@ func addrs(a []net.Addr) []fmt.Stringer {
 }
 
 func cmdSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("simulate", stderr)
-	listen := fs.String("listen", "", "address to listen on, e.g. 127.0.0.1:2775")
-	systemID := fs.String("system-id", "", "accepted system_id (empty: any credentials)")
-	password := fs.String("password", "", "password of --system-id")
+	fs := newFlags("simulate", stdout)
+	listen := fs.String("listen", "", "`ADDR` to listen on, e.g. 127.0.0.1:2775")
+	systemID := fs.String("system-id", "", "accept only this system_id, `ID` (empty: any credentials)")
+	password := fs.String("password", "", "the password of --system-id, `PW`")
 	dlrDelay := fs.Duration("dlr-delay", time.Second, "delay before each delivery receipt")
 	latency := fs.Duration("latency", 0, "delay before each submit_sm_resp")
-	rate := fs.Float64("rate", 0, "submits per second before ESME_RTHROTTLED (0: unlimited)")
+	rate := fs.Float64("rate", 0, "at most `N` submits per second; more get ESME_RTHROTTLED (0: unlimited)")
 	enroute := fs.Bool("enroute", false, "send an ENROUTE receipt before DELIVRD")
-	if err := parseFlags(fs, args); err != nil {
+	echo := fs.String("echo", echoNumber, "`NUMBER` whose messages come back to the sender as MOs; \"\" turns it off")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *listen == "" {
-		return usageErr("--listen ADDR is required")
+		return flagErr("--listen ADDR is required")
 	}
-	cfg := sim.Config{DLRDelay: *dlrDelay, RespLatency: *latency, Rate: *rate, SendEnroute: *enroute}
+	cfg := sim.Config{DLRDelay: *dlrDelay, RespLatency: *latency, Rate: *rate, SendEnroute: *enroute, EchoNumber: *echo}
 	if *systemID != "" {
 		cfg.Accounts = map[string]string{*systemID: *password}
 	}

@@ -77,6 +77,10 @@ func ErrorEvery(n int, st pdu.Status) Option {
 // Window sets how many deliver_sm a session may leave unanswered.
 func Window(n int) Option { return func(o *options) { o.cfg.Window = n } }
 
+// Echo answers every submit_sm to number with an MO back to the sender
+// (sim.Config.EchoNumber).
+func Echo(number string) Option { return func(o *options) { o.cfg.EchoNumber = number } }
+
 // Logger replaces the default zaptest logger.
 func Logger(l *zap.Logger) Option { return func(o *options) { o.cfg.Logger = l } }
 

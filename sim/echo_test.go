@@ -1,0 +1,96 @@
+package sim_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/sim"
+	"github.com/smpp-mux/smpp-mux/sim/simtest"
+)
+
+// A submit_sm to the echo number comes back to the sender as an MO: from
+// the echo number to the submit's source_addr, same text in the same
+// field, same data_coding, after the submit_sm_resp and beside its
+// receipts.
+func TestEchoMO(t *testing.T) {
+	t.Parallel()
+	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(latency.String(), func(t *testing.T) {
+			t.Parallel()
+			srv := simtest.NewServer(t, simtest.Account("acct", "pw"), simtest.Echo("4500000000"),
+				simtest.RespLatency(latency))
+			c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
+
+			ucs2 := []byte{0x00, 'h', 0x00, 0xe6, 0x00, '!'}
+			m := &pdu.SM{SourceTON: 1, SourceNPI: 1, SourceAddr: []byte("4512345678"),
+				DestTON: 1, DestNPI: 1, DestAddr: []byte("4500000000"), DataCoding: 8,
+				RegisteredDelivery: 1, ShortMessage: ucs2}
+			if f := c.submit(m); f.Status != pdu.StatusOK {
+				t.Fatalf("submit: %v", f.Status)
+			}
+			var mo pdu.SM
+			for mo.ESMClass&pdu.ESMClassReceipt != 0 || mo.SourceAddr == nil { // skip the receipt
+				mo = c.deliver().sm(t)
+			}
+			if string(mo.SourceAddr) != "4500000000" || string(mo.DestAddr) != "4512345678" ||
+				mo.DestTON != 1 || mo.DestNPI != 1 || mo.DataCoding != 8 || !bytes.Equal(mo.ShortMessage, ucs2) || mo.ESMClass != 0 {
+				t.Fatalf("echo %+v", mo)
+			}
+
+			// message_payload comes back in message_payload; an alphanumeric
+			// sender keeps its TON; "+" on the destination still matches.
+			long := bytes.Repeat([]byte("echo "), 80)
+			m = &pdu.SM{SourceTON: 5, SourceAddr: []byte("Shop"), DestTON: 1, DestAddr: []byte("+4500000000"),
+				TLVs: pdu.AppendTLV(nil, pdu.TagMessagePayload, long)}
+			if f := c.submit(m); f.Status != pdu.StatusOK {
+				t.Fatalf("submit: %v", f.Status)
+			}
+			mo = c.deliver().sm(t)
+			payload, ok := mo.TLVs.Lookup(pdu.TagMessagePayload)
+			if string(mo.DestAddr) != "Shop" || mo.DestTON != 5 || !ok || !bytes.Equal(payload, long) || len(mo.ShortMessage) != 0 {
+				t.Fatalf("long echo to %q (TON %d): payload %v %d octets, short_message %q", mo.DestAddr, mo.DestTON, ok, len(payload), mo.ShortMessage)
+			}
+			eventually(t, wait, func() bool { return srv.Stats().MOsAcked == 2 }, "2 echoes acked")
+		})
+	}
+}
+
+// Without EchoNumber, and to any other number, no MO comes back.
+func TestNoEcho(t *testing.T) {
+	t.Parallel()
+	for _, echo := range []string{"", "4500000000"} {
+		srv := simtest.NewServer(t, simtest.Account("acct", "pw"), simtest.Config(func(c *sim.Config) { c.EchoNumber = echo }))
+		c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
+		dest := "4500000000"
+		if echo != "" {
+			dest = "4500000001"
+		}
+		m := textSM("hi", 0)
+		m.DestAddr = []byte(dest)
+		if f := c.submit(m); f.Status != pdu.StatusOK {
+			t.Fatalf("submit: %v", f.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if st := srv.Stats(); st.MOsSent != 0 {
+			t.Fatalf("echo %q, submit to %s: %d MOs sent", echo, dest, st.MOsSent)
+		}
+	}
+}
+
+// A refused submit_sm is not echoed.
+func TestEchoOnlyAccepted(t *testing.T) {
+	t.Parallel()
+	srv := simtest.NewServer(t, simtest.Account("acct", "pw"), simtest.Echo("4500000000"))
+	c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
+	m := textSM("hi", 0)
+	m.DestAddr, m.DataCoding = []byte("4500000000"), 5 // data_coding 5 is refused
+	if f := c.submit(m); f.Status == pdu.StatusOK {
+		t.Fatal("data_coding 5 accepted")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if st := srv.Stats(); st.MOsSent != 0 {
+		t.Fatalf("%d MOs sent for a refused submit", st.MOsSent)
+	}
+}
