@@ -26,6 +26,8 @@ type Metrics struct {
 	matchedLate    atomic.Uint64 // receipts stored unmatched, moved to their client once the id was known
 	deliverDropped atomic.Uint64 // deliver_sm dropped by a client's deliver rule
 	resent         atomic.Uint64 // the provider's resends of reports already stored, answered and not stored again
+	idsWrittenBack atomic.Uint64 // message ids the store failed to take, written to it later
+	idsUnjournaled atomic.Uint64 // message ids neither the store nor the journal took: kept in memory only
 
 	bindsRefused [numBindRefusals]atomic.Uint64 // client binds refused by Bind, by reason
 
@@ -108,7 +110,12 @@ type Counters struct {
 	Binds, Submits, SubmitOK, SubmitErr, NoRoom, Retries uint64
 	Reports, MOs, Orphaned, Delivered, StoreErrors       uint64
 	MatchedLate, DeliverDropped, Resent                  uint64
-	ByStatus                                             map[pdu.Status]uint64
+	// IDsWrittenBack counts message ids the store failed to take at
+	// first, written to it later from memory and the journal;
+	// IDsUnjournaled those the journal could not take either (kept in
+	// memory only).
+	IDsWrittenBack, IDsUnjournaled uint64
+	ByStatus                       map[pdu.Status]uint64
 	// BindsRefused counts the client binds the mux refused, by reason:
 	// unknown_system_id, wrong_password, not_allowed (the remote address
 	// is not in allow) and max_binds. The downstream server counts those
@@ -123,6 +130,7 @@ func (mt *Metrics) Snapshot() Counters {
 		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
 		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
 		MatchedLate: mt.matchedLate.Load(), DeliverDropped: mt.deliverDropped.Load(), Resent: mt.resent.Load(),
+		IDsWrittenBack: mt.idsWrittenBack.Load(), IDsUnjournaled: mt.idsUnjournaled.Load(),
 		ByStatus: map[pdu.Status]uint64{}, BindsRefused: make(map[string]uint64, numBindRefusals),
 	}
 	for r, name := range bindRefusalNames {

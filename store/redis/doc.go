@@ -89,9 +89,10 @@
 //
 // The url's query may set go-redis options (dial_timeout, read_timeout,
 // pool_size, max_retries, ...); those it sets win over timeout. The mux
-// reads its own keys from the same table (module, dlr_ttl); this module
-// declares only the keys above. Instances that share queues must share
-// url, prefix, retention and queue_cap.
+// reads its own keys from the same table (module, dlr_ttl, journal,
+// journal_max_mb); this module declares only the keys above. Instances
+// that share queues must share url, prefix, retention and queue_cap, and
+// each needs its own journal.
 //
 // # Example
 //
