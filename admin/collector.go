@@ -42,6 +42,7 @@ var (
 	descLockouts  = prometheus.NewDesc("smppmux_downstream_lockouts_total", "Remote IPs locked out after bind_fail_limit failed binds.", nil, nil)
 	descIDsPend   = prometheus.NewDesc("smppmux_ids_pending_writeback", "Message ids the store failed to write, kept in memory and the journal until it takes them.", nil, nil)
 	descIDsBack   = prometheus.NewDesc("smppmux_ids_written_back_total", "Message ids the store failed to write at first, written to it later.", nil, nil)
+	descBadIDs    = prometheus.NewDesc("smppmux_upstream_bad_message_ids_total", "The provider's submit_sm_resp whose message_id is not a valid C-Octet String (no NUL, or 65 octets and more), stored as the octets sent.", nil, nil)
 	descIDsMem    = prometheus.NewDesc("smppmux_ids_unjournaled_total", "Message ids neither the store nor the journal could take: kept in memory only, lost if the process stops first.", nil, nil)
 )
 
@@ -49,7 +50,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
 		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
-		descBindsRef, descLockouts, descIDsPend, descIDsBack, descIDsMem} {
+		descBindsRef, descLockouts, descIDsPend, descIDsBack, descIDsMem, descBadIDs} {
 		ch <- d
 	}
 }
@@ -80,6 +81,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descResent, n.Resent)
 	counter(descIDsBack, n.IDsWrittenBack)
 	counter(descIDsMem, n.IDsUnjournaled)
+	counter(descBadIDs, n.BadMessageIDs)
 	for id, cc := range c.m.ClientCounters() {
 		counter(descClientSub, cc.Submits, id)
 		for st, v := range cc.ByStatus {

@@ -28,6 +28,7 @@ type Metrics struct {
 	resent         atomic.Uint64 // the provider's resends of reports already stored, answered and not stored again
 	idsWrittenBack atomic.Uint64 // message ids the store failed to take, written to it later
 	idsUnjournaled atomic.Uint64 // message ids neither the store nor the journal took: kept in memory only
+	badMessageIDs  atomic.Uint64 // submit_sm_resp whose message_id is not a valid C-Octet String
 
 	bindsRefused [numBindRefusals]atomic.Uint64 // client binds refused by Bind, by reason
 
@@ -113,9 +114,11 @@ type Counters struct {
 	// IDsWrittenBack counts message ids the store failed to take at
 	// first, written to it later from memory and the journal;
 	// IDsUnjournaled those the journal could not take either (kept in
-	// memory only).
-	IDsWrittenBack, IDsUnjournaled uint64
-	ByStatus                       map[pdu.Status]uint64
+	// memory only). BadMessageIDs counts the provider's submit_sm_resp
+	// whose message_id does not decode (no NUL, or 65 octets and more),
+	// stored as the octets sent.
+	IDsWrittenBack, IDsUnjournaled, BadMessageIDs uint64
+	ByStatus                                      map[pdu.Status]uint64
 	// BindsRefused counts the client binds the mux refused, by reason:
 	// unknown_system_id, wrong_password, not_allowed (the remote address
 	// is not in allow) and max_binds. The downstream server counts those
@@ -130,7 +133,7 @@ func (mt *Metrics) Snapshot() Counters {
 		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
 		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
 		MatchedLate: mt.matchedLate.Load(), DeliverDropped: mt.deliverDropped.Load(), Resent: mt.resent.Load(),
-		IDsWrittenBack: mt.idsWrittenBack.Load(), IDsUnjournaled: mt.idsUnjournaled.Load(),
+		IDsWrittenBack: mt.idsWrittenBack.Load(), IDsUnjournaled: mt.idsUnjournaled.Load(), BadMessageIDs: mt.badMessageIDs.Load(),
 		ByStatus: map[pdu.Status]uint64{}, BindsRefused: make(map[string]uint64, numBindRefusals),
 	}
 	for r, name := range bindRefusalNames {

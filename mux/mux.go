@@ -27,6 +27,7 @@ type Mux struct {
 	cfg       *Config
 	log       *zap.Logger
 	orphanLog *zap.Logger // sampled: orphans can come in floods
+	badIDLog  *zap.Logger // sampled: a provider's malformed message_ids, one a submit
 	mctx      Context     // the store module; lives as long as the mux
 	mcancel   context.CancelFunc
 
@@ -101,6 +102,7 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 		}
 	}()
 	m.orphanLog = log.WithOptions(zap.WrapCore(sampled))
+	m.badIDLog = log.WithOptions(zap.WrapCore(sampled))
 	if err := m.provision(); err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func (ss *session) submit(frame []byte) {
 		s.sched.pushResp(ss, seq, msgID, rc)
 		return
 	}
-	ss.buf = appendSubmitResp(ss.buf[:0], seq, msgID)
+	ss.buf = appendSubmitResp(ss.buf[:0], seq, msgID, !s.cfg.MessageIDNoNUL)
 	_ = ss.conn.Send(ss.buf)
 	s.afterResp(rc)
 }
