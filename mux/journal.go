@@ -39,13 +39,18 @@ import (
 // When the journal cannot be written either (the same full disk, or the
 // file at journal_max_mb), the ids are kept in memory only: counted,
 // logged, and lost if the process stops before the store takes them.
+//
+// A lock file beside it (path.lock, flock where the platform has it)
+// keeps a second process off the journal: instances sharing a store and a
+// working directory must each be given their own.
 type idJournal struct {
 	path string
 	max  int64 // bytes; an append that would pass it fails with errJournalFull
 
-	mu   sync.Mutex // guards f and size; held over each append and rewrite
+	mu   sync.Mutex // guards f, size and lock; held over each append and rewrite
 	f    *os.File   // opened at the first append; nil while the file is absent or unopened
 	size int64
+	lock *os.File // path.lock, locked from the first use of the journal until close
 }
 
 const (
@@ -60,6 +65,11 @@ const (
 
 // errJournalFull is returned by an append past journal_max_mb.
 var errJournalFull = errors.New("id journal full (store.journal_max_mb)")
+
+// errJournalInUse is returned when another process holds the journal's
+// lock: two instances writing one journal would drop each other's ids
+// when they compact it.
+var errJournalInUse = errors.New("id journal in use by another process; give each instance its own [store] journal")
 
 func newJournal(path string, maxMB int) *idJournal {
 	if maxMB <= 0 {
@@ -83,7 +93,8 @@ func journalPath(sc StoreConfig, st store.Store) string {
 }
 
 // replay reads the journal's ids that have not expired by now, the last
-// line of an id winning. A missing file holds none.
+// line of an id winning. A missing file holds none. A journal another
+// process holds is an error.
 func (j *idJournal) replay(now time.Time) ([]store.IDRecord, error) {
 	f, err := os.Open(j.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -93,6 +104,12 @@ func (j *idJournal) replay(now time.Time) ([]store.IDRecord, error) {
 		return nil, fmt.Errorf("id journal: %w", err)
 	}
 	defer f.Close()
+	j.mu.Lock()
+	err = j.lockLocked()
+	j.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	byID := map[string]int{}
 	var recs []store.IDRecord
 	br := bufio.NewReader(f)
@@ -191,10 +208,30 @@ func (j *idJournal) appendLocked(buf []byte) error {
 	return nil
 }
 
+// lockLocked takes the journal's lock file, once.
+func (j *idJournal) lockLocked() error {
+	if j.lock != nil {
+		return nil
+	}
+	f, err := os.OpenFile(j.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("id journal lock: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("id journal %s: %w", j.path, err)
+	}
+	j.lock = f
+	return nil
+}
+
 // openLocked opens the journal for appending, creating it with its header.
 func (j *idJournal) openLocked() error {
 	if j.f != nil {
 		return nil
+	}
+	if err := j.lockLocked(); err != nil {
+		return err
 	}
 	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -238,6 +275,9 @@ func (j *idJournal) openLocked() error {
 func (j *idJournal) compact(fb *idFallback, now time.Time) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if err := j.lockLocked(); err != nil {
+		return err // another process's journal: not ours to rewrite
+	}
 	rest := fb.snapshot(now)
 	if len(rest) == 0 {
 		if j.f != nil {
@@ -294,6 +334,10 @@ func (j *idJournal) close() {
 	if j.f != nil {
 		j.f.Close()
 		j.f = nil
+	}
+	if j.lock != nil {
+		j.lock.Close() // releases the lock
+		j.lock = nil
 	}
 }
 

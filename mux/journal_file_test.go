@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,4 +68,28 @@ func TestJournalFull(t *testing.T) {
 		t.Fatal("id not kept in memory")
 	}
 	j.close()
+}
+
+// A journal another process (here another idJournal) holds is refused,
+// so two instances never drop each other's ids when they compact it.
+func TestJournalInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ids.journal")
+	var fb idFallback
+	rec := []store.IDRecord{{ID: "1", Client: "shop", Expires: time.Now().Add(time.Hour)}}
+	first := newJournal(path, 0)
+	if err := first.keep(&fb, rec); err != nil {
+		t.Fatal(err)
+	}
+	second := newJournal(path, 0)
+	if _, err := second.replay(time.Now()); !errors.Is(err, errJournalInUse) {
+		t.Fatalf("replay of a journal in use: %v", err)
+	}
+	if err := second.keep(&fb, rec); !errors.Is(err, errJournalInUse) {
+		t.Fatalf("append to a journal in use: %v", err)
+	}
+	first.close()
+	if recs, err := second.replay(time.Now()); err != nil || len(recs) != 1 {
+		t.Fatalf("replay once released: %v %v", recs, err)
+	}
+	second.close()
 }
