@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,4 +159,28 @@ func TestOrphanMatchedAfterWriteBack(t *testing.T) {
 		t.Errorf("written back: %d, want 1", got)
 	}
 	eventually(t, 5*time.Second, func() bool { return b.mux.Queued(mux.OrphanQueue) == 0 })
+}
+
+// A journal another process holds stops New with an error that says so,
+// rather than two processes dropping each other's ids.
+func TestJournalInUseRefusedAtStart(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "ids.journal")
+	if err := os.WriteFile(journal, []byte("# smpp-mux message-id journal v1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(journal+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Skip("no flock:", err)
+	}
+	cfg, err := mux.Parse(fmt.Appendf(nil, "[store]\nmodule = \"memory\"\njournal = %q\n[upstream]\nsystem_id = \"a\"\n[[upstream.host]]\naddress = \"127.0.0.1:1\"\n", journal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mux.New(cfg, nil); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("New: %v, want the journal in use", err)
+	}
 }

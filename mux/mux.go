@@ -96,6 +96,9 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	// to nil before a deferred call runs.
 	defer func() {
 		if err != nil {
+			if m.journal != nil {
+				m.journal.close() // its lock
+			}
 			if cerr := m.cleanupModules(); cerr != nil {
 				log.Warn("cleanup after a failed start", zap.Error(cerr))
 			}
