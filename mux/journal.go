@@ -275,6 +275,11 @@ func (j *idJournal) openLocked() error {
 func (j *idJournal) compact(fb *idFallback, now time.Time) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.lock == nil && fb.size() == 0 {
+		if _, err := os.Stat(j.path); errors.Is(err, os.ErrNotExist) {
+			return nil // never written, nothing to write
+		}
+	}
 	if err := j.lockLocked(); err != nil {
 		return err // another process's journal: not ours to rewrite
 	}

@@ -184,3 +184,30 @@ func TestJournalInUseRefusedAtStart(t *testing.T) {
 		t.Fatalf("New: %v, want the journal in use", err)
 	}
 }
+
+// When the journal cannot be written either (here its directory is
+// missing; in life the same full disk), submits are still answered, the
+// ids are kept in memory and counted, and their receipts still route.
+func TestJournalUnwritableKeepsIDsInMemory(t *testing.T) {
+	brokenIDs.Store(true)
+	defer brokenIDs.Store(false)
+	journal := filepath.Join(t.TempDir(), "missing", "ids.journal")
+	h := newHarnessConf(t, harnessConf{store: fmt.Sprintf("module = \"failing_test\"\njournal = %q", journal)}, simtest.DLRDelay(time.Hour))
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	st, id, err := c.Submit(ctxT(t), sm("4599999999", true, "no journal"))
+	if err != nil || st != pdu.StatusOK {
+		t.Fatalf("submit: %v %v", st, err)
+	}
+	if m := h.mux.Metrics().Snapshot(); m.IDsUnjournaled != 1 {
+		t.Fatalf("unjournaled ids: %d, want 1", m.IDsUnjournaled)
+	}
+	if err := h.sim.InjectReceipt("acct", id); err != nil {
+		t.Fatal(err)
+	}
+	collect(t, c, 1, 10*time.Second)
+	brokenIDs.Store(false)
+	eventually(t, 15*time.Second, func() bool { return h.mux.Metrics().Snapshot().IDsWrittenBack == 1 })
+	if client, ok, err := lastFailing.Load().LookupID(context.Background(), mux.IDKey(id)); err != nil || !ok || client != "shop" {
+		t.Fatalf("store lookup: %q %v %v", client, ok, err)
+	}
+}
