@@ -41,13 +41,17 @@ var (
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed for a limit: the new one at once, or at max_unbound the oldest one not bound.", []string{"limit"}, nil)
 	descBindsRef  = prometheus.NewDesc("smppmux_downstream_binds_refused_total", "Client binds refused, by reason.", []string{"reason"}, nil)
 	descLockouts  = prometheus.NewDesc("smppmux_downstream_lockouts_total", "Remote IPs locked out after bind_fail_limit failed binds.", nil, nil)
+	descIDsPend   = prometheus.NewDesc("smppmux_ids_pending_writeback", "Message ids the store failed to write, kept in memory and the journal until it takes them.", nil, nil)
+	descIDsBack   = prometheus.NewDesc("smppmux_ids_written_back_total", "Message ids the store failed to write at first, written to it later.", nil, nil)
+	descBadIDs    = prometheus.NewDesc("smppmux_upstream_bad_message_ids_total", "The provider's submit_sm_resp whose message_id is not a valid C-Octet String (no NUL, or 65 octets and more), stored as the octets sent.", nil, nil)
+	descIDsMem    = prometheus.NewDesc("smppmux_ids_unjournaled_total", "Message ids neither the store nor the journal could take: kept in memory only, lost if the process stops first.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
 		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descClientRef, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
-		descBindsRef, descLockouts} {
+		descBindsRef, descLockouts, descIDsPend, descIDsBack, descIDsMem, descBadIDs} {
 		ch <- d
 	}
 }
@@ -76,6 +80,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMatched, n.MatchedLate)
 	counter(descDropped, n.DeliverDropped)
 	counter(descResent, n.Resent)
+	counter(descIDsBack, n.IDsWrittenBack)
+	counter(descIDsMem, n.IDsUnjournaled)
+	counter(descBadIDs, n.BadMessageIDs)
 	for id, cc := range c.m.ClientCounters() {
 		counter(descClientSub, cc.Submits, id)
 		for st, v := range cc.ByStatus {
@@ -128,6 +135,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQueued, float64(v), cl)
 	}
 	gauge(descHeld, float64(st.Held))
+	gauge(descIDsPend, float64(st.PendingIDs))
 }
 
 // upstream exports each session's binds and, per host, the submit_sm

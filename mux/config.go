@@ -89,7 +89,13 @@ type LogConfig struct {
 type StoreConfig struct {
 	Name   string   `toml:"module"`  // default "bolt"
 	DLRTTL Duration `toml:"dlr_ttl"` // default 72h: how long a message id is kept for its reports
-	Module Module   `toml:"-"`       // the decoded store module, not yet provisioned
+	// Journal is the file keeping the message ids the store failed to
+	// write until it takes them; default beside the store's file
+	// (store.bolt: <path without extension>.ids.journal), else
+	// smpp-mux.ids.journal in the working directory.
+	Journal      string `toml:"journal"`
+	JournalMaxMB int    `toml:"journal_max_mb"` // default 64; past it ids the store failed to write are kept in memory only
+	Module       Module `toml:"-"`              // the decoded store module, not yet provisioned
 
 	fingerprint string // the module's decoded settings, to tell a changed [store] on reload
 }
@@ -543,9 +549,11 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 		sc.Name = "bolt"
 	}
 	own := map[string]toml.Primitive{}
-	if v, ok := keys["dlr_ttl"]; ok {
-		own["dlr_ttl"] = v
-		delete(keys, "dlr_ttl")
+	for _, k := range []string{"dlr_ttl", "journal", "journal_max_mb"} {
+		if v, ok := keys[k]; ok {
+			own[k] = v
+			delete(keys, k)
+		}
 	}
 	l.fields(own, "store", "", &sc)
 	sc.Module = l.decodeModule(keys, "store", "store", sc.Name, "")

@@ -26,6 +26,9 @@ type Metrics struct {
 	matchedLate    atomic.Uint64 // receipts stored unmatched, moved to their client once the id was known
 	deliverDropped atomic.Uint64 // deliver_sm dropped by a client's deliver rule
 	resent         atomic.Uint64 // the provider's resends of reports already stored, answered and not stored again
+	idsWrittenBack atomic.Uint64 // message ids the store failed to take, written to it later
+	idsUnjournaled atomic.Uint64 // message ids neither the store nor the journal took: kept in memory only
+	badMessageIDs  atomic.Uint64 // submit_sm_resp whose message_id is not a valid C-Octet String
 
 	bindsRefused [numBindRefusals]atomic.Uint64 // client binds refused by Bind, by reason
 
@@ -124,7 +127,14 @@ type Counters struct {
 	Binds, Submits, SubmitOK, SubmitErr, NoRoom, Retries uint64
 	Reports, MOs, Orphaned, Delivered, StoreErrors       uint64
 	MatchedLate, DeliverDropped, Resent                  uint64
-	ByStatus                                             map[pdu.Status]uint64
+	// IDsWrittenBack counts message ids the store failed to take at
+	// first, written to it later from memory and the journal;
+	// IDsUnjournaled those the journal could not take either (kept in
+	// memory only). BadMessageIDs counts the provider's submit_sm_resp
+	// whose message_id does not decode (no NUL, or 65 octets and more),
+	// stored as the octets sent.
+	IDsWrittenBack, IDsUnjournaled, BadMessageIDs uint64
+	ByStatus                                      map[pdu.Status]uint64
 	// BindsRefused counts the client binds the mux refused, by reason:
 	// unknown_system_id, wrong_password, not_allowed (the remote address
 	// is not in allow) and max_binds. The downstream server counts those
@@ -139,6 +149,7 @@ func (mt *Metrics) Snapshot() Counters {
 		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
 		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
 		MatchedLate: mt.matchedLate.Load(), DeliverDropped: mt.deliverDropped.Load(), Resent: mt.resent.Load(),
+		IDsWrittenBack: mt.idsWrittenBack.Load(), IDsUnjournaled: mt.idsUnjournaled.Load(), BadMessageIDs: mt.badMessageIDs.Load(),
 		ByStatus: map[pdu.Status]uint64{}, BindsRefused: make(map[string]uint64, numBindRefusals),
 	}
 	for r, name := range bindRefusalNames {

@@ -27,6 +27,7 @@ type Mux struct {
 	cfg       *Config
 	log       *zap.Logger
 	orphanLog *zap.Logger // sampled: orphans can come in floods
+	badIDLog  *zap.Logger // sampled: a provider's malformed message_ids, one a submit
 	mctx      Context     // the store module; lives as long as the mux
 	mcancel   context.CancelFunc
 
@@ -45,7 +46,10 @@ type Mux struct {
 	affinity   affinity
 	recent     recentReports
 	fair       fairShare
-	idFallback idFallback
+	idFallback idFallback    // ids the store failed to write, until written back
+	journal    *idJournal    // the same ids on disk
+	wbNow      chan struct{} // cap 1: the store took a write; write the kept ids back now
+	wbKept     chan struct{} // cap 1: ids were kept; write them back after the back-off
 	idw        *batcher[idJob]
 	rw         *batcher[report]
 	pair       pairing // the store writes of idw's and rw's batches, paired
@@ -84,20 +88,29 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 		log = zap.NewNop()
 	}
 	mctx, cancel := NewContext(context.Background(), log)
-	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{})}
+	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{}),
+		wbNow: make(chan struct{}, 1), wbKept: make(chan struct{}, 1)}
 	m.matcher = newMatcher(m)
 	m.storeErr = newRepeatLog(log, 10*time.Second)
 	// m, not the result, is cleaned up: the error returns set the result
 	// to nil before a deferred call runs.
 	defer func() {
 		if err != nil {
+			if m.journal != nil {
+				m.journal.close() // its lock
+			}
 			if cerr := m.cleanupModules(); cerr != nil {
 				log.Warn("cleanup after a failed start", zap.Error(cerr))
 			}
 		}
 	}()
 	m.orphanLog = log.WithOptions(zap.WrapCore(sampled))
+	m.badIDLog = log.WithOptions(zap.WrapCore(sampled))
 	if err := m.provision(); err != nil {
+		return nil, err
+	}
+	m.journal = newJournal(journalPath(cfg.Store, m.store), cfg.Store.JournalMaxMB)
+	if err := m.replayJournal(); err != nil {
 		return nil, err
 	}
 	up, err := m.newUpPool(cfg)
@@ -194,6 +207,7 @@ func (m *Mux) Start() error {
 	m.workWG.Go(func() { m.idw.run(m.workCtx) })
 	m.workWG.Go(func() { m.rw.run(m.workCtx) })
 	m.workWG.Go(func() { m.matcher.run(m.workCtx) })
+	m.workWG.Go(func() { m.writeBackLoop(m.workCtx) })
 	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
 	for _, c := range m.live.Load().byID {
 		m.startDispatch(c)
@@ -269,6 +283,7 @@ func (m *Mux) shutdown(ctx context.Context) error {
 			_ = ln.Close()
 		}
 		_ = m.up.Load().pool.Close()
+		m.journal.close()
 		return m.cleanupModules()
 	}
 	for _, ln := range m.listeners {
@@ -280,6 +295,8 @@ func (m *Mux) shutdown(ctx context.Context) error {
 	m.upCancel()
 	m.workEnd() // batchers drain: pending ids stored, resps sent
 	m.workWG.Wait()
+	m.finalWriteBack(ctx)
+	m.journal.close()
 	if err := m.down.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("downstream: %w", err))
 	}
@@ -310,6 +327,7 @@ type Status struct {
 	Downstream []DownstreamStatus `json:"downstream"`
 	Queued     map[string]int     `json:"queued"`
 	Held       int                `json:"held_reports"`
+	PendingIDs int                `json:"pending_ids"` // message ids kept in memory and the journal until the store takes them
 }
 
 // UpstreamStatus is one upstream session slot.
@@ -349,6 +367,7 @@ func (m *Mux) Status() Status {
 		st.Queued = ss.Queued
 	}
 	st.Held = m.matcher.held()
+	st.PendingIDs = m.idFallback.size()
 	return st
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,6 +83,11 @@ func newHarnessConf(t *testing.T, hc harnessConf, opts ...simtest.Option) *harne
 	t.Helper()
 	if hc.store == "" {
 		hc.store = `module = "memory"`
+	}
+	// A store that can fail journals ids; not in the package's directory.
+	// (A memory store never fails, and reload tests compare [store].)
+	if !strings.Contains(hc.store, "journal") && !strings.Contains(hc.store, `"memory"`) {
+		hc.store += fmt.Sprintf("\njournal = %q", filepath.Join(t.TempDir(), "ids.journal"))
 	}
 	server := overrideKeys(`listen = "127.0.0.1:0"
 mo_default = "shop"

@@ -8,6 +8,7 @@ import (
 	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/sim/simtest"
 	_ "github.com/smpp-mux/smpp-mux/store/redis"
 )
 
@@ -48,5 +49,52 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 	}
 	if len(got) != 20 {
 		t.Fatalf("%d distinct receipts of 20", len(got))
+	}
+}
+
+// Two instances share Redis. Ids instance a could not store while Redis
+// was down are written to Redis once it is back, so the receipts for them
+// that the provider sends to instance b (orphaned there at first) reach
+// the client bound to a. Before, the ids stayed in a's memory and b kept
+// those receipts in the orphan queue for good.
+func TestRedisOutageIDsReachOtherInstance(t *testing.T) {
+	addr, stop, restart := redistest.Start(t, redistest.AppendOnly())
+	conf := harnessConf{
+		store:  fmt.Sprintf("module = \"redis\"\nurl = \"redis://%s/0\"\ntimeout = \"300ms\"", addr),
+		server: `dlr_grace = "100ms"`,
+	}
+	a := newHarnessConf(t, conf, simtest.DLRDelay(time.Hour))
+	b := newHarnessConf(t, conf, simtest.DLRDelay(time.Hour), simtestDeliverTimeout(time.Second))
+	c := a.dial("shop", "shop-pw", esme.Options{})
+	stop()
+	const n = 5
+	var ids []string
+	for range n {
+		st, id, err := c.Submit(ctxT(t), sm("4599999999", true, "outage"))
+		if err != nil || st != pdu.StatusOK {
+			t.Fatalf("submit while Redis is down: %v %v", st, err)
+		}
+		ids = append(ids, id)
+	}
+	restart()
+	for _, id := range ids {
+		if err := b.sim.InjectReceipt("acct", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	got := map[string]bool{} // at least once: a duplicate may come
+	for deadline := time.Now().Add(30 * time.Second); len(got) < n; {
+		id := collect(t, c, 1, time.Until(deadline))[0]
+		if !want[id] {
+			t.Fatalf("unexpected receipt %s", id)
+		}
+		got[id] = true
+	}
+	if m := a.mux.Metrics().Snapshot(); m.IDsWrittenBack != n {
+		t.Errorf("written back: %d, want %d", m.IDsWrittenBack, n)
 	}
 }

@@ -160,7 +160,7 @@ func liveChangeable(old, new *Config) error {
 	}{
 		{"server", os, ns},
 		{"admin", old.Admin, new.Admin},
-		{"store", [3]any{old.Store.Name, old.Store.DLRTTL, old.Store.fingerprint}, [3]any{new.Store.Name, new.Store.DLRTTL, new.Store.fingerprint}},
+		{"store", storeKeys(old.Store), storeKeys(new.Store)},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.old, c.new) {
@@ -188,4 +188,9 @@ func (m *Mux) reconfigure(ucfg upstream.Config, u UpstreamConfig) error {
 	}()
 	wait := min(upstreamBindWait, u.ResponseTimeout.Or(upstreamBindWait))
 	return m.up.Load().pool.Reconfigure(ctx, ucfg, wait)
+}
+
+// storeKeys is what of [store] must stay the same across a reload.
+func storeKeys(sc StoreConfig) [5]any {
+	return [5]any{sc.Name, sc.DLRTTL, sc.Journal, sc.JournalMaxMB, sc.fingerprint}
 }

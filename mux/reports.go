@@ -258,12 +258,11 @@ func (m *Mux) idBatch(batch []idJob) {
 	}
 	if err := m.putIDs(context.Background(), recs); err != nil {
 		// The provider has the message: failing the client now would make
-		// it send a duplicate. Keep the ids in memory instead.
+		// it send a duplicate. Journal the ids instead, for the store later.
 		m.metrics.storeErrors.Add(1)
-		m.storeErr.log("cannot store message ids; keeping them in memory until restart", err, zap.Int("ids", len(recs)))
-		for _, r := range recs {
-			m.idFallback.put(r.ID, r.Client, r.Expires)
-		}
+		m.keepIDs(recs, err)
+	} else {
+		m.storeTookIDs()
 	}
 	for _, j := range batch {
 		m.metrics.answered(pdu.StatusOK)

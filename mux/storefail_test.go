@@ -19,23 +19,52 @@ import (
 )
 
 // failing is a store module whose writes fail while broken is set, as a
-// full disk does.
+// full disk does, and whose PutIDs fails while brokenIDs is set too. While
+// failingShared is set, every new one uses that store, as instances
+// sharing Redis do.
 type failing struct {
 	*memory.Store
+	shared bool
 }
 
-var broken atomic.Bool
+var (
+	broken, brokenIDs atomic.Bool
+	failingShared     atomic.Pointer[memory.Store]
+	lastFailing       atomic.Pointer[failing] // the one made last, for tests to read
+)
 
 var errDiskFull = errors.New("write: no space left on device")
 
 func init() { mux.RegisterModule(new(failing)) }
 
 func (*failing) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{ID: "store.failing_test", New: func() mux.Module { return &failing{memory.New(store.Limits{})} }}
+	return mux.ModuleInfo{ID: "store.failing_test", New: func() mux.Module {
+		f := &failing{Store: memory.New(store.Limits{})}
+		if s := failingShared.Load(); s != nil {
+			f.Store, f.shared = s, true
+		}
+		lastFailing.Store(f)
+		return f
+	}}
+}
+
+// Provision and Cleanup leave a shared store as it is.
+func (f *failing) Provision(ctx mux.Context) error {
+	if f.shared {
+		return nil
+	}
+	return f.Store.Provision(ctx)
+}
+
+func (f *failing) Cleanup() error {
+	if f.shared {
+		return nil
+	}
+	return f.Store.Cleanup()
 }
 
 func (f *failing) PutIDs(ctx context.Context, r []store.IDRecord) error {
-	if broken.Load() {
+	if broken.Load() || brokenIDs.Load() {
 		return errDiskFull
 	}
 	return f.Store.PutIDs(ctx, r)

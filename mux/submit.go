@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"bytes"
 	"errors"
 	"sync/atomic"
 	"time"
@@ -247,15 +248,37 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 	}
 	pdu.PatchSeq(resp, seq)
 	if h.Status == pdu.StatusOK && ref&refWantsReceipt != 0 {
-		var r pdu.SMResp
-		if r.Decode(resp[pdu.HeaderLen:]) == nil && len(r.MessageID) > 0 {
-			b.m.idw.add(idJob{b: b, id: IDKey(string(r.MessageID)), resp: append([]byte(nil), resp...)})
+		if id := b.m.respMessageID(resp); len(id) > 0 {
+			b.m.idw.add(idJob{b: b, id: IDKey(string(id)), resp: append([]byte(nil), resp...)})
 			return
 		}
 	}
 	b.m.metrics.answered(h.Status)
 	b.c.stats.answered(h.Status)
 	_ = b.s.Send(resp)
+}
+
+// respMessageID returns the message_id of a successful submit_sm_resp.
+// One that is not the C-Octet String SMPP 3.4 §4.4.2 asks for (no NUL, or
+// 65 octets and more) is taken as the octets the provider sent, up to a
+// NUL if there is one, since its receipts will name those octets; it is
+// logged and counted. The client's submit_sm_resp is the provider's, as
+// sent, either way.
+func (m *Mux) respMessageID(resp []byte) []byte {
+	body := resp[pdu.HeaderLen:]
+	var r pdu.SMResp
+	err := r.Decode(body)
+	if err == nil {
+		return r.MessageID
+	}
+	id := body
+	if i := bytes.IndexByte(body, 0); i >= 0 {
+		id = body[:i]
+	}
+	m.metrics.badMessageIDs.Add(1)
+	m.badIDLog.Warn("provider's submit_sm_resp message_id is not a valid C-Octet String; stored as the octets sent",
+		zap.ByteString("message_id", id), zap.Int("octets", len(body)), zap.Error(err))
+	return id
 }
 
 // Delivered implements downstream.Handler: the client's answer to one of

@@ -8,10 +8,12 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/store"
 )
 
 // idFallback holds message ids the store failed to write, so their reports
-// still find their client while the process lives.
+// still find their client until the write-back loop has written them to
+// the store (see idJournal).
 type idFallback struct {
 	mu      sync.Mutex // guards m, sweepAt
 	m       map[string]idRec
@@ -40,6 +42,41 @@ func (f *idFallback) put(id, client string, exp time.Time) {
 		f.sweepAt = max(4096, 2*len(f.m))
 	}
 	f.m[id] = idRec{client, exp}
+}
+
+// size returns how many ids f holds, expired ones not yet swept included.
+func (f *idFallback) size() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.m)
+}
+
+// snapshot returns the ids f holds that have not expired by now, and
+// forgets the expired ones.
+func (f *idFallback) snapshot(now time.Time) []store.IDRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]store.IDRecord, 0, len(f.m))
+	for k, r := range f.m {
+		if now.After(r.expires) {
+			delete(f.m, k)
+			continue
+		}
+		out = append(out, store.IDRecord{ID: k, Client: r.client, Expires: r.expires})
+	}
+	return out
+}
+
+// remove forgets recs, the store has them now; an id put again since
+// (another client or expiry) stays.
+func (f *idFallback) remove(recs []store.IDRecord) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range recs {
+		if cur, ok := f.m[r.ID]; ok && cur.client == r.Client && cur.expires.Equal(r.Expires) {
+			delete(f.m, r.ID)
+		}
+	}
 }
 
 func (f *idFallback) get(id string) (string, bool) {

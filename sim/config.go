@@ -80,6 +80,10 @@ type Config struct {
 	// from session read loops concurrently.
 	MessageID func(n uint64) string
 
+	// MessageIDNoNUL sends submit_sm_resp's message_id without its NUL
+	// terminator, as a faulty provider might; for tests of the mux.
+	MessageIDNoNUL bool
+
 	MaxLength uint32 // largest command_length read; default pdu.DefaultMaxLength
 
 	// Record is how many of the latest submit_sm Submits returns; 0:

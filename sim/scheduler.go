@@ -138,7 +138,7 @@ func (q *scheduler) run(ctx context.Context) {
 // respond sends one delayed submit_sm_resp and starts its receipts and
 // echo.
 func (q *scheduler) respond(e *event, buf []byte) []byte {
-	buf = appendSubmitResp(buf[:0], e.seq, e.msgID)
+	buf = appendSubmitResp(buf[:0], e.seq, e.msgID, !q.srv.cfg.MessageIDNoNUL)
 	_ = e.sess.conn.Send(buf) // a closed session misses it; the message stays accepted
 	q.srv.afterResp(e.acct, e.rcpt, e.echo)
 	return buf
@@ -171,10 +171,18 @@ func (q *scheduler) finish(due []event) {
 	acct.enqueueBatch(batch)
 }
 
-// appendSubmitResp appends a successful submit_sm_resp carrying msgID.
-func appendSubmitResp(dst []byte, seq uint32, msgID string) []byte {
-	h := pdu.Header{Length: uint32(pdu.HeaderLen + len(msgID) + 1), ID: pdu.CmdSubmitSMResp, Seq: seq}
+// appendSubmitResp appends a successful submit_sm_resp carrying msgID,
+// NUL terminated unless nul is false.
+func appendSubmitResp(dst []byte, seq uint32, msgID string, nul bool) []byte {
+	n := len(msgID)
+	if nul {
+		n++
+	}
+	h := pdu.Header{Length: uint32(pdu.HeaderLen + n), ID: pdu.CmdSubmitSMResp, Seq: seq}
 	dst = h.AppendTo(dst)
 	dst = append(dst, msgID...)
-	return append(dst, 0)
+	if nul {
+		dst = append(dst, 0)
+	}
+	return dst
 }

@@ -173,7 +173,7 @@ func (ss *session) submit(frame []byte) {
 		s.sched.pushResp(ss, seq, msgID, rc, echo)
 		return
 	}
-	ss.buf = appendSubmitResp(ss.buf[:0], seq, msgID)
+	ss.buf = appendSubmitResp(ss.buf[:0], seq, msgID, !s.cfg.MessageIDNoNUL)
 	_ = ss.conn.Send(ss.buf)
 	s.afterResp(ss.acct, rc, echo)
 }

@@ -201,3 +201,16 @@ func TestCustomMessageID(t *testing.T) {
 		t.Fatalf("message_id %q, want m1", id)
 	}
 }
+
+// MessageIDNoNUL leaves the NUL off submit_sm_resp's message_id.
+func TestMessageIDNoNUL(t *testing.T) {
+	t.Parallel()
+	srv := simtest.NewServer(t, simtest.Config(func(cfg *sim.Config) {
+		cfg.MessageID = func(uint64) string { return "abc" }
+		cfg.MessageIDNoNUL = true
+	}))
+	c := dialBound(t, srv.Addr(), pdu.CmdBindTransmitter, true)
+	if f := c.submit(textSM("x", 0)); string(f.raw[pdu.HeaderLen:]) != "abc" || f.Length != pdu.HeaderLen+3 {
+		t.Fatalf("submit_sm_resp %x, want the body abc without NUL", f.raw)
+	}
+}

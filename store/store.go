@@ -106,6 +106,14 @@ type JointWriter interface {
 	PutIDsEnqueue(ctx context.Context, recs []IDRecord, items []Item) (idsErr, itemsErr error)
 }
 
+// LocalFile is implemented by stores that keep their data in a local
+// file (store.bolt). The mux keeps its journal of the message ids the
+// store failed to write beside it, unless [store] journal says otherwise.
+type LocalFile interface {
+	// File returns the path of the store's file, once provisioned.
+	File() string
+}
+
 // Stats is a snapshot of a store.
 type Stats struct {
 	IDs     int            // message ids held (approximate where costly)

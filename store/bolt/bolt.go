@@ -100,6 +100,10 @@ func Open(path string, limits store.Limits, log *zap.Logger) (*Store, error) {
 	return s, nil
 }
 
+// File implements store.LocalFile: the mux keeps its id journal beside
+// the database.
+func (s *Store) File() string { return s.Path }
+
 // Provision implements mux.Provisioner: it opens the file and starts the
 // sweep, which stops when ctx is cancelled or at Cleanup.
 func (s *Store) Provision(ctx mux.Context) error {
@@ -287,6 +291,7 @@ func appendExpKey(k []byte, exp int64, id string) []byte {
 
 var (
 	_ store.Store         = (*Store)(nil)
+	_ store.LocalFile     = (*Store)(nil)
 	_ store.IDBatchLookup = (*Store)(nil)
 	_ store.JointWriter   = (*Store)(nil)
 	_ mux.Provisioner     = (*Store)(nil)
