@@ -110,12 +110,25 @@ func (s *Session) Index() int { return s.index }
 func (s *Session) State() State { return State(s.state.Load()) }
 
 func (s *Session) setState(st State) {
-	if State(s.state.Swap(int32(st))) != st {
+	if phase(State(s.state.Swap(int32(st)))) != phase(st) {
 		s.since.Store(time.Now().UnixNano())
 	}
 }
 
-// Since returns when the slot's state last changed; zero before Start.
+// phase is st, but for the states of a slot trying to (re)connect:
+// connecting, binding and down are one phase, so that a slot retrying
+// all night has been down since it went down, not since its last try.
+func phase(st State) State {
+	switch st {
+	case StateConnecting, StateBinding:
+		return StateDown
+	}
+	return st
+}
+
+// Since returns when the slot's state last changed, counting connecting,
+// binding and down as one state (a slot retrying is down since it first
+// went down, or since it started); zero before Start.
 func (s *Session) Since() time.Time {
 	if n := s.since.Load(); n != 0 {
 		return time.Unix(0, n)

@@ -76,8 +76,16 @@ func TestSessionLastFailureAndSince(t *testing.T) {
 	if !errors.As(f.Err, &be) || be.Status != pdu.StatusInvPassword || FailureKind(f.Err) != "bind_refused" {
 		t.Fatalf("last failure %v (%s), want the bind refused with ESME_RINVPASWD", f.Err, FailureKind(f.Err))
 	}
-	if since := s.Since(); since.IsZero() || since.Before(f.At.Add(-time.Second)) || time.Since(since) > waitBound {
+	since := s.Since()
+	if since.IsZero() || since.After(f.At) || time.Since(since) > waitBound {
 		t.Fatalf("down since %v, failure at %v", since, f.At)
+	}
+	// Retrying does not move Since: connecting, binding and down are one.
+	s.setState(StateConnecting)
+	s.setState(StateBinding)
+	s.setState(StateDown)
+	if !s.Since().Equal(since) {
+		t.Fatalf("since moved from %v to %v on a retry", since, s.Since())
 	}
 
 	ok := simtest.NewServer(t, simtest.Account("acct", "secret"))
