@@ -44,6 +44,10 @@ type Options struct {
 	// Token, when not empty, is the bearer token every endpoint but
 	// /healthz requires ([admin].token).
 	Token string
+	// Version is the version the binary was built with, for /status, the
+	// page and smppmux_build_info; empty, the module's version from the
+	// build information, or "devel".
+	Version string
 }
 
 // Server is the admin HTTP server of one Mux.
@@ -51,15 +55,16 @@ type Server struct {
 	m         *mux.Mux
 	opts      Options
 	tokenHash [sha256.Size]byte // of opts.Token; compared in constant time
+	build     buildInfo
 	srv       *http.Server
 }
 
 // New returns the admin server of m.
 func New(m *mux.Mux, o Options) *Server {
-	s := &Server{m: m, opts: o}
+	s := &Server{m: m, opts: o, build: readBuild(o.Version)}
 	s.tokenHash = sha256.Sum256([]byte(s.opts.Token))
 	reg := prometheus.NewRegistry()
-	register(reg, m)
+	register(reg, m, s.build)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -78,10 +83,16 @@ func New(m *mux.Mux, o Options) *Server {
 	return s
 }
 
-// register registers what /metrics serves: the mux's collector, and Go
-// runtime and process metrics.
-func register(reg prometheus.Registerer, m *mux.Mux) {
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{m: m})
+// register registers what /metrics serves: the mux's collector, Go
+// runtime and process metrics, and smppmux_build_info.
+func register(reg prometheus.Registerer, m *mux.Mux, b buildInfo) {
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "smppmux_build_info",
+		Help:        "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "go_version": b.GoVersion},
+	})
+	info.Set(1)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{m: m}, info)
 }
 
 // Serve serves on ln until Shutdown; it returns nil after Shutdown.
@@ -132,11 +143,12 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	http.Error(w, "no upstream session bound", http.StatusServiceUnavailable)
 }
 
-// statusBody is /status: the mux's Status with the counters the page
-// turns into rates added beside its fields.
+// statusBody is /status: the mux's Status with the build and the
+// counters the page turns into rates added beside its fields.
 type statusBody struct {
 	mux.Status
-	Counters counters `json:"counters"`
+	Build    buildInfo `json:"build"`
+	Counters counters  `json:"counters"`
 }
 
 // counters are running totals since start, at one instant.
@@ -147,6 +159,44 @@ type counters struct {
 	Reports   uint64            `json:"reports"` // receipts stored for clients
 	MOs       uint64            `json:"mos"`     // MOs stored for clients
 	Delivered uint64            `json:"delivered"`
+	// BindsRefused counts client binds refused, by reason; Lockouts the
+	// remote addresses locked out after bind_fail_limit failures.
+	BindsRefused map[string]uint64 `json:"binds_refused"`
+	Lockouts     uint64            `json:"lockouts"`
+	// Clients are each configured client's counters, by system_id.
+	Clients map[string]clientCounters `json:"clients"`
+	// Hosts are each upstream host's answers and round trips.
+	Hosts map[string]hostCounters `json:"hosts"`
+	// Rules are the rule instances' event counters (plugin calls,
+	// errors, restarts).
+	Rules []ruleHealth `json:"rules"`
+}
+
+// clientCounters are one client's running totals.
+type clientCounters struct {
+	Submits      uint64            `json:"submits"`       // submit_sm received
+	Answers      map[string]uint64 `json:"answers"`       // submit_sm_resp sent, by command_status name
+	Errors       uint64            `json:"errors"`        // those of Answers that are not ESME_ROK
+	Refused      map[string]uint64 `json:"refused"`       // deliver_sm the client answered with an error, by command_status
+	BindsRefused map[string]uint64 `json:"binds_refused"` // its binds refused, by reason
+}
+
+// hostCounters are one upstream host's running totals, over its slots.
+type hostCounters struct {
+	Responses  map[string]uint64 `json:"responses"` // the provider's submit_sm_resp, by command_status name
+	RoundTrips uint64            `json:"round_trips"`
+	MeanMs     float64           `json:"mean_ms"` // of the round trips since start
+	P50Ms      float64           `json:"p50_ms"`  // estimated from the histogram's buckets
+	P99Ms      float64           `json:"p99_ms"`
+}
+
+// ruleHealth is one rule instance: the rule at position Rule (from 0) of
+// Client's rules, of module Module, with its event counters.
+type ruleHealth struct {
+	Client string            `json:"client"`
+	Rule   int               `json:"rule"`
+	Module string            `json:"module"`
+	Events map[string]uint64 `json:"events"`
 }
 
 func (s *Server) snapshot() statusBody {
@@ -154,6 +204,8 @@ func (s *Server) snapshot() statusBody {
 	c := counters{
 		At: time.Now().UnixMilli(), Submits: n.Submits, Answers: map[string]uint64{},
 		Reports: n.Reports, MOs: n.MOs, Delivered: n.Delivered,
+		BindsRefused: map[string]uint64{}, Clients: map[string]clientCounters{}, Hosts: map[string]hostCounters{},
+		Rules: []ruleHealth{},
 	}
 	if n.SubmitOK > 0 {
 		c.Answers["ESME_ROK"] = n.SubmitOK
@@ -161,7 +213,49 @@ func (s *Server) snapshot() statusBody {
 	for st, v := range n.ByStatus {
 		c.Answers[st.String()] = v
 	}
-	return statusBody{Status: s.m.Status(), Counters: c}
+	for r, v := range n.BindsRefused {
+		c.BindsRefused[r] = v
+	}
+	ds := s.m.DownstreamStats()
+	c.BindsRefused["locked_out"], c.BindsRefused["malformed"], c.Lockouts = ds.BindsLocked, ds.BindsMalformed, ds.Lockouts
+	for id, cc := range s.m.ClientCounters() {
+		cl := clientCounters{Submits: cc.Submits, Answers: map[string]uint64{}, Refused: map[string]uint64{}, BindsRefused: cc.BindsRefused}
+		for st, v := range cc.ByStatus {
+			cl.Answers[st.String()] = v
+			if st != 0 {
+				cl.Errors += v
+			}
+		}
+		for st, v := range cc.Refused {
+			cl.Refused[st.String()] = v
+		}
+		c.Clients[id] = cl
+	}
+	for host, h := range upstreamHosts(s.m.UpstreamCounters()) {
+		hc := hostCounters{Responses: map[string]uint64{}, RoundTrips: h.counts[len(h.counts)-1]}
+		for st, v := range h.responses {
+			hc.Responses[st.String()] = v
+		}
+		if h.other > 0 {
+			hc.Responses["other"] = h.other
+		}
+		if hc.RoundTrips > 0 {
+			hc.MeanMs = h.sum * 1000 / float64(hc.RoundTrips)
+			hc.P50Ms = quantile(0.5, h.counts) * 1000
+			hc.P99Ms = quantile(0.99, h.counts) * 1000
+		}
+		c.Hosts[host] = hc
+	}
+	for _, rc := range s.m.RuleCounters() {
+		if k := len(c.Rules) - 1; k >= 0 && c.Rules[k].Client == rc.Client && c.Rules[k].Rule == rc.Rule && c.Rules[k].Module == rc.Module {
+			c.Rules[k].Events[rc.Event] = rc.Value
+			continue
+		}
+		c.Rules = append(c.Rules, ruleHealth{Client: rc.Client, Rule: rc.Rule, Module: rc.Module, Events: map[string]uint64{rc.Event: rc.Value}})
+	}
+	b := s.build
+	b.Uptime = time.Since(b.Started).Truncate(time.Second).Seconds()
+	return statusBody{Status: s.m.Status(), Build: b, Counters: c}
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {

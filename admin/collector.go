@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
 // collector reads the mux's counters at scrape time, so that the per-PDU
@@ -36,6 +37,7 @@ var (
 	descRuleEv    = prometheus.NewDesc("smppmux_rule_events_total", "Events counted by rule modules (plugin calls, errors, restarts), by client, rule position (from 0, in config order) and module.", []string{"client", "rule", "module", "event"}, nil)
 	descBindsUp   = prometheus.NewDesc("smppmux_upstream_binds_total", "Upstream connections that bound, by host and slot; reconnects are this minus one.", []string{"host", "session"}, nil)
 	descLatency   = prometheus.NewDesc("smppmux_upstream_submit_seconds", "Round trip of submit_sm to the provider, by host.", []string{"host"}, nil)
+	descUpResp    = prometheus.NewDesc("smppmux_upstream_responses_total", "submit_sm_resp from the provider, by host and command_status (a generic_nack as its status; \"other\" past 32 statuses per session).", []string{"host", "status"}, nil)
 	descResent    = prometheus.NewDesc("smppmux_reports_resent_total", "The provider's resends of reports already stored: answered, not stored again.", nil, nil)
 	descClosed    = prometheus.NewDesc("smppmux_downstream_closed_total", "Bound client sessions the mux closed, by reason.", []string{"reason"}, nil)
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed for a limit: the new one at once, or at max_unbound the oldest one not bound.", []string{"limit"}, nil)
@@ -51,7 +53,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
 		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descClientRef, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
-		descBindsRef, descLockouts, descIDsPend, descIDsBack, descIDsMem, descBadIDs} {
+		descBindsRef, descLockouts, descIDsPend, descIDsBack, descIDsMem, descBadIDs, descUpResp} {
 		ch <- d
 	}
 }
@@ -138,32 +140,79 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descIDsPend, float64(st.PendingIDs))
 }
 
-// upstream exports each session's binds and, per host, the submit_sm
-// round-trip histogram.
+// upstream exports each session's binds and, per host, the provider's
+// answers and the submit_sm round-trip histogram.
 func (c *collector) upstream(ch chan<- prometheus.Metric) {
-	type hist struct {
-		counts []uint64
-		sum    float64
-	}
-	byHost := map[string]*hist{}
-	for _, u := range c.m.UpstreamCounters() {
+	ucs := c.m.UpstreamCounters()
+	for _, u := range ucs {
 		ch <- prometheus.MustNewConstMetric(descBindsUp, prometheus.CounterValue, float64(u.Binds), u.Host, strconv.Itoa(u.Session))
-		h := byHost[u.Host]
-		if h == nil {
-			h = &hist{counts: make([]uint64, len(u.Latency))}
-			byHost[u.Host] = h
-		}
-		for i, v := range u.Latency {
-			h.counts[i] += v
-		}
-		h.sum += u.LatencySum.Seconds()
 	}
-	for host, h := range byHost {
+	for host, h := range upstreamHosts(ucs) {
 		buckets := make(map[float64]uint64, len(mux.UpstreamLatencyBuckets))
 		for i, b := range mux.UpstreamLatencyBuckets {
 			buckets[b.Seconds()] = h.counts[i]
 		}
 		total := h.counts[len(h.counts)-1]
 		ch <- prometheus.MustNewConstHistogram(descLatency, total, h.sum, buckets, host)
+		for st, v := range h.responses {
+			ch <- prometheus.MustNewConstMetric(descUpResp, prometheus.CounterValue, float64(v), host, st.String())
+		}
+		if h.other > 0 {
+			ch <- prometheus.MustNewConstMetric(descUpResp, prometheus.CounterValue, float64(h.other), host, "other")
+		}
 	}
+}
+
+// hostTotals are one upstream host's counters summed over its slots.
+type hostTotals struct {
+	counts    []uint64 // cumulative, per bucket of mux.UpstreamLatencyBuckets, then the total
+	sum       float64  // seconds
+	responses map[pdu.Status]uint64
+	other     uint64
+}
+
+// upstreamHosts sums the slots' counters by host.
+func upstreamHosts(ucs []mux.UpstreamCounters) map[string]*hostTotals {
+	byHost := map[string]*hostTotals{}
+	for _, u := range ucs {
+		h := byHost[u.Host]
+		if h == nil {
+			h = &hostTotals{counts: make([]uint64, len(u.Latency)), responses: map[pdu.Status]uint64{}}
+			byHost[u.Host] = h
+		}
+		for i, v := range u.Latency {
+			h.counts[i] += v
+		}
+		h.sum += u.LatencySum.Seconds()
+		for st, v := range u.Responses {
+			h.responses[st] += v
+		}
+		h.other += u.OtherResponses
+	}
+	return byHost
+}
+
+// quantile estimates the q-quantile, in seconds, of a histogram of
+// cumulative counts per bucket of mux.UpstreamLatencyBuckets (the last
+// is the total), interpolating within the bucket as Prometheus'
+// histogram_quantile does; past the last bound it answers the last bound.
+func quantile(q float64, counts []uint64) float64 {
+	total := counts[len(counts)-1]
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	lower, below := 0.0, uint64(0)
+	for i, b := range mux.UpstreamLatencyBuckets {
+		upper := b.Seconds()
+		if float64(counts[i]) >= rank {
+			in := counts[i] - below
+			if in == 0 {
+				return upper
+			}
+			return lower + (upper-lower)*(rank-float64(below))/float64(in)
+		}
+		lower, below = upper, counts[i]
+	}
+	return lower
 }

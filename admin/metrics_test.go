@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	_ "github.com/smpp-mux/smpp-mux/plugins/external"
+	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
 
 // buildDir holds binaries built by the tests; TestMain removes it.
@@ -217,5 +219,72 @@ max_binds = 1
 	}
 	if got := series(fams, "smppmux_downstream_binds_total"); got[""] != 1 {
 		t.Errorf("smppmux_downstream_binds_total: %v, want 1", got)
+	}
+}
+
+// The provider's answers are counted by host and status, and the build
+// is a series of its own.
+func TestMetricsUpstreamResponsesAndBuildInfo(t *testing.T) {
+	r := startRigSim(t, []simtest.Option{simtest.ErrorEvery(3, pdu.StatusSysErr)}, "", "", nil)
+	c := r.bind(t, "shop")
+	for i := range 6 {
+		st, _, err := c.Submit(t.Context(), &pdu.SM{DestTON: 1, DestAddr: []byte("4512345678"), ShortMessage: []byte("hi")})
+		if want := map[bool]pdu.Status{false: pdu.StatusOK, true: pdu.StatusSysErr}[i%3 == 2]; err != nil || st != want {
+			t.Fatalf("submit %d: %v %v, want %v", i, st, err, want)
+		}
+	}
+	fams := r.scrape(t)
+	host := "host=" + r.sim.Addr()
+	want := map[string]float64{host + ",status=ESME_ROK": 4, host + ",status=ESME_RSYSERR": 2}
+	if got := series(fams, "smppmux_upstream_responses_total"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("smppmux_upstream_responses_total: %v, want %v", got, want)
+	}
+	if f := fams["smppmux_upstream_responses_total"]; f == nil || f.GetType() != dto.MetricType_COUNTER {
+		t.Errorf("smppmux_upstream_responses_total is not a counter: %v", f)
+	}
+	info := fams["smppmux_build_info"]
+	if info == nil || len(info.GetMetric()) != 1 || info.GetMetric()[0].GetGauge().GetValue() != 1 {
+		t.Fatalf("smppmux_build_info: %v", info)
+	}
+	labels := map[string]string{}
+	for _, l := range info.GetMetric()[0].GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if labels["version"] == "" || !strings.HasPrefix(labels["go_version"], "go") || len(labels) != 3 {
+		t.Errorf("smppmux_build_info labels %v, want version, commit and go_version", labels)
+	}
+	if _, ok := labels["commit"]; !ok {
+		t.Errorf("smppmux_build_info has no commit label: %v", labels)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	t.Parallel()
+	n := len(mux.UpstreamLatencyBuckets) + 1
+	cum := func(per map[int]uint64) []uint64 {
+		out := make([]uint64, n)
+		var c uint64
+		for i := range out {
+			c += per[i]
+			out[i] = c
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		q      float64
+		counts []uint64
+		want   float64 // seconds
+	}{
+		{"empty", 0.5, cum(nil), 0},
+		{"all in the first bucket", 0.5, cum(map[int]uint64{0: 10}), 0.0005},
+		{"p99 in the 10ms bucket", 0.99, cum(map[int]uint64{0: 90, 3: 10}), 0.005 + 0.005*0.9},
+		{"past the last bound", 0.99, cum(map[int]uint64{n - 1: 5}), 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := admin.Quantile(tc.q, tc.counts); math.Abs(got-tc.want) > 1e-9 {
+				t.Fatalf("quantile(%v) = %v, want %v", tc.q, got, tc.want)
+			}
+		})
 	}
 }

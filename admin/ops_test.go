@@ -62,7 +62,13 @@ func startRig(t *testing.T, opts func(*rig) admin.Options) *rig {
 // after client "shop".
 func startRigWith(t *testing.T, server, extra string, opts func(*rig) admin.Options) *rig {
 	t.Helper()
-	r := &rig{sim: simtest.NewServer(t, simtest.Account("acct", "secret")), server: server}
+	return startRigSim(t, nil, server, extra, opts)
+}
+
+// startRigSim is startRigWith with options for the simulated provider.
+func startRigSim(t *testing.T, sim []simtest.Option, server, extra string, opts func(*rig) admin.Options) *rig {
+	t.Helper()
+	r := &rig{sim: simtest.NewServer(t, append([]simtest.Option{simtest.Account("acct", "secret")}, sim...)...), server: server}
 	r.path = filepath.Join(t.TempDir(), "smpp-mux.toml")
 	r.write(t, extra)
 	cfg, err := mux.Load(r.path)
@@ -177,15 +183,36 @@ func TestPageRendersLiveSessions(t *testing.T) {
 	code, body = get(t, r.base+"/status")
 	var st struct {
 		mux.Status
+		Build struct {
+			Version   string  `json:"version"`
+			GoVersion string  `json:"go_version"`
+			Uptime    float64 `json:"uptime_s"`
+		} `json:"build"`
 		Counters struct {
 			At      int64             `json:"at_ms"`
 			Submits uint64            `json:"submits"`
 			Answers map[string]uint64 `json:"answers"`
+			Clients map[string]struct {
+				Submits uint64 `json:"submits"`
+			} `json:"clients"`
+			Hosts map[string]struct {
+				Responses  map[string]uint64 `json:"responses"`
+				RoundTrips uint64            `json:"round_trips"`
+				P99Ms      float64           `json:"p99_ms"`
+			} `json:"hosts"`
+			BindsRefused map[string]uint64 `json:"binds_refused"`
 		} `json:"counters"`
 	}
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || len(st.Downstream) != 1 ||
 		st.Counters.Submits != 1 || st.Counters.Answers["ESME_ROK"] != 1 || st.Counters.At == 0 {
 		t.Fatalf("/status: %d %s", code, body)
+	}
+	// ... and what the operator needs at 3 a.m.
+	h := st.Counters.Hosts[r.sim.Addr()]
+	if len(st.Upstream) != 1 || st.Upstream[0].Since.IsZero() || st.Upstream[0].Binds != 1 || st.Upstream[0].LastError != "" ||
+		st.Build.Version == "" || st.Build.GoVersion == "" || st.Counters.Clients["shop"].Submits != 1 ||
+		h.Responses["ESME_ROK"] != 1 || h.RoundTrips != 1 || h.P99Ms <= 0 || len(st.Counters.BindsRefused) != 6 {
+		t.Fatalf("/status lacks the upstream since, build, client, host or refused-bind fields: %s", body)
 	}
 }
 

@@ -153,16 +153,19 @@ func (m *Mux) Bind(s *downstream.Session, req downstream.BindRequest) (downstrea
 	switch {
 	case !cc.checkPassword(req.Password):
 		refused[refusedWrongPassword].Add(1)
+		c.stats.bindsRefused[refusedWrongPassword].Add(1)
 		log.Info("bind refused: wrong password")
 		return nil, pdu.StatusInvPassword
 	case !cc.allowed(req.Remote):
 		refused[refusedNotAllowed].Add(1)
+		c.stats.bindsRefused[refusedNotAllowed].Add(1)
 		log.Info("bind refused: remote address not in allow")
 		return nil, pdu.StatusInvPassword
 	}
 	b := &binding{m: m, c: c, s: s, receiver: req.Type.CanReceive()}
 	if !c.add(b) {
 		refused[refusedMaxBinds].Add(1)
+		c.stats.bindsRefused[refusedMaxBinds].Add(1)
 		log.Info("bind refused: max_binds reached", maxBindsField(cc.cfg.MaxBinds))
 		return nil, pdu.StatusAlreadyBound
 	}

@@ -76,9 +76,12 @@ var bindRefusalNames = [numBindRefusals]string{"unknown_system_id", "wrong_passw
 // answered with; the status set is small and bounded (the spec's and the
 // provider's codes).
 type clientStats struct {
-	submits  atomic.Uint64
-	mu       sync.Mutex // guards byStatus, refusedBy
-	byStatus map[pdu.Status]uint64
+	submits atomic.Uint64
+	// bindsRefused counts the client's binds Bind refused, by reason
+	// (but unknown_system_id, which names no client).
+	bindsRefused [numBindRefusals]atomic.Uint64
+	mu           sync.Mutex // guards byStatus, refusedBy
+	byStatus     map[pdu.Status]uint64
 	// refusedBy counts the deliver_sm the client answered with an error,
 	// by command_status.
 	refusedBy map[pdu.Status]uint64
@@ -107,10 +110,19 @@ type ClientCounters struct {
 	Submits  uint64
 	ByStatus map[pdu.Status]uint64 // submit_sm_resp sent, by command_status
 	Refused  map[pdu.Status]uint64 // deliver_sm the client answered with an error, by command_status
+	// BindsRefused counts the client's binds refused, by reason:
+	// wrong_password, not_allowed, max_binds; reasons never seen are left
+	// out.
+	BindsRefused map[string]uint64
 }
 
 func (cs *clientStats) snapshot() ClientCounters {
-	c := ClientCounters{Submits: cs.submits.Load(), ByStatus: map[pdu.Status]uint64{}, Refused: map[pdu.Status]uint64{}}
+	c := ClientCounters{Submits: cs.submits.Load(), ByStatus: map[pdu.Status]uint64{}, Refused: map[pdu.Status]uint64{}, BindsRefused: map[string]uint64{}}
+	for r := range cs.bindsRefused {
+		if n := cs.bindsRefused[r].Load(); n > 0 {
+			c.BindsRefused[bindRefusalNames[r]] = n
+		}
+	}
 	cs.mu.Lock()
 	for k, v := range cs.byStatus {
 		c.ByStatus[k] = v
@@ -179,6 +191,10 @@ type UpstreamCounters struct {
 	Binds      uint64        // connections that bound: reconnects are Binds-1
 	Latency    []uint64      // submit_sm round trips, cumulative per bucket of UpstreamLatencyBuckets, then the total
 	LatencySum time.Duration // of all round trips
+	// Responses counts the provider's submit_sm_resp by command_status;
+	// OtherResponses those past the 32 statuses a session tells apart.
+	Responses      map[pdu.Status]uint64
+	OtherResponses uint64
 }
 
 // UpstreamLatencyBuckets are the bounds of UpstreamCounters.Latency.
@@ -189,7 +205,8 @@ func (m *Mux) UpstreamCounters() []UpstreamCounters {
 	var out []UpstreamCounters
 	for _, s := range m.up.Load().pool.Sessions() {
 		st := s.Stats()
-		out = append(out, UpstreamCounters{Host: s.Host(), Session: s.Index(), Binds: st.Binds, Latency: st.Latency, LatencySum: st.LatencySum})
+		out = append(out, UpstreamCounters{Host: s.Host(), Session: s.Index(), Binds: st.Binds, Latency: st.Latency, LatencySum: st.LatencySum,
+			Responses: st.Responses, OtherResponses: st.OtherResponses})
 	}
 	return out
 }

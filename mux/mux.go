@@ -332,10 +332,22 @@ type Status struct {
 
 // UpstreamStatus is one upstream session slot.
 type UpstreamStatus struct {
-	Host    string `json:"host"`
-	Session int    `json:"session"`
-	State   string `json:"state"`
-	Pending int    `json:"pending"`
+	Host    string    `json:"host"`
+	Session int       `json:"session"`
+	State   string    `json:"state"`
+	Since   time.Time `json:"since,omitzero"` // when State began
+	Pending int       `json:"pending"`
+	// LastError is why the slot's last connection, or attempt to
+	// connect, ended, at LastErrorAt; it stays after the slot binds
+	// again. LastErrorKind is bind_refused (LastErrorStatus is the
+	// provider's command_status), connect_failed, dropped or unbound
+	// (upstream.FailureKind).
+	LastError       string    `json:"last_error,omitempty"`
+	LastErrorKind   string    `json:"last_error_kind,omitempty"`
+	LastErrorStatus string    `json:"last_error_status,omitempty"`
+	LastErrorAt     time.Time `json:"last_error_at,omitzero"`
+	Binds           uint64    `json:"binds"`      // connections that bound
+	Reconnects      uint64    `json:"reconnects"` // Binds after the first
 }
 
 // DownstreamStatus is one bound client session.
@@ -351,7 +363,7 @@ type DownstreamStatus struct {
 func (m *Mux) Status() Status {
 	var st Status
 	for _, s := range m.up.Load().pool.Sessions() {
-		st.Upstream = append(st.Upstream, UpstreamStatus{Host: s.Host(), Session: s.Index(), State: s.State().String(), Pending: s.Pending()})
+		st.Upstream = append(st.Upstream, upstreamStatus(s))
 	}
 	for _, c := range m.live.Load().byID {
 		c.mu.Lock()
@@ -369,6 +381,20 @@ func (m *Mux) Status() Status {
 	st.Held = m.matcher.held()
 	st.PendingIDs = m.idFallback.size()
 	return st
+}
+
+func upstreamStatus(s *upstream.Session) UpstreamStatus {
+	u := UpstreamStatus{Host: s.Host(), Session: s.Index(), State: s.State().String(), Since: s.Since(), Pending: s.Pending()}
+	if f := s.LastFailure(); f.Err != nil {
+		u.LastError, u.LastErrorKind, u.LastErrorAt = f.Err.Error(), upstream.FailureKind(f.Err), f.At
+		var be *upstream.BindError
+		if errors.As(f.Err, &be) {
+			u.LastErrorStatus = be.Status.String()
+		}
+	}
+	u.Binds = s.Stats().Binds
+	u.Reconnects = max(u.Binds, 1) - 1
+	return u
 }
 
 // DownstreamStats returns the downstream server's connection counts.

@@ -505,6 +505,13 @@ max_binds = 1
 	if !errorsAs(err, &se) || se.Status != pdu.StatusAlreadyBound {
 		t.Fatalf("bind over max_binds: %v", err)
 	}
+	// Each client counts its own refusals; an unknown system_id names none.
+	cc := h.mux.ClientCounters()
+	for id, want := range map[string]string{"shop": "map[wrong_password:1]", "far": "map[not_allowed:1]", "one": "map[max_binds:1]"} {
+		if got := fmt.Sprint(cc[id].BindsRefused); got != want {
+			t.Errorf("client %s: BindsRefused %s, want %s", id, got, want)
+		}
+	}
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }

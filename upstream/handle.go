@@ -97,6 +97,7 @@ func (l connLink) response(h pdu.Header, frame []byte) {
 	}
 	now := l.c.link.ReadTime() // the read that brought this response
 	s.lat.observe(time.Duration(now.UnixNano() - p.sent))
+	s.responses.add(h.Status)
 	if h.Status == pdu.StatusThrottled {
 		s.throttleUntil.Store(now.Add(s.cfg.ThrottlePause).UnixNano())
 	}

@@ -222,8 +222,8 @@ func (p *Pool) waitBound(ctx context.Context, s *Session, wait time.Duration) er
 		case <-room:
 		case <-deadline.C:
 			why := "still " + s.State().String()
-			if err := s.lastErr.Load(); err != nil {
-				why = "last attempt: " + (*err).Error()
+			if err := s.LastFailure().Err; err != nil {
+				why = "last attempt: " + err.Error()
 			}
 			return fmt.Errorf("upstream: the new session to %s did not bind within %v (%s)", s.host.Address, wait, why)
 		case <-ctx.Done():

@@ -56,14 +56,16 @@ type Session struct {
 	// retires the slot. Set by Pool.start.
 	stopCtx    context.Context
 	stopCancel context.CancelCauseFunc
-	ended      chan struct{}         // closed when the slot's goroutine ends
-	retiring   atomic.Bool           // Reconfigure retires the slot: no new submits or reports; set under mu
-	lastErr    atomic.Pointer[error] // why the last attempt to connect ended
+	ended      chan struct{}           // closed when the slot's goroutine ends
+	retiring   atomic.Bool             // Reconfigure retires the slot: no new submits or reports; set under mu
+	lastErr    atomic.Pointer[Failure] // why the last connection or attempt ended, and when
 
 	state         atomic.Int32
+	since         atomic.Int64 // unix nanos of the last change of state; 0 before the first
 	throttleUntil atomic.Int64 // unix nanos; 0: not throttled
 	binds         atomic.Uint64
 	lat           latency
+	responses     statusCounts // submit_sm_resp by command_status
 	cur           atomic.Pointer[conn]
 
 	// mu orders Submit against the end of a connection: a Submit holding
@@ -107,7 +109,50 @@ func (s *Session) Index() int { return s.index }
 // State returns where the slot is now.
 func (s *Session) State() State { return State(s.state.Load()) }
 
-func (s *Session) setState(st State) { s.state.Store(int32(st)) }
+func (s *Session) setState(st State) {
+	if phase(State(s.state.Swap(int32(st)))) != phase(st) {
+		s.since.Store(time.Now().UnixNano())
+	}
+}
+
+// phase is st, but for the states of a slot trying to (re)connect:
+// connecting, binding and down are one phase, so that a slot retrying
+// all night has been down since it went down, not since its last try.
+func phase(st State) State {
+	switch st {
+	case StateConnecting, StateBinding:
+		return StateDown
+	}
+	return st
+}
+
+// Since returns when the slot's state last changed, counting connecting,
+// binding and down as one state (a slot retrying is down since it first
+// went down, or since it started); zero before Start.
+func (s *Session) Since() time.Time {
+	if n := s.since.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Failure is why a slot's connection, or attempt to connect, ended, and
+// when.
+type Failure struct {
+	Err error
+	At  time.Time
+}
+
+// LastFailure returns why the slot's last connection, or attempt to
+// connect, ended and when; the zero Failure before the first ended. It
+// stays after a new connection binds: it says why the slot reconnected.
+// FailureKind names its kind.
+func (s *Session) LastFailure() Failure {
+	if f := s.lastErr.Load(); f != nil {
+		return *f
+	}
+	return Failure{}
+}
 
 // Gen returns the generation of the bound connection, as Handler.Deliver
 // gets it, or 0 when not bound.

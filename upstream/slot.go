@@ -77,7 +77,7 @@ func (s *Session) run() {
 		if s.stopCtx.Err() != nil {
 			return
 		}
-		s.lastErr.Store(&err)
+		s.lastErr.Store(&Failure{Err: err, At: time.Now()})
 		s.setState(StateDown)
 		if lived >= stableAfter(*s.cfg) {
 			bo.reset()
@@ -114,20 +114,9 @@ type failure struct {
 // refuses the credentials, Warn on the first failure of a kind and then at
 // attempts 2, 4, 8, ... (a sampled log per reconnect), Info for an unbind.
 func (s *Session) logFailure(last failure, err error, attempt int, delay time.Duration) failure {
-	cur := failure{kind: "lost"}
+	cur := classify(err)
 	var be *BindError
-	var de *dialError
-	switch {
-	case errors.As(err, &be):
-		cur = failure{kind: "bind", status: be.Status}
-		if be.Credentials() {
-			cur.kind = "credentials"
-		}
-	case errors.As(err, &de):
-		cur.kind = "dial"
-	case errors.Is(err, errPeerUnbound), errors.Is(err, errUnbound):
-		cur.kind = ""
-	}
+	errors.As(err, &be)
 	fields := []zap.Field{zap.Error(err), zap.Duration("retry_in", delay), zap.Int("attempt", attempt)}
 	switch {
 	case cur.kind == "credentials":
@@ -139,6 +128,46 @@ func (s *Session) logFailure(last failure, err error, attempt int, delay time.Du
 		s.log.Warn("upstream connection down; reconnecting", fields...)
 	}
 	return cur
+}
+
+// classify returns the kind of the error a connection or an attempt
+// ended with.
+func classify(err error) failure {
+	var be *BindError
+	var de *dialError
+	switch {
+	case errors.As(err, &be):
+		if be.Credentials() {
+			return failure{kind: "credentials", status: be.Status}
+		}
+		return failure{kind: "bind", status: be.Status}
+	case errors.As(err, &de):
+		return failure{kind: "dial"}
+	case errors.Is(err, errPeerUnbound), errors.Is(err, errUnbound):
+		return failure{}
+	}
+	return failure{kind: "lost"}
+}
+
+// FailureKind names the kind of the error of Session.LastFailure:
+// "bind_refused" (the provider answered the bind with an error status;
+// errors.As finds a *BindError), "connect_failed" (the dial or the TLS
+// handshake failed: connection refused, timeout), "dropped" (the
+// connection was lost, or the bind got no answer), "unbound" (an unbind,
+// ours or the provider's), or "" for nil.
+func FailureKind(err error) string {
+	if err == nil {
+		return ""
+	}
+	switch classify(err).kind {
+	case "credentials", "bind":
+		return "bind_refused"
+	case "dial":
+		return "connect_failed"
+	case "":
+		return "unbound"
+	}
+	return "dropped"
 }
 
 // connectOnce dials, binds and serves one connection until it ends, and

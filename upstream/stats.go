@@ -3,6 +3,8 @@ package upstream
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
 // LatencyBuckets are the upper bounds of the submit_sm round-trip
@@ -34,6 +36,11 @@ type SessionStats struct {
 	Binds      uint64        // connections that bound; above 1, reconnects
 	Latency    []uint64      // submit_sm round trips per bucket of LatencyBuckets, cumulative, last is the total
 	LatencySum time.Duration // of all round trips
+	// Responses counts the provider's submit_sm_resp by command_status
+	// (a generic_nack as its status); OtherResponses those whose status
+	// came after 32 others.
+	Responses      map[pdu.Status]uint64
+	OtherResponses uint64
 }
 
 // Stats returns the session's counters.
@@ -44,5 +51,6 @@ func (s *Session) Stats() SessionStats {
 		cum += s.lat.counts[i].Load()
 		st.Latency[i] = cum
 	}
+	st.Responses, st.OtherResponses = s.responses.snapshot()
 	return st
 }
