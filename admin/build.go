@@ -1,9 +1,9 @@
 package admin
 
 import (
-	"runtime"
-	"runtime/debug"
 	"time"
+
+	"github.com/smpp-mux/smpp-mux/internal/buildinfo"
 )
 
 // started is about when the process started: package variables are set
@@ -23,32 +23,10 @@ type buildInfo struct {
 // readBuild reads the binary's build information; version, when not
 // empty, is the one the command was built with (-ldflags -X).
 func readBuild(version string) buildInfo {
-	b := buildInfo{Version: version, GoVersion: runtime.Version(), Started: started}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return b.fill()
-	}
-	if b.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		b.Version = bi.Main.Version
-	}
-	dirty := false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			b.Commit = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if dirty && b.Commit != "" {
+	in := buildinfo.Read(version)
+	b := buildInfo{Version: in.Version, Commit: in.Commit, GoVersion: in.GoVersion, Started: started}
+	if in.Modified && b.Commit != "" {
 		b.Commit += "-dirty"
-	}
-	return b.fill()
-}
-
-func (b buildInfo) fill() buildInfo {
-	if b.Version == "" {
-		b.Version = "devel"
 	}
 	return b
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
+	"github.com/smpp-mux/smpp-mux/internal/buildinfo"
 	"github.com/smpp-mux/smpp-mux/mux"
 	_ "github.com/smpp-mux/smpp-mux/plugins/standard"
 )
@@ -149,27 +150,16 @@ func cmdVersion(args []string, _ io.Reader, stdout, _ io.Writer) error {
 // when the binary was built from a git checkout (vcs.modified: with
 // uncommitted changes), and the Go version and platform.
 func versionText(v string, bi *debug.BuildInfo) string {
-	settings := map[string]string{}
-	if bi != nil {
-		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			settings[s.Key] = s.Value
-		}
-	}
-	if v == "" {
-		v = "devel"
-	}
+	in := buildinfo.From(v, bi)
 	var b strings.Builder
-	fmt.Fprintf(&b, "smpp-mux %s\n", v)
-	if rev := settings["vcs.revision"]; rev != "" {
-		fmt.Fprintf(&b, "commit: %s", rev)
+	fmt.Fprintf(&b, "smpp-mux %s\n", in.Version)
+	if in.Commit != "" {
+		fmt.Fprintf(&b, "commit: %s", in.Commit)
 		var notes []string
-		if t := settings["vcs.time"]; t != "" {
-			notes = append(notes, t)
+		if in.CommitTime != "" {
+			notes = append(notes, in.CommitTime)
 		}
-		if settings["vcs.modified"] == "true" {
+		if in.Modified {
 			notes = append(notes, "modified")
 		}
 		if len(notes) > 0 {
@@ -179,10 +169,6 @@ func versionText(v string, bi *debug.BuildInfo) string {
 	} else {
 		b.WriteString("commit: unknown (built without version control information)\n")
 	}
-	goVersion := runtime.Version()
-	if bi != nil && bi.GoVersion != "" {
-		goVersion = bi.GoVersion
-	}
-	fmt.Fprintf(&b, "go: %s %s/%s\n", goVersion, runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, "go: %s %s/%s\n", in.GoVersion, runtime.GOOS, runtime.GOARCH)
 	return b.String()
 }

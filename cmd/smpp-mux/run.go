@@ -76,9 +76,10 @@ func serve(cfg *mux.Config, o serveOptions, stderr io.Writer) error {
 			}
 		}
 		as := admin.New(m, admin.Options{
-			Reload: func() error { return rl.reload("POST /reload") },
-			Level:  &level,
-			Token:  cfg.Admin.Token,
+			Reload:  func() error { return rl.reload("POST /reload") },
+			Level:   &level,
+			Token:   cfg.Admin.Token,
+			Version: version,
 		})
 		served := make(chan struct{})
 		go func() {
