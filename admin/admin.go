@@ -9,11 +9,13 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -73,7 +75,7 @@ func New(m *mux.Mux, o Options) *Server {
 	mux.HandleFunc("POST /reload", s.reload)
 	if s.opts.Level != nil {
 		mux.Handle("GET /log/level", s.opts.Level)
-		mux.Handle("PUT /log/level", s.opts.Level)
+		mux.Handle("PUT /log/level", jsonBody(s.opts.Level))
 	}
 	// A web page the operator visits must not be able to POST /reload or
 	// PUT /log/level through their browser, cross-site or by rebinding
@@ -287,6 +289,23 @@ func (s *Server) reload(w http.ResponseWriter, _ *http.Request) {
 	default:
 		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
 	}
+}
+
+// jsonBody reads a body that starts with "{" as JSON whatever its
+// Content-Type: `curl -d '{"level":"debug"}'` sends the form type, which
+// zap's level handler would read as a form without a level.
+func jsonBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		br := bufio.NewReader(r.Body)
+		if b, err := br.Peek(1); err == nil && b[0] == '{' {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{br, r.Body}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -314,7 +314,8 @@ func TestToken(t *testing.T) {
 func TestLogLevel(t *testing.T) {
 	lvl := zap.NewAtomicLevelAt(zapcore.InfoLevel)
 	r := startRig(t, func(*rig) admin.Options { return admin.Options{Level: &lvl} })
-	if code, body := do(t, "PUT", r.base+"/log/level", "", `{"level":"debug"}`); code != http.StatusOK || !strings.Contains(body, `"debug"`) {
+	// As the README's curl sends it: the form content type, a JSON body.
+	if code, body := do(t, "PUT", r.base+"/log/level", "", `{"level":"debug"}`, "Content-Type", "application/x-www-form-urlencoded"); code != http.StatusOK || !strings.Contains(body, `"debug"`) {
 		t.Fatalf("PUT /log/level: %d %s", code, body)
 	}
 	if lvl.Level() != zapcore.DebugLevel {

@@ -273,6 +273,8 @@ func (s *Session) end(cause error) {
 	if errors.Is(cause, ErrSlowConsumer) || errors.Is(cause, ErrDeadPeer) {
 		s.srv.count(cause)
 		s.Logger().Warn("session closed", zap.Error(cause))
+	} else if errors.Is(cause, ErrUnbound) {
+		s.Logger().Info("session unbound") // the normal end: no error to report
 	} else {
 		s.Logger().Info("session closed", zap.Error(cause))
 	}

@@ -19,6 +19,7 @@ func newLogger(cfg mux.LogConfig, w io.Writer) (*zap.Logger, zap.AtomicLevel, er
 	}
 	ec := zap.NewProductionEncoderConfig()
 	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	ec.EncodeDuration = zapcore.StringDurationEncoder // "30s", not 30.000000001
 	var enc zapcore.Encoder
 	if cfg.Format == "json" {
 		enc = zapcore.NewJSONEncoder(ec)
