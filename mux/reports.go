@@ -212,6 +212,10 @@ func (m *Mux) reportBatch(batch []report) {
 			m.recent.add(r.key) // before the answer: a resend racing it is caught
 		}
 		m.replyDeliver(r, st)
+		if ce := m.log.Check(zap.DebugLevel, "report stored"); ce != nil {
+			ce.Write(zap.String("system_id", r.client), zap.String("message_id", r.id), zap.Bool("receipt", r.kind == store.KindReport),
+				zap.String("upstream", r.s.Host()), zap.Int("upstream_session", r.s.Index()), zap.Stringer("command_status", st))
+		}
 		if st == pdu.StatusOK {
 			m.metrics.reportStored(r)
 			if c := m.live.Load().byID[r.client]; c != nil {

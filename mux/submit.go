@@ -247,6 +247,13 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 		}
 	}
 	pdu.PatchSeq(resp, seq)
+	if ce := b.m.log.Check(zap.DebugLevel, "submit_sm answered"); ce != nil {
+		var r pdu.SMResp
+		_ = r.Decode(resp[pdu.HeaderLen:]) // debug only: no id for an error answer
+		ce.Write(zap.String("system_id", b.c.id), zap.Uint64("session", b.s.ID()), zap.Uint32("seq", seq),
+			zap.String("message_id", string(r.MessageID)), zap.String("upstream", s.Host()), zap.Int("upstream_session", s.Index()),
+			zap.Stringer("command_status", h.Status))
+	}
 	if h.Status == pdu.StatusOK && ref&refWantsReceipt != 0 {
 		if id := b.m.respMessageID(resp); len(id) > 0 {
 			b.m.idw.add(idJob{b: b, id: IDKey(string(id)), resp: append([]byte(nil), resp...)})

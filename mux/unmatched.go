@@ -215,6 +215,9 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		}
 		mt.m.recent.add(key)
 		items = append(items, store.Item{Client: r.client, Kind: store.KindReport, Frame: r.frame})
+		if ce := mt.m.log.Check(zap.DebugLevel, "receipt matched"); ce != nil {
+			ce.Write(zap.String("system_id", r.client), zap.String("message_id", u.id), zap.Duration("waited", now.Sub(u.entry.Enqueued)))
+		}
 	}
 	if len(moved) == 0 {
 		return

@@ -1,0 +1,79 @@
+package mux_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/sim/simtest"
+)
+
+// At debug, a message can be traced by its id: the submit's answer and
+// the receipt's storing each log the client (the orphan queue, when the
+// receipt came before the id, then "receipt matched" names the client),
+// the message_id, the upstream host and session and the status.
+func TestTraceByMessageID(t *testing.T) {
+	s := simtest.NewServer(t, simtest.Account("acct", "secret"))
+	cfg, err := mux.Parse(fmt.Appendf(nil, `
+[server]
+listen = "127.0.0.1:0"
+[store]
+module = "memory"
+[upstream]
+system_id = "acct"
+password = "secret"
+sessions_per_host = 1
+[[upstream.host]]
+address = %q
+[[client]]
+system_id = "shop"
+password = "pw"
+`, s.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	m, err := mux.New(cfg, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Shutdown(ctx)
+	})
+	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 1 })
+	c, err := esme.Dial(m.Addrs()[0].String(), "shop", "pw", esme.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	st, id, err := c.Submit(ctxT(t), sm("4599999999", true, "trace me"))
+	if err != nil || st != pdu.StatusOK {
+		t.Fatalf("submit: %v %v", st, err)
+	}
+	collect(t, c, 1, 5*time.Second)
+	for _, msg := range []string{"submit_sm answered", "report stored"} {
+		var found bool
+		for _, e := range logs.FilterMessage(msg).All() {
+			f := e.ContextMap()
+			if f["message_id"] == id && (f["system_id"] == "shop" || f["system_id"] == mux.OrphanQueue) && f["upstream"] == s.Addr() && f["command_status"] == "ESME_ROK" {
+				found = found || f["system_id"] == "shop" || logs.FilterMessage("receipt matched").FilterField(zap.String("system_id", "shop")).Len() == 1
+			}
+		}
+		if !found {
+			t.Errorf("no %q line for message %s with its client, upstream and status: %v", msg, id, logs.FilterMessage(msg).All())
+		}
+	}
+}
