@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -89,6 +91,10 @@ type Config struct {
 	// Record is how many of the latest submit_sm Submits returns; 0:
 	// DefaultRecord, negative: none (for benchmarks).
 	Record int
+
+	// Trace, when set, is called with each submit_sm received, after its
+	// answer, from session read loops concurrently (simulate --trace).
+	Trace func(Submit)
 
 	// Tick is how often each session expires its deliver_sm window;
 	// default 1s.
@@ -176,6 +182,19 @@ type Submit struct {
 	ShortMessage       []byte
 	Text               []byte   // message_payload when present, else short_message
 	TLVs               pdu.TLVs // all TLVs in wire order
+}
+
+// String formats the submit_sm on one line: where it came from, its
+// answer, every field and every TLV in wire order, for a trace.
+func (s Submit) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "submit_sm host=%s session=%d system_id=%q seq=%d -> %v message_id=%q", s.Host, s.Session, s.SystemID, s.Seq, s.Status, s.MessageID)
+	fmt.Fprintf(&b, " service_type=%q source=%d/%d/%q dest=%d/%d/%q esm_class=0x%02X protocol_id=%d priority=%d registered_delivery=%d data_coding=%d short_message=%q",
+		s.ServiceType, s.SourceTON, s.SourceNPI, s.Source, s.DestTON, s.DestNPI, s.Dest, s.ESMClass, s.ProtocolID, s.PriorityFlag, s.RegisteredDelivery, s.DataCoding, s.ShortMessage)
+	for tag, v := range s.TLVs.All() {
+		fmt.Fprintf(&b, " tlv[0x%04X]=%q", uint16(tag), v)
+	}
+	return b.String()
 }
 
 // MessageClass returns the GatewayAPI message_class TLV (0x2900).

@@ -2,6 +2,8 @@ package sim_test
 
 import (
 	"bytes"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,5 +94,36 @@ func TestEchoOnlyAccepted(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if st := srv.Stats(); st.MOsSent != 0 {
 		t.Fatalf("%d MOs sent for a refused submit", st.MOsSent)
+	}
+}
+
+// Trace sees each submit_sm with its answer, and its line names every
+// field and TLV in wire order.
+func TestTrace(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var lines []string
+	srv := simtest.NewServer(t, simtest.Account("acct", "pw"), simtest.Config(func(c *sim.Config) {
+		c.Trace = func(sub sim.Submit) {
+			mu.Lock()
+			lines = append(lines, sub.String())
+			mu.Unlock()
+		}
+	}))
+	c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
+	m := &pdu.SM{SourceAddr: []byte("Shop"), DestTON: 1, DestAddr: []byte("4512345678"), ShortMessage: []byte("hi"),
+		TLVs: pdu.TLVs(pdu.AppendTLV(pdu.AppendTLV(nil, pdu.TagMessageClass, []byte("premium")), 0x0204, []byte{0, 7}))}
+	if f := c.submit(m); f.Status != pdu.StatusOK {
+		t.Fatalf("submit: %v", f.Status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) != 1 {
+		t.Fatalf("%d trace lines, want 1", len(lines))
+	}
+	for _, want := range []string{`system_id="acct"`, "ESME_ROK", `dest=1/0/"4512345678"`, `short_message="hi"`, `tlv[0x2900]="premium" tlv[0x0204]="\x00\a"`} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("trace line %s\nlacks %s", lines[0], want)
+		}
 	}
 }

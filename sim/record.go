@@ -39,7 +39,7 @@ func (r *recorder) all() []Submit {
 
 // record copies a decoded submit_sm out of its frame into the recorder.
 func (s *Server) record(ss *session, seq uint32, st pdu.Status, msgID string, m *pdu.SM) {
-	if s.rec.max < 0 {
+	if s.rec.max < 0 && s.cfg.Trace == nil {
 		return
 	}
 	sub := Submit{
@@ -65,5 +65,10 @@ func (s *Server) record(ss *session, seq uint32, st pdu.Status, msgID string, m 
 		Text:               bytes.Clone(m.Text()),
 		TLVs:               pdu.TLVs(bytes.Clone(m.TLVs)),
 	}
-	s.rec.add(sub)
+	if s.cfg.Trace != nil {
+		s.cfg.Trace(sub)
+	}
+	if s.rec.max >= 0 {
+		s.rec.add(sub)
+	}
 }

@@ -141,6 +141,7 @@ func cmdSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	rate := fs.Float64("rate", 0, "at most `N` submits per second; more get ESME_RTHROTTLED (0: unlimited)")
 	enroute := fs.Bool("enroute", false, "send an ENROUTE receipt before DELIVRD")
 	echo := fs.String("echo", echoNumber, "`NUMBER` whose messages come back to the sender as MOs; \"\" turns it off")
+	trace := fs.Bool("trace", false, "print each submit_sm received, with its answer, every field and every TLV, on stdout")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -148,6 +149,14 @@ func cmdSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return flagErr("--listen ADDR is required")
 	}
 	cfg := sim.Config{DLRDelay: *dlrDelay, RespLatency: *latency, Rate: *rate, SendEnroute: *enroute, EchoNumber: *echo}
+	if *trace {
+		var mu sync.Mutex // one line at a time
+		cfg.Trace = func(s sim.Submit) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintln(stdout, s)
+		}
+	}
 	if *systemID != "" {
 		cfg.Accounts = map[string]string{*systemID: *password}
 	}
