@@ -89,7 +89,12 @@ type LogConfig struct {
 type StoreConfig struct {
 	Name   string   `toml:"module"`  // default "bolt"
 	DLRTTL Duration `toml:"dlr_ttl"` // default 72h: how long a message id is kept for its reports
-	Module Module   `toml:"-"`       // the decoded store module, not yet provisioned
+	// FinalTTL is how long an id is kept once a receipt with a final
+	// state (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, UNKNOWN) was
+	// stored for its client: a window for late duplicates. Default 1h; at
+	// dlr_ttl or more, ids keep dlr_ttl.
+	FinalTTL Duration `toml:"final_ttl"`
+	Module   Module   `toml:"-"` // the decoded store module, not yet provisioned
 
 	fingerprint string // the module's decoded settings, to tell a changed [store] on reload
 }
@@ -543,9 +548,11 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 		sc.Name = "bolt"
 	}
 	own := map[string]toml.Primitive{}
-	if v, ok := keys["dlr_ttl"]; ok {
-		own["dlr_ttl"] = v
-		delete(keys, "dlr_ttl")
+	for _, k := range []string{"dlr_ttl", "final_ttl"} {
+		if v, ok := keys[k]; ok {
+			own[k] = v
+			delete(keys, k)
+		}
 	}
 	l.fields(own, "store", "", &sc)
 	sc.Module = l.decodeModule(keys, "store", "store", sc.Name, "")

@@ -26,6 +26,9 @@ type Metrics struct {
 	matchedLate    atomic.Uint64 // receipts stored unmatched, moved to their client once the id was known
 	deliverDropped atomic.Uint64 // deliver_sm dropped by a client's deliver rule
 	resent         atomic.Uint64 // the provider's resends of reports already stored, answered and not stored again
+	wakeups        atomic.Uint64 // store wake-ups (store.Notifier) for a client of this config: another instance stored something for it
+	wakeAll        atomic.Uint64 // store wake-ups of every client: the store (re)subscribed and may have missed some
+	idsShortened   atomic.Uint64 // message ids whose expiry was brought forward to final_ttl after a final receipt
 
 	bindsRefused [numBindRefusals]atomic.Uint64 // client binds refused by Bind, by reason
 
@@ -124,7 +127,12 @@ type Counters struct {
 	Binds, Submits, SubmitOK, SubmitErr, NoRoom, Retries uint64
 	Reports, MOs, Orphaned, Delivered, StoreErrors       uint64
 	MatchedLate, DeliverDropped, Resent                  uint64
-	ByStatus                                             map[pdu.Status]uint64
+	// Wakeups counts the store's wake-ups (store.Notifier) of one client
+	// of this config; WakeAll those of every client, after the store
+	// subscribed (again). IDsShortened counts the message ids whose
+	// expiry was brought forward to final_ttl after a final receipt.
+	Wakeups, WakeAll, IDsShortened uint64
+	ByStatus                       map[pdu.Status]uint64
 	// BindsRefused counts the client binds the mux refused, by reason:
 	// unknown_system_id, wrong_password, not_allowed (the remote address
 	// is not in allow) and max_binds. The downstream server counts those
@@ -139,6 +147,7 @@ func (mt *Metrics) Snapshot() Counters {
 		NoRoom: mt.noRoom.Load(), Retries: mt.retries.Load(), Reports: mt.reports.Load(), MOs: mt.mos.Load(),
 		Orphaned: mt.orphaned.Load(), Delivered: mt.delivered.Load(), StoreErrors: mt.storeErrors.Load(),
 		MatchedLate: mt.matchedLate.Load(), DeliverDropped: mt.deliverDropped.Load(), Resent: mt.resent.Load(),
+		Wakeups: mt.wakeups.Load(), WakeAll: mt.wakeAll.Load(), IDsShortened: mt.idsShortened.Load(),
 		ByStatus: map[pdu.Status]uint64{}, BindsRefused: make(map[string]uint64, numBindRefusals),
 	}
 	for r, name := range bindRefusalNames {

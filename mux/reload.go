@@ -160,7 +160,7 @@ func liveChangeable(old, new *Config) error {
 	}{
 		{"server", os, ns},
 		{"admin", old.Admin, new.Admin},
-		{"store", [3]any{old.Store.Name, old.Store.DLRTTL, old.Store.fingerprint}, [3]any{new.Store.Name, new.Store.DLRTTL, new.Store.fingerprint}},
+		{"store", [4]any{old.Store.Name, old.Store.DLRTTL, old.Store.FinalTTL, old.Store.fingerprint}, [4]any{new.Store.Name, new.Store.DLRTTL, new.Store.FinalTTL, new.Store.fingerprint}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.old, c.new) {
