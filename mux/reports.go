@@ -218,9 +218,7 @@ func (m *Mux) reportBatch(batch []report) {
 			if c := m.live.Load().byID[r.client]; c != nil {
 				c.notify()
 			}
-			if r.idKey != "" && m.finalTTL > 0 && finalReceipt(r.frame) {
-				m.xw.tryAdd(r.idKey) // when full, the id keeps dlr_ttl
-			}
+			m.finalStored(&r)
 		}
 	}
 	if st == pdu.StatusOK && unmatched > 0 {
@@ -330,6 +328,15 @@ func finalReceipt(frame []byte) bool {
 		return true
 	}
 	return false
+}
+
+// finalStored queues r's message id for expireBatch when r, now stored
+// for its client, has a final state. When the queue is full the id keeps
+// dlr_ttl.
+func (m *Mux) finalStored(r *report) {
+	if r.idKey != "" && m.finalTTL > 0 && finalReceipt(r.frame) {
+		m.xw.tryAdd(r.idKey)
+	}
 }
 
 // expireBatch brings the expiry of message ids whose final receipt was

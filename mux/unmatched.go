@@ -199,6 +199,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		return
 	}
 	var items []store.Item
+	var finals []*report // of items, for finalStored
 	var ids []string
 	var moved []*unmatched
 	for i, u := range due {
@@ -215,6 +216,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		}
 		mt.m.recent.add(key)
 		items = append(items, store.Item{Client: r.client, Kind: store.KindReport, Frame: r.frame})
+		finals = append(finals, r)
 	}
 	if len(moved) == 0 {
 		return
@@ -228,6 +230,9 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 			}
 			return
 		}
+	}
+	for _, r := range finals {
+		mt.m.finalStored(r)
 	}
 	// Stored for the client first, then removed here: a crash in between
 	// delivers such a receipt twice, never not at all.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
@@ -159,4 +161,104 @@ address = %q
 		_ = m.Shutdown(ctx)
 	})
 	return m
+}
+
+// BenchmarkIDMemory measures what message ids cost Redis: b.N messages
+// with receipts (DELIVRD, a final state) through one mux on store.redis,
+// then, once every receipt reached the client and final_ttl has passed,
+// the ids left and Redis's used_memory over what it was before the run.
+// final_ttl=off keeps every id for dlr_ttl (72h), as before final_ttl
+// existed; final_ttl=1s lets ids go a second after their final receipt.
+// Run with -benchtime 20000x.
+func BenchmarkIDMemory(b *testing.B) {
+	for _, tc := range []struct{ name, finalTTL string }{
+		{"final_ttl=off", "72h"},
+		{"final_ttl=1s", "1s"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			addr, _, _ := redistest.Start(b)
+			rdb := goredis.NewClient(&goredis.Options{Addr: addr})
+			defer rdb.Close()
+			s := simtest.NewServer(b, simtest.Hosts(2), simtest.Account("acct", "secret"))
+			m := benchMux(b, s, fmt.Sprintf("module = \"redis\"\nurl = \"redis://%s/0\"\nprefix = \"mem\"\ndlr_ttl = \"72h\"\nfinal_ttl = %q", addr, tc.finalTTL), "transceiver")
+			for deadline := time.Now().Add(10 * time.Second); m.UpstreamBound() < 4 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			c, err := esme.Dial(m.Addrs()[0].String(), "shop", "shop-pw", esme.Options{Buffer: 1 << 16})
+			if err != nil {
+				b.Fatalf("bind: %v", err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			before := usedMemory(b, rdb)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			const workers = 16
+			for w := range workers {
+				wg.Go(func() {
+					for i := w; i < b.N; i += workers {
+						st, _, err := c.Submit(ctx, sm("4599999999", true, "memory"))
+						if err != nil || st != pdu.StatusOK {
+							b.Errorf("submit: %v %v", st, err)
+							return
+						}
+					}
+				})
+			}
+			got := 0
+			for timeout := time.After(time.Minute); got < b.N; {
+				select {
+				case f := <-c.Deliveries:
+					if text, _, _, _ := pdu.PeekText(f); strings.Contains(string(text), "stat:DELIVRD") {
+						got++
+					}
+				case <-timeout:
+					b.Fatalf("%d receipts of %d", got, b.N)
+				}
+			}
+			wg.Wait()
+			b.StopTimer()
+			// Past final_ttl, and until Redis's active expiry is done.
+			time.Sleep(2 * time.Second)
+			ids, last := 0, -1
+			for deadline := time.Now().Add(30 * time.Second); ids != last && time.Now().Before(deadline); {
+				last, ids = ids, countKeys(b, rdb, "mem:id:*")
+				time.Sleep(500 * time.Millisecond)
+			}
+			after := usedMemory(b, rdb)
+			b.ReportMetric(float64(ids), "ids-left")
+			b.ReportMetric(float64(after-before)/float64(b.N), "B/msg")
+			b.ReportMetric(float64(after-before)/(1<<20), "MiB")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func usedMemory(b *testing.B, rdb *goredis.Client) int64 {
+	b.Helper()
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	b.Fatal("no used_memory in INFO")
+	return 0
+}
+
+func countKeys(b *testing.B, rdb *goredis.Client, match string) int {
+	b.Helper()
+	n := 0
+	iter := rdb.Scan(context.Background(), 0, match, 1000).Iterator()
+	for iter.Next(context.Background()) {
+		n++
+	}
+	if err := iter.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }

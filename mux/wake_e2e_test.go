@@ -181,3 +181,27 @@ func deliveries(t *testing.T, c *esme.Client, n int, stat string) {
 		}
 	}
 }
+
+// A final receipt that came before its message id was known waits in the
+// orphan queue; once matched and stored for its client, its id too
+// expires at final_ttl.
+func TestLateMatchedFinalReceiptShortensID(t *testing.T) {
+	h := newHarnessConf(t, harnessConf{store: "module = \"memory\"\ndlr_ttl = \"1h\"\nfinal_ttl = \"300ms\""})
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	const id = "ffff0001"
+	if err := h.sim.InjectReceipt("acct", id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() bool { return h.mux.Queued(mux.OrphanQueue) == 1 })
+	st := h.cfg.Store.Module.(store.Store)
+	ctx := context.Background()
+	if err := st.PutIDs(ctx, []store.IDRecord{{ID: mux.IDKey(id), Client: "shop", Expires: time.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	deliveries(t, c, 1, "stat:DELIVRD")
+	eventually(t, 5*time.Second, func() bool { return h.mux.Metrics().Snapshot().IDsShortened == 1 })
+	eventually(t, 5*time.Second, func() bool {
+		_, ok, err := st.LookupID(ctx, mux.IDKey(id))
+		return !ok && err == nil
+	})
+}
