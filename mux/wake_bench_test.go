@@ -169,6 +169,7 @@ address = %q
 // the ids left and Redis's used_memory over what it was before the run.
 // final_ttl=off keeps every id for dlr_ttl (72h), as before final_ttl
 // existed; final_ttl=1s lets ids go a second after their final receipt.
+// The reports' resend guards (seen keys, 30 minutes) stay in both.
 // Run with -benchtime 20000x.
 func BenchmarkIDMemory(b *testing.B) {
 	for _, tc := range []struct{ name, finalTTL string }{
@@ -227,6 +228,7 @@ func BenchmarkIDMemory(b *testing.B) {
 			}
 			after := usedMemory(b, rdb)
 			b.ReportMetric(float64(ids), "ids-left")
+			b.ReportMetric(float64(countKeys(b, rdb, "mem:seen:*")), "seen-left") // resend guards, 30 min
 			b.ReportMetric(float64(after-before)/float64(b.N), "B/msg")
 			b.ReportMetric(float64(after-before)/(1<<20), "MiB")
 			b.ReportMetric(0, "ns/op")
