@@ -74,8 +74,10 @@
 //	queue_cap = 25000         # entries per client; the oldest beyond it are dropped
 //	sweep     = "1m"          # how often expired ids and dropped entries are removed
 //
-// The mux reads its own keys from the same table (module, dlr_ttl); this
-// module declares only the keys above.
+// The mux reads its own keys from the same table (module, dlr_ttl,
+// final_ttl); this module declares only the keys above. ExpireIDs (the
+// mux's final_ttl) rewrites an id's record and its id_exp key with the
+// earlier expiry, in a group commit; the sweep removes it then.
 //
 // # Example
 //

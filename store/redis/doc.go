@@ -129,7 +129,7 @@
 // pool_size, max_retries, ...); those it sets win over timeout. The url
 // and addrs exclude each other, and the keys that go with addrs are
 // refused beside a url, which carries its own. The mux reads its own
-// keys from the same table (module, dlr_ttl); this module declares only
+// keys from the same table (module, dlr_ttl, final_ttl); this module declares only
 // the keys above. Instances that share queues must share the Redis,
 // prefix, retention and queue_cap.
 //

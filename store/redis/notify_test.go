@@ -53,7 +53,8 @@ func subscribe(t *testing.T, s *Store) *wakes {
 	return w
 }
 
-// TestSubscribe checks the wake-ups on one server and on a cluster: an
+// TestSubscribe checks the wake-ups on one server, through a Sentinel
+// and on a cluster: an
 // Enqueue by one instance wakes the client on the other, once per batch
 // and client; an instance does not hear its own; an Enqueue that added
 // nothing (a resend) wakes nobody.
@@ -66,6 +67,12 @@ func TestSubscribe(t *testing.T) {
 			addr, _, _ := redistest.Start(t)
 			p := uniquePrefix()
 			return open(t, addr, p, store.Limits{}), open(t, addr, p, store.Limits{})
+		}},
+		{"sentinel", func(t *testing.T) (a, b *Store) {
+			sentinel, _ := redistest.StartSentinel(t)
+			p := uniquePrefix()
+			return openAddrs(t, []string{sentinel}, redistest.SentinelMaster, p, store.Limits{}),
+				openAddrs(t, []string{sentinel}, redistest.SentinelMaster, p, store.Limits{})
 		}},
 		{"cluster", func(t *testing.T) (a, b *Store) {
 			addrs := redistest.StartCluster(t)
