@@ -42,6 +42,8 @@ var (
 	descClosed    = prometheus.NewDesc("smppmux_downstream_closed_total", "Bound client sessions the mux closed, by reason.", []string{"reason"}, nil)
 	descRefused   = prometheus.NewDesc("smppmux_downstream_refused_total", "Client connections closed for a limit: the new one at once, or at max_unbound the oldest one not bound.", []string{"limit"}, nil)
 	descBindsRef  = prometheus.NewDesc("smppmux_downstream_binds_refused_total", "Client binds refused, by reason.", []string{"reason"}, nil)
+	descWakeups   = prometheus.NewDesc("smppmux_store_wakeups_total", "Dispatchers woken by the store (store.redis) because another instance queued something: for one client (scope client), or every client after the store subscribed again and may have missed some (scope all).", []string{"scope"}, nil)
+	descShortened = prometheus.NewDesc("smppmux_ids_shortened_total", "Message ids whose expiry was brought forward to store.final_ttl after a receipt with a final state was stored.", nil, nil)
 	descLockouts  = prometheus.NewDesc("smppmux_downstream_lockouts_total", "Remote IPs locked out after bind_fail_limit failed binds.", nil, nil)
 	descIDsPend   = prometheus.NewDesc("smppmux_ids_pending_writeback", "Message ids the store failed to write, kept in memory and the journal until it takes them.", nil, nil)
 	descIDsBack   = prometheus.NewDesc("smppmux_ids_written_back_total", "Message ids the store failed to write at first, written to it later.", nil, nil)
@@ -53,7 +55,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
 		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
 		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descClientRef, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
-		descBindsRef, descLockouts, descIDsPend, descIDsBack, descIDsMem, descBadIDs, descUpResp} {
+		descBindsRef, descLockouts, descIDsPend, descIDsBack, descIDsMem, descBadIDs, descUpResp, descWakeups, descShortened} {
 		ch <- d
 	}
 }
@@ -85,6 +87,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descIDsBack, n.IDsWrittenBack)
 	counter(descIDsMem, n.IDsUnjournaled)
 	counter(descBadIDs, n.BadMessageIDs)
+	counter(descWakeups, n.Wakeups, "client")
+	counter(descWakeups, n.WakeAll, "all")
+	counter(descShortened, n.IDsShortened)
 	for id, cc := range c.m.ClientCounters() {
 		counter(descClientSub, cc.Submits, id)
 		for st, v := range cc.ByStatus {

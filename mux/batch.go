@@ -39,6 +39,23 @@ func (b *batcher[T]) add(v T) bool {
 	}
 }
 
+// tryAdd queues v unless the queue is full or the batcher is stopping,
+// without waiting: for work that may be skipped rather than hold the
+// caller up.
+func (b *batcher[T]) tryAdd(v T) bool {
+	select {
+	case <-b.stop:
+		return false
+	default:
+	}
+	select {
+	case b.ch <- v:
+		return true
+	default:
+		return false
+	}
+}
+
 // run processes batches until ctx ends, then processes what is left.
 func (b *batcher[T]) run(ctx context.Context) {
 	batch := make([]T, 0, b.max)

@@ -95,7 +95,12 @@ type StoreConfig struct {
 	// smpp-mux.ids.journal in the working directory.
 	Journal      string `toml:"journal"`
 	JournalMaxMB int    `toml:"journal_max_mb"` // default 64; past it ids the store failed to write are kept in memory only
-	Module       Module `toml:"-"`              // the decoded store module, not yet provisioned
+	// FinalTTL is how long an id is kept once a receipt with a final
+	// state (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, UNKNOWN) was
+	// stored for its client: a window for late duplicates. Default 1h; at
+	// dlr_ttl or more, ids keep dlr_ttl.
+	FinalTTL Duration `toml:"final_ttl"`
+	Module   Module   `toml:"-"` // the decoded store module, not yet provisioned
 
 	fingerprint string // the module's decoded settings, to tell a changed [store] on reload
 }
@@ -549,7 +554,7 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 		sc.Name = "bolt"
 	}
 	own := map[string]toml.Primitive{}
-	for _, k := range []string{"dlr_ttl", "journal", "journal_max_mb"} {
+	for _, k := range []string{"dlr_ttl", "final_ttl", "journal", "journal_max_mb"} {
 		if v, ok := keys[k]; ok {
 			own[k] = v
 			delete(keys, k)

@@ -13,8 +13,33 @@ import (
 )
 
 // dispatchPoll is how often a dispatcher looks at its queue without being
-// woken: for leases that ran out and reports another instance stored.
+// woken: for leases that ran out, and for reports another instance stored
+// when the store cannot tell (it is no store.Notifier) or a wake-up was
+// lost.
 const dispatchPoll = time.Second
+
+// wakeups wakes the dispatchers of the clients another instance stored
+// reports or MOs for, as the store tells (store.Notifier), until ctx ends.
+// Clients this config does not have are ignored.
+func (m *Mux) wakeups(ctx context.Context, n store.Notifier) {
+	err := n.Subscribe(ctx, func(client string) {
+		lv := m.live.Load()
+		if client == store.AllClients {
+			m.metrics.wakeAll.Add(1)
+			for _, c := range lv.byID {
+				c.notify()
+			}
+			return
+		}
+		if c := lv.byID[client]; c != nil {
+			m.metrics.wakeups.Add(1)
+			c.notify()
+		}
+	})
+	if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
+		m.log.Warn("no wake-ups from the store; queues are polled every second", zap.Error(err))
+	}
+}
 
 // dispatch delivers one client's queued reports and MOs to its bound
 // receiver and transceiver sessions, spread over them, until ctx ends.

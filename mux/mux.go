@@ -54,6 +54,8 @@ type Mux struct {
 	rw         *batcher[report]
 	pair       pairing // the store writes of idw's and rw's batches, paired
 	aw         *batcher[ackJob]
+	xw         *batcher[string] // keys of message ids whose final receipt was stored; see expireBatch
+	finalTTL   time.Duration    // [store] final_ttl; 0: ids keep dlr_ttl
 	metrics    Metrics
 
 	matcher  *matcher   // receipts stored unmatched, moved to their clients once their ids are known
@@ -122,6 +124,12 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	m.idw = newBatcher(4096, 512, m.idBatch)
 	m.rw = newBatcher(4096, 512, m.reportBatch)
 	m.aw = newBatcher(4096, 512, m.ackBatch)
+	m.xw = newBatcher(4096, 512, m.expireBatch)
+	if _, ok := m.store.(store.IDExpirer); ok {
+		if ft := cfg.Store.FinalTTL.Or(time.Hour); ft < cfg.Store.DLRTTL.Or(72*time.Hour) {
+			m.finalTTL = ft
+		}
+	}
 	return m, nil
 }
 
@@ -206,11 +214,15 @@ func (m *Mux) Start() error {
 	m.up.Load().pool.Start(m.upCtx)
 	m.workWG.Go(func() { m.idw.run(m.workCtx) })
 	m.workWG.Go(func() { m.rw.run(m.workCtx) })
+	m.workWG.Go(func() { m.xw.run(m.workCtx) })
 	m.workWG.Go(func() { m.matcher.run(m.workCtx) })
 	m.workWG.Go(func() { m.writeBackLoop(m.workCtx) })
 	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
 	for _, c := range m.live.Load().byID {
 		m.startDispatch(c)
+	}
+	if n, ok := m.store.(store.Notifier); ok {
+		m.dispatchWG.Go(func() { m.wakeups(m.dispatchCtx, n) })
 	}
 	for _, ln := range m.listeners {
 		m.serveWG.Go(func() { _ = m.down.Serve(ln) })

@@ -24,6 +24,7 @@ type report struct {
 	frame  []byte // a copy, owned by the report
 	kind   store.Kind
 	id     string // the receipt's message id, for receipts
+	idKey  string // the key the id was found under, once routed by it
 	client string // "" until routed
 	key    uint64 // recentReports key, once routed
 }
@@ -108,7 +109,7 @@ func (m *Mux) resolve(ctx context.Context, batch []report) error {
 			}
 			k := p.keys[round]
 			if c, ok := m.idFallback.get(k); ok {
-				p.r.client = c
+				p.r.client, p.r.idKey = c, k
 				continue
 			}
 			keys = append(keys, k)
@@ -124,7 +125,7 @@ func (m *Mux) resolve(ctx context.Context, batch []report) error {
 		todo = ask[:0]
 		for i, p := range ask {
 			if found[i] {
-				p.r.client = clients[i]
+				p.r.client, p.r.idKey = clients[i], keys[i]
 			} else {
 				todo = append(todo, p)
 			}
@@ -221,6 +222,7 @@ func (m *Mux) reportBatch(batch []report) {
 			if c := m.live.Load().byID[r.client]; c != nil {
 				c.notify()
 			}
+			m.finalStored(&r)
 		}
 	}
 	if st == pdu.StatusOK && unmatched > 0 {
@@ -298,4 +300,61 @@ func (m *Mux) enqueue(ctx context.Context, items []store.Item) error {
 	w := &pairedWrite{items: items}
 	m.pair.write(ctx, jw, pairReports, w)
 	return w.itemsErr
+}
+
+// finalReceipt reports whether a receipt's state is final: after it no
+// other receipt is expected for the message, only the provider's resends
+// of it. The state is TLV message_state when present, else the text's
+// stat. DELIVRD, UNDELIV, EXPIRED, REJECTD and DELETED are final by SMPP
+// 3.4 §5.2.28. UNKNOWN is taken as final too: it is the SMSC saying it
+// has lost track of the message, and SMPP 5.0 lists it among the final
+// states; a later report within final_ttl still finds its client.
+// ENROUTE, ACCEPTD and BUFFERD are not (the provider sends a final state
+// after them), nor is a receipt without a state.
+func finalReceipt(frame []byte) bool {
+	st, ok := pdu.PeekMessageState(frame)
+	if !ok {
+		text, _, _, ok := pdu.PeekText(frame)
+		if !ok {
+			return false
+		}
+		stat, ok := pdu.ReceiptStat(text)
+		if !ok {
+			return false
+		}
+		if st, ok = pdu.StatState(stat); !ok {
+			return false
+		}
+	}
+	switch st {
+	case pdu.StateDelivered, pdu.StateUndeliverable, pdu.StateExpired, pdu.StateRejected, pdu.StateDeleted, pdu.StateUnknown:
+		return true
+	}
+	return false
+}
+
+// finalStored queues r's message id for expireBatch when r, now stored
+// for its client, has a final state. When the queue is full the id keeps
+// dlr_ttl.
+func (m *Mux) finalStored(r *report) {
+	if r.idKey != "" && m.finalTTL > 0 && finalReceipt(r.frame) {
+		m.xw.tryAdd(r.idKey)
+	}
+}
+
+// expireBatch brings the expiry of message ids whose final receipt was
+// stored forward to final_ttl from now, in one store call: the store's
+// id map then holds ids for minutes where no further receipt comes,
+// rather than for the whole dlr_ttl. A failure only leaves the ids their
+// dlr_ttl.
+func (m *Mux) expireBatch(ids []string) {
+	ex, ok := m.store.(store.IDExpirer)
+	if !ok {
+		return
+	}
+	if err := ex.ExpireIDs(context.Background(), ids, time.Now().Add(m.finalTTL)); err != nil {
+		m.storeErr.log("cannot shorten the expiry of message ids with a final receipt; they keep dlr_ttl", err, zap.Int("ids", len(ids)))
+		return
+	}
+	m.metrics.idsShortened.Add(uint64(len(ids)))
 }

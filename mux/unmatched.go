@@ -199,6 +199,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		return
 	}
 	var items []store.Item
+	var finals []*report // of items, for finalStored
 	var ids []string
 	var moved []*unmatched
 	for i, u := range due {
@@ -218,6 +219,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		if ce := mt.m.log.Check(zap.DebugLevel, "receipt matched"); ce != nil {
 			ce.Write(zap.String("system_id", r.client), zap.String("message_id", u.id), zap.Duration("waited", now.Sub(u.entry.Enqueued)))
 		}
+		finals = append(finals, r)
 	}
 	if len(moved) == 0 {
 		return
@@ -231,6 +233,9 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 			}
 			return
 		}
+	}
+	for _, r := range finals {
+		mt.m.finalStored(r)
 	}
 	// Stored for the client first, then removed here: a crash in between
 	// delivers such a receipt twice, never not at all.

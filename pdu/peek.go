@@ -101,6 +101,20 @@ func PeekReceiptedMessageID(frame []byte) ([]byte, bool) {
 	return l.tlvs.CString(TagReceiptedMessageID)
 }
 
+// PeekMessageState returns TLV message_state (SMPP 3.4 §5.3.2.35) of a
+// deliver_sm frame: one of the State constants, as the SMSC wrote it.
+func PeekMessageState(frame []byte) (byte, bool) {
+	l, ok := scanSM(frame)
+	if !ok {
+		return 0, false
+	}
+	v, ok := l.tlvs.Lookup(TagMessageState)
+	if !ok || len(v) != 1 {
+		return 0, false
+	}
+	return v[0], true
+}
+
 // PeekText returns the message octets of a submit_sm or deliver_sm frame
 // (message_payload, else short_message), its data_coding and esm_class.
 func PeekText(frame []byte) (text []byte, dataCoding, esmClass byte, ok bool) {

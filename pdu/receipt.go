@@ -102,17 +102,47 @@ func ParseReceipt(b []byte) (Receipt, error) {
 // ReceiptID returns the value of the id: field of delivery receipt text, as a
 // view into b, and false when there is none or it is empty. It finds the same
 // id as ParseReceipt without allocating; the router calls it on every report.
-func ReceiptID(b []byte) ([]byte, bool) {
+func ReceiptID(b []byte) ([]byte, bool) { return receiptValue(b, rfID) }
+
+// ReceiptStat returns the value of the stat: field of delivery receipt
+// text, as a view into b, and false when there is none or it is empty. It
+// finds the same stat as ParseReceipt without allocating.
+func ReceiptStat(b []byte) ([]byte, bool) { return receiptValue(b, rfStat) }
+
+// receiptValue returns the value of the first field f of receipt text.
+func receiptValue(b []byte, want receiptField) ([]byte, bool) {
 	sc := receiptScanner{b: b}
 	for {
 		f, start, end, ok := sc.next()
 		if !ok {
 			return nil, false
 		}
-		if f == rfID {
+		if f == want {
 			return b[start:end], start < end
 		}
 	}
+}
+
+// StatState returns the message_state (SMPP 3.4 §5.2.28) that a receipt's
+// stat value stands for, ignoring case. ok is false for BUFFERD, a
+// provider extension with no message_state, and for anything else.
+func StatState(stat []byte) (state byte, ok bool) {
+	for _, s := range statStates {
+		if asciiEqualFold(stat, s.name) {
+			return s.state, true
+		}
+	}
+	return 0, false
+}
+
+// statStates maps the lower-case stat values to their message_state.
+var statStates = [...]struct {
+	name  string
+	state byte
+}{
+	{"delivrd", StateDelivered}, {"enroute", StateEnroute}, {"undeliv", StateUndeliverable},
+	{"expired", StateExpired}, {"rejectd", StateRejected}, {"acceptd", StateAccepted},
+	{"unknown", StateUnknown}, {"deleted", StateDeleted},
 }
 
 // AppendTo appends r in the canonical order the provider uses:

@@ -26,6 +26,9 @@ func FuzzParseReceipt(f *testing.F) {
 		if (err == nil) != ok || (ok && string(id) != r.ID) {
 			t.Fatalf("ReceiptID = %q, %v; ParseReceipt = %+v, %v", id, ok, r, err)
 		}
+		if stat, ok := ReceiptStat(b); err == nil && (ok != (r.Stat != "") || string(stat) != r.Stat) {
+			t.Fatalf("ReceiptStat = %q, %v; ParseReceipt = %+v", stat, ok, r)
+		}
 		if err != nil {
 			return
 		}

@@ -96,6 +96,10 @@ func TestParseReceipt(t *testing.T) {
 			if !ok || string(id) != tc.want.ID {
 				t.Fatalf("ReceiptID(%q) = %q, %v; want %q", tc.in, id, ok, tc.want.ID)
 			}
+			stat, ok := ReceiptStat([]byte(tc.in))
+			if ok != (tc.want.Stat != "") || string(stat) != tc.want.Stat {
+				t.Fatalf("ReceiptStat(%q) = %q, %v; want %q", tc.in, stat, ok, tc.want.Stat)
+			}
 		})
 	}
 }
@@ -305,5 +309,34 @@ func BenchmarkReceiptAppendTo(b *testing.B) {
 	}
 	if !strings.HasPrefix(string(buf), "id:") {
 		b.Fatal(string(buf))
+	}
+}
+
+func TestStatState(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		stat  string
+		state byte
+		ok    bool
+	}{
+		{StatEnroute, StateEnroute, true},
+		{StatDelivered, StateDelivered, true},
+		{"delivrd", StateDelivered, true},
+		{StatExpired, StateExpired, true},
+		{StatDeleted, StateDeleted, true},
+		{StatUndeliverable, StateUndeliverable, true},
+		{StatAccepted, StateAccepted, true},
+		{StatUnknown, StateUnknown, true},
+		{StatRejected, StateRejected, true},
+		{StatBuffered, 0, false},
+		{"DELIVERED", 0, false},
+		{"", 0, false},
+	} {
+		t.Run(tc.stat, func(t *testing.T) {
+			t.Parallel()
+			if st, ok := StatState([]byte(tc.stat)); st != tc.state || ok != tc.ok {
+				t.Fatalf("StatState(%q) = %d, %v; want %d, %v", tc.stat, st, ok, tc.state, tc.ok)
+			}
+		})
 	}
 }

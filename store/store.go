@@ -114,6 +114,40 @@ type LocalFile interface {
 	File() string
 }
 
+// Notifier is implemented by stores that several mux instances share
+// (store.redis): it tells an instance that another one enqueued items for
+// a client, so that the client's dispatcher fetches them at once rather
+// than at its next poll. Each instance wakes its own dispatchers after
+// its own Enqueue; notifications are a hint, not a delivery promise: the
+// poll stays as the safety net.
+type Notifier interface {
+	// Subscribe calls wake, from the one goroutine that runs Subscribe,
+	// with the client of every Enqueue by another instance that added
+	// items to that client's queue, until ctx ends or the store is
+	// closed; then it returns nil. Whenever notifications may have been
+	// missed (at the first subscription, and after every reconnect) it
+	// calls wake with AllClients. wake must not block for long: it only
+	// wakes dispatchers. An error means Subscribe could not start at all.
+	Subscribe(ctx context.Context, wake func(client string)) error
+}
+
+// AllClients is the client a Notifier passes to wake when every client
+// should look at its queue: notifications may have been missed.
+const AllClients = ""
+
+// IDExpirer is implemented by stores that can bring the expiry of message
+// ids forward. The mux calls it once per batch of receipts, after they
+// are stored, with the ids whose receipt had a final state (DELIVRD,
+// UNDELIV, ...): no further receipt is expected for them, only a late
+// duplicate, so keeping them for the whole dlr_ttl only costs memory.
+type IDExpirer interface {
+	// ExpireIDs sets the expiry of each of ids that the store holds to
+	// at, unless it already expires before at: an expiry is never
+	// extended. Unknown ids are ignored. It need not be durable: a crash
+	// that loses it only leaves ids their longer expiry.
+	ExpireIDs(ctx context.Context, ids []string, at time.Time) error
+}
+
 // Stats is a snapshot of a store.
 type Stats struct {
 	IDs     int            // message ids held (approximate where costly)

@@ -294,6 +294,7 @@ var (
 	_ store.LocalFile     = (*Store)(nil)
 	_ store.IDBatchLookup = (*Store)(nil)
 	_ store.JointWriter   = (*Store)(nil)
+	_ store.IDExpirer     = (*Store)(nil)
 	_ mux.Provisioner     = (*Store)(nil)
 	_ mux.Validator       = (*Store)(nil)
 	_ mux.CleanerUpper    = (*Store)(nil)

@@ -75,10 +75,13 @@
 //	sweep     = "1m"          # how often expired ids and dropped entries are removed
 //
 // The mux reads its own keys from the same table (module, dlr_ttl,
-// journal, journal_max_mb); this module declares only the keys above. The
-// mux's journal of message ids the database failed to take (a full disk)
-// lives beside it by default: smpp-mux.db -> smpp-mux.ids.journal. On the
-// same full disk it fails too, and the ids are kept in memory only.
+// journal, journal_max_mb, final_ttl); this module declares only the keys
+// above. The mux's journal of message ids the database failed to take (a
+// full disk) lives beside it by default: smpp-mux.db ->
+// smpp-mux.ids.journal. On the same full disk it fails too, and the ids
+// are kept in memory only. ExpireIDs (the mux's final_ttl) rewrites an
+// id's record and its id_exp key with the earlier expiry, in a group
+// commit; the sweep removes it then.
 //
 // # Example
 //

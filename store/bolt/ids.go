@@ -253,3 +253,54 @@ func (s *Store) expireIDs(now time.Time, limit int) (n int, more bool, err error
 	})
 	return n, more, err
 }
+
+// ExpireIDs implements store.IDExpirer: the ids' records and their
+// id_exp index keys are rewritten with the earlier expiry in one write
+// transaction, shared with other writers' (group commit); the sweep then
+// removes them at at. An id that expires before at already, or that the
+// store does not hold, is left alone.
+func (s *Store) ExpireIDs(ctx context.Context, ids []string, at time.Time) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	if len(ids) == 0 {
+		return nil
+	}
+	cut := unixNano(at)
+	err := s.batch.do(func(tx *bbolt.Tx) error {
+		b, exp := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp)
+		var key, ek []byte
+		for _, id := range ids {
+			if id == "" {
+				continue
+			}
+			key = append(key[:0], id...)
+			v := b.Get(key)
+			if len(v) < 8 {
+				continue
+			}
+			old := int64(binary.BigEndian.Uint64(v))
+			if old <= cut {
+				continue
+			}
+			ek = appendExpKey(ek[:0], old, id)
+			if err := exp.Delete(ek); err != nil {
+				return err
+			}
+			nv := binary.BigEndian.AppendUint64(make([]byte, 0, len(v)), uint64(cut))
+			nv = append(nv, v[8:]...) // v is only valid in tx: copied before the Put
+			if err := b.Put(key, nv); err != nil {
+				return err
+			}
+			if err := exp.Put(appendExpKey(nil, cut, id), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store.bolt: expire %d ids: %w", len(ids), err)
+	}
+	return nil
+}

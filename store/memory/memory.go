@@ -107,6 +107,22 @@ func (s *Store) expireIDsLocked(now time.Time) {
 	}
 }
 
+// ExpireIDs implements store.IDExpirer.
+func (s *Store) ExpireIDs(_ context.Context, ids []string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	for _, id := range ids {
+		if r, ok := s.ids[id]; ok && r.expires.After(at) {
+			r.expires = at
+			s.ids[id] = r
+		}
+	}
+	return nil
+}
+
 // LookupID implements store.Store.
 func (s *Store) LookupID(_ context.Context, id string) (string, bool, error) {
 	s.mu.Lock()
@@ -265,6 +281,7 @@ func (s *Store) Close() error {
 var (
 	_ store.Store         = (*Store)(nil)
 	_ store.IDBatchLookup = (*Store)(nil)
+	_ store.IDExpirer     = (*Store)(nil)
 	_ mux.Provisioner     = (*Store)(nil)
 	_ mux.CleanerUpper    = (*Store)(nil)
 )

@@ -22,6 +22,7 @@
 //	<prefix>:lease:{<client>}   sorted set: entry id -> lease end (Redis clock, ms); 0 = released
 //	<prefix>:seen:{<client>}:<sum> string: a report stored within 30 min (against resends)
 //	<prefix>:clients            set: every client ever queued to, for the sweep and Stats
+//	<prefix>:wake               pub/sub channel: "<consumer>\n<client>" when entries were queued
 //
 // A client's keys share the hash tag {<client>}, so they sit in one slot
 // of a Redis Cluster and one script may touch them; every script call
@@ -65,6 +66,19 @@
 // instance holds (XPENDING names the holder), so a Release that comes
 // after a lease ran out and another instance took the entry changes
 // nothing.
+//
+// Wake-ups (store.Notifier): the enqueue script publishes on the wake
+// channel when it queued something for a client, and every instance
+// subscribes (Subscribe), so that a report stored by one instance is
+// fetched at once by the instance where its client is bound, not at its
+// next one-second poll; see notify.go for why one channel and PUBLISH.
+// After a reconnect (go-redis resubscribes) every client is woken once.
+//
+// Final receipts (store.IDExpirer): ExpireIDs brings the ids' expiry
+// forward with PEXPIREAT (with LT on Redis 7, so never later), one per
+// id in one pipeline; the mux calls it per batch of receipts with a
+// final state, so that an id costs its memory for final_ttl (1h) after
+// its final receipt rather than for the whole dlr_ttl (72h).
 //
 // The queue cap is applied by the sweep, not by XADD MAXLEN: MAXLEN ~
 // trims whole nodes and XADD does not say how many it removed, so drops
@@ -115,10 +129,10 @@
 // pool_size, max_retries, ...); those it sets win over timeout. The url
 // and addrs exclude each other, and the keys that go with addrs are
 // refused beside a url, which carries its own. The mux reads its own
-// keys from the same table (module, dlr_ttl, journal, journal_max_mb);
-// this module declares only the keys above. Instances that share queues
-// must share the Redis, prefix, retention and queue_cap, and each needs
-// its own journal.
+// keys from the same table (module, dlr_ttl, final_ttl, journal,
+// journal_max_mb); this module declares only the keys above. Instances
+// that share queues must share the Redis, prefix, retention and
+// queue_cap, and each needs its own journal.
 //
 // # Example
 //

@@ -184,3 +184,40 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	}
 	return st, nil
 }
+
+// ExpireIDs implements store.IDExpirer: one PEXPIREAT per id, in one
+// pipeline (each id is its own key, in its own cluster slot; go-redis
+// splits the pipeline by node). On Redis 7 and later with LT, so that an
+// expiry is only ever brought forward; on 6.2, which has no LT, an id
+// whose expiry was already before at gets at: later by at most final_ttl,
+// and only for receipts that came near the end of dlr_ttl. A missing id
+// is left alone (PEXPIREAT on a missing key does nothing). Stats.IDs
+// still counts a shortened id until its first expiry.
+func (s *Store) ExpireIDs(ctx context.Context, ids []string, at time.Time) error {
+	ctx, cancel, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.release(cancel)
+	if len(ids) == 0 {
+		return nil
+	}
+	ms := at.UnixMilli()
+	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, id := range ids {
+			if id == "" {
+				continue
+			}
+			if s.expireLT {
+				p.Do(ctx, "pexpireat", s.keys.id(id), ms, "lt")
+			} else {
+				p.Do(ctx, "pexpireat", s.keys.id(id), ms)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store.redis: expire %d ids: %w", len(ids), err)
+	}
+	return nil
+}

@@ -29,19 +29,26 @@ var scripts = []*goredis.Script{enqueueScript, fetchScript, ackScript, releaseSc
 // enqueueScript adds one client's items of a batch to its stream, in
 // order, each report once: a report whose seen key (by a hash of its
 // body) was set within the dedup TTL is skipped. Every key is the
-// client's, so the call touches one cluster slot.
+// client's, so the call touches one cluster slot. When it added
+// anything it publishes the wake-up message on the wake channel (see
+// notify.go), in the same atomic step, so that a subscriber woken by it
+// always finds the entries.
 //
 // KEYS: queue stream, then the seen key of each report. ARGV: dedup TTL
-// ms, then per item: kind, frame, index in KEYS of its seen key (0 for an
-// MO, not deduplicated). Returns the number of entries added.
+// ms, wake channel, wake message, then per item: kind, frame, index in
+// KEYS of its seen key (0 for an MO, not deduplicated). Returns the
+// number of entries added.
 var enqueueScript = goredis.NewScript(`
 local q, ttl, n = KEYS[1], ARGV[1], 0
-for i = 2, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local seen = tonumber(ARGV[i + 2])
   if seen == 0 or redis.call('SET', KEYS[seen], '1', 'NX', 'PX', ttl) then
     redis.call('XADD', q, '*', 'k', ARGV[i], 'f', ARGV[i + 1])
     n = n + 1
   end
+end
+if n > 0 then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
 end
 return n
 `)
@@ -235,7 +242,7 @@ func (s *Store) Enqueue(ctx context.Context, items []store.Item) error {
 	for _, it := range items {
 		c := by[it.Client]
 		if c == nil {
-			c = &scriptCall{script: enqueueScript, keys: []string{s.keys.queue(it.Client)}, args: []any{dedupTTL.Milliseconds()}}
+			c = &scriptCall{script: enqueueScript, keys: []string{s.keys.queue(it.Client)}, args: []any{dedupTTL.Milliseconds(), s.keys.wake(), s.wakeMessage(it.Client)}}
 			by[it.Client] = c
 			order = append(order, it.Client)
 		}

@@ -95,6 +95,7 @@ type Store struct {
 	log      *zap.Logger
 	ids      idCount  // ids this instance stored, by expiry: Stats.IDs
 	known    knownSet // clients this instance added to the clients set
+	expireLT bool     // Redis has PEXPIREAT ... LT (7.0 and later); set by ping
 
 	closeMu sync.RWMutex            // held for reading by every call; for writing by Close
 	rdb     goredis.UniversalClient // nil until opened; guarded by closeMu
@@ -439,9 +440,14 @@ func (s *Store) ping(ctx context.Context, rdb goredis.UniversalClient) error {
 		return fmt.Errorf("info server: %w", err)
 	}
 	for line := range strings.SplitSeq(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok && versionLess(v, minVersion) {
+		v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:")
+		if !ok {
+			continue
+		}
+		if versionLess(v, minVersion) {
 			return fmt.Errorf("redis %s is too old: the store needs %s or later", v, minVersion)
 		}
+		s.expireLT = !versionLess(v, "7.0")
 	}
 	return nil
 }
@@ -528,6 +534,9 @@ func (k keys) queue(client string) string  { return k.prefix + ":q:{" + client +
 func (k keys) leases(client string) string { return k.prefix + ":lease:{" + client + "}" }
 func (k keys) clients() string             { return k.prefix + ":clients" }
 
+// wake is the one pub/sub channel of wake-up messages (see notify.go).
+func (k keys) wake() string { return k.prefix + ":wake" }
+
 // seen is the key that marks a report stored; it shares the client's hash
 // tag, so one script can check it and add to the queue on a cluster.
 func (k keys) seen(client, sum string) string { return k.prefix + ":seen:{" + client + "}:" + sum }
@@ -535,6 +544,8 @@ func (k keys) seen(client, sum string) string { return k.prefix + ":seen:{" + cl
 var (
 	_ store.Store             = (*Store)(nil)
 	_ store.IDBatchLookup     = (*Store)(nil)
+	_ store.Notifier          = (*Store)(nil)
+	_ store.IDExpirer         = (*Store)(nil)
 	_ mux.Provisioner         = (*Store)(nil)
 	_ mux.Validator           = (*Store)(nil)
 	_ mux.CleanerUpper        = (*Store)(nil)

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IDs", testIDs},
 		{"IDExpiry", testIDExpiry},
 		{"LookupIDs", testLookupIDs},
+		{"ExpireIDs", testExpireIDs},
 		{"PutIDsEnqueue", testPutIDsEnqueue},
 		{"Order", testOrder},
 		{"Kinds", testKinds},
@@ -210,6 +211,58 @@ func testIDExpiry(t *testing.T, s store.Store) {
 	if c, ok, err := s.LookupID(ctx, "later"); !ok || c != "shop" || err != nil {
 		t.Errorf("LookupID(later) = %q, %v, %v; want shop", c, ok, err)
 	}
+}
+
+// testExpireIDs checks a store's ExpireIDs, if it has one: an id brought
+// forward expires then, with its sweep (or at lookup) as any id; an id
+// already expiring earlier keeps its expiry (never extended); ids not
+// named keep theirs; unknown ids and an empty call are no errors.
+func testExpireIDs(t *testing.T, s store.Store) {
+	ex, ok := s.(store.IDExpirer)
+	if !ok {
+		t.Skip("the store has no ExpireIDs")
+	}
+	ctx := context.Background()
+	now := time.Now()
+	recs := []store.IDRecord{
+		{ID: "final", Client: "shop", Expires: now.Add(time.Hour)},
+		{ID: "early", Client: "shop", Expires: now.Add(300 * time.Millisecond)},
+		{ID: "kept", Client: "shop", Expires: now.Add(time.Hour)},
+	}
+	if err := s.PutIDs(ctx, recs); err != nil {
+		t.Fatalf("PutIDs: %v", err)
+	}
+	if err := ex.ExpireIDs(ctx, nil, now); err != nil {
+		t.Fatalf("ExpireIDs(nil): %v", err)
+	}
+	if err := ex.ExpireIDs(ctx, []string{"final", "early", "unknown"}, now.Add(200*time.Millisecond)); err != nil {
+		t.Fatalf("ExpireIDs: %v", err)
+	}
+	if c, ok, err := s.LookupID(ctx, "final"); !ok || c != "shop" || err != nil {
+		t.Errorf("LookupID(final) at once = %q, %v, %v; want shop until its new expiry", c, ok, err)
+	}
+	Eventually(t, 5*time.Second, "id \"final\" did not expire at its earlier expiry", func() bool {
+		_, ok, err := s.LookupID(ctx, "final")
+		return !ok && err == nil
+	})
+	Eventually(t, 5*time.Second, "id \"early\" did not expire", func() bool {
+		_, ok, err := s.LookupID(ctx, "early")
+		return !ok && err == nil
+	})
+	if c, ok, err := s.LookupID(ctx, "kept"); !ok || c != "shop" || err != nil {
+		t.Errorf("LookupID(kept) = %q, %v, %v; want shop", c, ok, err)
+	}
+	// Never extended: "kept" brought forward to 1 s, then asked for an hour.
+	if err := ex.ExpireIDs(ctx, []string{"kept"}, now.Add(time.Second)); err != nil {
+		t.Fatalf("ExpireIDs(kept): %v", err)
+	}
+	if err := ex.ExpireIDs(ctx, []string{"kept"}, now.Add(2*time.Hour)); err != nil {
+		t.Fatalf("ExpireIDs(kept, later): %v", err)
+	}
+	Eventually(t, 5*time.Second, "id \"kept\" did not expire at the earlier of its expiries", func() bool {
+		_, ok, err := s.LookupID(ctx, "kept")
+		return !ok && err == nil
+	})
 }
 
 // testLookupIDs checks a store's batch lookup, if it has one, against
