@@ -106,9 +106,14 @@ func TestProxyProtocol(t *testing.T) {
 		c := proxied(t, ts.addr, nil, 1, "198.51.100.1:1000")
 		c.bind(pdu.CmdBindTransmitter, "shop", "guess", pdu.StatusInvPassword)
 		c.expectClosed(waitBound)
+		// max_connections_per_ip is 1: the next from 198.51.100.1 waits
+		// until the server has let this one go.
+		eventually(t, waitBound, func() bool { return ts.Stats().Connections == 2 }, "the refused connection gone")
 	}
 	locked := proxied(t, ts.addr, nil, 1, "198.51.100.1:1001")
 	locked.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusBindFail)
+	locked.expectClosed(waitBound)
+	eventually(t, waitBound, func() bool { return ts.Stats().Connections == 2 }, "the locked-out connection gone")
 	other := proxied(t, ts.addr, nil, 1, "198.51.100.2:1000")
 	other.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 
