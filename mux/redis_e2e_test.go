@@ -94,7 +94,7 @@ func TestRedisOutageIDsReachOtherInstance(t *testing.T) {
 		}
 		got[id] = true
 	}
-	if m := a.mux.Metrics().Snapshot(); m.IDsWrittenBack != n {
-		t.Errorf("written back: %d, want %d", m.IDsWrittenBack, n)
-	}
+	// An id whose write Redis applied while the mux saw a timeout routes
+	// its receipt before its write-back: the count may come last.
+	eventually(t, 10*time.Second, func() bool { return a.mux.Metrics().Snapshot().IDsWrittenBack == n })
 }
