@@ -333,15 +333,31 @@ func (s *Store) Fetch(ctx context.Context, client string, max int, lease time.Du
 	if max <= 0 {
 		return nil, nil
 	}
+	if s.handouts.takeUncertain(client) {
+		if err := s.releaseStranded(ctx, client); err != nil {
+			s.handouts.failed(client) // try again at the next Fetch
+			return nil, err
+		}
+	}
+	start := time.Now()
 	res, err := fetchScript.Run(ctx, s.rdb,
 		[]string{s.keys.queue(client), s.keys.leases(client)},
 		group, s.consumer, max, max64(lease.Milliseconds(), 1), s.limits.Retention.Milliseconds()).Slice()
 	if err != nil {
+		s.handouts.failed(client) // Redis may have run it: see handouts
 		return nil, fmt.Errorf("store.redis: fetch %s: %w", client, err)
 	}
 	trimmed, out, err := parseFetch(res)
 	if err != nil {
+		s.handouts.failed(client)
 		return nil, fmt.Errorf("store.redis: fetch %s: %w", client, err)
+	}
+	if len(out) > 0 {
+		ids := make([]string, len(out))
+		for i, e := range out {
+			ids[i] = e.ID
+		}
+		s.handouts.handed(client, ids, start.Add(lease))
 	}
 	if trimmed > 0 {
 		s.dropped.Add(uint64(trimmed))
@@ -452,6 +468,7 @@ func (s *Store) Ack(ctx context.Context, client string, ids []string) error {
 	if err != nil {
 		return fmt.Errorf("store.redis: ack %d entries of %s: %w", len(ids), client, err)
 	}
+	s.handouts.done(client, ids)
 	return nil
 }
 
@@ -476,5 +493,6 @@ func (s *Store) Release(ctx context.Context, client string, ids []string) error 
 	if err != nil {
 		return fmt.Errorf("store.redis: release %d entries of %s: %w", len(ids), client, err)
 	}
+	s.handouts.done(client, ids)
 	return nil
 }

@@ -96,6 +96,7 @@ type Store struct {
 	ids      idCount  // ids this instance stored, by expiry: Stats.IDs
 	known    knownSet // clients this instance added to the clients set
 	expireLT bool     // Redis has PEXPIREAT ... LT (7.0 and later); set by ping
+	handouts handouts // entries Fetch handed out, to find those a lost reply leased
 
 	closeMu sync.RWMutex            // held for reading by every call; for writing by Close
 	rdb     goredis.UniversalClient // nil until opened; guarded by closeMu
