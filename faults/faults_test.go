@@ -683,6 +683,21 @@ func faultList() []faultSpec {
 		}, after: func(e *env) {
 			e.fleetAfter(0)
 		}},
+		{name: "20 one instance's link to Redis stalled", instances: 3, others: true, muxOpts: redisFleet, instOpts: func(e *env, i int, o *MuxOptions) {
+			if i == 0 {
+				redisFwd = StartForwarder(e.t, redisAddr)
+				o.Store = redisStore(redisFwd.Addr)
+			}
+		}, inject: func(e *env) {
+			e.fleet0 = e.fleetMetrics()
+			e.start = time.Now()
+			redisFwd.Stall()
+			time.Sleep(e.s.outage)
+			redisFwd.Unstall()
+			e.end = time.Now()
+		}, after: func(e *env) {
+			e.fleetAfter(0)
+		}},
 	}
 }
 
@@ -904,8 +919,12 @@ func (e *env) fleetAfter(cut int) {
 		}
 		return n
 	}
-	e.note("fleet: %d instances on one Redis and one provider account (%d upstream sessions), %d steady clients (%d per tenant, round-robin over the instances) at %.0f submits/s each; Redis out of reach for %v",
-		len(e.muxes), 4*len(e.muxes), len(e.load.Clients), fleetPerTenant, e.s.rate, e.s.outage)
+	whom := "every instance"
+	if cut >= 0 {
+		whom = fmt.Sprintf("instance %d only", cut)
+	}
+	e.note("fleet: %d instances on one Redis and one provider account (%d upstream sessions), %d steady clients (%d per tenant, round-robin over the instances) at %.0f submits/s each; Redis out of reach of %s for %v",
+		len(e.muxes), 4*len(e.muxes), len(e.load.Clients), fleetPerTenant, e.s.rate, whom, e.s.outage)
 	per := make([]string, len(e.muxes))
 	for i := range e.muxes {
 		per[i] = fmt.Sprintf("#%d: %.0f store errors, %.0f ids written back, %.0f receipts stored (%.0f matched late, %.0f orphaned past the grace), %.0f resends recognised",

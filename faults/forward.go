@@ -9,20 +9,26 @@ import (
 )
 
 // Forwarder is a TCP forwarder on 127.0.0.1 in front of one address, for
-// a partition of one process from a server the others still reach: Cut
+// a partition of one process from a server the others still reach. Cut
 // closes its listener and every connection through it (dials to it are
-// then refused), Resume listens again on the same address.
+// then refused, calls fail at once), Resume listens again on the same
+// address. Stall is the partition that drops packets: connections stay
+// open and new ones are accepted, but no byte goes either way (calls time
+// out) until Unstall lets what was held through.
 type Forwarder struct {
 	Addr string // where it listens
 	to   string
 
-	mu    sync.Mutex // guards ln, conns, closed
+	mu    sync.Mutex // guards ln, conns, closed, gate
 	ln    net.Listener
 	conns map[net.Conn]struct{} // both ends of every forwarded connection
 	// closed is set by Close: nothing new is accepted or started.
 	closed bool
+	// gate is closed while bytes flow; Stall replaces it with an open one.
+	gate chan struct{}
 
-	wg sync.WaitGroup // accept loops and copy goroutines
+	done chan struct{}  // closed by Close: held copies give up
+	wg   sync.WaitGroup // accept loops and copy goroutines
 }
 
 // StartForwarder listens on a free 127.0.0.1 port and forwards every
@@ -33,7 +39,8 @@ func StartForwarder(t TB, to string) *Forwarder {
 	if err != nil {
 		t.Fatalf("forwarder listen: %v", err)
 	}
-	f := &Forwarder{Addr: ln.Addr().String(), to: to, conns: map[net.Conn]struct{}{}}
+	f := &Forwarder{Addr: ln.Addr().String(), to: to, conns: map[net.Conn]struct{}{}, gate: make(chan struct{}), done: make(chan struct{})}
+	close(f.gate)
 	f.ln = ln
 	f.wg.Go(func() { f.accept(ln) })
 	t.Cleanup(f.Close)
@@ -65,15 +72,58 @@ func (f *Forwarder) accept(ln net.Listener) {
 	}
 }
 
-// pipe copies from src to dst until either ends, then closes both.
+// pipe copies from src to dst until either ends, then closes both. What
+// it reads while the forwarder is stalled waits for Unstall.
 func (f *Forwarder) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			select {
+			case <-f.flowing():
+			case <-f.done:
+				err = io.EOF
+			}
+			if err == nil {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					err = werr
+				}
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	f.mu.Lock()
 	delete(f.conns, dst)
 	delete(f.conns, src)
 	f.mu.Unlock()
+}
+
+func (f *Forwarder) flowing() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gate
+}
+
+// Stall holds every byte in either direction until Unstall.
+func (f *Forwarder) Stall() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if isClosed(f.gate) {
+		f.gate = make(chan struct{})
+	}
+}
+
+// Unstall lets bytes flow again, what was held first.
+func (f *Forwarder) Unstall() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !isClosed(f.gate) {
+		close(f.gate)
+	}
 }
 
 // Cut closes the listener and every connection through the forwarder.
@@ -124,7 +174,10 @@ func (f *Forwarder) Resume() error {
 // Close cuts the forwarder for good and waits for its goroutines.
 func (f *Forwarder) Close() {
 	f.mu.Lock()
-	f.closed = true
+	if !f.closed {
+		f.closed = true
+		close(f.done)
+	}
 	f.cutLocked()
 	f.mu.Unlock()
 	f.wg.Wait()
