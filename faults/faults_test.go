@@ -980,6 +980,9 @@ func (e *env) fleetAfter(cut int) {
 		e.note("of those through instance %d: %v", i, f)
 	}
 	e.note("of submits accepted in the %v after it: %v", e.s.base, after)
+	if !all.Last.IsZero() {
+		e.note("the last receipt of a submit accepted before the outage's end came %v after its end", all.Last.Sub(e.end).Round(time.Millisecond))
+	}
 	e.check("receipts delivered within bound", all.Expected > 0 && all.Late == 0 && after.Late == 0,
 		"%d of %d receipts of submits accepted up to the outage's end came later than %v after it, or not; %d of %d of the %v after it later than %v after that",
 		all.Late, all.Expected, bound, after.Late, after.Expected, e.s.base, bound)

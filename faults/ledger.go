@@ -266,6 +266,7 @@ type ReceiptFigures struct {
 	Late      int           // not received by the deadline given (missing or after it)
 	P50, P99  time.Duration // from submit_sm_resp to the first copy of the receipt
 	Max       time.Duration
+	Last      time.Time // when the last of the first copies came
 }
 
 // Receipts returns the figures of the receipts for submits of tenants
@@ -296,6 +297,9 @@ func (l *Ledger) ReceiptsOf(from, to, by time.Time, keep func(tenant, via string
 		if ok {
 			f.Delivered++
 			lats = append(lats, max(0, first.Sub(at)))
+			if first.After(f.Last) {
+				f.Last = first
+			}
 		}
 	}
 	if len(lats) > 0 {
