@@ -964,6 +964,7 @@ func (e *env) fleetAfter(cut int) {
 		"ids still waiting for the store: %v; ids kept in memory only: %.0f", pending, sum("smppmux_ids_unjournaled_total"))
 	depth := e.orphans()
 	e.check("orphan queue empty", depth == 0, "%d receipts left in the orphan queue", depth)
+	e.leasesLeft()
 
 	// Stalls: the receipts of submits accepted before, during and after
 	// the outage, and of those through each instance during it.
@@ -986,4 +987,46 @@ func (e *env) fleetAfter(cut int) {
 	e.check("receipts delivered within bound", all.Expected > 0 && all.Late == 0 && after.Late == 0,
 		"%d of %d receipts of submits accepted up to the outage's end came later than %v after it, or not; %d of %d of the %v after it later than %v after that",
 		all.Late, all.Expected, bound, after.Late, after.Expected, e.s.base, bound)
+}
+
+// leasesLeft notes the entries of the orphan queue and of the steady
+// tenants' queues that are still leased to an instance, unacknowledged,
+// after the drain: receipts that wait for a lease to run out.
+func (e *env) leasesLeft() {
+	ls, err := RedisLeases(redisAddr, append([]string{"~orphaned"}, steadyTenants...)...)
+	if err != nil {
+		e.note("leases left after the drain: cannot read them: %v", err)
+		return
+	}
+	if len(ls) == 0 {
+		e.note("leases left after the drain: none")
+		return
+	}
+	who := map[string]string{}
+	for i, m := range e.muxes {
+		who[consumerOf(m)] = fmt.Sprintf("instance %d", i)
+	}
+	var parts []string
+	for _, l := range ls {
+		c := who[l.Consumer]
+		if c == "" {
+			c = "consumer " + l.Consumer
+		}
+		parts = append(parts, fmt.Sprintf("%s entry %s leased to %s (fetched %d times), lease runs out in %v", l.Queue, l.Entry, c, l.Deliveries, l.Left.Round(time.Second)))
+	}
+	e.note("leases left after the drain: %d: %s", len(ls), strings.Join(parts, "; "))
+}
+
+// consumerOf returns the name store.redis gave the mux's last run in its
+// consumer groups, from its log.
+func consumerOf(m *Mux) string {
+	b, _ := os.ReadFile(m.Log)
+	s := string(b)
+	i := strings.LastIndex(s, `"consumer": "`)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(`"consumer": "`):]
+	name, _, _ := strings.Cut(s, `"`)
+	return name
 }
