@@ -698,6 +698,21 @@ func faultList() []faultSpec {
 		}, after: func(e *env) {
 			e.fleetAfter(0)
 		}},
+		{name: "21 Redis's replies to one instance lost", instances: 3, others: true, muxOpts: redisFleet, instOpts: func(e *env, i int, o *MuxOptions) {
+			if i == 0 {
+				redisFwd = StartForwarder(e.t, redisAddr)
+				o.Store = redisStore(redisFwd.Addr)
+			}
+		}, inject: func(e *env) {
+			e.fleet0 = e.fleetMetrics()
+			e.start = time.Now()
+			redisFwd.StallReplies()
+			time.Sleep(e.s.outage)
+			redisFwd.Unstall()
+			e.end = time.Now()
+		}, after: func(e *env) {
+			e.fleetAfter(0)
+		}},
 	}
 }
 

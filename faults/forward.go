@@ -14,18 +14,21 @@ import (
 // then refused, calls fail at once), Resume listens again on the same
 // address. Stall is the partition that drops packets: connections stay
 // open and new ones are accepted, but no byte goes either way (calls time
-// out) until Unstall lets what was held through.
+// out) until Unstall lets what was held through. StallReplies holds the
+// server's replies only: the server runs every command it is sent, and
+// the caller hears of none.
 type Forwarder struct {
 	Addr string // where it listens
 	to   string
 
-	mu    sync.Mutex // guards ln, conns, closed, gate
+	mu    sync.Mutex // guards ln, conns, closed, gates
 	ln    net.Listener
 	conns map[net.Conn]struct{} // both ends of every forwarded connection
 	// closed is set by Close: nothing new is accepted or started.
 	closed bool
-	// gate is closed while bytes flow; Stall replaces it with an open one.
-	gate chan struct{}
+	// gates are closed while bytes flow, towards the server (toServer)
+	// and back (fromServer); Stall replaces them with open ones.
+	gates [2]chan struct{}
 
 	done chan struct{}  // closed by Close: held copies give up
 	wg   sync.WaitGroup // accept loops and copy goroutines
@@ -39,8 +42,11 @@ func StartForwarder(t TB, to string) *Forwarder {
 	if err != nil {
 		t.Fatalf("forwarder listen: %v", err)
 	}
-	f := &Forwarder{Addr: ln.Addr().String(), to: to, conns: map[net.Conn]struct{}{}, gate: make(chan struct{}), done: make(chan struct{})}
-	close(f.gate)
+	f := &Forwarder{Addr: ln.Addr().String(), to: to, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	for i := range f.gates {
+		f.gates[i] = make(chan struct{})
+		close(f.gates[i])
+	}
 	f.ln = ln
 	f.wg.Go(func() { f.accept(ln) })
 	t.Cleanup(f.Close)
@@ -66,21 +72,27 @@ func (f *Forwarder) accept(ln net.Listener) {
 			continue
 		}
 		f.conns[c], f.conns[up] = struct{}{}, struct{}{}
-		f.wg.Go(func() { f.pipe(c, up) })
-		f.wg.Go(func() { f.pipe(up, c) })
+		f.wg.Go(func() { f.pipe(c, up, fromServer) })
+		f.wg.Go(func() { f.pipe(up, c, toServer) })
 		f.mu.Unlock()
 	}
 }
 
-// pipe copies from src to dst until either ends, then closes both. What
-// it reads while the forwarder is stalled waits for Unstall.
-func (f *Forwarder) pipe(dst, src net.Conn) {
+// Directions of the bytes through a Forwarder.
+const (
+	toServer   = 0
+	fromServer = 1
+)
+
+// pipe copies from src to dst, in direction dir, until either ends, then
+// closes both. What it reads while dir is stalled waits for Unstall.
+func (f *Forwarder) pipe(dst, src net.Conn, dir int) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			select {
-			case <-f.flowing():
+			case <-f.flowing(dir):
 			case <-f.done:
 				err = io.EOF
 			}
@@ -102,27 +114,37 @@ func (f *Forwarder) pipe(dst, src net.Conn) {
 	f.mu.Unlock()
 }
 
-func (f *Forwarder) flowing() <-chan struct{} {
+func (f *Forwarder) flowing(dir int) <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.gate
+	return f.gates[dir]
 }
 
 // Stall holds every byte in either direction until Unstall.
 func (f *Forwarder) Stall() {
+	f.stall(toServer)
+	f.stall(fromServer)
+}
+
+// StallReplies holds every byte from the server until Unstall.
+func (f *Forwarder) StallReplies() { f.stall(fromServer) }
+
+func (f *Forwarder) stall(dir int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if isClosed(f.gate) {
-		f.gate = make(chan struct{})
+	if isClosed(f.gates[dir]) {
+		f.gates[dir] = make(chan struct{})
 	}
 }
 
-// Unstall lets bytes flow again, what was held first.
+// Unstall lets bytes flow again both ways, what was held first.
 func (f *Forwarder) Unstall() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !isClosed(f.gate) {
-		close(f.gate)
+	for _, g := range f.gates {
+		if !isClosed(g) {
+			close(g)
+		}
 	}
 }
 
