@@ -26,6 +26,7 @@ type Client struct {
 	Window   int           // submits in flight at most; default 50
 	Timeout  time.Duration // a submit unanswered this long counts as timed out; default 15s
 	Steady   bool          // its ESME_ROK answers count towards throughput
+	Via      string        // the mux instance Addr belongs to, for the ledger; "" with one
 
 	paused atomic.Bool // no new submits
 	noAck  atomic.Bool // deliver_sm are neither answered nor counted
@@ -364,7 +365,7 @@ func (cn *conn) readLoop(br *bufio.Reader) {
 					}
 				}
 			}
-			c.L.answer(c.SystemID, c.Steady, h.Status, id, true, time.Since(sent))
+			c.L.answer(c.SystemID, c.Via, c.Steady, h.Status, id, true, time.Since(sent))
 		case pdu.CmdDeliverSM:
 			if c.noAck.Load() {
 				continue

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -42,6 +43,7 @@ type setting struct {
 	garbageD time.Duration // for this long
 	disrupt  time.Duration // how long the disconnecting client leaves deliver_sm unanswered
 	unknown  int           // receipts with ids nobody knows, injected at once
+	outage   time.Duration // how long Redis is out of reach in the fleet faults (18, 19)
 }
 
 func currentSetting() setting {
@@ -49,12 +51,13 @@ func currentSetting() setting {
 		return setting{name: "full", rate: 100, warm: 2 * time.Second, base: 10 * time.Second, fault: 10 * time.Second,
 			bound: 20 * time.Second, restart: 30 * time.Second, drain: 60 * time.Second,
 			crowd: 1000, garbage: 1000, garbageD: 10 * time.Second, disrupt: 2 * time.Second,
-			unknown: 20000} // the simulator keeps 25,000 waiting
+			unknown: 20000, // the simulator keeps 25,000 waiting
+			outage:  10 * time.Second}
 	}
 	return setting{name: "short", rate: 50, warm: time.Second, base: 2 * time.Second, fault: 2 * time.Second,
 		bound: 10 * time.Second, restart: 15 * time.Second, drain: 20 * time.Second,
 		crowd: 200, garbage: 300, garbageD: time.Second, disrupt: 500 * time.Millisecond,
-		unknown: 5000}
+		unknown: 5000, outage: 5 * time.Second}
 }
 
 var steadyTenants = []string{"t0", "t1", "t2", "t3"}
@@ -133,7 +136,8 @@ type env struct {
 	s      setting
 	spec   faultSpec
 	sim    *Sim
-	mux    *Mux
+	mux    *Mux   // the first instance (the only one but in fleet faults)
+	muxes  []*Mux // every instance, on one store and one provider account
 	L      *Ledger
 	load   *Load
 	others []*Client // fault-specific clients (not steady)
@@ -145,6 +149,8 @@ type env struct {
 
 	acked0  sim.Stats // the simulator's counters when receipts were injected
 	resent0 float64   // the mux's smppmux_reports_resent_total then
+
+	fleet0 map[string][]float64 // the instances' counters when the fault began (fleetMetrics)
 }
 
 func (e *env) check(name string, ok bool, format string, args ...any) {
@@ -168,6 +174,10 @@ type faultSpec struct {
 	others  bool                        // the steady clients must be untouched while the fault lasts
 	noRecov bool                        // no throughput dip expected; recovery is still measured
 	muxDown bool                        // the mux is expected to have exited (never)
+	// instances is how many mux processes run, on one store and one
+	// provider account (a fleet); 0 is 1. See startFleet.
+	instances int
+	instOpts  func(e *env, i int, o *MuxOptions) // per instance, after muxOpts
 }
 
 func TestFaults(t *testing.T) {
@@ -189,18 +199,17 @@ func runFault(t *testing.T, f faultSpec) {
 	if f.muxOpts != nil {
 		f.muxOpts(e, &opts)
 	}
-	cfg, addr, admin := Config(t, e.sim.Hosts, opts)
-	e.mux = NewMux(t, muxBin, cfg, addr, admin)
-	if err := e.mux.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("mux log tail:\n%s", e.mux.Tail(6000))
-		}
-	})
+	e.startFleet(opts, max(1, f.instances))
 	e.L = NewLedger(2 * time.Hour)
-	e.load = StartLoad(t, e.L, addr, steadyTenants, s.rate)
+	if len(e.muxes) == 1 {
+		e.load = StartLoad(t, e.L, e.mux.Addr, steadyTenants, s.rate)
+	} else {
+		addrs := make([]string, len(e.muxes))
+		for i, m := range e.muxes {
+			addrs[i] = m.Addr
+		}
+		e.load = StartFleetLoad(t, e.L, addrs, steadyTenants, fleetPerTenant, s.rate)
+	}
 	if f.before != nil {
 		f.before(e)
 	}
@@ -270,7 +279,17 @@ func runFault(t *testing.T, f faultSpec) {
 		e.check("others untouched", during >= 0.8*baseline, "%.0f ok/s during vs %.0f before", during, baseline)
 	}
 	if !f.muxDown {
-		e.check("mux alive", !e.mux.Exited(), "mux exited")
+		var down []int
+		for i, m := range e.muxes {
+			if m.Exited() {
+				down = append(down, i)
+			}
+		}
+		name := "mux alive"
+		if len(e.muxes) > 1 {
+			name = "every instance alive"
+		}
+		e.check(name, len(down) == 0, "instances %v exited", down)
 	}
 	if f.after != nil {
 		f.after(e)
@@ -284,6 +303,44 @@ func runFault(t *testing.T, f faultSpec) {
 		if !ch.OK {
 			t.Errorf("invariant %q failed: %s", ch.Name, ch.Detail)
 		}
+	}
+}
+
+// fleetPerTenant is how many steady clients each tenant runs in a fleet
+// fault: 2 per tenant, 8 in all, bound to the instances round-robin, so
+// that every tenant has sessions on two instances and every instance
+// serves sessions of three tenants. See StartFleetLoad.
+const fleetPerTenant = 2
+
+// startFleet starts n mux instances on opts (one store, one provider
+// account; each its own config, directory, journal and ports) and waits
+// until every instance's upstream sessions are bound, so that the
+// provider spreads receipts over all of them.
+func (e *env) startFleet(opts MuxOptions, n int) {
+	t := e.t
+	for i := range n {
+		o := opts
+		if n > 1 {
+			o.Journal = filepath.Join(t.TempDir(), "ids.journal")
+		}
+		if e.spec.instOpts != nil {
+			e.spec.instOpts(e, i, &o)
+		}
+		cfg, addr, admin := Config(t, e.sim.Hosts, o)
+		m := NewMux(t, muxBin, cfg, addr, admin)
+		if err := m.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("mux %d log tail:\n%s", i, m.Tail(6000))
+			}
+		})
+		e.muxes = append(e.muxes, m)
+	}
+	e.mux = e.muxes[0]
+	if n > 1 { // 2 hosts x sessions_per_host 2 per instance
+		waitFor(t, 10*time.Second, "every instance's upstream sessions bound", func() bool { return e.sim.Stats().SessionsBound == 4*n })
 	}
 }
 
@@ -599,6 +656,63 @@ func faultList() []faultSpec {
 			e.check("redeliveries of a refused receipt bounded", ids > 0 && most <= bound, "%d deliveries of one receipt refused (bound %d with back-off from 1s doubling)", most, bound)
 			e.goodReceipts()
 		}},
+		{name: "18 Redis down with 3 instances", instances: 3, muxOpts: redisFleet, inject: func(e *env) {
+			e.fleet0 = e.fleetMetrics()
+			e.start = time.Now()
+			redisStop()
+			time.Sleep(e.s.outage)
+			redisRestart()
+			e.end = time.Now()
+		}, after: func(e *env) {
+			e.fleetAfter(-1)
+		}},
+		{name: "19 one instance cut off from Redis", instances: 3, others: true, muxOpts: redisFleet, instOpts: func(e *env, i int, o *MuxOptions) {
+			if i == 0 {
+				redisFwd = StartForwarder(e.t, redisAddr)
+				o.Store = redisStore(redisFwd.Addr)
+			}
+		}, inject: func(e *env) {
+			e.fleet0 = e.fleetMetrics()
+			e.start = time.Now()
+			redisFwd.Cut()
+			time.Sleep(e.s.outage)
+			if err := redisFwd.Resume(); err != nil {
+				e.t.Fatal(err)
+			}
+			e.end = time.Now()
+		}, after: func(e *env) {
+			e.fleetAfter(0)
+		}},
+		{name: "20 one instance's link to Redis stalled", instances: 3, others: true, muxOpts: redisFleet, instOpts: func(e *env, i int, o *MuxOptions) {
+			if i == 0 {
+				redisFwd = StartForwarder(e.t, redisAddr)
+				o.Store = redisStore(redisFwd.Addr)
+			}
+		}, inject: func(e *env) {
+			e.fleet0 = e.fleetMetrics()
+			e.start = time.Now()
+			redisFwd.Stall()
+			time.Sleep(e.s.outage)
+			redisFwd.Unstall()
+			e.end = time.Now()
+		}, after: func(e *env) {
+			e.fleetAfter(0)
+		}},
+		{name: "21 Redis's replies to one instance lost", instances: 3, others: true, muxOpts: redisFleet, instOpts: func(e *env, i int, o *MuxOptions) {
+			if i == 0 {
+				redisFwd = StartForwarder(e.t, redisAddr)
+				o.Store = redisStore(redisFwd.Addr)
+			}
+		}, inject: func(e *env) {
+			e.fleet0 = e.fleetMetrics()
+			e.start = time.Now()
+			redisFwd.StallReplies()
+			time.Sleep(e.s.outage)
+			redisFwd.Unstall()
+			e.end = time.Now()
+		}, after: func(e *env) {
+			e.fleetAfter(0)
+		}},
 	}
 }
 
@@ -608,6 +722,8 @@ const bindFailLimit = 5
 // Per-run state of faults 10 and 11, set by muxOpts (runs are sequential).
 var (
 	redisStop, redisRestart func()
+	redisAddr               string
+	redisFwd                *Forwarder // fault 19: instance 0's way to Redis
 	disk                    *Disk
 )
 
@@ -767,4 +883,165 @@ func (e *env) bcryptBurst(n int) {
 
 func statuses(m map[pdu.Status]int) string {
 	return Counts{ByStatus: m}.Statuses()
+}
+
+// redisFleet is the muxOpts of faults 18 and 19: one Redis for every
+// instance, append-only with fsync always, so that a restart keeps every
+// write it acknowledged (the instances' journals cover the rest).
+func redisFleet(e *env, o *MuxOptions) {
+	addr, stop, restart := redistest.Start(e.t, redistest.AppendOnly())
+	o.Store = redisStore(addr)
+	redisAddr, redisStop, redisRestart = addr, stop, restart
+}
+
+// redisStore is the [store] body of store.redis at addr.
+func redisStore(addr string) string {
+	return fmt.Sprintf("module = \"redis\"\nurl = \"redis://%s/0\"\ntimeout = \"500ms\"\n", addr)
+}
+
+// fleetCounters are the counters fleetAfter reports per instance.
+var fleetCounters = []string{
+	"smppmux_store_errors_total",
+	"smppmux_ids_written_back_total",
+	"smppmux_ids_unjournaled_total",
+	`smppmux_reports_stored_total{kind="receipt"}`,
+	"smppmux_reports_matched_late_total",
+	"smppmux_reports_orphaned_total",
+	"smppmux_reports_resent_total",
+}
+
+// fleetMetrics reads fleetCounters and smppmux_ids_pending_writeback of
+// every instance.
+func (e *env) fleetMetrics() map[string][]float64 {
+	out := map[string][]float64{}
+	for _, name := range append(fleetCounters, "smppmux_ids_pending_writeback") {
+		for _, m := range e.muxes {
+			out[name] = append(out[name], m.Metric(name))
+		}
+	}
+	return out
+}
+
+// fleetAfter is the checks and figures of faults 18 and 19, after the
+// drain: Redis was out of reach of every instance (cut < 0) or of
+// instance cut only from e.start to e.end.
+func (e *env) fleetAfter(cut int) {
+	now := e.fleetMetrics()
+	delta := func(name string, i int) float64 { return now[name][i] - e.fleet0[name][i] }
+	sum := func(name string) (n float64) {
+		for i := range e.muxes {
+			n += delta(name, i)
+		}
+		return n
+	}
+	whom := "every instance"
+	if cut >= 0 {
+		whom = fmt.Sprintf("instance %d only", cut)
+	}
+	e.note("fleet: %d instances on one Redis and one provider account (%d upstream sessions), %d steady clients (%d per tenant, round-robin over the instances) at %.0f submits/s each; Redis out of reach of %s for %v",
+		len(e.muxes), 4*len(e.muxes), len(e.load.Clients), fleetPerTenant, e.s.rate, whom, e.s.outage)
+	per := make([]string, len(e.muxes))
+	for i := range e.muxes {
+		per[i] = fmt.Sprintf("#%d: %.0f store errors, %.0f ids written back, %.0f receipts stored (%.0f matched late, %.0f orphaned past the grace), %.0f resends recognised",
+			i, delta("smppmux_store_errors_total", i), delta("smppmux_ids_written_back_total", i), delta(`smppmux_reports_stored_total{kind="receipt"}`, i),
+			delta("smppmux_reports_matched_late_total", i), delta("smppmux_reports_orphaned_total", i), delta("smppmux_reports_resent_total", i))
+	}
+	e.note("per instance from the fault's start: %s", strings.Join(per, "; "))
+
+	// The outage reached whom it was meant to, and ids were journaled.
+	if cut < 0 {
+		var missed []int
+		for i := range e.muxes {
+			if delta("smppmux_store_errors_total", i) <= 0 || delta("smppmux_ids_written_back_total", i) <= 0 {
+				missed = append(missed, i)
+			}
+		}
+		e.check("every instance journaled ids and wrote them back", len(missed) == 0, "instances %v saw no store error or wrote no id back", missed)
+	} else {
+		var hit []int
+		for i := range e.muxes {
+			if i != cut && delta("smppmux_store_errors_total", i) > 0 {
+				hit = append(hit, i)
+			}
+		}
+		ok := delta("smppmux_store_errors_total", cut) > 0 && delta("smppmux_ids_written_back_total", cut) > 0 && len(hit) == 0
+		e.check("only the cut-off instance saw the outage, and it journaled ids and wrote them back", ok,
+			"instance %d: %.0f store errors, %.0f ids written back; other instances with store errors: %v",
+			cut, delta("smppmux_store_errors_total", cut), delta("smppmux_ids_written_back_total", cut), hit)
+	}
+	var pending []string
+	for i := range e.muxes {
+		if p := now["smppmux_ids_pending_writeback"][i]; p != 0 {
+			pending = append(pending, fmt.Sprintf("#%d %.0f", i, p))
+		}
+	}
+	e.check("journals written back", len(pending) == 0 && sum("smppmux_ids_unjournaled_total") == 0,
+		"ids still waiting for the store: %v; ids kept in memory only: %.0f", pending, sum("smppmux_ids_unjournaled_total"))
+	depth := e.orphans()
+	e.check("orphan queue empty", depth == 0, "%d receipts left in the orphan queue", depth)
+	e.leasesLeft()
+
+	// Stalls: the receipts of submits accepted before, during and after
+	// the outage, and of those through each instance during it.
+	l, bound := e.L, e.s.bound
+	before := l.Receipts(e.start.Add(-e.s.base), e.start, e.start.Add(bound))
+	during := l.Receipts(e.start, e.end, e.end.Add(bound))
+	after := l.Receipts(e.end, e.end.Add(e.s.base), e.end.Add(e.s.base+bound))
+	all := l.Receipts(l.Start(), e.end, e.end.Add(bound))
+	e.note("receipts of submits accepted in the %v before the outage: %v", e.s.base, before)
+	e.note("of submits accepted during it: %v", during)
+	for i := range e.muxes {
+		via := strconv.Itoa(i)
+		f := l.ReceiptsOf(e.start, e.end, e.end.Add(bound), func(_, v string) bool { return v == via })
+		e.note("of those through instance %d: %v", i, f)
+	}
+	e.note("of submits accepted in the %v after it: %v", e.s.base, after)
+	if !all.Last.IsZero() {
+		e.note("the last receipt of a submit accepted before the outage's end came %v after its end", all.Last.Sub(e.end).Round(time.Millisecond))
+	}
+	e.check("receipts delivered within bound", all.Expected > 0 && all.Late == 0 && after.Late == 0,
+		"%d of %d receipts of submits accepted up to the outage's end came later than %v after it, or not; %d of %d of the %v after it later than %v after that",
+		all.Late, all.Expected, bound, after.Late, after.Expected, e.s.base, bound)
+}
+
+// leasesLeft notes the entries of the orphan queue and of the steady
+// tenants' queues that are still leased to an instance, unacknowledged,
+// after the drain: receipts that wait for a lease to run out.
+func (e *env) leasesLeft() {
+	ls, err := RedisLeases(redisAddr, append([]string{"~orphaned"}, steadyTenants...)...)
+	if err != nil {
+		e.note("leases left after the drain: cannot read them: %v", err)
+		return
+	}
+	if len(ls) == 0 {
+		e.note("leases left after the drain: none")
+		return
+	}
+	who := map[string]string{}
+	for i, m := range e.muxes {
+		who[consumerOf(m)] = fmt.Sprintf("instance %d", i)
+	}
+	var parts []string
+	for _, l := range ls {
+		c := who[l.Consumer]
+		if c == "" {
+			c = "consumer " + l.Consumer
+		}
+		parts = append(parts, fmt.Sprintf("%s entry %s leased to %s (fetched %d times), lease runs out in %v", l.Queue, l.Entry, c, l.Deliveries, l.Left.Round(time.Second)))
+	}
+	e.note("leases left after the drain: %d: %s", len(ls), strings.Join(parts, "; "))
+}
+
+// consumerOf returns the name store.redis gave the mux's last run in its
+// consumer groups, from its log.
+func consumerOf(m *Mux) string {
+	b, _ := os.ReadFile(m.Log)
+	s := string(b)
+	i := strings.LastIndex(s, `"consumer": "`)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(`"consumer": "`):]
+	name, _, _ := strings.Cut(s, `"`)
+	return name
 }

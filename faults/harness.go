@@ -138,6 +138,9 @@ type MuxOptions struct {
 	// PasswordHash, when set, is every tenant's password_hash (a bcrypt
 	// hash of "pw") instead of the plain password.
 	PasswordHash string
+	// Journal, when set, is the [store] journal path (instances sharing a
+	// store each need their own).
+	Journal string
 }
 
 // serverDefaults are the [server] keys the suite writes, in order. Every
@@ -184,6 +187,9 @@ func Config(t TB, hosts []string, o MuxOptions) (path, addr, admin string) {
 	}
 	if o.Level == "" {
 		o.Level = "info"
+	}
+	if o.Journal != "" {
+		o.Store = strings.TrimRight(o.Store, "\n") + fmt.Sprintf("\njournal = %q\n", o.Journal)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[server]\nlisten = %q\n", addr)
@@ -511,9 +517,27 @@ type Load struct {
 // StartLoad runs one steady client per tenant at rate submits/s each;
 // t.Cleanup stops them.
 func StartLoad(t TB, l *Ledger, addr string, tenants []string, rate float64) *Load {
+	return StartFleetLoad(t, l, []string{addr}, tenants, 1, rate)
+}
+
+// StartFleetLoad runs per steady clients per tenant at rate submits/s
+// each against the mux instances at addrs, round-robin: the k-th client
+// (each tenant's clients one after the other, tenants in order) binds to
+// addrs[k mod len(addrs)], so that a tenant's sessions are on different
+// instances. With several instances each client's Via is the index of
+// its instance. t.Cleanup stops them.
+func StartFleetLoad(t TB, l *Ledger, addrs, tenants []string, per int, rate float64) *Load {
 	ld := &Load{}
+	k := 0
 	for _, id := range tenants {
-		ld.Clients = append(ld.Clients, &Client{L: l, Addr: addr, SystemID: id, Password: "pw", Rate: rate, Steady: true})
+		for range per {
+			c := &Client{L: l, Addr: addrs[k%len(addrs)], SystemID: id, Password: "pw", Rate: rate, Steady: true}
+			if len(addrs) > 1 {
+				c.Via = strconv.Itoa(k % len(addrs))
+			}
+			ld.Clients = append(ld.Clients, c)
+			k++
+		}
 	}
 	ld.ctx, ld.cancel = context.WithCancel(context.Background())
 	for _, c := range ld.Clients {

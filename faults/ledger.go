@@ -42,6 +42,7 @@ type Ledger struct {
 	kills      []time.Time          // when the mux was killed -9
 	firstAt    map[string]time.Time // id -> when its first receipt came
 	acceptedAt map[string]time.Time // accepted id -> when its submit_sm_resp came
+	via        map[string]string    // accepted id -> the mux instance it was submitted through, when the client says
 	dupAt      []time.Duration      // duplicate receipt times after their first
 	notes      []string
 }
@@ -59,6 +60,7 @@ func NewLedger(span time.Duration) *Ledger {
 		firstAt:  map[string]time.Time{},
 
 		acceptedAt: map[string]time.Time{},
+		via:        map[string]string{},
 	}
 }
 
@@ -72,8 +74,8 @@ func (l *Ledger) submitted() {
 }
 
 // answer records a submit_sm_resp (or generic_nack) for a submit that
-// was sent lat ago.
-func (l *Ledger) answer(tenant string, steady bool, st pdu.Status, id string, registered bool, lat time.Duration) {
+// was sent lat ago through the mux instance via ("" when there is one).
+func (l *Ledger) answer(tenant, via string, steady bool, st pdu.Status, id string, registered bool, lat time.Duration) {
 	now := time.Now()
 	if steady {
 		if i := int(now.Sub(l.start) / Bucket); i < len(l.okSteady) {
@@ -91,6 +93,9 @@ func (l *Ledger) answer(tenant string, steady bool, st pdu.Status, id string, re
 	if st == pdu.StatusOK && registered && id != "" {
 		l.owner[id] = tenant
 		l.acceptedAt[id] = now
+		if via != "" {
+			l.via[id] = via
+		}
 		if by, ok := l.gotBy[id]; ok && by != tenant {
 			l.misrouted++ // the receipt raced its response to another tenant
 		}
@@ -261,18 +266,27 @@ type ReceiptFigures struct {
 	Late      int           // not received by the deadline given (missing or after it)
 	P50, P99  time.Duration // from submit_sm_resp to the first copy of the receipt
 	Max       time.Duration
+	Last      time.Time // when the last of the first copies came
 }
 
 // Receipts returns the figures of the receipts for submits of tenants
 // (all when none is given) accepted over [from, to); a receipt counts as
 // late when it came after by, or not yet.
 func (l *Ledger) Receipts(from, to, by time.Time, tenants ...string) ReceiptFigures {
+	return l.ReceiptsOf(from, to, by, func(tenant, _ string) bool {
+		return len(tenants) == 0 || slices.Contains(tenants, tenant)
+	})
+}
+
+// ReceiptsOf is Receipts for the submits that keep picks by their tenant
+// and the mux instance they went through ("" when the client did not say).
+func (l *Ledger) ReceiptsOf(from, to, by time.Time, keep func(tenant, via string) bool) ReceiptFigures {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var f ReceiptFigures
 	var lats []time.Duration
 	for id, at := range l.acceptedAt {
-		if at.Before(from) || !at.Before(to) || len(tenants) > 0 && !slices.Contains(tenants, l.owner[id]) {
+		if at.Before(from) || !at.Before(to) || !keep(l.owner[id], l.via[id]) {
 			continue
 		}
 		f.Expected++
@@ -283,6 +297,9 @@ func (l *Ledger) Receipts(from, to, by time.Time, tenants ...string) ReceiptFigu
 		if ok {
 			f.Delivered++
 			lats = append(lats, max(0, first.Sub(at)))
+			if first.After(f.Last) {
+				f.Last = first
+			}
 		}
 	}
 	if len(lats) > 0 {
