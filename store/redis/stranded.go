@@ -91,6 +91,35 @@ func (h *handouts) stranded(client string, pending []string, now time.Time) []st
 	return out
 }
 
+// uncertainClients returns, and clears, the clients whose Fetch failed.
+func (h *handouts) uncertainClients() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.uncertain))
+	for c := range h.uncertain {
+		out = append(out, c)
+	}
+	clear(h.uncertain)
+	return out
+}
+
+// releaseAllStranded releases, at each sweep, what lost fetches leased
+// for clients this instance has not fetched since (a client no longer
+// bound here, say).
+func (s *Store) releaseAllStranded(ctx context.Context) {
+	ctx, cancel, err := s.acquire(ctx)
+	if err != nil {
+		return
+	}
+	defer s.release(cancel)
+	for _, c := range s.handouts.uncertainClients() {
+		if err := s.releaseStranded(ctx, c); err != nil {
+			s.handouts.failed(c)
+			return // Redis is still out of reach: the next sweep tries again
+		}
+	}
+}
+
 // maxStranded bounds the pending entries one recovery looks at.
 const maxStranded = 10000
 

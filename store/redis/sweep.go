@@ -54,6 +54,7 @@ func (s *Store) stopping() bool {
 // dropped entries; one Warn when sweeping starts failing (Redis cannot be
 // reached) and one Info when it works again, not a line per tick.
 func (s *Store) sweepOnce(ctx context.Context) {
+	s.releaseAllStranded(ctx)
 	res, err := s.sweep(ctx)
 	switch {
 	case err != nil && (ctx.Err() != nil || s.stopping()):
