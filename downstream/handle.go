@@ -39,7 +39,7 @@ func (l sessionLink) HandleFrame(c *link.Conn, frame []byte) error {
 	case pdu.CmdDeliverSMResp, pdu.CmdGenericNack:
 		s.handleDeliverResp(h)
 	case pdu.CmdUnbind:
-		c.SendAndClose(headerOnly(pdu.CmdUnbindResp, pdu.StatusOK, h.Seq), ErrUnbound)
+		s.peerUnbind(c, h.Seq)
 	case pdu.CmdUnbindResp:
 		if s.unbinding.Load() {
 			c.SendAndClose(nil, ErrUnbound) // flush what is queued, then close
@@ -257,6 +257,29 @@ func (s *Session) handleDeliverResp(h pdu.Header) {
 		st = pdu.StatusUnknownErr // a generic_nack never acknowledges
 	}
 	b.handler.Delivered(s, ref, st, nil)
+	if s.peerUnbound.Load() && s.window.Len() == 0 {
+		s.conn.SendAndClose(nil, ErrUnbound) // the last answer after the client's unbind
+	}
+}
+
+// peerUnbind answers the client's unbind. With deliver_sm still
+// unanswered, the connection stays open, taking no new deliver_sm, until
+// the client has answered them or unbindWait has passed: a client that
+// unbinds and then answers what it had received (a batching client, or a
+// slow one) is not sent those reports again after it binds anew. Without
+// any, it closes once the unbind_resp is written.
+func (s *Session) peerUnbind(c *link.Conn, seq uint32) {
+	resp := headerOnly(pdu.CmdUnbindResp, pdu.StatusOK, seq)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.window.Len() == 0 || s.closed {
+		c.SendAndClose(resp, ErrUnbound)
+		return
+	}
+	s.peerUnbound.Store(true)
+	s.unbindBy = time.Now().Add(s.srv.cfg.unbindWait())
+	s.unbinding.Store(true) // Deliver refuses from now on
+	_ = c.Send(resp)
 }
 
 // reply queues a header-only response. SMPP 3.4 leaves the body out of a

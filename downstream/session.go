@@ -33,8 +33,9 @@ type Session struct {
 	unboundAt *list.Element // in Server.unbound until bound or closed; guarded by Server.mu
 	window    *link.Window[string]
 
-	bound     atomic.Pointer[boundState] // set once, at bind, on the read goroutine
-	unbinding atomic.Bool                // we sent unbind; set under mu
+	bound       atomic.Pointer[boundState] // set once, at bind, on the read goroutine
+	unbinding   atomic.Bool                // we sent unbind, or answered the client's with deliver_sm outstanding; set under mu
+	peerUnbound atomic.Bool                // the client unbound: close when the window empties; set under mu
 
 	mu       sync.Mutex // guards closed, unbindBy; orders Deliver and Unbind with the final drain
 	closed   bool       // the window has been drained: Deliver refuses

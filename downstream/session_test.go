@@ -258,3 +258,47 @@ func TestSubmitErrorClosesSession(t *testing.T) {
 		t.Errorf("Closed(%v)", ev.err)
 	}
 }
+
+// A client that unbinds with deliver_sm unanswered, then answers them (a
+// batching or slow client: here a second later, past the half second the
+// connection lingered before), has its answers taken: each is Delivered
+// as acknowledged, not released to be sent again after its next bind. No
+// new deliver_sm goes out after its unbind, and the connection closes
+// once the last answer is in.
+func TestAnswersAfterClientUnbind(t *testing.T) {
+	t.Parallel()
+	b := newBinder()
+	ts := startServer(t, Config{Window: 4, ResponseTimeout: 5 * time.Second}, b)
+	c := dial(t, ts.addr)
+	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	h := b.handler(t, "shop")
+	s := recv(t, h.bound, "bind")
+	for _, ref := range []string{"r1", "r2"} {
+		if err := s.Deliver(deliverFrame(ref), ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seqs []uint32
+	for range 2 {
+		hd, _ := c.read()
+		seqs = append(seqs, hd.Seq)
+	}
+	useq := c.send(pdu.CmdUnbind, 0, nil)
+	c.expect(pdu.CmdUnbindResp, pdu.StatusOK, useq)
+	if err := s.Deliver(deliverFrame("r3"), "r3"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Deliver after the client's unbind: %v, want ErrClosed", err)
+	}
+	time.Sleep(time.Second)
+	for _, seq := range seqs {
+		c.write(pdu.Append(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, seq, &pdu.SMResp{}))
+	}
+	for range 2 {
+		if d := recv(t, h.delivered, "Delivered"); d.status != pdu.StatusOK || d.err != nil {
+			t.Errorf("Delivered(%q, %v, %v), want acknowledged", d.ref, d.status, d.err)
+		}
+	}
+	c.expectClosed(waitBound)
+	if ev := recv(t, h.closed, "Closed"); !errors.Is(ev.err, ErrUnbound) {
+		t.Errorf("Closed(%v), want ErrUnbound", ev.err)
+	}
+}
