@@ -88,6 +88,7 @@ type rebindTally struct {
 	submits  int // accepted submit_sm
 	receipts int // receipt deliveries, duplicates included
 	dups     int // a receipt delivered again after the client acknowledged it
+	again    int // a receipt delivered again whose answer the client never wrote
 	late     int // a receipt first delivered in a round after its submit's
 	missing  int // receipts not delivered by the end of their round
 	foreign  int // a receipt for a message the client did not send
@@ -147,7 +148,7 @@ address = %q
 
 	ledgers := make([]*rebindLedger, *rebindClients)
 	for i := range ledgers {
-		ledgers[i] = &rebindLedger{id: fmt.Sprintf("c%02d", i), sent: map[string]int{}, acked: map[string]int{}}
+		ledgers[i] = &rebindLedger{id: fmt.Sprintf("c%02d", i), sent: map[string]int{}, got: map[string]int{}, acked: map[string]bool{}}
 	}
 	var tally rebindTally
 	start := time.Now()
@@ -155,7 +156,13 @@ address = %q
 		var wg sync.WaitGroup
 		for _, l := range ledgers {
 			wg.Go(func() {
-				if err := l.run(addr, round, *rebindMsgs, *rebindWait, &tally); err != nil {
+				missing, err := l.run(addr, round, *rebindMsgs, *rebindWait, &tally)
+				if missing > 0 {
+					// Where they are: still with the provider, or in the
+					// mux's queue for the client.
+					t.Logf("%s round %d: %d receipts missing; %d queued in the mux for it, %d waiting in the provider for all", l.id, round, missing, m.Queued(l.id), s.Stats().Pending)
+				}
+				if err != nil {
 					t.Errorf("%s round %d: %v", l.id, round, err)
 				}
 			})
@@ -168,9 +175,9 @@ address = %q
 	for _, l := range ledgers {
 		l.settle(&tally)
 	}
-	t.Logf("%s: %d rounds × %d clients × %d submits in %v: %d submits, %d receipt deliveries, %d dups, %d late, %d missing at round end, %d foreign",
+	t.Logf("%s: %d rounds × %d clients × %d submits in %v: %d submits, %d receipt deliveries, %d dups, %d again unanswered, %d late, %d missing at round end, %d foreign",
 		storeModule, *rebindRounds, *rebindClients, *rebindMsgs, time.Since(start).Round(time.Millisecond),
-		tally.submits, tally.receipts, tally.dups, tally.late, tally.missing, tally.foreign)
+		tally.submits, tally.receipts, tally.dups, tally.again, tally.late, tally.missing, tally.foreign)
 	if tally.dups != 0 || tally.missing != 0 || tally.late != 0 || tally.foreign != 0 {
 		t.Errorf("dups %d, late %d, missing at round end %d, foreign %d: want 0 each", tally.dups, tally.late, tally.missing, tally.foreign)
 	}
@@ -180,19 +187,20 @@ address = %q
 type rebindLedger struct {
 	id string
 
-	mu    sync.Mutex     // guards the fields below
-	round int            // the round running
-	sent  map[string]int // message id -> round of its submit
-	acked map[string]int // message id -> round its receipt was first delivered (and acknowledged) in
+	mu    sync.Mutex      // guards the fields below
+	round int             // the round running
+	sent  map[string]int  // message id -> round of its submit
+	got   map[string]int  // message id -> round its receipt was first delivered in
+	acked map[string]bool // message ids whose receipt's deliver_sm_resp was written
 }
 
 // run binds, submits n messages with receipts (window rebindWindow),
-// waits up to wait for their receipts while acknowledging every
-// deliver_sm at once, then unbinds and closes.
-func (l *rebindLedger) run(addr string, round, n int, wait time.Duration, tally *rebindTally) error {
+// waits for their receipts while it acknowledges every deliver_sm (the
+// answers to one read's frames together), then unbinds and closes.
+func (l *rebindLedger) run(addr string, round, n int, wait time.Duration, tally *rebindTally) (missing int, err error) {
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	c := &rebindConn{nc: nc, l: l, tally: tally, resps: map[uint32]chan []byte{}, readDone: make(chan struct{})}
 	l.mu.Lock()
@@ -205,41 +213,46 @@ func (l *rebindLedger) run(addr string, round, n int, wait time.Duration, tally 
 	defer cancel()
 	resp, err := c.request(ctx, pdu.CmdBindTransceiver, &pdu.Bind{SystemID: []byte(l.id), Password: []byte("pw"), InterfaceVersion: pdu.InterfaceVersion34})
 	if err != nil {
-		return fmt.Errorf("bind: %w", err)
+		return 0, fmt.Errorf("bind: %w", err)
 	}
 	if h, _ := pdu.DecodeHeader(resp); h.Status != pdu.StatusOK {
-		return fmt.Errorf("bind: %v", h.Status)
+		return 0, fmt.Errorf("bind: %v", h.Status)
 	}
 	if err := l.submit(ctx, c, round, n); err != nil {
-		return err
+		return 0, err
 	}
 	tally.mu.Lock()
 	tally.submits += n
 	tally.mu.Unlock()
 
-	// Wait for the round's receipts while they keep coming (a loaded
-	// machine is slow, not wrong), then count those still missing: a
-	// receipt that does not come for wait, with server.response_timeout
-	// far longer, is stalled.
-	missing, last, since := l.missing(round), -1, time.Now()
+	// Wait for the round's receipts while receipts keep coming to any
+	// client (a loaded machine is slow, not wrong: the provider sends
+	// the receipts of all clients in one queue), then count those still
+	// missing. Receipts still missing once no client has had one for
+	// wait are stalled: server.response_timeout is far longer.
+	last, since := -1, time.Now()
+	missing = l.missing(round)
 	for missing > 0 && time.Since(since) < wait {
 		time.Sleep(10 * time.Millisecond)
-		if missing = l.missing(round); missing != last {
-			last, since = missing, time.Now()
+		missing = l.missing(round)
+		tally.mu.Lock()
+		n := tally.receipts
+		tally.mu.Unlock()
+		if n != last {
+			last, since = n, time.Now()
 		}
 	}
 	tally.mu.Lock()
 	tally.missing += missing
 	tally.mu.Unlock()
 
-	// Unbind: every deliver_sm read so far has been acknowledged, since
-	// the reader writes each answer before it reads on.
+	// Unbind; answers the reader has not written yet may follow it.
 	uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer ucancel()
 	if _, err := c.request(uctx, pdu.CmdUnbind, nil); err != nil {
-		return fmt.Errorf("unbind: %w", err)
+		return missing, fmt.Errorf("unbind: %w", err)
 	}
-	return nil
+	return missing, nil
 }
 
 // submit sends n submit_sm asking for receipts, rebindWindow at a time,
@@ -291,26 +304,41 @@ func (l *rebindLedger) missing(round int) int {
 	defer l.mu.Unlock()
 	n := 0
 	for id, r := range l.sent {
-		if _, ok := l.acked[id]; r == round && !ok {
+		if _, ok := l.got[id]; r == round && !ok {
 			n++
 		}
 	}
 	return n
 }
 
-// delivered records a receipt, which the reader acknowledges before it
-// reads on.
+// delivered records a receipt. One delivered again after its
+// deliver_sm_resp was written is a dup; one delivered again whose answer
+// was never written (the connection ended first) may be, and is counted
+// apart.
 func (l *rebindLedger) delivered(id string, tally *rebindTally) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tally.mu.Lock()
 	defer tally.mu.Unlock()
 	tally.receipts++
-	if _, ok := l.acked[id]; ok {
+	if l.acked[id] {
 		tally.dups++
 		return
 	}
-	l.acked[id] = l.round
+	if _, ok := l.got[id]; ok {
+		tally.again++
+		return
+	}
+	l.got[id] = l.round
+}
+
+// ackWritten records that the answers to the receipts of ids are written.
+func (l *rebindLedger) ackWritten(ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		l.acked[id] = true
+	}
 }
 
 // settle counts, once every round has run, the receipts first delivered
@@ -321,7 +349,7 @@ func (l *rebindLedger) settle(tally *rebindTally) {
 	defer l.mu.Unlock()
 	tally.mu.Lock()
 	defer tally.mu.Unlock()
-	for id, got := range l.acked {
+	for id, got := range l.got {
 		sent, ok := l.sent[id]
 		switch {
 		case !ok:
@@ -391,6 +419,8 @@ func (c *rebindConn) readLoop() {
 		c.mu.Unlock()
 	}()
 	br := bufio.NewReader(c.nc)
+	var acks []byte
+	var ids []string
 	for {
 		f, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength)
 		if err != nil {
@@ -401,10 +431,9 @@ func (c *rebindConn) readLoop() {
 		case h.ID == pdu.CmdDeliverSM:
 			if id, ok := rebindReceiptID(f); ok {
 				c.l.delivered(id, c.tally)
+				ids = append(ids, id)
 			}
-			if c.write(pdu.Append(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, h.Seq, &pdu.SMResp{})) != nil {
-				return
-			}
+			acks = pdu.Append(acks, pdu.CmdDeliverSMResp, pdu.StatusOK, h.Seq, &pdu.SMResp{})
 		case h.ID == pdu.CmdEnquireLink:
 			_ = c.write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, 0, h.Seq))
 		case h.ID == pdu.CmdUnbind:
@@ -417,6 +446,16 @@ func (c *rebindConn) readLoop() {
 			if ch != nil {
 				ch <- f
 			}
+		}
+		// The answers to the deliver_sm of one read go out together
+		// once it is handled, as a client that batches its writes does;
+		// an unbind may go out between a deliver_sm and its answer.
+		if len(acks) > 0 && br.Buffered() < pdu.HeaderLen {
+			if c.write(acks) != nil {
+				return
+			}
+			c.l.ackWritten(ids)
+			acks, ids = acks[:0], ids[:0]
 		}
 	}
 }
