@@ -26,9 +26,9 @@ import (
 // The size of TestRebindRounds; the defaults keep it within CI's time
 // under -race. A longer local run: -rebind.rounds=20 -rebind.msgs=2000.
 var (
-	rebindRounds  = flag.Int("rebind.rounds", 4, "TestRebindRounds: unbind/rebind rounds")
+	rebindRounds  = flag.Int("rebind.rounds", 3, "TestRebindRounds: unbind/rebind rounds")
 	rebindClients = flag.Int("rebind.clients", 16, "TestRebindRounds: clients, each binding one transceiver per round")
-	rebindMsgs    = flag.Int("rebind.msgs", 150, "TestRebindRounds: submits per client per round")
+	rebindMsgs    = flag.Int("rebind.msgs", 100, "TestRebindRounds: submits per client per round")
 	rebindWait    = flag.Duration("rebind.wait", 5*time.Second, "TestRebindRounds: how long a round waits for a receipt before it counts the missing ones as stalled")
 )
 
