@@ -11,7 +11,7 @@
 // # Description
 //
 // Provision starts the command, checks go-plugin's handshake
-// (sdk.Handshake) and keeps the process for the life of the config. Each
+// (host.Handshake) and keeps the process for the life of the config. Each
 // submit_sm of the client is copied into an sdk.Message and queued; one
 // worker sends what has accumulated as one SubmitBatch call, so a busy
 // client's sessions share round trips. The plugin's verdict is applied

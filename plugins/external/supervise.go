@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"go.uber.org/zap"
 
-	"github.com/smpp-mux/smpp-mux/plugins/sdk"
+	"github.com/smpp-mux/smpp-mux/plugins/sdk/host"
 )
 
 // Supervision: a plugin is restarted when its process has exited, when an
@@ -30,7 +30,7 @@ const (
 
 // instance is one started plugin.
 type instance struct {
-	rule   *sdk.Client
+	rule   *host.Client
 	pid    int         // 0 in tests that run the plugin in process
 	exited func() bool // the process is gone
 	stop   func()      // kill it and wait; safe to call twice
@@ -54,8 +54,8 @@ func (p *Plugin) startProcess(context.Context) (*instance, error) {
 	dieWithMux(cmd)
 	hl := newHCLog(p.log)
 	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          sdk.PluginSet(nil),
+		HandshakeConfig:  host.Handshake,
+		Plugins:          host.PluginSet(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           hl,
@@ -83,13 +83,13 @@ func dispense(pc *plugin.Client) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(host.PluginName)
 	if err != nil {
 		return nil, fmt.Errorf("dispense: %w", err)
 	}
-	rule, ok := raw.(*sdk.Client)
+	rule, ok := raw.(*host.Client)
 	if !ok {
-		return nil, fmt.Errorf("dispense: got %T, want *sdk.Client", raw)
+		return nil, fmt.Errorf("dispense: got %T, want *host.Client", raw)
 	}
 	return &instance{rule: rule}, nil
 }
@@ -100,7 +100,7 @@ func (p *Plugin) describe(ctx context.Context, inst *instance, msg string) error
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	info, err := inst.rule.Info(ctx)
-	if err != nil && !errors.Is(err, sdk.ErrUnimplemented) {
+	if err != nil && !errors.Is(err, host.ErrUnimplemented) {
 		return err
 	}
 	p.log.Info(msg, zap.Strings("command", p.Command), zap.Int("pid", inst.pid),

@@ -1,14 +1,11 @@
 package sdk
 
-import (
-	"context"
+import "context"
 
-	"github.com/hashicorp/go-plugin"
-)
-
-// Handshake values shared by the mux and every plugin. A plugin built
-// against another ProtocolVersion is refused at start with an error that
-// names both versions.
+// Handshake values shared by the mux and every plugin, defined here once:
+// Serve and the mux (package sdk/host) build go-plugin's handshake from
+// them. A plugin built against another ProtocolVersion is refused at
+// start with an error that names both versions.
 const (
 	// ProtocolVersion is the version of the rule protocol; it changes only
 	// when an incompatible change is made to it.
@@ -21,13 +18,6 @@ const (
 	// PluginName is the name the rule is served and dispensed under.
 	PluginName = "rule"
 )
-
-// Handshake is the go-plugin handshake built from the constants above.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   MagicCookieKey,
-	MagicCookieValue: MagicCookieValue,
-}
 
 // Rule is what a plugin author implements. The mux calls Submit once per
 // submit_sm of a client whose [[client.rule]] names the plugin, before the

@@ -16,10 +16,10 @@ func TestPremiumClass(t *testing.T) {
 		want sdk.Verdict
 	}{
 		{"prefix", sdk.Message{DestAddr: "4512345678", ShortMessage: []byte("hi")},
-			sdk.Change(sdk.SetTLV(tagMessageClass, []byte("premium")))},
+			sdk.Change(sdk.SetTLV(sdk.TagMessageClass, []byte("premium")))},
 		{"other destination", sdk.Message{DestAddr: "4612345678", ShortMessage: []byte("hi")}, sdk.Pass()},
-		{"payload only", sdk.Message{DestAddr: "4612345678", TLVs: []sdk.TLV{{Tag: tagMessagePayload, Value: []byte("hi")}}}, sdk.Pass()},
-		{"empty", sdk.Message{DestAddr: "4512345678"}, sdk.Reject(statusInvMsgLen, "empty message")},
+		{"payload only", sdk.Message{DestAddr: "4612345678", TLVs: []sdk.TLV{{Tag: sdk.TagMessagePayload, Value: []byte("hi")}}}, sdk.Pass()},
+		{"empty", sdk.Message{DestAddr: "4512345678"}, sdk.Reject(sdk.StatusInvMsgLen, "empty message")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,15 +1,63 @@
-package sdk
+// Package host is the mux's end of the rule plugin protocol: the go-plugin
+// handshake and plugin set a host starts a plugin with, and Client, which
+// sends it messages and reads its verdicts. Package plugins/external uses
+// it; plugin authors import package sdk alone and never this one.
+package host
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/smpp-mux/smpp-mux/plugins/sdk"
+	"github.com/smpp-mux/smpp-mux/plugins/sdk/internal/bridge"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk/internal/rulepb"
 )
+
+// Handshake is go-plugin's handshake, built from the constants package sdk
+// defines for both ends.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  sdk.ProtocolVersion,
+	MagicCookieKey:   sdk.MagicCookieKey,
+	MagicCookieValue: sdk.MagicCookieValue,
+}
+
+// PluginName is the name a rule is dispensed under.
+const PluginName = sdk.PluginName
+
+// PluginSet is the go-plugin plugin set of the rule protocol. A host
+// passes PluginSet(nil) to dispense a *Client; a test passes a rule to
+// serve it in process (go-plugin's TestPluginGRPCConn) as sdk.Serve does.
+func PluginSet(rule sdk.Rule) plugin.PluginSet {
+	return plugin.PluginSet{PluginName: &Plugin{Rule: rule}}
+}
+
+// Plugin is the go-plugin GRPCPlugin of the rule protocol: the host side
+// dispenses a *Client; with a Rule, the server side serves it.
+type Plugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Rule sdk.Rule // in-process tests only
+}
+
+// GRPCServer implements plugin.GRPCPlugin, for in-process tests.
+func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	if p.Rule == nil {
+		return fmt.Errorf("host: serving needs a Rule")
+	}
+	rulepb.RegisterRuleServer(s, bridge.NewServer(p.Rule))
+	return nil
+}
+
+// GRPCClient implements plugin.GRPCPlugin; go-plugin calls it when the
+// rule is dispensed. It returns a *Client.
+func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &Client{rc: rulepb.NewRuleClient(c)}, nil
+}
 
 // ErrUnimplemented is returned by Client methods for an optional RPC the
 // plugin does not implement (gRPC codes.Unimplemented).
@@ -26,25 +74,25 @@ type Client struct {
 // or Err when the rule failed on that message (a *RuleError) or sent an
 // answer this version cannot read.
 type Result struct {
-	Verdict Verdict
+	Verdict sdk.Verdict
 	Err     error
 }
 
 // Info asks the plugin to describe itself; it returns ErrUnimplemented
 // when the rule does not implement Describer.
-func (c *Client) Info(ctx context.Context) (Info, error) {
+func (c *Client) Info(ctx context.Context) (sdk.Info, error) {
 	r, err := c.rc.Info(ctx, &rulepb.InfoRequest{})
 	if err != nil {
-		return Info{}, wrapRPC("info", err)
+		return sdk.Info{}, wrapRPC("info", err)
 	}
-	return Info{Name: r.GetName(), Version: r.GetVersion()}, nil
+	return sdk.Info{Name: r.GetName(), Version: r.GetVersion()}, nil
 }
 
 // SubmitBatch asks the plugin for a verdict on each of msgs and stores
 // them in out[:len(msgs)]. ctx must carry a deadline. An error means no
 // verdict at all: the plugin is unreachable, crashed, timed out, or broke
 // the protocol.
-func (c *Client) SubmitBatch(ctx context.Context, msgs []*Message, out []Result) error {
+func (c *Client) SubmitBatch(ctx context.Context, msgs []*sdk.Message, out []Result) error {
 	req := &rulepb.SubmitBatchRequest{Messages: make([]*rulepb.Message, len(msgs))}
 	for i, m := range msgs {
 		req.Messages[i] = messageToProto(m)
