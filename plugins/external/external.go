@@ -54,6 +54,7 @@ type Plugin struct {
 	log     *zap.Logger
 	timeout time.Duration
 	pass    bool                                     // on_error = "pass"
+	deliver atomic.Bool                              // the plugin implements Deliver
 	start   func(context.Context) (*instance, error) // starts one plugin; tests replace it
 	cur     atomic.Pointer[instance]                 // the running plugin; nil while down or closed
 	queue   chan *call                               // Submit → workers
@@ -72,6 +73,7 @@ var (
 	_ mux.Validator    = (*Plugin)(nil)
 	_ mux.CleanerUpper = (*Plugin)(nil)
 	_ mux.Rule         = (*Plugin)(nil)
+	_ mux.DeliverRule  = (*Plugin)(nil)
 )
 
 // MuxModule implements mux.Module.
@@ -112,6 +114,7 @@ func (p *Plugin) run(parent context.Context) error {
 		return fmt.Errorf("rule.plugin %s: %w", p.name(), err)
 	}
 	p.cur.Store(inst)
+	p.probeDeliver(ctx, inst)
 	p.wg.Go(func() { p.supervise(ctx, inst) })
 	for range inflight {
 		p.wg.Go(func() { p.work(ctx) })
@@ -261,6 +264,16 @@ func ApplyEdits(m *mux.Message, edits []sdk.Edit) error {
 			m.SetDestTON(e.Number)
 		case sdk.EditSourceAddr:
 			m.SetSourceAddr(string(e.Value))
+		case sdk.EditDeleteTLV:
+			m.DeleteTLV(pdu.Tag(e.Tag))
+		case sdk.EditShortMessage:
+			m.SetShortMessage(e.Value)
+		case sdk.EditDataCoding:
+			m.SetDataCoding(e.Number)
+		case sdk.EditESMClass:
+			m.SetESMClass(e.Number)
+		case sdk.EditRegisteredDelivery:
+			m.SetRegisteredDelivery(e.Number)
 		}
 	}
 	return nil
@@ -278,7 +291,9 @@ func checkEdits(edits []sdk.Edit) error {
 		case e.Kind == sdk.EditSourceAddr && bytes.IndexByte(e.Value, 0) >= 0:
 			// A C-octet string ends at its NUL: the fields after it would shift.
 			return fmt.Errorf("source_addr with a NUL")
-		case e.Kind < sdk.EditTLV || e.Kind > sdk.EditSourceAddr:
+		case e.Kind == sdk.EditShortMessage && len(e.Value) > pdu.MaxShortMessage: // SMPP 3.4 §5.2.21
+			return fmt.Errorf("short_message of %d octets; longer text goes in message_payload", len(e.Value))
+		case e.Kind < sdk.EditTLV || e.Kind > sdk.EditRegisteredDelivery:
 			return fmt.Errorf("unknown edit kind %d", e.Kind)
 		}
 	}

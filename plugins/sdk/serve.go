@@ -97,15 +97,37 @@ func (s *server) SubmitBatch(ctx context.Context, req *rulepb.SubmitBatchRequest
 	return resp, nil
 }
 
+// Deliver runs the rule's Deliver on one deliver_sm; a rule that is not
+// a Deliverer answers Unimplemented, and the mux never asks again. A
+// request without a message is the mux's probe.
+func (s *server) Deliver(ctx context.Context, req *rulepb.DeliverRequest) (*rulepb.DeliverResponse, error) {
+	d, ok := s.rule.(Deliverer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "rule does not implement sdk.Deliverer")
+	}
+	if req.GetMessage() == nil {
+		return &rulepb.DeliverResponse{}, nil
+	}
+	var m Message
+	messageFromProto(req.GetMessage(), &m)
+	v, err := s.call(func() (Verdict, error) { return d.Deliver(ctx, &m) })
+	return &rulepb.DeliverResponse{Verdict: verdictToProto(v, err)}, nil
+}
+
 // submit calls the rule, turning a panic into an error for this message
 // alone.
-func (s *server) submit(ctx context.Context, m *Message) (v Verdict, err error) {
+func (s *server) submit(ctx context.Context, m *Message) (Verdict, error) {
+	return s.call(func() (Verdict, error) { return s.rule.Submit(ctx, m) })
+}
+
+// call runs f, turning a panic into an error.
+func (*server) call(f func() (Verdict, error)) (v Verdict, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
-	return s.rule.Submit(ctx, m)
+	return f()
 }
 
 // Logger returns a logger for plugin code. It writes JSON lines to stderr

@@ -110,6 +110,25 @@ func (c *Client) SubmitBatch(ctx context.Context, msgs []*sdk.Message, out []Res
 	return nil
 }
 
+// Deliver asks the plugin for a verdict on one deliver_sm. It returns
+// ErrUnimplemented when the rule does not implement sdk.Deliverer; a
+// *RuleError when the rule failed on it. m nil is a probe: nil error
+// means the plugin implements Deliver.
+func (c *Client) Deliver(ctx context.Context, m *sdk.Message) (sdk.Verdict, error) {
+	req := &rulepb.DeliverRequest{}
+	if m != nil {
+		req.Message = messageToProto(m)
+	}
+	resp, err := c.rc.Deliver(ctx, req)
+	if err != nil {
+		return sdk.Verdict{}, wrapRPC("deliver", err)
+	}
+	if m == nil {
+		return sdk.Verdict{}, nil
+	}
+	return verdictFromProto(resp.GetVerdict())
+}
+
 // wrapRPC names the call and maps the gRPC status codes a host acts on to
 // errors it can match: ErrUnimplemented, context.DeadlineExceeded and
 // context.Canceled.

@@ -70,7 +70,7 @@ func verdictFromProto(p *rulepb.Verdict) (sdk.Verdict, error) {
 		v := sdk.Verdict{Action: sdk.ActionChange, Edits: make([]sdk.Edit, len(p.GetEdits()))}
 		for i, e := range p.GetEdits() {
 			k := sdk.EditKind(e.GetKind())
-			if k < sdk.EditTLV || k > sdk.EditSourceAddr || e.GetTag() > 0xFFFF || e.GetNumber() > 0xFF {
+			if k < sdk.EditTLV || k > sdk.EditRegisteredDelivery || e.GetTag() > 0xFFFF || e.GetNumber() > 0xFF {
 				return sdk.Verdict{}, fmt.Errorf("plugin sent a malformed edit (kind %d)", e.GetKind())
 			}
 			v.Edits[i] = sdk.Edit{Kind: k, Tag: uint16(e.GetTag()), Value: e.GetValue(), Number: byte(e.GetNumber())}

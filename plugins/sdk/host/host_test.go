@@ -82,8 +82,8 @@ func TestVerdictRoundTrip(t *testing.T) {
 		{name: "pass", v: sdk.Pass(), want: sdk.Pass()},
 		{name: "empty change is pass", v: sdk.Change(), want: sdk.Pass()},
 		{name: "reject", v: sdk.Reject(sdk.StatusInvDstAddr, "bad"), want: sdk.Reject(sdk.StatusInvDstAddr, "bad")},
-		{name: "change", v: sdk.Change(sdk.SetTLV(sdk.TagMessageClass, []byte("premium")), sdk.SetPriority(1), sdk.SetDestTON(1), sdk.SetSourceAddr("Brand")),
-			want: sdk.Change(sdk.SetTLV(sdk.TagMessageClass, []byte("premium")), sdk.SetPriority(1), sdk.SetDestTON(1), sdk.SetSourceAddr("Brand"))},
+		{name: "change", v: sdk.Change(sdk.SetTLV(sdk.TagMessageClass, []byte("premium")), sdk.SetPriority(1), sdk.SetDestTON(1), sdk.SetSourceAddr("Brand"), sdk.DeleteTLV(sdk.TagMessagePayload), sdk.SetShortMessage([]byte("x")), sdk.SetDataCoding(8), sdk.SetESMClass(0x40), sdk.SetRegisteredDelivery(1)),
+			want: sdk.Change(sdk.SetTLV(sdk.TagMessageClass, []byte("premium")), sdk.SetPriority(1), sdk.SetDestTON(1), sdk.SetSourceAddr("Brand"), sdk.DeleteTLV(sdk.TagMessagePayload), sdk.SetShortMessage([]byte("x")), sdk.SetDataCoding(8), sdk.SetESMClass(0x40), sdk.SetRegisteredDelivery(1))},
 		{name: "error", err: errors.New("boom"), wantErr: true},
 		{name: "unknown action", v: sdk.Verdict{Action: 9}, wantErr: true},
 	}
