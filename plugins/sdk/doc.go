@@ -24,6 +24,8 @@
 // Start reading at Rule and Verdict; the Status and Tag constants name
 // the SMPP 3.4 command statuses and TLV tags a rule uses.
 // plugins/examples/premium-class is a complete plugin with its README.
+// Package sdk/sdktest runs a rule in a test as the mux would, without a
+// mux or a binary.
 //
 // The mux's end of the protocol (the go-plugin handshake and client) is
 // package sdk/host, which a plugin never imports; the generated protobuf
