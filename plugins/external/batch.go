@@ -87,7 +87,7 @@ func (c *call) fill(m *mux.Message) {
 
 // work is one worker: it takes whatever has been queued and sends it as
 // one batch, until ctx ends.
-func (p *Plugin) work(ctx context.Context) {
+func (p *runner) work(ctx context.Context) {
 	batch := make([]*call, 0, maxBatch)
 	msgs := make([]*sdk.Message, 0, maxBatch)
 	out := make([]host.Result, maxBatch)
@@ -111,7 +111,7 @@ func (p *Plugin) work(ctx context.Context) {
 }
 
 // drain adds queued calls to batch without waiting.
-func (p *Plugin) drain(batch []*call) []*call {
+func (p *runner) drain(batch []*call) []*call {
 	for len(batch) < maxBatch {
 		select {
 		case c := <-p.queue:
@@ -125,7 +125,7 @@ func (p *Plugin) drain(batch []*call) []*call {
 
 // send makes one SubmitBatch call for the calls still waiting, under the
 // earliest of their deadlines, and completes every call of batch.
-func (p *Plugin) send(ctx context.Context, batch []*call, msgs []*sdk.Message, out []host.Result) {
+func (p *runner) send(ctx context.Context, batch []*call, msgs []*sdk.Message, out []host.Result) {
 	now := time.Now()
 	live := batch[:0]
 	var deadline time.Time

@@ -19,7 +19,7 @@ import (
 // submits), under the rule's timeout, on the client's dispatcher.
 
 // probeDeliver asks inst whether its rule implements Deliver.
-func (p *Plugin) probeDeliver(ctx context.Context, inst *instance) {
+func (p *runner) probeDeliver(ctx context.Context, inst *instance) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	_, err := inst.rule.Deliver(ctx, nil)
@@ -31,7 +31,7 @@ func (p *Plugin) probeDeliver(ctx context.Context, inst *instance) {
 
 // WantsDeliver implements mux.DeliverOptional: the module is in the
 // client's deliver chain only when the plugin implements Deliver.
-func (p *Plugin) WantsDeliver() bool { return p.deliver.Load() }
+func (p *Plugin) WantsDeliver() bool { return p.runner != nil && p.deliver.Load() }
 
 // Deliver implements mux.DeliverRule. The plugin's verdict changes the
 // deliver_sm or drops it (a reject); when the plugin fails (down,
@@ -40,7 +40,7 @@ func (p *Plugin) WantsDeliver() bool { return p.deliver.Load() }
 // restarted without Deliver answers Unimplemented, and is not asked
 // again.
 func (p *Plugin) Deliver(m *mux.Message) error {
-	if !p.deliver.Load() {
+	if !p.WantsDeliver() {
 		return nil
 	}
 	inst := p.cur.Load()
@@ -55,7 +55,7 @@ func (p *Plugin) Deliver(m *mux.Message) error {
 	cancel()
 	if errors.Is(err, host.ErrUnimplemented) {
 		p.deliver.Store(false)
-		p.log.Info("external rule no longer implements Deliver; its deliver_sm hook is off", zap.Strings("command", p.Command))
+		p.log.Info("external rule no longer implements Deliver; its deliver_sm hook is off", zap.Strings("command", p.command))
 		return nil
 	}
 	if err != nil {
@@ -77,7 +77,7 @@ func (p *Plugin) Deliver(m *mux.Message) error {
 }
 
 // deliverFailed counts and logs, at Debug, a Deliver that failed.
-func (p *Plugin) deliverFailed(m *mux.Message, cause error) {
+func (p *runner) deliverFailed(m *mux.Message, cause error) {
 	p.errs.Add(1)
 	if ce := p.log.Check(zap.DebugLevel, "external rule failed on a deliver_sm; delivering it unchanged"); ce != nil {
 		ce.Write(zap.String("system_id", m.Client), zap.Error(cause))

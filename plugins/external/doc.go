@@ -11,7 +11,12 @@
 // # Description
 //
 // Provision starts the command, checks go-plugin's handshake
-// (host.Handshake) and keeps the process for the life of the config. Each
+// (host.Handshake) and keeps the process for the life of the config. A
+// reload that leaves the rule unchanged (same command, env, timeout and
+// on_error at the same place of the same client) hands the running
+// process to the new config's module instead of starting another: the
+// two share it, reference-counted, and the last one cleaned up stops it
+// (share.go, after Caddy's UsagePool). Each
 // submit_sm of the client is copied into an sdk.Message and queued; one
 // worker sends what has accumulated as one SubmitBatch call, so a busy
 // client's sessions share round trips. The plugin's verdict is applied
