@@ -1,6 +1,7 @@
 // The wire protocol between smpp-mux (the host) and an external rule
 // plugin, carried by hashicorp/go-plugin over gRPC. Plugin authors never
-// see it: package sdk converts it to plain Go types.
+// see it: package sdk (the plugin's end) and package sdk/host (the mux's)
+// convert it to plain Go types.
 //
 // Compatibility: fields are only ever added. Every RPC takes one request
 // message and returns one response message so that fields can be added
