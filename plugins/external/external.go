@@ -56,7 +56,7 @@ type Plugin struct {
 	// *runner is the running plugin: its process, supervisor and workers.
 	// An unchanged rule shares it with the module it replaces across a
 	// reload (see share.go); nil until provisioned.
-	*runner
+	*runner `toml:"-"`
 	release func() // drops this module's hold on runner; set by Provision
 }
 
