@@ -47,11 +47,18 @@ func newClientConf(cfg ClientConfig, gen *ruleGen) *clientConf {
 		if r, ok := m.(Rule); ok {
 			cc.rules = append(cc.rules, r)
 		}
-		if r, ok := m.(DeliverRule); ok {
+		if r, ok := m.(DeliverRule); ok && wantsDeliver(r) {
 			cc.delivers = append(cc.delivers, r)
 		}
 	}
 	return cc
+}
+
+// wantsDeliver reports whether r goes in the deliver chain: yes, unless
+// it is a DeliverOptional that says no.
+func wantsDeliver(r DeliverRule) bool {
+	o, ok := r.(DeliverOptional)
+	return !ok || o.WantsDeliver()
 }
 
 func newClient(cfg ClientConfig, gen *ruleGen) *client {

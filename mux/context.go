@@ -72,6 +72,29 @@ func (c Context) EventCounter(event string) *EventCounter {
 	return ec
 }
 
+// RuleInstance returns a comparable value naming the rule instance being
+// provisioned: its mux, its client, its position and its module, as
+// EventCounter's counters are named. A module that keeps something costly
+// (a process) across a reload that leaves the rule in place looks it up
+// by this key together with its own settings, and shares it between the
+// old and the new module, reference-counted (Caddy's UsagePool). ok is
+// false outside a client's rule list, where nothing is shared.
+func (c Context) RuleInstance() (key any, ok bool) {
+	if c.events == nil || c.rule == nil {
+		return nil, false
+	}
+	k := *c.rule
+	k.module = ModuleInfo{ID: c.module}.Name()
+	return ruleInstance{events: c.events, ruleKey: k}, true
+}
+
+// ruleInstance is RuleInstance's key: the mux (its counters) and the
+// rule's place.
+type ruleInstance struct {
+	events *ruleEvents
+	ruleKey
+}
+
 // LoadModule provisions and validates a decoded module, recording it for
 // Cleanup. On failure the module is cleaned up at once.
 func (c Context) LoadModule(id string, m Module) error {

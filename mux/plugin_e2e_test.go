@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/external"
 )
@@ -106,4 +107,67 @@ password = "pw"
 	if class, ok := last[len(last)-1].MessageClass(); !ok || class != "premium" {
 		t.Fatalf("after the restart: message_class %q %v", class, ok)
 	}
+}
+
+// TestPluginKeptAcrossReload reloads a config whose plugin rule is
+// unchanged: the plugin keeps its process, and still marks messages once
+// the old config is cleaned up. A changed command starts a new process
+// and stops the old one.
+func TestPluginKeptAcrossReload(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "premium-class")
+	if out, err := exec.Command("go", "build", "-o", bin, "../plugins/examples/premium-class").CombinedOutput(); err != nil {
+		t.Fatalf("build the example plugin: %v\n%s", err, out)
+	}
+	clients := func(args string) string {
+		return clientsTOML + fmt.Sprintf(`
+[[client]]
+system_id = "plug"
+password = "pw"
+  [[client.rule]]
+  module = "plugin"
+  command = [%q%s]
+  timeout = "500ms"
+`, bin, args)
+	}
+	h := newHarness(t, clients("")[len(clientsTOML):])
+	pluginOf := func(cfg *mux.Config) *external.Plugin {
+		for _, cc := range cfg.Clients {
+			if cc.SystemID == "plug" {
+				return cc.Rules[0].(*external.Plugin)
+			}
+		}
+		t.Fatal("no plug client")
+		return nil
+	}
+	pid := pluginOf(h.cfg).PID()
+	if pid == 0 {
+		t.Fatal("no pid")
+	}
+
+	same := h.upstreamConfig(h.sim.Addrs()[:2], "", clients(""))
+	if err := h.mux.Reload(same); err != nil {
+		t.Fatal(err)
+	}
+	if got := pluginOf(same).PID(); got != pid {
+		t.Fatalf("unchanged rule: pid %d after the reload, %d before", got, pid)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("the kept plugin is gone after the old config's cleanup: %v", err)
+	}
+	c := h.dial("plug", "pw", esme.Options{})
+	if st, _, err := c.Submit(ctxT(t), sm("4512345678", false, "hi")); err != nil || st != pdu.StatusOK {
+		t.Fatalf("submit after the reload: %v %v", st, err)
+	}
+	if class, ok := h.sim.Submits()[0].MessageClass(); !ok || class != "premium" {
+		t.Fatalf("after the reload: message_class %q %v, want premium", class, ok)
+	}
+
+	changed := h.upstreamConfig(h.sim.Addrs()[:2], "", clients(`, "-prefix", "46"`))
+	if err := h.mux.Reload(changed); err != nil {
+		t.Fatal(err)
+	}
+	if got := pluginOf(changed).PID(); got == pid || got == 0 {
+		t.Fatalf("changed command: pid %d after the reload, %d before", got, pid)
+	}
+	eventually(t, 5*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
 }

@@ -30,6 +30,14 @@ type DeliverRule interface {
 	Deliver(m *Message) error
 }
 
+// DeliverOptional is implemented by a DeliverRule that knows only once
+// provisioned whether it wants deliver_sm (an external plugin that may or
+// may not implement the hook): when WantsDeliver reports false, the rule
+// is left out of the client's deliver chain.
+type DeliverOptional interface {
+	WantsDeliver() bool
+}
+
 // Message is one submit_sm going through a client's rule chain. SM's
 // []byte fields are views into the received frame: a rule never writes
 // into them, and changes fields only through the setters, which record
@@ -76,6 +84,56 @@ func isSetOnce(t pdu.TLVs, tag pdu.Tag, value []byte) bool {
 		found = true
 	}
 	return found
+}
+
+// DeleteTLV removes every TLV with tag, as pdu.TLVs.Delete does. It
+// changes nothing when there is none.
+func (m *Message) DeleteTLV(tag pdu.Tag) {
+	if _, ok := m.SM.TLVs.Lookup(tag); !ok {
+		return
+	}
+	start := len(m.scratch)
+	// As in SetTLV: append to the whole of scratch so that earlier values
+	// in its head survive.
+	m.scratch = m.SM.TLVs.AppendDelete(m.scratch, tag)
+	m.SM.TLVs = pdu.TLVs(m.scratch[start:len(m.scratch):len(m.scratch)])
+	m.changed = true
+}
+
+// SetShortMessage sets short_message (sm_length follows). The caller
+// checks sm first: at most pdu.MaxShortMessage (254) octets, or the
+// encoded submit_sm is cut.
+func (m *Message) SetShortMessage(sm []byte) {
+	if string(m.SM.ShortMessage) != string(sm) {
+		start := len(m.scratch)
+		m.scratch = append(m.scratch, sm...)
+		m.SM.ShortMessage = m.scratch[start:len(m.scratch):len(m.scratch)]
+		m.changed = true
+	}
+}
+
+// SetDataCoding sets data_coding.
+func (m *Message) SetDataCoding(dc byte) {
+	if m.SM.DataCoding != dc {
+		m.SM.DataCoding = dc
+		m.changed = true
+	}
+}
+
+// SetESMClass sets esm_class.
+func (m *Message) SetESMClass(c byte) {
+	if m.SM.ESMClass != c {
+		m.SM.ESMClass = c
+		m.changed = true
+	}
+}
+
+// SetRegisteredDelivery sets registered_delivery.
+func (m *Message) SetRegisteredDelivery(rd byte) {
+	if m.SM.RegisteredDelivery != rd {
+		m.SM.RegisteredDelivery = rd
+		m.changed = true
+	}
 }
 
 // SetPriority sets priority_flag.

@@ -158,3 +158,75 @@ func TestRulesTooLong(t *testing.T) {
 		t.Fatalf("status %v, %d octets out, want ESME_RINVMSGLEN and nothing (%v)", got, len(out), err)
 	}
 }
+
+// TestMessageNewSetters chains the setters of short_message, data_coding,
+// esm_class, registered_delivery and TLV deletion with the others on one
+// scratch buffer: every earlier value must survive every later edit.
+func TestMessageNewSetters(t *testing.T) {
+	in := pdu.SM{
+		SourceAddr:   []byte("4512345678"),
+		DestAddr:     []byte("4587654321"),
+		ShortMessage: []byte("hello"),
+		DataCoding:   0,
+		TLVs: pdu.TLVs(pdu.AppendTLV(pdu.AppendTLV(pdu.AppendTLV(nil, pdu.TagUserMessageReference, []byte{0, 7}),
+			pdu.TagMessageClass, []byte("a")), pdu.TagMessageClass, []byte("b"))),
+	}
+	body := in.AppendBody(nil)
+	var m Message
+	for round := range 3 {
+		m.Reset("c1")
+		if err := m.SM.Decode(body); err != nil {
+			t.Fatal(err)
+		}
+		m.DeleteTLV(0x1234) // absent: no change
+		m.SetDataCoding(0)  // as it is: no change
+		m.SetESMClass(0)
+		m.SetRegisteredDelivery(0)
+		m.SetShortMessage([]byte("hello"))
+		if m.Changed() {
+			t.Fatalf("round %d: no-op setters changed the message", round)
+		}
+		m.SetSourceAddr("Brand")
+		m.SetShortMessage([]byte("h\x00i"))
+		m.SetTLV(0x1401, []byte("plugin"))
+		m.DeleteTLV(pdu.TagMessageClass)
+		m.SetDataCoding(8)
+		m.SetESMClass(0x40)
+		m.SetRegisteredDelivery(1)
+		m.SetTLV(0x1402, []byte("later"))
+		if !m.Changed() {
+			t.Fatalf("round %d: not changed", round)
+		}
+		var got pdu.SM
+		if err := got.Decode(m.SM.AppendBody(nil)); err != nil {
+			t.Fatalf("round %d: forwarded body does not decode: %v", round, err)
+		}
+		if string(got.SourceAddr) != "Brand" || string(got.ShortMessage) != "h\x00i" || got.DataCoding != 8 ||
+			got.ESMClass != 0x40 || got.RegisteredDelivery != 1 {
+			t.Fatalf("round %d: fields %+v", round, got)
+		}
+		want := pdu.AppendTLV(nil, pdu.TagUserMessageReference, []byte{0, 7})
+		want = pdu.AppendTLV(want, 0x1401, []byte("plugin"))
+		want = pdu.AppendTLV(want, 0x1402, []byte("later"))
+		if !bytes.Equal(got.TLVs, want) {
+			t.Fatalf("round %d: TLVs % x, want % x", round, []byte(got.TLVs), want)
+		}
+	}
+}
+
+// optDeliver is a DeliverRule that says whether it wants deliver_sm.
+type optDeliver struct{ want bool }
+
+func (optDeliver) MuxModule() ModuleInfo  { return ModuleInfo{ID: "rule.opt_deliver_test"} }
+func (optDeliver) Submit(*Message) error  { return nil }
+func (optDeliver) Deliver(*Message) error { return nil }
+func (o optDeliver) WantsDeliver() bool   { return o.want }
+
+// TestDeliverOptional checks that a DeliverOptional rule that says no is
+// left out of the deliver chain, and stays in the submit chain.
+func TestDeliverOptional(t *testing.T) {
+	cc := newClientConf(ClientConfig{Rules: []Module{optDeliver{want: false}, optDeliver{want: true}}}, nil)
+	if len(cc.rules) != 2 || len(cc.delivers) != 1 || !cc.delivers[0].(optDeliver).want {
+		t.Fatalf("rules %d, delivers %v", len(cc.rules), cc.delivers)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
+	"github.com/smpp-mux/smpp-mux/plugins/sdk/host"
 )
 
 // Batching: every Submit puts a call on one queue; inflight workers each
@@ -40,7 +41,7 @@ type call struct {
 	deadline time.Time
 	timer    *time.Timer   // Submit's own timeout; reused with the call
 	done     chan struct{} // cap 1; the worker sends once
-	res      sdk.Result    // set by the worker before done
+	res      host.Result   // set by the worker before done
 	err      error         // set by the worker before done: the batch failed
 }
 
@@ -53,7 +54,7 @@ var calls = sync.Pool{New: func() any {
 func getCall() *call { return calls.Get().(*call) }
 
 func putCall(c *call) {
-	c.res, c.err = sdk.Result{}, nil
+	c.res, c.err = host.Result{}, nil
 	calls.Put(c)
 }
 
@@ -86,10 +87,10 @@ func (c *call) fill(m *mux.Message) {
 
 // work is one worker: it takes whatever has been queued and sends it as
 // one batch, until ctx ends.
-func (p *Plugin) work(ctx context.Context) {
+func (p *runner) work(ctx context.Context) {
 	batch := make([]*call, 0, maxBatch)
 	msgs := make([]*sdk.Message, 0, maxBatch)
-	out := make([]sdk.Result, maxBatch)
+	out := make([]host.Result, maxBatch)
 	for {
 		select {
 		case c := <-p.queue:
@@ -110,7 +111,7 @@ func (p *Plugin) work(ctx context.Context) {
 }
 
 // drain adds queued calls to batch without waiting.
-func (p *Plugin) drain(batch []*call) []*call {
+func (p *runner) drain(batch []*call) []*call {
 	for len(batch) < maxBatch {
 		select {
 		case c := <-p.queue:
@@ -124,7 +125,7 @@ func (p *Plugin) drain(batch []*call) []*call {
 
 // send makes one SubmitBatch call for the calls still waiting, under the
 // earliest of their deadlines, and completes every call of batch.
-func (p *Plugin) send(ctx context.Context, batch []*call, msgs []*sdk.Message, out []sdk.Result) {
+func (p *runner) send(ctx context.Context, batch []*call, msgs []*sdk.Message, out []host.Result) {
 	now := time.Now()
 	live := batch[:0]
 	var deadline time.Time
@@ -169,7 +170,7 @@ func (p *Plugin) send(ctx context.Context, batch []*call, msgs []*sdk.Message, o
 	}
 	for i, c := range live {
 		c.res = out[i]
-		out[i] = sdk.Result{}
+		out[i] = host.Result{}
 		c.done <- struct{}{}
 	}
 }

@@ -11,12 +11,26 @@
 // # Description
 //
 // Provision starts the command, checks go-plugin's handshake
-// (sdk.Handshake) and keeps the process for the life of the config. Each
+// (host.Handshake) and keeps the process for the life of the config. A
+// reload that leaves the rule unchanged (same command, env, timeout and
+// on_error at the same place of the same client) hands the running
+// process to the new config's module instead of starting another: the
+// two share it, reference-counted, and the last one cleaned up stops it
+// (share.go, after Caddy's UsagePool). Each
 // submit_sm of the client is copied into an sdk.Message and queued; one
 // worker sends what has accumulated as one SubmitBatch call, so a busy
 // client's sessions share round trips. The plugin's verdict is applied
-// through mux.Message's setters (SetTLV, SetPriority, SetDestTON,
-// SetSourceAddr) or becomes the reject status the client sees.
+// through mux.Message's setters (SetTLV, DeleteTLV, SetPriority,
+// SetDestTON, SetSourceAddr, SetShortMessage, SetDataCoding, SetESMClass,
+// SetRegisteredDelivery) or becomes the reject status the client sees.
+//
+// A plugin whose rule implements sdk.Deliverer also sees each deliver_sm
+// (receipt or MO) of the client on its way out (mux.DeliverRule):
+// Provision probes the optional Deliver RPC, and a plugin that answers
+// Unimplemented is left out of the client's deliver chain and never asked
+// again. Its verdict changes the deliver_sm or drops it (reject). A
+// Deliver that fails or times out lets the deliver_sm go out unchanged,
+// whatever on_error says: a broken plugin never loses a receipt.
 //
 // Every call has a deadline. When the plugin times out, crashes, breaks
 // the protocol or its rule returns an error or panics, the message gets

@@ -51,19 +51,36 @@ type Plugin struct {
 	OnError string       `toml:"on_error"` // "reject" (default: ESME_RSYSERR 0x08) or "pass"
 	Env     Env          `toml:"env"`      // added to the mux's environment for the plugin
 
+	start func(context.Context) (*instance, error) // starts one plugin; tests replace it
+
+	// *runner is the running plugin: its process, supervisor and workers.
+	// An unchanged rule shares it with the module it replaces across a
+	// reload (see share.go); nil until provisioned.
+	*runner `toml:"-"`
+	release func() // drops this module's hold on runner; set by Provision
+}
+
+// runner is one running plugin with its supervisor and workers. It is
+// bound to no config: it stops when the last module holding it is
+// cleaned up.
+type runner struct {
+	command []string
+	env     []string
 	log     *zap.Logger
 	timeout time.Duration
 	pass    bool                                     // on_error = "pass"
-	start   func(context.Context) (*instance, error) // starts one plugin; tests replace it
-	cur     atomic.Pointer[instance]                 // the running plugin; nil while down or closed
+	startFn func(context.Context) (*instance, error) // starts one plugin
+	deliver atomic.Bool                              // the plugin implements Deliver
+	cur     atomic.Pointer[instance]                 // the running plugin; nil while down or stopped
 	queue   chan *call                               // Submit → workers
 	kick    chan struct{}                            // cap 1: a worker saw a batch fail
-	done    <-chan struct{}                          // closed by Cleanup or the mux.Context
+	done    <-chan struct{}                          // closed by stop
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the supervisor and the workers
 
 	// Counted per client and rule position by the mux, so that they go
-	// on across reloads; set first thing in Provision.
+	// on across reloads: the module that replaces this one in place gets
+	// the same counters.
 	calls, errs, restarts, batches *mux.EventCounter
 }
 
@@ -72,6 +89,7 @@ var (
 	_ mux.Validator    = (*Plugin)(nil)
 	_ mux.CleanerUpper = (*Plugin)(nil)
 	_ mux.Rule         = (*Plugin)(nil)
+	_ mux.DeliverRule  = (*Plugin)(nil)
 )
 
 // MuxModule implements mux.Module.
@@ -85,38 +103,67 @@ func (*Plugin) MuxModule() mux.ModuleInfo {
 
 // Provision implements mux.Provisioner: it starts the plugin and waits
 // for its handshake, so a config naming a broken plugin fails to load.
+// A rule left unchanged by a reload (same command, env, timeout and
+// on_error at the same place of the same client) keeps the running
+// plugin of the module it replaces instead.
 func (p *Plugin) Provision(ctx mux.Context) error {
-	p.calls, p.errs = ctx.EventCounter("calls"), ctx.EventCounter("errors")
-	p.restarts, p.batches = ctx.EventCounter("restarts"), ctx.EventCounter("batches")
+	calls, errs := ctx.EventCounter("calls"), ctx.EventCounter("errors")
+	restarts, batches := ctx.EventCounter("restarts"), ctx.EventCounter("batches")
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	p.log = ctx.Logger()
-	if p.start == nil {
-		p.start = p.startProcess
+	r := &runner{
+		command: p.Command, env: p.Env, log: ctx.Logger(),
+		timeout: p.Timeout.Or(DefaultTimeout), pass: p.OnError == "pass", startFn: p.start,
+		calls: calls, errs: errs, restarts: restarts, batches: batches,
 	}
-	return p.run(ctx)
-}
-
-// run starts the first instance, then the supervisor and the workers, all
-// bound to parent.
-func (p *Plugin) run(parent context.Context) error {
-	p.timeout = p.Timeout.Or(DefaultTimeout)
-	p.pass = p.OnError == "pass"
-	ctx, cancel := context.WithCancel(parent)
-	p.cancel, p.done = cancel, ctx.Done()
-	p.queue = make(chan *call, queueLen)
-	p.kick = make(chan struct{}, 1)
-	inst, err := p.start(ctx)
+	if r.startFn == nil {
+		r.startFn = r.startProcess
+	}
+	key, shared := ctx.RuleInstance()
+	if !shared || p.start != nil { // in-process tests start their own
+		if err := r.run(); err != nil {
+			return fmt.Errorf("rule.plugin %s: %w", p.name(), err)
+		}
+		p.runner, p.release = r, sync.OnceFunc(r.stop)
+		return nil
+	}
+	got, release, err := runners.acquire(p.poolKey(key), r)
 	if err != nil {
 		return fmt.Errorf("rule.plugin %s: %w", p.name(), err)
 	}
-	p.cur.Store(inst)
-	p.wg.Go(func() { p.supervise(ctx, inst) })
+	if got != r {
+		r.log.Info("external rule kept across the reload", zap.Strings("command", p.Command), zap.Int("pid", got.pid()))
+	}
+	p.runner, p.release = got, release
+	return nil
+}
+
+// run starts the first instance, then the supervisor and the workers.
+func (r *runner) run() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, ctx.Done()
+	r.queue = make(chan *call, queueLen)
+	r.kick = make(chan struct{}, 1)
+	inst, err := r.startFn(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	r.cur.Store(inst)
+	r.probeDeliver(ctx, inst)
+	r.wg.Go(func() { r.supervise(ctx, inst) })
 	for range inflight {
-		p.wg.Go(func() { p.work(ctx) })
+		r.wg.Go(func() { r.work(ctx) })
 	}
 	return nil
+}
+
+// stop stops the workers and the supervisor, which kills the plugin and
+// waits for it.
+func (r *runner) stop() {
+	r.cancel()
+	r.wg.Wait()
 }
 
 // Validate implements mux.Validator.
@@ -130,22 +177,24 @@ func (p *Plugin) Validate() error {
 	return nil
 }
 
-// Cleanup implements mux.CleanerUpper: it stops the workers and the
-// supervisor, which kills the plugin and waits for it. It is safe after a
-// half-finished Provision and when called twice.
+// Cleanup implements mux.CleanerUpper: it drops the module's hold on the
+// running plugin, which is stopped (killed and waited for) unless the
+// module that replaced this one in a reload still uses it. It is safe
+// after a half-finished Provision and when called twice.
 func (p *Plugin) Cleanup() error {
-	if p.cancel != nil {
-		p.cancel()
+	if p.release != nil {
+		p.release()
 	}
-	p.wg.Wait()
 	return nil
 }
 
-func (p *Plugin) name() string {
-	if len(p.Command) == 0 {
+func (p *Plugin) name() string { return commandName(p.Command) }
+
+func commandName(command []string) string {
+	if len(command) == 0 {
 		return `""`
 	}
-	return fmt.Sprintf("%q", p.Command[0])
+	return fmt.Sprintf("%q", command[0])
 }
 
 // The counts below are those of the rule instance (its client, place
@@ -154,22 +203,45 @@ func (p *Plugin) name() string {
 // as smppmux_rule_events_total{event="calls"|"errors"|"restarts"|"batches"}.
 
 // Calls returns how many messages were given to the rule.
-func (p *Plugin) Calls() uint64 { return p.calls.Load() }
+func (p *Plugin) Calls() uint64 {
+	return p.counter(func(r *runner) *mux.EventCounter { return r.calls })
+}
 
 // Errors returns how many messages got on_error: the plugin was down,
 // timed out, crashed, or its rule failed.
-func (p *Plugin) Errors() uint64 { return p.errs.Load() }
+func (p *Plugin) Errors() uint64 {
+	return p.counter(func(r *runner) *mux.EventCounter { return r.errs })
+}
 
 // Restarts returns how many times the plugin was started again.
-func (p *Plugin) Restarts() uint64 { return p.restarts.Load() }
+func (p *Plugin) Restarts() uint64 {
+	return p.counter(func(r *runner) *mux.EventCounter { return r.restarts })
+}
 
 // Batches returns how many SubmitBatch calls were made; Calls/Batches is
 // the mean batch size.
-func (p *Plugin) Batches() uint64 { return p.batches.Load() }
+func (p *Plugin) Batches() uint64 {
+	return p.counter(func(r *runner) *mux.EventCounter { return r.batches })
+}
+
+// counter loads one of the runner's counters; 0 before Provision.
+func (p *Plugin) counter(c func(*runner) *mux.EventCounter) uint64 {
+	if p.runner == nil {
+		return 0
+	}
+	return c(p.runner).Load()
+}
 
 // PID returns the process id of the running plugin, or 0 while it is down.
 func (p *Plugin) PID() int {
-	if inst := p.cur.Load(); inst != nil {
+	if p.runner == nil {
+		return 0
+	}
+	return p.pid()
+}
+
+func (r *runner) pid() int {
+	if inst := r.cur.Load(); inst != nil {
 		return inst.pid
 	}
 	return 0
@@ -178,6 +250,9 @@ func (p *Plugin) PID() int {
 // Submit implements mux.Rule. It hands the message to a worker and waits
 // for the verdict at most timeout; it never blocks longer.
 func (p *Plugin) Submit(m *mux.Message) error {
+	if p.runner == nil { // never provisioned
+		return errUnavailable
+	}
 	p.calls.Add(1)
 	if p.cur.Load() == nil {
 		return p.fail(m, errUnavailable, nil)
@@ -210,7 +285,7 @@ func (p *Plugin) Submit(m *mux.Message) error {
 }
 
 // apply turns a finished call into Submit's result.
-func (p *Plugin) apply(m *mux.Message, c *call) error {
+func (p *runner) apply(m *mux.Message, c *call) error {
 	switch {
 	case errors.Is(c.err, context.DeadlineExceeded):
 		return p.fail(m, errTimeout, c.err)
@@ -261,6 +336,16 @@ func ApplyEdits(m *mux.Message, edits []sdk.Edit) error {
 			m.SetDestTON(e.Number)
 		case sdk.EditSourceAddr:
 			m.SetSourceAddr(string(e.Value))
+		case sdk.EditDeleteTLV:
+			m.DeleteTLV(pdu.Tag(e.Tag))
+		case sdk.EditShortMessage:
+			m.SetShortMessage(e.Value)
+		case sdk.EditDataCoding:
+			m.SetDataCoding(e.Number)
+		case sdk.EditESMClass:
+			m.SetESMClass(e.Number)
+		case sdk.EditRegisteredDelivery:
+			m.SetRegisteredDelivery(e.Number)
 		}
 	}
 	return nil
@@ -278,7 +363,9 @@ func checkEdits(edits []sdk.Edit) error {
 		case e.Kind == sdk.EditSourceAddr && bytes.IndexByte(e.Value, 0) >= 0:
 			// A C-octet string ends at its NUL: the fields after it would shift.
 			return fmt.Errorf("source_addr with a NUL")
-		case e.Kind < sdk.EditTLV || e.Kind > sdk.EditSourceAddr:
+		case e.Kind == sdk.EditShortMessage && len(e.Value) > pdu.MaxShortMessage: // SMPP 3.4 §5.2.21
+			return fmt.Errorf("short_message of %d octets; longer text goes in message_payload", len(e.Value))
+		case e.Kind < sdk.EditTLV || e.Kind > sdk.EditRegisteredDelivery:
 			return fmt.Errorf("unknown edit kind %d", e.Kind)
 		}
 	}
@@ -288,7 +375,7 @@ func checkEdits(edits []sdk.Edit) error {
 // fail counts a failed call and applies on_error. The cause is logged at
 // Debug only: a plugin that is down fails every message, and its restart
 // is logged once by the supervisor.
-func (p *Plugin) fail(m *mux.Message, reject *pdu.StatusError, cause error) error {
+func (p *runner) fail(m *mux.Message, reject *pdu.StatusError, cause error) error {
 	p.errs.Add(1)
 	if p.log == nil { // never provisioned
 		return reject

@@ -15,6 +15,7 @@ import (
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
+	"github.com/smpp-mux/smpp-mux/plugins/sdk/host"
 )
 
 // ruleFunc makes an sdk.Rule of a function.
@@ -28,15 +29,15 @@ func inProcess(t *testing.T, rule sdk.Rule, timeout time.Duration, onError strin
 	t.Helper()
 	p := &Plugin{Command: []string{"in-process"}, Timeout: mux.Duration(timeout), OnError: onError}
 	p.start = func(context.Context) (*instance, error) {
-		c, s := plugin.TestPluginGRPCConn(t, false, sdk.PluginSet(rule))
-		raw, err := c.Dispense(sdk.PluginName)
+		c, s := plugin.TestPluginGRPCConn(t, false, host.PluginSet(rule))
+		raw, err := c.Dispense(host.PluginName)
 		if err != nil {
 			return nil, err
 		}
 		// Close makes the server stop itself (go-plugin's controller
 		// Shutdown); stopping it here too would race inside go-plugin.
 		_ = s
-		return &instance{rule: raw.(*sdk.Client), stop: sync.OnceFunc(func() { _ = c.Close() })}, nil
+		return &instance{rule: raw.(*host.Client), stop: sync.OnceFunc(func() { _ = c.Close() })}, nil
 	}
 	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
 	t.Cleanup(func() {

@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"go.uber.org/zap"
 
-	"github.com/smpp-mux/smpp-mux/plugins/sdk"
+	"github.com/smpp-mux/smpp-mux/plugins/sdk/host"
 )
 
 // Supervision: a plugin is restarted when its process has exited, when an
@@ -30,7 +30,7 @@ const (
 
 // instance is one started plugin.
 type instance struct {
-	rule   *sdk.Client
+	rule   *host.Client
 	pid    int         // 0 in tests that run the plugin in process
 	exited func() bool // the process is gone
 	stop   func()      // kill it and wait; safe to call twice
@@ -48,14 +48,14 @@ func (i *instance) note(err error) {
 
 // startProcess starts the plugin command through go-plugin and dispenses
 // its rule.
-func (p *Plugin) startProcess(context.Context) (*instance, error) {
-	cmd := exec.Command(p.Command[0], p.Command[1:]...)
-	cmd.Env = append(os.Environ(), p.Env...)
+func (p *runner) startProcess(context.Context) (*instance, error) {
+	cmd := exec.Command(p.command[0], p.command[1:]...)
+	cmd.Env = append(os.Environ(), p.env...)
 	dieWithMux(cmd)
 	hl := newHCLog(p.log)
 	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          sdk.PluginSet(nil),
+		HandshakeConfig:  host.Handshake,
+		Plugins:          host.PluginSet(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           hl,
@@ -83,27 +83,27 @@ func dispense(pc *plugin.Client) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(host.PluginName)
 	if err != nil {
 		return nil, fmt.Errorf("dispense: %w", err)
 	}
-	rule, ok := raw.(*sdk.Client)
+	rule, ok := raw.(*host.Client)
 	if !ok {
-		return nil, fmt.Errorf("dispense: got %T, want *sdk.Client", raw)
+		return nil, fmt.Errorf("dispense: got %T, want *host.Client", raw)
 	}
 	return &instance{rule: rule}, nil
 }
 
 // describe logs that a plugin started, with its name and version when it
 // gives them (Info is optional).
-func (p *Plugin) describe(ctx context.Context, inst *instance, msg string) error {
+func (p *runner) describe(ctx context.Context, inst *instance, msg string) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	info, err := inst.rule.Info(ctx)
-	if err != nil && !errors.Is(err, sdk.ErrUnimplemented) {
+	if err != nil && !errors.Is(err, host.ErrUnimplemented) {
 		return err
 	}
-	p.log.Info(msg, zap.Strings("command", p.Command), zap.Int("pid", inst.pid),
+	p.log.Info(msg, zap.Strings("command", p.command), zap.Int("pid", inst.pid),
 		zap.String("plugin_name", info.Name), zap.String("plugin_version", info.Version))
 	return nil
 }
@@ -111,7 +111,7 @@ func (p *Plugin) describe(ctx context.Context, inst *instance, msg string) error
 // supervise watches the running plugin and restarts it with back-off
 // when it fails. While it is down, Submit applies on_error at once. When
 // ctx ends it stops the plugin and returns.
-func (p *Plugin) supervise(ctx context.Context, inst *instance) {
+func (p *runner) supervise(ctx context.Context, inst *instance) {
 	defer func() {
 		if i := p.cur.Swap(nil); i != nil {
 			i.stop()
@@ -142,7 +142,7 @@ func (p *Plugin) supervise(ctx context.Context, inst *instance) {
 		if time.Since(since) > resetBackoff {
 			backoff = minBackoff
 		}
-		p.log.Warn("external rule failed; restarting", zap.Strings("command", p.Command), zap.Error(why), zap.Duration("backoff", backoff))
+		p.log.Warn("external rule failed; restarting", zap.Strings("command", p.command), zap.Error(why), zap.Duration("backoff", backoff))
 		if inst = p.restart(ctx, &backoff); inst == nil {
 			return
 		}
@@ -152,7 +152,7 @@ func (p *Plugin) supervise(ctx context.Context, inst *instance) {
 }
 
 // check returns why inst needs a restart, or nil.
-func (p *Plugin) check(ctx context.Context, inst *instance) error {
+func (p *runner) check(ctx context.Context, inst *instance) error {
 	if inst.exited != nil && inst.exited() {
 		return errors.New("plugin process exited")
 	}
@@ -169,7 +169,7 @@ func (p *Plugin) check(ctx context.Context, inst *instance) error {
 
 // restart starts a new instance after *backoff, doubling it after each
 // failure. It returns nil when ctx ends first.
-func (p *Plugin) restart(ctx context.Context, backoff *time.Duration) *instance {
+func (p *runner) restart(ctx context.Context, backoff *time.Duration) *instance {
 	t := time.NewTimer(*backoff)
 	defer t.Stop()
 	for {
@@ -180,7 +180,7 @@ func (p *Plugin) restart(ctx context.Context, backoff *time.Duration) *instance 
 		}
 		*backoff = min(*backoff*2, maxBackoff)
 		p.restarts.Add(1)
-		inst, err := p.start(ctx)
+		inst, err := p.startFn(ctx)
 		if err == nil {
 			if err = p.describe(ctx, inst, "external rule restarted"); err == nil {
 				return inst
@@ -190,7 +190,7 @@ func (p *Plugin) restart(ctx context.Context, backoff *time.Duration) *instance 
 		if ctx.Err() != nil {
 			return nil
 		}
-		p.log.Warn("external rule restart failed", zap.Strings("command", p.Command), zap.Error(err), zap.Duration("backoff", *backoff))
+		p.log.Warn("external rule restart failed", zap.Strings("command", p.command), zap.Error(err), zap.Duration("backoff", *backoff))
 		t.Reset(*backoff)
 	}
 }

@@ -9,7 +9,7 @@
 //
 //	func (myRule) Submit(ctx context.Context, m *sdk.Message) (sdk.Verdict, error) {
 //		if len(m.ShortMessage) == 0 {
-//			return sdk.Reject(0x01, "empty message"), nil // ESME_RINVMSGLEN
+//			return sdk.Reject(sdk.StatusInvMsgLen, "empty message"), nil
 //		}
 //		return sdk.Pass(), nil
 //	}
@@ -21,8 +21,14 @@
 // uses for its handshake; it logs to stderr, best through Logger, whose
 // lines reach the mux's log at their level.
 //
-// Start reading at Rule and Verdict; plugins/examples/premium-class is a
-// complete plugin with its README. The host side (Plugin.GRPCClient,
-// Client) is used by package plugins/external; the generated protobuf
-// stays in internal/rulepb behind the converters in convert.go.
+// Start reading at Rule and Verdict; the Status and Tag constants name
+// the SMPP 3.4 command statuses and TLV tags a rule uses.
+// plugins/examples/premium-class is a complete plugin with its README.
+// Package sdk/sdktest runs a rule in a test as the mux would, without a
+// mux or a binary.
+//
+// The mux's end of the protocol (the go-plugin handshake and client) is
+// package sdk/host, which a plugin never imports; the generated protobuf
+// stays in internal/rulepb behind the converters in convert.go and in
+// sdk/host.
 package sdk

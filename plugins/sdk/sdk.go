@@ -1,14 +1,11 @@
 package sdk
 
-import (
-	"context"
+import "context"
 
-	"github.com/hashicorp/go-plugin"
-)
-
-// Handshake values shared by the mux and every plugin. A plugin built
-// against another ProtocolVersion is refused at start with an error that
-// names both versions.
+// Handshake values shared by the mux and every plugin, defined here once:
+// Serve and the mux (package sdk/host) build go-plugin's handshake from
+// them. A plugin built against another ProtocolVersion is refused at
+// start with an error that names both versions.
 const (
 	// ProtocolVersion is the version of the rule protocol; it changes only
 	// when an incompatible change is made to it.
@@ -21,13 +18,6 @@ const (
 	// PluginName is the name the rule is served and dispensed under.
 	PluginName = "rule"
 )
-
-// Handshake is the go-plugin handshake built from the constants above.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   MagicCookieKey,
-	MagicCookieValue: MagicCookieValue,
-}
 
 // Rule is what a plugin author implements. The mux calls Submit once per
 // submit_sm of a client whose [[client.rule]] names the plugin, before the
@@ -43,6 +33,19 @@ var Handshake = plugin.HandshakeConfig{
 // Change and its edits.
 type Rule interface {
 	Submit(ctx context.Context, m *Message) (Verdict, error)
+}
+
+// Deliverer is optionally implemented by a Rule that also wants each
+// deliver_sm (a delivery receipt or an MO message) on its way to the
+// client of the rule. Pass sends it as it is, Change sends it edited, and
+// Reject drops it: it is never delivered (the status and reason only go
+// to the mux's debug log). A Deliver that fails (error, panic, timeout,
+// plugin down) lets the deliver_sm go out unchanged: a broken plugin
+// never loses a receipt. Calls arrive concurrently, as for Submit; m is a
+// deliver_sm's fields (SMPP 3.4 §4.6.1): for a receipt, SourceAddr is
+// the handset that received the message and ESMClass has bit 0x04 set.
+type Deliverer interface {
+	Deliver(ctx context.Context, m *Message) (Verdict, error)
 }
 
 // Describer is optionally implemented by a Rule to name itself in the
@@ -64,7 +67,8 @@ type TLV struct {
 	Value []byte
 }
 
-// Message is the part of a submit_sm (SMPP 3.4 §4.4.1) a rule sees.
+// Message is the part of a submit_sm (SMPP 3.4 §4.4.1) a rule sees, or
+// of a deliver_sm (§4.6.1, the same fields) a Deliverer sees.
 type Message struct {
 	Client             string // system_id of the client that sent it
 	SourceTON          byte   // source_addr_ton
@@ -97,7 +101,7 @@ type Action uint8
 // The actions a Verdict can carry.
 const (
 	ActionPass   Action = iota // forward the message as it is
-	ActionReject               // answer the client with Status
+	ActionReject               // answer the client with Status (Deliver: drop the deliver_sm)
 	ActionChange               // apply Edits, then forward
 )
 
@@ -136,19 +140,25 @@ type EditKind uint8
 // one setter of the mux, which re-encodes the submit_sm only when a rule
 // changed it.
 const (
-	EditTLV        EditKind = iota + 1 // set TLV Tag to Value (replacing the first one and dropping later ones, else appending)
-	EditPriority                       // set priority_flag to Number
-	EditDestTON                        // set dest_addr_ton to Number
-	EditSourceAddr                     // set source_addr to Value
+	EditTLV                EditKind = iota + 1 // set TLV Tag to Value (replacing the first one and dropping later ones, else appending)
+	EditPriority                               // set priority_flag to Number
+	EditDestTON                                // set dest_addr_ton to Number
+	EditSourceAddr                             // set source_addr to Value
+	EditDeleteTLV                              // remove every TLV with Tag
+	EditShortMessage                           // set short_message to Value
+	EditDataCoding                             // set data_coding to Number
+	EditESMClass                               // set esm_class to Number
+	EditRegisteredDelivery                     // set registered_delivery to Number
 )
 
-// Edit is one change to a message. Make one with SetTLV, SetPriority,
-// SetDestTON or SetSourceAddr.
+// Edit is one change to a message. Make one with SetTLV, DeleteTLV,
+// SetPriority, SetDestTON, SetSourceAddr, SetShortMessage, SetDataCoding,
+// SetESMClass or SetRegisteredDelivery.
 type Edit struct {
 	Kind   EditKind
-	Tag    uint16 // EditTLV
-	Value  []byte // EditTLV, EditSourceAddr
-	Number byte   // EditPriority, EditDestTON
+	Tag    uint16 // EditTLV, EditDeleteTLV
+	Value  []byte // EditTLV, EditSourceAddr, EditShortMessage
+	Number byte   // EditPriority, EditDestTON, EditDataCoding, EditESMClass, EditRegisteredDelivery
 }
 
 // SetTLV sets TLV tag to value: the first TLV with tag is replaced where
@@ -165,3 +175,23 @@ func SetDestTON(ton byte) Edit { return Edit{Kind: EditDestTON, Number: ton} }
 // SetSourceAddr sets source_addr (at most 20 characters and no NUL,
 // SMPP 3.4 §5.2.8).
 func SetSourceAddr(addr string) Edit { return Edit{Kind: EditSourceAddr, Value: []byte(addr)} }
+
+// DeleteTLV removes every TLV with tag; with none it changes nothing.
+func DeleteTLV(tag uint16) Edit { return Edit{Kind: EditDeleteTLV, Tag: tag} }
+
+// SetShortMessage sets short_message to sm, undecoded (at most 254
+// octets, SMPP 3.4 §5.2.22; longer text goes in TagMessagePayload). Set
+// DataCoding too when the text's encoding changes.
+func SetShortMessage(sm []byte) Edit { return Edit{Kind: EditShortMessage, Value: sm} }
+
+// SetDataCoding sets data_coding (SMPP 3.4 §5.2.19: 0x00 default
+// alphabet, 0x08 UCS2, ...).
+func SetDataCoding(dc byte) Edit { return Edit{Kind: EditDataCoding, Number: dc} }
+
+// SetESMClass sets esm_class (SMPP 3.4 §5.2.12; 0x40 is a UDH in
+// short_message).
+func SetESMClass(c byte) Edit { return Edit{Kind: EditESMClass, Number: c} }
+
+// SetRegisteredDelivery sets registered_delivery (SMPP 3.4 §5.2.17; 0x01
+// asks for a delivery receipt).
+func SetRegisteredDelivery(rd byte) Edit { return Edit{Kind: EditRegisteredDelivery, Number: rd} }

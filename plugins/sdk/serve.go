@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/smpp-mux/smpp-mux/plugins/sdk/internal/bridge"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk/internal/rulepb"
 )
 
@@ -21,10 +22,18 @@ import (
 // in its environment) the binary says it is a plugin and exits 1.
 func Serve(rule Rule) {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         PluginSet(rule),
-		GRPCServer:      newGRPCServer,
+		HandshakeConfig: plugin.HandshakeConfig{
+			ProtocolVersion:  ProtocolVersion,
+			MagicCookieKey:   MagicCookieKey,
+			MagicCookieValue: MagicCookieValue,
+		},
+		Plugins:    plugin.PluginSet{PluginName: &servePlugin{rule: rule}},
+		GRPCServer: newGRPCServer,
 	})
+}
+
+func init() {
+	bridge.NewServer = func(rule any) rulepb.RuleServer { return &server{rule: rule.(Rule)} }
 }
 
 // newGRPCServer is go-plugin's default server with a fixed set of
@@ -35,33 +44,26 @@ func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
 	return plugin.DefaultGRPCServer(append(opts, grpc.NumStreamWorkers(uint32(max(4, runtime.GOMAXPROCS(0))))))
 }
 
-// PluginSet is the go-plugin plugin set that serves rule under
-// PluginName; a host passes PluginSet(nil) to dispense a *Client.
-func PluginSet(rule Rule) plugin.PluginSet {
-	return plugin.PluginSet{PluginName: &Plugin{Rule: rule}}
-}
-
-// Plugin is the go-plugin GRPCPlugin of the rule protocol: the plugin
-// side serves Rule, the host side dispenses a *Client.
-type Plugin struct {
+// servePlugin is the plugin side of go-plugin's GRPCPlugin; the host
+// side is package sdk/host.
+type servePlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	Rule Rule // plugin side only
+	rule Rule
 }
 
 // GRPCServer implements plugin.GRPCPlugin; go-plugin calls it once in the
 // plugin process.
-func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	if p.Rule == nil {
+func (p *servePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	if p.rule == nil {
 		return fmt.Errorf("sdk: Serve needs a Rule")
 	}
-	rulepb.RegisterRuleServer(s, &server{rule: p.Rule})
+	rulepb.RegisterRuleServer(s, &server{rule: p.rule})
 	return nil
 }
 
-// GRPCClient implements plugin.GRPCPlugin; go-plugin calls it in the host
-// when the rule is dispensed. It returns a *Client.
-func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &Client{rc: rulepb.NewRuleClient(c)}, nil
+// GRPCClient implements plugin.GRPCPlugin; a plugin is never a host.
+func (*servePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, fmt.Errorf("sdk: a plugin does not dispense rules")
 }
 
 // server adapts a Rule to the generated service.
@@ -95,15 +97,37 @@ func (s *server) SubmitBatch(ctx context.Context, req *rulepb.SubmitBatchRequest
 	return resp, nil
 }
 
+// Deliver runs the rule's Deliver on one deliver_sm; a rule that is not
+// a Deliverer answers Unimplemented, and the mux never asks again. A
+// request without a message is the mux's probe.
+func (s *server) Deliver(ctx context.Context, req *rulepb.DeliverRequest) (*rulepb.DeliverResponse, error) {
+	d, ok := s.rule.(Deliverer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "rule does not implement sdk.Deliverer")
+	}
+	if req.GetMessage() == nil {
+		return &rulepb.DeliverResponse{}, nil
+	}
+	var m Message
+	messageFromProto(req.GetMessage(), &m)
+	v, err := s.call(func() (Verdict, error) { return d.Deliver(ctx, &m) })
+	return &rulepb.DeliverResponse{Verdict: verdictToProto(v, err)}, nil
+}
+
 // submit calls the rule, turning a panic into an error for this message
 // alone.
-func (s *server) submit(ctx context.Context, m *Message) (v Verdict, err error) {
+func (s *server) submit(ctx context.Context, m *Message) (Verdict, error) {
+	return s.call(func() (Verdict, error) { return s.rule.Submit(ctx, m) })
+}
+
+// call runs f, turning a panic into an error.
+func (*server) call(f func() (Verdict, error)) (v Verdict, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
-	return s.rule.Submit(ctx, m)
+	return f()
 }
 
 // Logger returns a logger for plugin code. It writes JSON lines to stderr

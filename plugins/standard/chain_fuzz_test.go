@@ -172,6 +172,13 @@ func specsFromBytes(desc []byte) []ruleSpec {
 					for i := range e.value {
 						e.value[i] = r.next()
 					}
+				case eDeleteTLV:
+					e.tag = uint16(r.next())<<8 | uint16(r.next())
+				case eShortMessage:
+					e.value = make([]byte, r.next()%8)
+					for i := range e.value {
+						e.value[i] = r.next()
+					}
 				case eSourceAddr:
 					e.value = []byte(fuzzAddrs[r.next()%addrs])
 				default:

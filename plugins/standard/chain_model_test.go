@@ -145,6 +145,19 @@ func (s *modelSM) setTLV(tag uint16, v []byte) bool {
 	return changed
 }
 
+// deleteTLV drops every tag; it reports whether the list changed.
+func (s *modelSM) deleteTLV(tag uint16) bool {
+	var out []tlv
+	for _, t := range s.tlvs {
+		if t.tag != tag {
+			out = append(out, t)
+		}
+	}
+	changed := len(out) != len(s.tlvs)
+	s.tlvs = out
+	return changed
+}
+
 // setByte sets a one-octet field and reports whether it changed.
 func setByte(f *byte, v byte) bool {
 	changed := *f != v
@@ -197,24 +210,29 @@ type ruleSpec struct {
 	edits []edit // edits, setters
 }
 
-// Kinds of edit: the four an external plugin's verdict carries
+// Kinds of edit: the nine an external plugin's verdict carries
 // (plugins/sdk), and the two further setters of mux.Message.
 const (
 	eTLV = iota
 	ePriority
 	eDestTON
 	eSourceAddr
+	eDeleteTLV
+	eShortMessage
+	eDataCoding
+	eESMClass
+	eRegDlr
 	eSourceTON
 	eSourceNPI
 	numEdits
-	numSDKEdits = eSourceTON // a verdict carries the first four
+	numSDKEdits = eSourceTON // a verdict carries the first nine
 )
 
 // edit is one change of an SDK-style verdict.
 type edit struct {
 	kind  int
-	tag   uint16
-	value []byte // eTLV, eSourceAddr
+	tag   uint16 // eTLV, eDeleteTLV
+	value []byte // eTLV, eSourceAddr, eShortMessage
 	num   byte
 }
 
@@ -372,6 +390,17 @@ func (r *ruleSpec) apply(s *modelSM, tokens *int) (pdu.Status, bool) {
 			case eSourceAddr:
 				c = !bytes.Equal(s.src, e.value)
 				s.src = bytes.Clone(e.value)
+			case eDeleteTLV:
+				c = s.deleteTLV(e.tag)
+			case eShortMessage:
+				c = !bytes.Equal(s.sm, e.value)
+				s.sm = bytes.Clone(e.value)
+			case eDataCoding:
+				c = setByte(&s.dc, e.num)
+			case eESMClass:
+				c = setByte(&s.esm, e.num)
+			case eRegDlr:
+				c = setByte(&s.regDlr, e.num)
 			case eSourceTON:
 				c = setByte(&s.srcTON, e.num)
 			case eSourceNPI:
@@ -386,13 +415,16 @@ func (r *ruleSpec) apply(s *modelSM, tokens *int) (pdu.Status, bool) {
 
 // verdictOK is the host's check of a plugin's edits: a source_addr of at
 // most 20 octets without NUL (SMPP 3.4 §5.2.8), a TLV value of at most
-// 65535 octets. One bad edit refuses the whole verdict.
+// 65535 octets, a short_message of at most 254 (§5.2.21). One bad edit
+// refuses the whole verdict.
 func verdictOK(edits []edit) bool {
 	for _, e := range edits {
 		switch {
 		case e.kind == eSourceAddr && (len(e.value) > 20 || bytes.IndexByte(e.value, 0) >= 0):
 			return false
 		case e.kind == eTLV && len(e.value) > 0xFFFF:
+			return false
+		case e.kind == eShortMessage && len(e.value) > 254:
 			return false
 		}
 	}
@@ -490,6 +522,16 @@ func (r *editRule) Submit(m *mux.Message) error {
 				v[i] = sdk.SetDestTON(e.num)
 			case eSourceAddr:
 				v[i] = sdk.SetSourceAddr(string(e.value))
+			case eDeleteTLV:
+				v[i] = sdk.DeleteTLV(e.tag)
+			case eShortMessage:
+				v[i] = sdk.SetShortMessage(e.value)
+			case eDataCoding:
+				v[i] = sdk.SetDataCoding(e.num)
+			case eESMClass:
+				v[i] = sdk.SetESMClass(e.num)
+			case eRegDlr:
+				v[i] = sdk.SetRegisteredDelivery(e.num)
 			}
 		}
 		if external.ApplyEdits(m, v) != nil {
@@ -507,6 +549,16 @@ func (r *editRule) Submit(m *mux.Message) error {
 			m.SetDestTON(e.num)
 		case eSourceAddr:
 			m.SetSourceAddr(string(e.value))
+		case eDeleteTLV:
+			m.DeleteTLV(pdu.Tag(e.tag))
+		case eShortMessage:
+			m.SetShortMessage(e.value)
+		case eDataCoding:
+			m.SetDataCoding(e.num)
+		case eESMClass:
+			m.SetESMClass(e.num)
+		case eRegDlr:
+			m.SetRegisteredDelivery(e.num)
 		case eSourceTON:
 			m.SetSourceTON(e.num)
 		case eSourceNPI:

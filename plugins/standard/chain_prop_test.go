@@ -229,7 +229,8 @@ func genSpec(p pools) *rapid.Generator[ruleSpec] {
 
 // genEdit makes one edit. A plugin's (sdk) may be one the host refuses:
 // a source_addr over 20 octets or with a NUL, a TLV value over 65535
-// octets. A direct setter's stays within the setter's contract.
+// octets, a short_message over 254. A direct setter's stays within the
+// setter's contract.
 func genEdit(p pools, sdk bool) *rapid.Generator[edit] {
 	return rapid.Custom(func(t *rapid.T) edit {
 		kinds := numEdits
@@ -250,6 +251,14 @@ func genEdit(p pools, sdk bool) *rapid.Generator[edit] {
 				values = append(values, rapid.Just(make([]byte, 0x10000))) // one too many
 			}
 			e.value = rapid.OneOf(values...).Draw(t, "value")
+		case eDeleteTLV:
+			e.tag = rapid.OneOf(rapid.SampledFrom([]uint16{0x2900, 0x0204, 0x0005, 0x0424, 0x1400}), rapid.Uint16()).Draw(t, "tag")
+		case eShortMessage:
+			sms := []*rapid.Generator[[]byte]{octets(0, 32, true), octets(254, 254, true)}
+			if sdk {
+				sms = append(sms, octets(255, 300, true)) // over sm_length's 254
+			}
+			e.value = rapid.OneOf(sms...).Draw(t, "short_message")
 		case eSourceAddr:
 			addrs := []*rapid.Generator[[]byte]{cOctets(20, p.addrs...)}
 			if sdk {

@@ -12,12 +12,6 @@ import (
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
 )
 
-const (
-	tagMessageClass   = 0x2900 // message_class: GatewayAPI vendor TLV
-	tagMessagePayload = 0x0424 // message_payload (SMPP 3.4 §5.3.2.32)
-	statusInvMsgLen   = 0x01   // ESME_RINVMSGLEN
-)
-
 // premiumClass is the rule. It holds no mutable state, so concurrent
 // calls need no locking.
 type premiumClass struct {
@@ -27,11 +21,11 @@ type premiumClass struct {
 
 // Submit implements sdk.Rule.
 func (r premiumClass) Submit(_ context.Context, m *sdk.Message) (sdk.Verdict, error) {
-	if payload, _ := m.TLV(tagMessagePayload); len(m.ShortMessage) == 0 && len(payload) == 0 {
-		return sdk.Reject(statusInvMsgLen, "empty message"), nil
+	if payload, _ := m.TLV(sdk.TagMessagePayload); len(m.ShortMessage) == 0 && len(payload) == 0 {
+		return sdk.Reject(sdk.StatusInvMsgLen, "empty message"), nil
 	}
 	if strings.HasPrefix(m.DestAddr, r.prefix) {
-		return sdk.Change(sdk.SetTLV(tagMessageClass, r.class)), nil
+		return sdk.Change(sdk.SetTLV(sdk.TagMessageClass, r.class)), nil
 	}
 	return sdk.Pass(), nil
 }

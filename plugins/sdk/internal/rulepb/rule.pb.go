@@ -1,6 +1,7 @@
 // The wire protocol between smpp-mux (the host) and an external rule
 // plugin, carried by hashicorp/go-plugin over gRPC. Plugin authors never
-// see it: package sdk converts it to plain Go types.
+// see it: package sdk (the plugin's end) and package sdk/host (the mux's)
+// convert it to plain Go types.
 //
 // Compatibility: fields are only ever added. Every RPC takes one request
 // message and returns one response message so that fields can be added
@@ -79,17 +80,22 @@ func (x Verdict_Action) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Verdict_Action.Descriptor instead.
 func (Verdict_Action) EnumDescriptor() ([]byte, []int) {
-	return file_rule_proto_rawDescGZIP(), []int{5, 0}
+	return file_rule_proto_rawDescGZIP(), []int{7, 0}
 }
 
 type Edit_Kind int32
 
 const (
-	Edit_UNKNOWN         Edit_Kind = 0
-	Edit_SET_TLV         Edit_Kind = 1 // tag, value
-	Edit_SET_PRIORITY    Edit_Kind = 2 // number: priority_flag
-	Edit_SET_DEST_TON    Edit_Kind = 3 // number: dest_addr_ton
-	Edit_SET_SOURCE_ADDR Edit_Kind = 4 // value: source_addr
+	Edit_UNKNOWN                 Edit_Kind = 0
+	Edit_SET_TLV                 Edit_Kind = 1 // tag, value
+	Edit_SET_PRIORITY            Edit_Kind = 2 // number: priority_flag
+	Edit_SET_DEST_TON            Edit_Kind = 3 // number: dest_addr_ton
+	Edit_SET_SOURCE_ADDR         Edit_Kind = 4 // value: source_addr
+	Edit_DELETE_TLV              Edit_Kind = 5 // tag: every TLV with it is removed
+	Edit_SET_SHORT_MESSAGE       Edit_Kind = 6 // value: short_message (sm_length follows)
+	Edit_SET_DATA_CODING         Edit_Kind = 7 // number: data_coding
+	Edit_SET_ESM_CLASS           Edit_Kind = 8 // number: esm_class
+	Edit_SET_REGISTERED_DELIVERY Edit_Kind = 9 // number: registered_delivery
 )
 
 // Enum value maps for Edit_Kind.
@@ -100,13 +106,23 @@ var (
 		2: "SET_PRIORITY",
 		3: "SET_DEST_TON",
 		4: "SET_SOURCE_ADDR",
+		5: "DELETE_TLV",
+		6: "SET_SHORT_MESSAGE",
+		7: "SET_DATA_CODING",
+		8: "SET_ESM_CLASS",
+		9: "SET_REGISTERED_DELIVERY",
 	}
 	Edit_Kind_value = map[string]int32{
-		"UNKNOWN":         0,
-		"SET_TLV":         1,
-		"SET_PRIORITY":    2,
-		"SET_DEST_TON":    3,
-		"SET_SOURCE_ADDR": 4,
+		"UNKNOWN":                 0,
+		"SET_TLV":                 1,
+		"SET_PRIORITY":            2,
+		"SET_DEST_TON":            3,
+		"SET_SOURCE_ADDR":         4,
+		"DELETE_TLV":              5,
+		"SET_SHORT_MESSAGE":       6,
+		"SET_DATA_CODING":         7,
+		"SET_ESM_CLASS":           8,
+		"SET_REGISTERED_DELIVERY": 9,
 	}
 )
 
@@ -134,7 +150,7 @@ func (x Edit_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Edit_Kind.Descriptor instead.
 func (Edit_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_rule_proto_rawDescGZIP(), []int{6, 0}
+	return file_rule_proto_rawDescGZIP(), []int{8, 0}
 }
 
 type InfoRequest struct {
@@ -315,7 +331,96 @@ func (x *SubmitBatchResponse) GetVerdicts() []*Verdict {
 	return nil
 }
 
-// Message is the part of a submit_sm a rule sees (SMPP 3.4 §4.4.1).
+type DeliverRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverRequest) Reset() {
+	*x = DeliverRequest{}
+	mi := &file_rule_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverRequest) ProtoMessage() {}
+
+func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rule_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
+func (*DeliverRequest) Descriptor() ([]byte, []int) {
+	return file_rule_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeliverRequest) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type DeliverResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Verdict       *Verdict               `protobuf:"bytes,1,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverResponse) Reset() {
+	*x = DeliverResponse{}
+	mi := &file_rule_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverResponse) ProtoMessage() {}
+
+func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rule_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
+func (*DeliverResponse) Descriptor() ([]byte, []int) {
+	return file_rule_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DeliverResponse) GetVerdict() *Verdict {
+	if x != nil {
+		return x.Verdict
+	}
+	return nil
+}
+
+// Message is the part of a submit_sm (SMPP 3.4 §4.4.1) or deliver_sm
+// (§4.6.1, the same fields) a rule sees.
 type Message struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Client             string                 `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"` // system_id of the client that sent it
@@ -339,7 +444,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_rule_proto_msgTypes[4]
+	mi := &file_rule_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +456,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_rule_proto_msgTypes[4]
+	mi := &file_rule_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +469,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_rule_proto_rawDescGZIP(), []int{4}
+	return file_rule_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Message) GetClient() string {
@@ -471,7 +576,7 @@ type Verdict struct {
 
 func (x *Verdict) Reset() {
 	*x = Verdict{}
-	mi := &file_rule_proto_msgTypes[5]
+	mi := &file_rule_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +588,7 @@ func (x *Verdict) String() string {
 func (*Verdict) ProtoMessage() {}
 
 func (x *Verdict) ProtoReflect() protoreflect.Message {
-	mi := &file_rule_proto_msgTypes[5]
+	mi := &file_rule_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +601,7 @@ func (x *Verdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verdict.ProtoReflect.Descriptor instead.
 func (*Verdict) Descriptor() ([]byte, []int) {
-	return file_rule_proto_rawDescGZIP(), []int{5}
+	return file_rule_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Verdict) GetAction() Verdict_Action {
@@ -540,7 +645,7 @@ type Edit struct {
 
 func (x *Edit) Reset() {
 	*x = Edit{}
-	mi := &file_rule_proto_msgTypes[6]
+	mi := &file_rule_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +657,7 @@ func (x *Edit) String() string {
 func (*Edit) ProtoMessage() {}
 
 func (x *Edit) ProtoReflect() protoreflect.Message {
-	mi := &file_rule_proto_msgTypes[6]
+	mi := &file_rule_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +670,7 @@ func (x *Edit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Edit.ProtoReflect.Descriptor instead.
 func (*Edit) Descriptor() ([]byte, []int) {
-	return file_rule_proto_rawDescGZIP(), []int{6}
+	return file_rule_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Edit) GetKind() Edit_Kind {
@@ -609,7 +714,11 @@ const file_rule_proto_rawDesc = "" +
 	"\x12SubmitBatchRequest\x124\n" +
 	"\bmessages\x18\x01 \x03(\v2\x18.smppmux.rule.v1.MessageR\bmessages\"K\n" +
 	"\x13SubmitBatchResponse\x124\n" +
-	"\bverdicts\x18\x01 \x03(\v2\x18.smppmux.rule.v1.VerdictR\bverdicts\"\xa0\x03\n" +
+	"\bverdicts\x18\x01 \x03(\v2\x18.smppmux.rule.v1.VerdictR\bverdicts\"D\n" +
+	"\x0eDeliverRequest\x122\n" +
+	"\amessage\x18\x01 \x01(\v2\x18.smppmux.rule.v1.MessageR\amessage\"E\n" +
+	"\x0fDeliverResponse\x122\n" +
+	"\averdict\x18\x01 \x01(\v2\x18.smppmux.rule.v1.VerdictR\averdict\"\xa0\x03\n" +
 	"\aMessage\x12\x16\n" +
 	"\x06client\x18\x01 \x01(\tR\x06client\x12\x1d\n" +
 	"\n" +
@@ -640,21 +749,28 @@ const file_rule_proto_rawDesc = "" +
 	"\x06REJECT\x10\x01\x12\n" +
 	"\n" +
 	"\x06CHANGE\x10\x02\x12\t\n" +
-	"\x05ERROR\x10\x03\"\xd1\x01\n" +
+	"\x05ERROR\x10\x03\"\xbe\x02\n" +
 	"\x04Edit\x12.\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1a.smppmux.rule.v1.Edit.KindR\x04kind\x12\x10\n" +
 	"\x03tag\x18\x02 \x01(\rR\x03tag\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\fR\x05value\x12\x16\n" +
-	"\x06number\x18\x04 \x01(\rR\x06number\"Y\n" +
+	"\x06number\x18\x04 \x01(\rR\x06number\"\xc5\x01\n" +
 	"\x04Kind\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\v\n" +
 	"\aSET_TLV\x10\x01\x12\x10\n" +
 	"\fSET_PRIORITY\x10\x02\x12\x10\n" +
 	"\fSET_DEST_TON\x10\x03\x12\x13\n" +
-	"\x0fSET_SOURCE_ADDR\x10\x042\xa5\x01\n" +
+	"\x0fSET_SOURCE_ADDR\x10\x04\x12\x0e\n" +
+	"\n" +
+	"DELETE_TLV\x10\x05\x12\x15\n" +
+	"\x11SET_SHORT_MESSAGE\x10\x06\x12\x13\n" +
+	"\x0fSET_DATA_CODING\x10\a\x12\x11\n" +
+	"\rSET_ESM_CLASS\x10\b\x12\x1b\n" +
+	"\x17SET_REGISTERED_DELIVERY\x10\t2\xf3\x01\n" +
 	"\x04Rule\x12C\n" +
 	"\x04Info\x12\x1c.smppmux.rule.v1.InfoRequest\x1a\x1d.smppmux.rule.v1.InfoResponse\x12X\n" +
-	"\vSubmitBatch\x12#.smppmux.rule.v1.SubmitBatchRequest\x1a$.smppmux.rule.v1.SubmitBatchResponseB:Z8github.com/smpp-mux/smpp-mux/plugins/sdk/internal/rulepbb\x06proto3"
+	"\vSubmitBatch\x12#.smppmux.rule.v1.SubmitBatchRequest\x1a$.smppmux.rule.v1.SubmitBatchResponse\x12L\n" +
+	"\aDeliver\x12\x1f.smppmux.rule.v1.DeliverRequest\x1a .smppmux.rule.v1.DeliverResponseB:Z8github.com/smpp-mux/smpp-mux/plugins/sdk/internal/rulepbb\x06proto3"
 
 var (
 	file_rule_proto_rawDescOnce sync.Once
@@ -669,7 +785,7 @@ func file_rule_proto_rawDescGZIP() []byte {
 }
 
 var file_rule_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_rule_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_rule_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_rule_proto_goTypes = []any{
 	(Verdict_Action)(0),         // 0: smppmux.rule.v1.Verdict.Action
 	(Edit_Kind)(0),              // 1: smppmux.rule.v1.Edit.Kind
@@ -677,25 +793,31 @@ var file_rule_proto_goTypes = []any{
 	(*InfoResponse)(nil),        // 3: smppmux.rule.v1.InfoResponse
 	(*SubmitBatchRequest)(nil),  // 4: smppmux.rule.v1.SubmitBatchRequest
 	(*SubmitBatchResponse)(nil), // 5: smppmux.rule.v1.SubmitBatchResponse
-	(*Message)(nil),             // 6: smppmux.rule.v1.Message
-	(*Verdict)(nil),             // 7: smppmux.rule.v1.Verdict
-	(*Edit)(nil),                // 8: smppmux.rule.v1.Edit
+	(*DeliverRequest)(nil),      // 6: smppmux.rule.v1.DeliverRequest
+	(*DeliverResponse)(nil),     // 7: smppmux.rule.v1.DeliverResponse
+	(*Message)(nil),             // 8: smppmux.rule.v1.Message
+	(*Verdict)(nil),             // 9: smppmux.rule.v1.Verdict
+	(*Edit)(nil),                // 10: smppmux.rule.v1.Edit
 }
 var file_rule_proto_depIdxs = []int32{
-	6, // 0: smppmux.rule.v1.SubmitBatchRequest.messages:type_name -> smppmux.rule.v1.Message
-	7, // 1: smppmux.rule.v1.SubmitBatchResponse.verdicts:type_name -> smppmux.rule.v1.Verdict
-	0, // 2: smppmux.rule.v1.Verdict.action:type_name -> smppmux.rule.v1.Verdict.Action
-	8, // 3: smppmux.rule.v1.Verdict.edits:type_name -> smppmux.rule.v1.Edit
-	1, // 4: smppmux.rule.v1.Edit.kind:type_name -> smppmux.rule.v1.Edit.Kind
-	2, // 5: smppmux.rule.v1.Rule.Info:input_type -> smppmux.rule.v1.InfoRequest
-	4, // 6: smppmux.rule.v1.Rule.SubmitBatch:input_type -> smppmux.rule.v1.SubmitBatchRequest
-	3, // 7: smppmux.rule.v1.Rule.Info:output_type -> smppmux.rule.v1.InfoResponse
-	5, // 8: smppmux.rule.v1.Rule.SubmitBatch:output_type -> smppmux.rule.v1.SubmitBatchResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	8,  // 0: smppmux.rule.v1.SubmitBatchRequest.messages:type_name -> smppmux.rule.v1.Message
+	9,  // 1: smppmux.rule.v1.SubmitBatchResponse.verdicts:type_name -> smppmux.rule.v1.Verdict
+	8,  // 2: smppmux.rule.v1.DeliverRequest.message:type_name -> smppmux.rule.v1.Message
+	9,  // 3: smppmux.rule.v1.DeliverResponse.verdict:type_name -> smppmux.rule.v1.Verdict
+	0,  // 4: smppmux.rule.v1.Verdict.action:type_name -> smppmux.rule.v1.Verdict.Action
+	10, // 5: smppmux.rule.v1.Verdict.edits:type_name -> smppmux.rule.v1.Edit
+	1,  // 6: smppmux.rule.v1.Edit.kind:type_name -> smppmux.rule.v1.Edit.Kind
+	2,  // 7: smppmux.rule.v1.Rule.Info:input_type -> smppmux.rule.v1.InfoRequest
+	4,  // 8: smppmux.rule.v1.Rule.SubmitBatch:input_type -> smppmux.rule.v1.SubmitBatchRequest
+	6,  // 9: smppmux.rule.v1.Rule.Deliver:input_type -> smppmux.rule.v1.DeliverRequest
+	3,  // 10: smppmux.rule.v1.Rule.Info:output_type -> smppmux.rule.v1.InfoResponse
+	5,  // 11: smppmux.rule.v1.Rule.SubmitBatch:output_type -> smppmux.rule.v1.SubmitBatchResponse
+	7,  // 12: smppmux.rule.v1.Rule.Deliver:output_type -> smppmux.rule.v1.DeliverResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_rule_proto_init() }
@@ -709,7 +831,7 @@ func file_rule_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rule_proto_rawDesc), len(file_rule_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,6 +1,7 @@
 // The wire protocol between smpp-mux (the host) and an external rule
 // plugin, carried by hashicorp/go-plugin over gRPC. Plugin authors never
-// see it: package sdk converts it to plain Go types.
+// see it: package sdk (the plugin's end) and package sdk/host (the mux's)
+// convert it to plain Go types.
 //
 // Compatibility: fields are only ever added. Every RPC takes one request
 // message and returns one response message so that fields can be added
@@ -30,6 +31,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Rule_Info_FullMethodName        = "/smppmux.rule.v1.Rule/Info"
 	Rule_SubmitBatch_FullMethodName = "/smppmux.rule.v1.Rule/SubmitBatch"
+	Rule_Deliver_FullMethodName     = "/smppmux.rule.v1.Rule/Deliver"
 )
 
 // RuleClient is the client API for Rule service.
@@ -45,6 +47,12 @@ type RuleClient interface {
 	// whatever messages have accumulated from its sessions, and keeps
 	// several calls in flight at once.
 	SubmitBatch(ctx context.Context, in *SubmitBatchRequest, opts ...grpc.CallOption) (*SubmitBatchResponse, error)
+	// Deliver asks for a verdict on one deliver_sm (receipt or MO) on its
+	// way to the client: PASS sends it as it is, CHANGE edited, REJECT
+	// drops it. Optional: a plugin that answers Unimplemented is never
+	// asked again. A request without a message is a probe, answered with
+	// an empty response by a plugin that implements Deliver.
+	Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error)
 }
 
 type ruleClient struct {
@@ -75,6 +83,16 @@ func (c *ruleClient) SubmitBatch(ctx context.Context, in *SubmitBatchRequest, op
 	return out, nil
 }
 
+func (c *ruleClient) Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeliverResponse)
+	err := c.cc.Invoke(ctx, Rule_Deliver_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RuleServer is the server API for Rule service.
 // All implementations must embed UnimplementedRuleServer
 // for forward compatibility.
@@ -88,6 +106,12 @@ type RuleServer interface {
 	// whatever messages have accumulated from its sessions, and keeps
 	// several calls in flight at once.
 	SubmitBatch(context.Context, *SubmitBatchRequest) (*SubmitBatchResponse, error)
+	// Deliver asks for a verdict on one deliver_sm (receipt or MO) on its
+	// way to the client: PASS sends it as it is, CHANGE edited, REJECT
+	// drops it. Optional: a plugin that answers Unimplemented is never
+	// asked again. A request without a message is a probe, answered with
+	// an empty response by a plugin that implements Deliver.
+	Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error)
 	mustEmbedUnimplementedRuleServer()
 }
 
@@ -103,6 +127,9 @@ func (UnimplementedRuleServer) Info(context.Context, *InfoRequest) (*InfoRespons
 }
 func (UnimplementedRuleServer) SubmitBatch(context.Context, *SubmitBatchRequest) (*SubmitBatchResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SubmitBatch not implemented")
+}
+func (UnimplementedRuleServer) Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Deliver not implemented")
 }
 func (UnimplementedRuleServer) mustEmbedUnimplementedRuleServer() {}
 func (UnimplementedRuleServer) testEmbeddedByValue()              {}
@@ -161,6 +188,24 @@ func _Rule_SubmitBatch_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Rule_Deliver_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeliverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuleServer).Deliver(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Rule_Deliver_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuleServer).Deliver(ctx, req.(*DeliverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Rule_ServiceDesc is the grpc.ServiceDesc for Rule service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -175,6 +220,10 @@ var Rule_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SubmitBatch",
 			Handler:    _Rule_SubmitBatch_Handler,
+		},
+		{
+			MethodName: "Deliver",
+			Handler:    _Rule_Deliver_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
