@@ -528,6 +528,10 @@ func (k keys) queue(client string) string  { return k.prefix + ":q:{" + client +
 func (k keys) leases(client string) string { return k.prefix + ":lease:{" + client + "}" }
 func (k keys) clients() string             { return k.prefix + ":clients" }
 
+// history is the list of an id's trace (history.go); the id is its hash
+// tag.
+func (k keys) history(id string) string { return k.prefix + ":h:{" + id + "}" }
+
 // seen is the key that marks a report stored; it shares the client's hash
 // tag, so one script can check it and add to the queue on a cluster.
 func (k keys) seen(client, sum string) string { return k.prefix + ":seen:{" + client + "}:" + sum }
