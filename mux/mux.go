@@ -54,6 +54,8 @@ type Mux struct {
 	rw         *batcher[report]
 	pair       pairing // the store writes of idw's and rw's batches, paired
 	aw         *batcher[ackJob]
+	tw         *batcher[store.Event] // message traces, when the store keeps them (trace.go)
+	refs       deliveredRefs         // receipts sent to clients, for their traces
 	metrics    Metrics
 
 	matcher  *matcher   // receipts stored unmatched, moved to their clients once their ids are known
@@ -122,6 +124,9 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	m.idw = newBatcher(4096, 512, m.idBatch)
 	m.rw = newBatcher(4096, 512, m.reportBatch)
 	m.aw = newBatcher(4096, 512, m.ackBatch)
+	if _, ok := m.store.(store.History); ok {
+		m.tw = newBatcher(traceQueue, 512, m.traceBatch)
+	}
 	return m, nil
 }
 
@@ -207,6 +212,9 @@ func (m *Mux) Start() error {
 	m.workWG.Go(func() { m.idw.run(m.workCtx) })
 	m.workWG.Go(func() { m.rw.run(m.workCtx) })
 	m.workWG.Go(func() { m.matcher.run(m.workCtx) })
+	if m.tw != nil {
+		m.workWG.Go(func() { m.tw.run(m.workCtx) })
+	}
 	m.workWG.Go(func() { m.writeBackLoop(m.workCtx) })
 	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
 	for _, c := range m.live.Load().byID {

@@ -26,6 +26,7 @@ type report struct {
 	id     string // the receipt's message id, for receipts
 	client string // "" until routed
 	key    uint64 // recentReports key, once routed
+	idKey  string // the key its id was found under, once resolved by id
 }
 
 // Deliver implements upstream.Handler: a report or MO from any upstream
@@ -108,7 +109,7 @@ func (m *Mux) resolve(ctx context.Context, batch []report) error {
 			}
 			k := p.keys[round]
 			if c, ok := m.idFallback.get(k); ok {
-				p.r.client = c
+				p.r.client, p.r.idKey = c, k
 				continue
 			}
 			keys = append(keys, k)
@@ -124,7 +125,7 @@ func (m *Mux) resolve(ctx context.Context, batch []report) error {
 		todo = ask[:0]
 		for i, p := range ask {
 			if found[i] {
-				p.r.client = clients[i]
+				p.r.client, p.r.idKey = clients[i], keys[i]
 			} else {
 				todo = append(todo, p)
 			}
@@ -207,7 +208,16 @@ func (m *Mux) reportBatch(batch []report) {
 		m.storeErr.log("cannot store reports; answering ESME_RX_T_APPN so the provider keeps them", err, zap.Int("reports", len(items)))
 		st = pdu.StatusTempAppErr
 	}
+	now := time.Now()
 	for _, r := range ready {
+		if st == pdu.StatusOK && r.kind == store.KindReport && r.id != "" && m.tracing() {
+			k := r.idKey
+			if k == "" {
+				k = IDKey(r.id)
+			}
+			_, stat := receiptFields(r.frame)
+			m.trace(store.Event{ID: k, Kind: store.EventReceipt, At: now, Queue: r.client, Stat: stat, Expires: m.traceExpiry(now)})
+		}
 		if st == pdu.StatusOK && r.key != 0 {
 			m.recent.add(r.key) // before the answer: a resend racing it is caught
 		}
@@ -267,6 +277,12 @@ func (m *Mux) idBatch(batch []idJob) {
 		m.keepIDs(recs, err)
 	} else {
 		m.storeTookIDs()
+		if m.tracing() {
+			now := time.Now()
+			for _, r := range recs {
+				m.trace(store.Event{ID: r.ID, Kind: store.EventSubmit, At: now, Queue: r.Client, Expires: exp})
+			}
+		}
 	}
 	for _, j := range batch {
 		m.metrics.answered(pdu.StatusOK)

@@ -201,6 +201,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 	var items []store.Item
 	var ids []string
 	var moved []*unmatched
+	var traced []*report
 	for i, u := range due {
 		r := &batch[i]
 		if r.client == "" {
@@ -215,6 +216,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		}
 		mt.m.recent.add(key)
 		items = append(items, store.Item{Client: r.client, Kind: store.KindReport, Frame: r.frame})
+		traced = append(traced, r)
 		if ce := mt.m.log.Check(zap.DebugLevel, "receipt matched"); ce != nil {
 			ce.Write(zap.String("system_id", r.client), zap.String("message_id", u.id), zap.Duration("waited", now.Sub(u.entry.Enqueued)))
 		}
@@ -241,6 +243,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		delete(mt.entries, u.entry.ID)
 	}
 	mt.pending.Store(int64(len(mt.entries)))
+	mt.m.traceMoves(traced)
 	lv := mt.m.live.Load()
 	for _, it := range items {
 		mt.m.metrics.matchedLate.Add(1)
