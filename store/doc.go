@@ -8,10 +8,5 @@
 // store modules (store.memory, store.bolt, store.redis) chosen by
 // [store].module; storetest runs one contract suite against each.
 //
-// Optional interfaces a store may add: IDBatchLookup, JointWriter and
-// LocalFile in store.go; History (a short trace per message id, for GET
-// /messages/{id}) and Peeker (a queue read without leasing, for the admin
-// API) in inspect.go.
-//
 // Start with Store in store.go.
 package store

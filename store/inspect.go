@@ -1,5 +1,10 @@
 package store
 
+// This file holds the optional interfaces of the admin API: History (a
+// short trace per message id, for GET /messages/{id}) and Peeker (a queue
+// read without leasing, for GET /queues/{client} and the orphan queue's
+// move).
+
 import (
 	"context"
 	"encoding/binary"
