@@ -32,11 +32,20 @@ import (
 const traceQueue = 8192
 
 // maxDeliveredRefs bounds the notes of receipts sent and not yet
-// answered; past it, deliveries go unnoted.
-const maxDeliveredRefs = 1 << 16
+// answered. A note whose entry is never answered (the client refused it
+// until retention dropped it, or left the config) stays until the notes
+// reach the bound; then those older than staleRef go, and if that is not
+// enough, deliveries go unnoted.
+const (
+	maxDeliveredRefs = 1 << 16
+	staleRef         = time.Hour
+)
 
 // deliveredRef is what the trace needs of a receipt sent to a client.
-type deliveredRef struct{ id, stat string }
+type deliveredRef struct {
+	id, stat string
+	at       time.Time // when it was sent
+}
 
 type refKey struct{ client, entry string }
 
@@ -53,7 +62,14 @@ func (d *deliveredRefs) put(client, entry string, r deliveredRef) {
 		d.m = make(map[refKey]deliveredRef)
 	}
 	if _, ok := d.m[refKey{client, entry}]; !ok && len(d.m) >= maxDeliveredRefs {
-		return
+		for k, v := range d.m {
+			if r.at.Sub(v.at) > staleRef {
+				delete(d.m, k)
+			}
+		}
+		if len(d.m) >= maxDeliveredRefs {
+			return
+		}
 	}
 	d.m[refKey{client, entry}] = r
 }
@@ -123,7 +139,7 @@ func (m *Mux) noteDelivery(client string, e store.Entry) {
 	if id == "" {
 		return
 	}
-	m.refs.put(client, e.ID, deliveredRef{id: IDKey(id), stat: stat})
+	m.refs.put(client, e.ID, deliveredRef{id: IDKey(id), stat: stat, at: time.Now()})
 }
 
 // traceAcks records the delivered events of acknowledged entries, and
@@ -215,7 +231,7 @@ func (m *Mux) Message(ctx context.Context, id string) (MessageTrace, bool, error
 // build turns events, oldest first, into the trace.
 func (t *MessageTrace) build(evs []store.Event) {
 	find := func(queue, stat string, ok func(*ReceiptTrace) bool) *ReceiptTrace {
-		var any *ReceiptTrace
+		var first *ReceiptTrace
 		for i := range t.Receipts {
 			r := &t.Receipts[i]
 			if r.Queue != queue || !ok(r) {
@@ -224,11 +240,11 @@ func (t *MessageTrace) build(evs []store.Event) {
 			if r.Stat == stat {
 				return r
 			}
-			if any == nil {
-				any = r
+			if first == nil {
+				first = r
 			}
 		}
-		return any
+		return first
 	}
 	for _, e := range evs {
 		at := e.At
@@ -244,6 +260,10 @@ func (t *MessageTrace) build(evs []store.Event) {
 			if r == nil { // stored while the id was unknown: the store kept no event
 				t.Receipts = append(t.Receipts, ReceiptTrace{Stat: e.Stat})
 				r = &t.Receipts[len(t.Receipts)-1]
+				if !e.Since.IsZero() {
+					since := e.Since
+					r.Stored = &since
+				}
 			}
 			r.Queue, r.Moved = e.Queue, &at
 		case store.EventDelivered:
@@ -299,6 +319,6 @@ func (m *Mux) traceMoves(rs []*report) {
 			k = IDKey(r.id)
 		}
 		_, stat := receiptFields(r.frame)
-		m.trace(store.Event{ID: k, Kind: store.EventMoved, At: now, Queue: r.client, Stat: stat, Expires: m.traceExpiry(now)})
+		m.trace(store.Event{ID: k, Kind: store.EventMoved, At: now, Queue: r.client, Stat: stat, Since: r.since, Expires: m.traceExpiry(now)})
 	}
 }

@@ -38,6 +38,9 @@ func TestMessageTraceBuild(t *testing.T) {
 		{"moved, its storing not kept", []store.Event{
 			ev(store.EventSubmit, 0, "shop", ""), ev(store.EventMoved, 2, "shop", "UNDELIV"),
 		}, []want{{"shop", "UNDELIV", "queued", false, true, false}}},
+		{"moved, its storing not kept but known", []store.Event{
+			ev(store.EventSubmit, 0, "shop", ""), func() store.Event { e := ev(store.EventMoved, 2, "shop", "UNDELIV"); e.Since = t0; return e }(),
+		}, []want{{"shop", "UNDELIV", "queued", true, true, false}}},
 		{"delivery matched by stat", []store.Event{
 			ev(store.EventSubmit, 0, "shop", ""), ev(store.EventReceipt, 1, "shop", "ENROUTE"), ev(store.EventReceipt, 2, "shop", "DELIVRD"),
 			ev(store.EventDelivered, 3, "shop", "DELIVRD"),

@@ -130,7 +130,7 @@ func (m *Mux) MoveOrphans(ctx context.Context, by, to string, entryIDs, messageI
 		ids = append(ids, e.ID)
 		moved = append(moved, Moved{EntryID: e.ID, MessageID: msgID})
 		if msgID != "" {
-			traced = append(traced, &report{frame: e.Frame, id: msgID, client: to})
+			traced = append(traced, &report{frame: e.Frame, id: msgID, client: to, since: e.Enqueued})
 		}
 	}
 	if len(items) == 0 {

@@ -23,10 +23,11 @@ type report struct {
 	gen    uint64
 	frame  []byte // a copy, owned by the report
 	kind   store.Kind
-	id     string // the receipt's message id, for receipts
-	client string // "" until routed
-	key    uint64 // recentReports key, once routed
-	idKey  string // the key its id was found under, once resolved by id
+	id     string    // the receipt's message id, for receipts
+	client string    // "" until routed
+	key    uint64    // recentReports key, once routed
+	idKey  string    // the key its id was found under, once resolved by id
+	since  time.Time // when it was stored in the orphan queue, for one leaving it
 }
 
 // Deliver implements upstream.Handler: a report or MO from any upstream

@@ -189,7 +189,7 @@ func (mt *matcher) fetch(ctx context.Context, now time.Time) error {
 func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 	batch := make([]report, len(due))
 	for i, u := range due {
-		batch[i] = report{kind: store.KindReport, id: u.id, frame: u.entry.Frame}
+		batch[i] = report{kind: store.KindReport, id: u.id, frame: u.entry.Frame, since: u.entry.Enqueued}
 	}
 	if err := mt.m.resolve(ctx, batch); err != nil {
 		mt.m.storeErr.log("cannot look up the ids of unmatched receipts; retrying", err)

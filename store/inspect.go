@@ -26,11 +26,15 @@ const (
 // Event is one step in the life of a message id: the rows of
 // GET /messages/{id}.
 type Event struct {
-	ID      string // normalised message id (see mux.IDKey)
-	Kind    EventKind
-	At      time.Time
-	Queue   string // the client (or the orphan queue, for a receipt stored unmatched)
-	Stat    string // the receipt's stat, for receipts, moves and deliveries
+	ID    string // normalised message id (see mux.IDKey)
+	Kind  EventKind
+	At    time.Time
+	Queue string // the client (or the orphan queue, for a receipt stored unmatched)
+	Stat  string // the receipt's stat, for receipts, moves and deliveries
+	// Since is when a moved receipt was stored in the orphan queue (a
+	// store may have dropped that receipt's own event: its id was not
+	// known then).
+	Since   time.Time
 	Expires time.Time
 }
 
@@ -63,7 +67,8 @@ type Peeker interface {
 
 // AppendEvent appends the encoding of e, without its ID and Expires, to
 // b: kind (1), time (8, Unix ns), then Queue and Stat, each a length (1)
-// and at most 255 bytes. Stores keep histories in this form.
+// and at most 255 bytes, then, for EventMoved, Since (8, Unix ns). Stores
+// keep histories in this form.
 func AppendEvent(b []byte, e Event) []byte {
 	b = append(b, byte(e.Kind))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.At.UnixNano()))
@@ -71,6 +76,9 @@ func AppendEvent(b []byte, e Event) []byte {
 		s = s[:min(len(s), 255)]
 		b = append(b, byte(len(s)))
 		b = append(b, s...)
+	}
+	if e.Kind == EventMoved {
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Since.UnixNano()))
 	}
 	return b
 }
@@ -92,6 +100,13 @@ func DecodeEvent(b []byte, id string) (Event, []byte, error) {
 		}
 		*s = string(b[1 : 1+int(b[0])])
 		b = b[1+int(b[0]):]
+	}
+	if e.Kind == EventMoved {
+		if len(b) < 8 {
+			return Event{}, nil, errBadEvent
+		}
+		e.Since = time.Unix(0, int64(binary.BigEndian.Uint64(b)))
+		b = b[8:]
 	}
 	return e, b, nil
 }

@@ -40,7 +40,7 @@ func testHistory(t *testing.T, s store.Store) {
 	want := []store.Event{
 		{ID: "h1", Kind: store.EventSubmit, At: at, Queue: "a", Expires: exp},
 		{ID: "h1", Kind: store.EventReceipt, At: at.Add(time.Second), Queue: "~orphaned", Stat: "ENROUTE", Expires: exp},
-		{ID: "h1", Kind: store.EventMoved, At: at.Add(2 * time.Second), Queue: "a", Stat: "ENROUTE", Expires: exp},
+		{ID: "h1", Kind: store.EventMoved, At: at.Add(2 * time.Second), Queue: "a", Stat: "ENROUTE", Since: at.Add(time.Second), Expires: exp},
 		{ID: "h1", Kind: store.EventDelivered, At: at.Add(3 * time.Second), Queue: "a", Stat: "ENROUTE", Expires: exp},
 	}
 	if err := h.AddEvents(ctx, want[:2]); err != nil {
@@ -55,7 +55,7 @@ func testHistory(t *testing.T, s store.Store) {
 	}
 	for i := range want {
 		g, w := got[i], want[i]
-		if g.ID != w.ID || g.Kind != w.Kind || !g.At.Equal(w.At) || g.Queue != w.Queue || g.Stat != w.Stat {
+		if g.ID != w.ID || g.Kind != w.Kind || !g.At.Equal(w.At) || g.Queue != w.Queue || g.Stat != w.Stat || !g.Since.Equal(w.Since) {
 			t.Errorf("event %d = %+v, want %+v", i, g, w)
 		}
 	}
