@@ -2,8 +2,10 @@
 // /metrics (Prometheus text format), /healthz (200 while at least one
 // upstream session is bound, else 503), /status (JSON: upstream sessions,
 // client binds, queues, counters), / (a status page for people),
-// POST /reload and GET/PUT /log/level. It reads from the mux; the only
-// changes it makes go through the functions the command hands it.
+// POST /reload, GET/PUT /log/level, and, in messages.go, GET
+// /messages/{id}, GET /queues/{client} and POST /queues/~orphaned/move.
+// It reads from the mux; the only changes it makes go through the
+// functions the command hands it, and the mux's MoveOrphans.
 //
 // Start reading at New; the page is in page.go and page.html.
 package admin
@@ -73,6 +75,9 @@ func New(m *mux.Mux, o Options) *Server {
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("POST /reload", s.reload)
+	mux.HandleFunc("GET /messages/{id}", s.message)
+	mux.HandleFunc("GET /queues/{client}", s.queue)
+	mux.HandleFunc(moveOrphans, s.move)
 	if s.opts.Level != nil {
 		mux.Handle("GET /log/level", s.opts.Level)
 		mux.Handle("PUT /log/level", jsonBody(s.opts.Level))

@@ -103,6 +103,7 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 				continue
 			}
 		}
+		m.noteDelivery(c.id, e) // before it is sent: its answer may come at once
 		sent := false
 		for tries := 0; tries < len(sessions) && !sent; tries++ {
 			b := sessions[i%len(sessions)]
@@ -115,6 +116,7 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 		}
 		if !sent {
 			release = append(release, e.ID)
+			m.refs.take(c.id, e.ID)
 		}
 	}
 	if len(dropped) > 0 {
@@ -200,6 +202,7 @@ func (m *Mux) ackBatch(batch []ackJob) {
 		groups[k] = append(groups[k], j.id)
 	}
 	for k, ids := range groups {
+		m.traceAcks(k.c.id, ids, k.ok)
 		err := m.retryStore(func(ctx context.Context) error {
 			if k.ok {
 				return m.store.Ack(ctx, k.c.id, ids)

@@ -10,6 +10,9 @@
 // Mux.Deliver -> report batcher (classify, look up the id, hold it for
 // dlr_grace when unknown) -> store.Enqueue -> deliver_sm_resp upstream;
 // the client's dispatcher then delivers it to one of its sessions.
+// When the store keeps a History, history.go records each step of a
+// message for GET /messages/{id}; queues.go reads queues and moves
+// orphaned reports for the admin API.
 //
 // Start with module.go (the Module lifecycle), then mux.go and submit.go.
 package mux

@@ -56,6 +56,8 @@ type Mux struct {
 	aw         *batcher[ackJob]
 	xw         *batcher[string] // keys of message ids whose final receipt was stored; see expireBatch
 	finalTTL   time.Duration    // [store] final_ttl; 0: ids keep dlr_ttl
+	tw         *batcher[store.Event] // message traces, when the store keeps them (trace.go)
+	refs       deliveredRefs         // receipts sent to clients, for their traces
 	metrics    Metrics
 
 	matcher  *matcher   // receipts stored unmatched, moved to their clients once their ids are known
@@ -129,6 +131,9 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 		if ft := cfg.Store.FinalTTL.Or(time.Hour); ft < cfg.Store.DLRTTL.Or(72*time.Hour) {
 			m.finalTTL = ft
 		}
+	}
+	if _, ok := m.store.(store.History); ok {
+		m.tw = newBatcher(traceQueue, 512, m.traceBatch)
 	}
 	return m, nil
 }
@@ -216,6 +221,9 @@ func (m *Mux) Start() error {
 	m.workWG.Go(func() { m.rw.run(m.workCtx) })
 	m.workWG.Go(func() { m.xw.run(m.workCtx) })
 	m.workWG.Go(func() { m.matcher.run(m.workCtx) })
+	if m.tw != nil {
+		m.workWG.Go(func() { m.tw.run(m.workCtx) })
+	}
 	m.workWG.Go(func() { m.writeBackLoop(m.workCtx) })
 	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
 	for _, c := range m.live.Load().byID {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
+	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 	_ "github.com/smpp-mux/smpp-mux/store/redis"
@@ -97,4 +98,37 @@ func TestRedisOutageIDsReachOtherInstance(t *testing.T) {
 	// An id whose write Redis applied while the mux saw a timeout routes
 	// its receipt before its write-back: the count may come last.
 	eventually(t, 10*time.Second, func() bool { return a.mux.Metrics().Snapshot().IDsWrittenBack == n })
+}
+
+// Two instances share Redis: the trace of a message submitted through a,
+// whose receipt came in through b and went out through a, reads the same
+// on b.
+func TestRedisMessageTraceAcrossInstances(t *testing.T) {
+	addr, _, _ := redistest.Start(t)
+	conf := harnessConf{store: fmt.Sprintf("module = \"redis\"\nurl = \"redis://%s/0\"", addr)}
+	a := newHarnessConf(t, conf, simtest.DLRDelay(time.Hour))
+	b := newHarnessConf(t, conf, simtest.DLRDelay(time.Hour))
+	c := a.dial("shop", "shop-pw", esme.Options{})
+	st, id, err := c.Submit(ctxT(t), sm("4599999999", true, "trace"))
+	if err != nil || st != pdu.StatusOK {
+		t.Fatalf("submit: %v %v", st, err)
+	}
+	if err := b.sim.InjectReceipt("acct", id); err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, c, 1, 10*time.Second)[0]; got != id {
+		t.Fatalf("receipt for %s, want %s", got, id)
+	}
+	var tr mux.MessageTrace
+	eventually(t, 10*time.Second, func() bool {
+		var ok bool
+		tr, ok, err = b.mux.Message(ctxT(t), id)
+		return err == nil && ok && len(tr.Receipts) == 1 && tr.Receipts[0].State == "delivered"
+	})
+	if tr.Client != "shop" || tr.Submitted == nil || tr.Receipts[0].Stored == nil || tr.Receipts[0].Queue != "shop" {
+		t.Fatalf("trace on b: %+v", tr)
+	}
+	if _, ok, err := b.mux.Message(ctxT(t), "nosuch"); ok || err != nil {
+		t.Fatalf("trace of an unknown id: %v %v", ok, err)
+	}
 }

@@ -23,10 +23,11 @@ type report struct {
 	gen    uint64
 	frame  []byte // a copy, owned by the report
 	kind   store.Kind
-	id     string // the receipt's message id, for receipts
-	idKey  string // the key the id was found under, once routed by it
-	client string // "" until routed
-	key    uint64 // recentReports key, once routed
+	id     string    // the receipt's message id, for receipts
+	client string    // "" until routed
+	key    uint64    // recentReports key, once routed
+	idKey  string    // the key its id was found under, once resolved by id
+	since  time.Time // when it was stored in the orphan queue, for one leaving it
 }
 
 // Deliver implements upstream.Handler: a report or MO from any upstream
@@ -208,7 +209,16 @@ func (m *Mux) reportBatch(batch []report) {
 		m.storeErr.log("cannot store reports; answering ESME_RX_T_APPN so the provider keeps them", err, zap.Int("reports", len(items)))
 		st = pdu.StatusTempAppErr
 	}
+	now := time.Now()
 	for _, r := range ready {
+		if st == pdu.StatusOK && r.kind == store.KindReport && r.id != "" && m.tracing() {
+			k := r.idKey
+			if k == "" {
+				k = IDKey(r.id)
+			}
+			_, stat := receiptFields(r.frame)
+			m.trace(store.Event{ID: k, Kind: store.EventReceipt, At: now, Queue: r.client, Stat: stat, Expires: m.traceExpiry(now)})
+		}
 		if st == pdu.StatusOK && r.key != 0 {
 			m.recent.add(r.key) // before the answer: a resend racing it is caught
 		}
@@ -269,6 +279,12 @@ func (m *Mux) idBatch(batch []idJob) {
 		m.keepIDs(recs, err)
 	} else {
 		m.storeTookIDs()
+		if m.tracing() {
+			now := time.Now()
+			for _, r := range recs {
+				m.trace(store.Event{ID: r.ID, Kind: store.EventSubmit, At: now, Queue: r.Client, Expires: exp})
+			}
+		}
 	}
 	for _, j := range batch {
 		m.metrics.answered(pdu.StatusOK)

@@ -189,7 +189,7 @@ func (mt *matcher) fetch(ctx context.Context, now time.Time) error {
 func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 	batch := make([]report, len(due))
 	for i, u := range due {
-		batch[i] = report{kind: store.KindReport, id: u.id, frame: u.entry.Frame}
+		batch[i] = report{kind: store.KindReport, id: u.id, frame: u.entry.Frame, since: u.entry.Enqueued}
 	}
 	if err := mt.m.resolve(ctx, batch); err != nil {
 		mt.m.storeErr.log("cannot look up the ids of unmatched receipts; retrying", err)
@@ -202,6 +202,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 	var finals []*report // of items, for finalStored
 	var ids []string
 	var moved []*unmatched
+	var traced []*report
 	for i, u := range due {
 		r := &batch[i]
 		if r.client == "" {
@@ -216,6 +217,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		}
 		mt.m.recent.add(key)
 		items = append(items, store.Item{Client: r.client, Kind: store.KindReport, Frame: r.frame})
+		traced = append(traced, r)
 		if ce := mt.m.log.Check(zap.DebugLevel, "receipt matched"); ce != nil {
 			ce.Write(zap.String("system_id", r.client), zap.String("message_id", u.id), zap.Duration("waited", now.Sub(u.entry.Enqueued)))
 		}
@@ -246,6 +248,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		delete(mt.entries, u.entry.ID)
 	}
 	mt.pending.Store(int64(len(mt.entries)))
+	mt.m.traceMoves(traced)
 	lv := mt.m.live.Load()
 	for _, it := range items {
 		mt.m.metrics.matchedLate.Add(1)

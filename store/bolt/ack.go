@@ -60,7 +60,7 @@ func (s *Store) Ack(ctx context.Context, client string, ids []string) error {
 			continue // acknowledged twice: its delete is queued already
 		}
 		held[seq] = acking
-		if len(s.acks) == 0 {
+		if len(s.acks) == 0 && len(s.events) == 0 {
 			s.acksSince = time.Now()
 		}
 		s.acks = append(s.acks, pendingAck{client: client, seq: seq, prev: prev})
@@ -147,7 +147,7 @@ func (s *Store) ackLoop() {
 		}
 		for {
 			s.mu.Lock()
-			pending, since := len(s.acks) > 0, s.acksSince
+			pending, since := len(s.acks)+len(s.events) > 0, s.acksSince
 			s.mu.Unlock()
 			if !pending {
 				break // a commit took them: wait for the next Ack
@@ -172,7 +172,7 @@ func (s *Store) ackLoop() {
 // committed (or their commit failed).
 func (s *Store) flushAcks() {
 	s.mu.Lock()
-	n := len(s.acks) + s.acksRiding
+	n := len(s.acks) + s.acksRiding + len(s.events) + s.eventsRiding
 	s.mu.Unlock()
 	if n > 0 {
 		_ = s.batch.do(nil)

@@ -31,6 +31,7 @@ var (
 	bucketIDs    = []byte("ids")    // id -> expiry (8 bytes, unix ns) + client
 	bucketIDExp  = []byte("id_exp") // expiry (8) + id -> nothing: ids in expiry order, for the sweep
 	bucketQueues = []byte("queues") // client -> bucket of seq (8, big-endian) -> kind (1) + enqueued (8) + frame
+	// bucketHistory (history.go): id -> its events
 )
 
 // Store is the store.bolt module: a store.Store in one bbolt file. Every
@@ -54,13 +55,16 @@ type Store struct {
 	db      *bbolt.DB    // nil until opened; guarded by closeMu
 	closed  bool         // guarded by closeMu
 
-	mu         sync.Mutex                      // guards leases, acks, acksRiding
+	mu         sync.Mutex                      // guards leases, acks, acksRiding, events, eventsRiding
 	leases     map[string]map[uint64]time.Time // client -> seq -> lease end
 	acks       []pendingAck                    // acknowledged entries whose deletes wait for a commit
-	acksSince  time.Time                       // when the first of acks was queued
+	acksSince  time.Time                       // when the first of acks or events was queued
 	ackLinger  time.Duration                   // 0: the default, ackLinger
 	acksRiding int                             // deletes taken by a commit that has not ended
-	ackWake    chan struct{}                   // cap 1: acks were queued
+	ackWake    chan struct{}                   // cap 1: acks or events were queued
+
+	events       []store.Event // history events waiting for a commit (history.go)
+	eventsRiding int           // events taken by a commit that has not ended
 
 	// statsMu is held for writing by the sweep from a delete's commit to
 	// its counting, and for reading by Stats, so that a snapshot's depths
@@ -153,7 +157,7 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 	}
 	var n int
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketIDs, bucketIDExp, bucketQueues} {
+		for _, name := range [][]byte{bucketIDs, bucketIDExp, bucketQueues, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -168,7 +172,7 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 	s.ids.Store(int64(n))
 	s.db = db
 	s.batch.db = db
-	s.batch.rider = s.takeAcks
+	s.batch.rider = s.takeRiders
 	s.log.Info("store opened", zap.String("path", s.Path), zap.Int("ids", n),
 		zap.Duration("retention", s.limits.Retention), zap.Int("queue_cap", s.limits.QueueCap))
 	s.wg.Go(func() { s.sweepLoop(ctx) })

@@ -31,11 +31,13 @@
 // fail, the entries get back the leases they had and are delivered again
 // once those run out.
 //
-// The file holds three top-level buckets:
+// The file holds four top-level buckets:
 //
 //	ids      message id -> expiry (8 bytes, unix ns, big-endian) + client system_id
 //	id_exp   expiry (8) + message id -> nothing; the sweep walks it in expiry order
 //	queues   one bucket per client: sequence (8, big-endian) -> kind (1) + enqueued (8, unix ns) + frame
+//	history  message id -> its trace (store.History): at most store.MaxHistory events, deleted with the id;
+//	         events ride along in the next commit, like acknowledgements
 //
 // A queue key is the client bucket's NextSequence, so iteration is oldest
 // first and an entry id (the sequence in decimal) is never reused. Leases

@@ -222,7 +222,7 @@ func (s *Store) expireIDs(now time.Time, limit int) (n int, more bool, err error
 	cut := unixNano(now)
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		n, more = 0, false
-		ids, exp := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp)
+		ids, exp, hist := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp), tx.Bucket(bucketHistory)
 		var due [][]byte
 		c := exp.Cursor()
 		for k, _ := c.First(); len(k) >= 8; k, _ = c.Next() {
@@ -244,6 +244,9 @@ func (s *Store) expireIDs(now time.Time, limit int) (n int, more bool, err error
 			// removes stale keys, but be safe against an older file.
 			if v := ids.Get(id); len(v) >= 8 && binary.BigEndian.Uint64(v) == binary.BigEndian.Uint64(k) {
 				if err := ids.Delete(id); err != nil {
+					return err
+				}
+				if err := hist.Delete(id); err != nil {
 					return err
 				}
 				n++

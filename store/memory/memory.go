@@ -7,6 +7,7 @@ package memory
 import (
 	"container/list"
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type Store struct {
 	limits  store.Limits
 	ids     map[string]idRec
 	queues  map[string]*queue
+	history map[string][]store.Event // by id, for ids held; at most store.MaxHistory each
 	next    uint64
 	puts    int
 	closed  bool
@@ -76,6 +78,7 @@ func (s *Store) init() {
 	s.limits.Defaults()
 	s.ids = make(map[string]idRec)
 	s.queues = make(map[string]*queue)
+	s.history = make(map[string][]store.Event)
 }
 
 // Cleanup implements mux.CleanerUpper.
@@ -102,6 +105,7 @@ func (s *Store) expireIDsLocked(now time.Time) {
 	for id, r := range s.ids {
 		if now.After(r.expires) {
 			delete(s.ids, id)
+			delete(s.history, id)
 			s.expired++
 		}
 	}
@@ -254,6 +258,60 @@ func (s *Store) each(client string, ids []string, fn func(*queue, *list.Element)
 	return nil
 }
 
+// AddEvents implements store.History. Events of ids the store does not
+// hold are dropped; an id's history goes when the id expires.
+func (s *Store) AddEvents(_ context.Context, events []store.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	for _, e := range events {
+		if _, ok := s.ids[e.ID]; !ok {
+			continue
+		}
+		h := append(s.history[e.ID], e)
+		if len(h) > store.MaxHistory {
+			h = append(h[:0:0], h[len(h)-store.MaxHistory:]...)
+		}
+		s.history[e.ID] = h
+	}
+	return nil
+}
+
+// History implements store.History.
+func (s *Store) History(_ context.Context, id string) ([]store.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	if r, ok := s.ids[id]; !ok || time.Now().After(r.expires) {
+		return nil, nil
+	}
+	return slices.Clone(s.history[id]), nil
+}
+
+// Peek implements store.Peeker.
+func (s *Store) Peek(_ context.Context, client string, max int) ([]store.Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	q := s.queues[client]
+	if q == nil {
+		return nil, nil
+	}
+	var out []store.Entry
+	for el := q.l.Front(); el != nil && len(out) < max; el = el.Next() {
+		c := el.Value.(*entry).Entry
+		c.Frame = append([]byte(nil), c.Frame...)
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // Stats implements store.Store.
 func (s *Store) Stats(context.Context) (store.Stats, error) {
 	s.mu.Lock()
@@ -282,6 +340,8 @@ var (
 	_ store.Store         = (*Store)(nil)
 	_ store.IDBatchLookup = (*Store)(nil)
 	_ store.IDExpirer     = (*Store)(nil)
+	_ store.History       = (*Store)(nil)
+	_ store.Peeker        = (*Store)(nil)
 	_ mux.Provisioner     = (*Store)(nil)
 	_ mux.CleanerUpper    = (*Store)(nil)
 )

@@ -23,6 +23,7 @@
 //	<prefix>:seen:{<client>}:<sum> string: a report stored within 30 min (against resends)
 //	<prefix>:clients            set: every client ever queued to, for the sweep and Stats
 //	<prefix>:wake               pub/sub channel: "<consumer>\n<client>" when entries were queued
+//	<prefix>:h:{<message id>}   list: the id's trace (store.History), the latest 32 events; expires dlr_ttl after its last event
 //
 // A client's keys share the hash tag {<client>}, so they sit in one slot
 // of a Redis Cluster and one script may touch them; every script call

@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Retention", testRetention},
 		{"Concurrent", testConcurrent},
 		{"Closed", testClosed},
+		{"History", testHistory},
+		{"Peek", testPeek},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

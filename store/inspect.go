@@ -1,0 +1,112 @@
+package store
+
+// This file holds the optional interfaces of the admin API: History (a
+// short trace per message id, for GET /messages/{id}) and Peeker (a queue
+// read without leasing, for GET /queues/{client} and the orphan queue's
+// move).
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// EventKind tells what happened to a message id, in its history.
+type EventKind uint8
+
+// Kinds of history events.
+const (
+	EventSubmit    EventKind = 1 // the provider answered a submit_sm with the id
+	EventReceipt   EventKind = 2 // a receipt for the id was stored in Queue
+	EventMoved     EventKind = 3 // a receipt for the id left the orphan queue for Queue
+	EventDelivered EventKind = 4 // the client Queue acknowledged a receipt for the id
+)
+
+// Event is one step in the life of a message id: the rows of
+// GET /messages/{id}.
+type Event struct {
+	ID    string // normalised message id (see mux.IDKey)
+	Kind  EventKind
+	At    time.Time
+	Queue string // the client (or the orphan queue, for a receipt stored unmatched)
+	Stat  string // the receipt's stat, for receipts, moves and deliveries
+	// Since is when a moved receipt was stored in the orphan queue (a
+	// store may have dropped that receipt's own event: its id was not
+	// known then).
+	Since   time.Time
+	Expires time.Time
+}
+
+// MaxHistory is how many events a store keeps per message id: the
+// latest ones.
+const MaxHistory = 32
+
+// History is implemented by stores that keep a short history of each
+// message id, for GET /messages/{id}. It is a trace, not a ledger: a
+// store may make AddEvents durable later than its other writes (store.bolt
+// commits them with its next commit), may drop the events of an id it
+// does not hold, keeps at most MaxHistory events per id (the latest), and
+// forgets them when the id expires (Expires where the store has no id
+// expiry of its own to follow).
+type History interface {
+	// AddEvents appends events to their ids' histories.
+	AddEvents(ctx context.Context, events []Event) error
+	// History returns the events of an id, oldest first; none when the
+	// store has none.
+	History(ctx context.Context, id string) ([]Event, error)
+}
+
+// Peeker is implemented by stores that can read a queue without leasing
+// its entries, for the admin API.
+type Peeker interface {
+	// Peek returns up to max entries of the client's queue, oldest first,
+	// leased ones included.
+	Peek(ctx context.Context, client string, max int) ([]Entry, error)
+}
+
+// AppendEvent appends the encoding of e, without its ID and Expires, to
+// b: kind (1), time (8, Unix ns), then Queue and Stat, each a length (1)
+// and at most 255 bytes, then, for EventMoved, Since (8, Unix ns). Stores
+// keep histories in this form.
+func AppendEvent(b []byte, e Event) []byte {
+	b = append(b, byte(e.Kind))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.At.UnixNano()))
+	for _, s := range []string{e.Queue, e.Stat} {
+		s = s[:min(len(s), 255)]
+		b = append(b, byte(len(s)))
+		b = append(b, s...)
+	}
+	if e.Kind == EventMoved {
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Since.UnixNano()))
+	}
+	return b
+}
+
+// errBadEvent is returned for a history that does not decode.
+var errBadEvent = errors.New("store: malformed history event")
+
+// DecodeEvent decodes one event from the start of b (see AppendEvent)
+// and returns the rest of b.
+func DecodeEvent(b []byte, id string) (Event, []byte, error) {
+	if len(b) < 9 {
+		return Event{}, nil, errBadEvent
+	}
+	e := Event{ID: id, Kind: EventKind(b[0]), At: time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9])))}
+	b = b[9:]
+	for _, s := range []*string{&e.Queue, &e.Stat} {
+		if len(b) < 1 || len(b) < 1+int(b[0]) {
+			return Event{}, nil, errBadEvent
+		}
+		*s = string(b[1 : 1+int(b[0])])
+		b = b[1+int(b[0]):]
+	}
+	if e.Kind == EventMoved {
+		if len(b) < 8 {
+			return Event{}, nil, errBadEvent
+		}
+		e.Since = time.Unix(0, int64(binary.BigEndian.Uint64(b)))
+		b = b[8:]
+	}
+	return e, b, nil
+}
