@@ -54,8 +54,8 @@ type Mux struct {
 	rw         *batcher[report]
 	pair       pairing // the store writes of idw's and rw's batches, paired
 	aw         *batcher[ackJob]
-	xw         *batcher[string] // keys of message ids whose final receipt was stored; see expireBatch
-	finalTTL   time.Duration    // [store] final_ttl; 0: ids keep dlr_ttl
+	xw         *batcher[string]      // keys of message ids whose final receipt was stored; see expireBatch
+	finalTTL   time.Duration         // [store] final_ttl; 0: ids keep dlr_ttl
 	tw         *batcher[store.Event] // message traces, when the store keeps them (trace.go)
 	refs       deliveredRefs         // receipts sent to clients, for their traces
 	metrics    Metrics
