@@ -103,82 +103,52 @@ func (m *Message) DeleteTLV(tag pdu.Tag) {
 // SetShortMessage sets short_message (sm_length follows). The caller
 // checks sm first: at most pdu.MaxShortMessage (254) octets, or the
 // encoded submit_sm is cut.
-func (m *Message) SetShortMessage(sm []byte) {
-	if string(m.SM.ShortMessage) != string(sm) {
-		start := len(m.scratch)
-		m.scratch = append(m.scratch, sm...)
-		m.SM.ShortMessage = m.scratch[start:len(m.scratch):len(m.scratch)]
-		m.changed = true
-	}
-}
+func (m *Message) SetShortMessage(sm []byte) { m.setBytes(&m.SM.ShortMessage, string(sm)) }
 
 // SetDataCoding sets data_coding.
-func (m *Message) SetDataCoding(dc byte) {
-	if m.SM.DataCoding != dc {
-		m.SM.DataCoding = dc
-		m.changed = true
-	}
-}
+func (m *Message) SetDataCoding(dc byte) { m.setByte(&m.SM.DataCoding, dc) }
 
 // SetESMClass sets esm_class.
-func (m *Message) SetESMClass(c byte) {
-	if m.SM.ESMClass != c {
-		m.SM.ESMClass = c
-		m.changed = true
-	}
-}
+func (m *Message) SetESMClass(c byte) { m.setByte(&m.SM.ESMClass, c) }
 
 // SetRegisteredDelivery sets registered_delivery.
-func (m *Message) SetRegisteredDelivery(rd byte) {
-	if m.SM.RegisteredDelivery != rd {
-		m.SM.RegisteredDelivery = rd
-		m.changed = true
-	}
-}
+func (m *Message) SetRegisteredDelivery(rd byte) { m.setByte(&m.SM.RegisteredDelivery, rd) }
 
 // SetPriority sets priority_flag.
-func (m *Message) SetPriority(p byte) {
-	if m.SM.PriorityFlag != p {
-		m.SM.PriorityFlag = p
-		m.changed = true
-	}
-}
+func (m *Message) SetPriority(p byte) { m.setByte(&m.SM.PriorityFlag, p) }
 
 // SetDestTON sets dest_addr_ton.
-func (m *Message) SetDestTON(ton byte) {
-	if m.SM.DestTON != ton {
-		m.SM.DestTON = ton
-		m.changed = true
-	}
-}
+func (m *Message) SetDestTON(ton byte) { m.setByte(&m.SM.DestTON, ton) }
 
 // SetSourceAddr sets source_addr. The caller checks addr first: at most
 // 20 octets and no NUL (SMPP 3.4 §5.2.8), or the encoded submit_sm is
 // malformed.
-func (m *Message) SetSourceAddr(addr string) {
-	if string(m.SM.SourceAddr) != addr {
+func (m *Message) SetSourceAddr(addr string) { m.setBytes(&m.SM.SourceAddr, addr) }
+
+// setByte sets a one-octet field, noting a change.
+func (m *Message) setByte(f *byte, v byte) {
+	if *f != v {
+		*f = v
+		m.changed = true
+	}
+}
+
+// setBytes sets a field to a copy of v in the scratch space (capped, so
+// that a later append to scratch never writes into it), noting a change.
+func (m *Message) setBytes(f *[]byte, v string) {
+	if string(*f) != v {
 		start := len(m.scratch)
-		m.scratch = append(m.scratch, addr...)
-		m.SM.SourceAddr = m.scratch[start:len(m.scratch):len(m.scratch)]
+		m.scratch = append(m.scratch, v...)
+		*f = m.scratch[start:len(m.scratch):len(m.scratch)]
 		m.changed = true
 	}
 }
 
 // SetSourceTON sets source_addr_ton.
-func (m *Message) SetSourceTON(ton byte) {
-	if m.SM.SourceTON != ton {
-		m.SM.SourceTON = ton
-		m.changed = true
-	}
-}
+func (m *Message) SetSourceTON(ton byte) { m.setByte(&m.SM.SourceTON, ton) }
 
 // SetSourceNPI sets source_addr_npi.
-func (m *Message) SetSourceNPI(npi byte) {
-	if m.SM.SourceNPI != npi {
-		m.SM.SourceNPI = npi
-		m.changed = true
-	}
-}
+func (m *Message) SetSourceNPI(npi byte) { m.setByte(&m.SM.SourceNPI, npi) }
 
 // Reset prepares m for the next message of client, keeping its scratch
 // space; a session reuses one Message for all its submits.
