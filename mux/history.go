@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -228,8 +229,12 @@ func (m *Mux) Message(ctx context.Context, id string) (MessageTrace, bool, error
 	return t, true, nil
 }
 
-// build turns events, oldest first, into the trace.
+// build turns events into the trace, oldest first by their time: events
+// of several instances (the receipt stored by one, delivered by another)
+// reach the store in the order their batches were written, not in the
+// order they happened.
 func (t *MessageTrace) build(evs []store.Event) {
+	slices.SortStableFunc(evs, func(a, b store.Event) int { return a.At.Compare(b.At) })
 	find := func(queue, stat string, ok func(*ReceiptTrace) bool) *ReceiptTrace {
 		var first *ReceiptTrace
 		for i := range t.Receipts {

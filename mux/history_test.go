@@ -45,6 +45,9 @@ func TestMessageTraceBuild(t *testing.T) {
 			ev(store.EventSubmit, 0, "shop", ""), ev(store.EventReceipt, 1, "shop", "ENROUTE"), ev(store.EventReceipt, 2, "shop", "DELIVRD"),
 			ev(store.EventDelivered, 3, "shop", "DELIVRD"),
 		}, []want{{"shop", "ENROUTE", "queued", true, false, false}, {"shop", "DELIVRD", "delivered", true, false, true}}},
+		{"written out of order by two instances", []store.Event{
+			ev(store.EventSubmit, 0, "shop", ""), ev(store.EventDelivered, 2, "shop", "DELIVRD"), ev(store.EventReceipt, 1, "shop", "DELIVRD"),
+		}, []want{{"shop", "DELIVRD", "delivered", true, false, true}}},
 		{"delivery without its receipt", []store.Event{
 			ev(store.EventSubmit, 0, "shop", ""), ev(store.EventDelivered, 3, "shop", "DELIVRD"),
 		}, []want{{"shop", "DELIVRD", "delivered", false, false, true}}},
