@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smpp-mux/smpp-mux/downstream"
@@ -149,7 +150,9 @@ func (c *client) receivers(dst []*binding) []*binding {
 // Bind implements downstream.Binder: it authenticates a client.
 func (m *Mux) Bind(s *downstream.Session, req downstream.BindRequest) (downstream.Handler, pdu.Status) {
 	c := m.live.Load().byID[req.SystemID]
-	log := m.log.With(sessionFields(s, req)...)
+	// The session's logger: named for the downstream side, with the
+	// session and remote of every line about it.
+	log := s.Logger().With(zap.String("system_id", req.SystemID), zap.Stringer("bind_type", req.Type))
 	refused := &m.metrics.bindsRefused
 	if c == nil {
 		refused[refusedUnknownSystemID].Add(1)

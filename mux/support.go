@@ -7,7 +7,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/smpp-mux/smpp-mux/downstream"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
@@ -93,13 +92,6 @@ func (f *idFallback) get(id string) (string, bool) {
 // second at most.
 func sampled(c zapcore.Core) zapcore.Core {
 	return zapcore.NewSamplerWithOptions(c, time.Second, 5, 100)
-}
-
-func sessionFields(s *downstream.Session, req downstream.BindRequest) []zap.Field {
-	return []zap.Field{
-		zap.Uint64("session", s.ID()), zap.Stringer("remote", req.Remote),
-		zap.String("system_id", req.SystemID), zap.Stringer("bind_type", req.Type),
-	}
 }
 
 func maxBindsField(n int) zap.Field { return zap.Int("max_binds", n) }

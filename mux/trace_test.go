@@ -16,11 +16,10 @@ import (
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
 
-// At debug, a message can be traced by its id: the submit's answer and
-// the receipt's storing each log the client (the orphan queue, when the
-// receipt came before the id, then "receipt matched" names the client),
-// the message_id, the upstream host and session and the status.
-func TestTraceByMessageID(t *testing.T) {
+// startObserved starts a mux with client "shop" (password "pw") in front
+// of a simulator, logging at debug into the returned observer.
+func startObserved(t *testing.T) (*mux.Mux, *observer.ObservedLogs, *simtest.Server) {
+	t.Helper()
 	s := simtest.NewServer(t, simtest.Account("acct", "secret"))
 	cfg, err := mux.Parse(fmt.Appendf(nil, `
 [server]
@@ -54,6 +53,15 @@ password = "pw"
 		_ = m.Shutdown(ctx)
 	})
 	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 1 })
+	return m, logs, s
+}
+
+// At debug, a message can be traced by its id: the submit's answer and
+// the receipt's storing each log the client (the orphan queue, when the
+// receipt came before the id, then "receipt matched" names the client),
+// the message_id, the upstream host and session and the status.
+func TestTraceByMessageID(t *testing.T) {
+	m, logs, s := startObserved(t)
 	c, err := esme.Dial(m.Addrs()[0].String(), "shop", "pw", esme.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -75,5 +83,20 @@ password = "pw"
 		if !found {
 			t.Errorf("no %q line for message %s with its client, upstream and status: %v", msg, id, logs.FilterMessage(msg).All())
 		}
+	}
+}
+
+// A refused bind is logged by the downstream side, with its session,
+// remote, system_id and the reason.
+func TestBindRefusedLogged(t *testing.T) {
+	m, logs, _ := startObserved(t)
+	if _, err := esme.Dial(m.Addrs()[0].String(), "shop", "guess", esme.Options{}); err == nil {
+		t.Fatal("bind with a wrong password succeeded")
+	}
+	eventually(t, 5*time.Second, func() bool { return logs.FilterMessage("bind refused: wrong password").Len() == 1 })
+	e := logs.FilterMessage("bind refused: wrong password").All()[0]
+	f := e.ContextMap()
+	if e.LoggerName != "downstream" || f["system_id"] != "shop" || f["session"] == nil || f["remote"] == nil {
+		t.Errorf("bind refused logged by %q with %v", e.LoggerName, f)
 	}
 }
