@@ -220,7 +220,7 @@ func (m *Mux) waitRoom(deadline time.Time, pause time.Duration) bool {
 
 // SubmitDone implements upstream.Waiter: the provider's answer to one
 // submit, or its absence. It runs on an upstream session's goroutines.
-func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, err error) {
+func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, sent time.Time, err error) {
 	b.inflight.Add(-1)
 	b.c.inflight.Add(-1)
 	seq := uint32(ref)
@@ -252,7 +252,7 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 		_ = r.Decode(resp[pdu.HeaderLen:]) // debug only: no id for an error answer
 		ce.Write(zap.String("system_id", b.c.id), zap.Uint64("session", b.s.ID()), zap.Uint32("seq", seq),
 			zap.String("message_id", string(r.MessageID)), zap.String("upstream", s.Host()), zap.Int("upstream_session", s.Index()),
-			zap.Stringer("command_status", h.Status))
+			zap.Stringer("command_status", h.Status), zap.Duration("latency", time.Since(sent)))
 	}
 	if h.Status == pdu.StatusOK && ref&refWantsReceipt != 0 {
 		if id := b.m.respMessageID(resp); len(id) > 0 {

@@ -69,7 +69,7 @@ type recorder struct{ ch chan result }
 
 func newRecorder(n int) *recorder { return &recorder{ch: make(chan result, n)} }
 
-func (r *recorder) SubmitDone(s *Session, ref uint64, req, resp []byte, err error) {
+func (r *recorder) SubmitDone(s *Session, ref uint64, req, resp []byte, _ time.Time, err error) {
 	res := result{s: s, ref: ref, reqSeq: pdu.Seq(req), err: err, throttled: s.Throttled(time.Now())}
 	if resp != nil {
 		res.resp = append([]byte(nil), resp...)

@@ -35,9 +35,10 @@ type Waiter interface {
 	// status), or with resp = nil and err = ErrTimeout or ErrSessionLost.
 	// req is the submit_sm as sent (upstream seq), so the caller can retry
 	// it elsewhere, e.g. after ESME_RTHROTTLED; req and resp are valid only
-	// during the call. It is called from the session's goroutines (read,
-	// write or slot) and must not block.
-	SubmitDone(s *Session, ref uint64, req, resp []byte, err error)
+	// during the call. sent is when the submit_sm went into the session's
+	// window, for the caller's latency. It is called from the session's
+	// goroutines (read, write or slot) and must not block.
+	SubmitDone(s *Session, ref uint64, req, resp []byte, sent time.Time, err error)
 }
 
 // Pool is the set of upstream sessions: SessionsPerHost slots on each

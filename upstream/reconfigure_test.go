@@ -31,7 +31,7 @@ type tally struct {
 	first   string
 }
 
-func (w *tally) SubmitDone(s *Session, ref uint64, req, resp []byte, err error) {
+func (w *tally) SubmitDone(s *Session, ref uint64, req, resp []byte, _ time.Time, err error) {
 	if h, _ := pdu.DecodeHeader(resp); err == nil && h.Status == pdu.StatusOK {
 		w.ok.Add(1)
 		return

@@ -317,7 +317,7 @@ func (s *Session) end(c *conn) {
 
 // done calls the waiter of p and recycles its buffer.
 func (s *Session) done(p pending, resp []byte, err error) {
-	p.w.SubmitDone(s, p.ref, *p.buf, resp, err)
+	p.w.SubmitDone(s, p.ref, *p.buf, resp, time.Unix(0, p.sent), err)
 	putBuf(p.buf)
 }
 
