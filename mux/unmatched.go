@@ -159,7 +159,18 @@ func (mt *matcher) fetch(ctx context.Context, now time.Time) error {
 		}
 	}
 	defer func() { mt.pending.Store(int64(len(mt.entries))) }()
-	room := mt.m.cfg.Server.MaxHeld - len(mt.entries)
+	// Entries without an id to match by (MOs no client claims) stay
+	// leased here too, so they are not fetched again each round, but they
+	// do not take the room of receipts: max_held counts those; the whole
+	// is bounded at four times that.
+	matchable := 0
+	for _, u := range mt.entries {
+		if u.id != "" {
+			matchable++
+		}
+	}
+	maxHeld := mt.m.cfg.Server.MaxHeld
+	room := min(maxHeld-matchable, 4*maxHeld-len(mt.entries))
 	if room <= 0 {
 		return nil
 	}
