@@ -39,8 +39,12 @@ func flood(t *testing.T, c *esme.Client, n int, stop <-chan struct{}, ok *atomic
 }
 
 // One client floods with many submits in flight, another wants a steady
-// share: with equal weights the steady one gets at least a third of what
-// the upstream windows carry, far more than its share of the requests.
+// share: with equal weights the steady one gets at least a quarter of
+// what the flooder gets, three times its share of the requests (4 of 52
+// in flight: without fair share it gets about 4/48 of the flooder's).
+// On two cores the flood's client takes CPU too, so the steady client's
+// next submit is often late: the ratio measured is 0.30–0.34, and a third
+// failed there about half the time on the code of before this change.
 func TestFairShareUnderFlood(t *testing.T) {
 	h := newHarnessFull(t, `module = "memory"`, "window = 2", "", simtest.RespLatency(10*time.Millisecond))
 	flooder := h.dial("shop", "shop-pw", esme.Options{})
@@ -56,7 +60,7 @@ func TestFairShareUnderFlood(t *testing.T) {
 	sw.Wait()
 	f, s := floodOK.Load(), steadyOK.Load()
 	t.Logf("accepted: flooder %d, steady %d", f, s)
-	if s*3 < f {
+	if s*4 < f {
 		t.Fatalf("steady client got %d against the flooder's %d: less than its share", s, f)
 	}
 }
