@@ -14,10 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
-	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 	_ "github.com/smpp-mux/smpp-mux/store/bolt"
@@ -124,25 +120,7 @@ address = %q
 [[upstream.host]]
 address = %q
 %s`, rebindWindow, storeTOML, s.Addrs()[0], s.Addrs()[1], clients.String())
-	cfg, err := mux.Parse([]byte(src))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	// Info, not Debug: a line per PDU would be most of the test's work.
-	m, err := mux.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
-	if err != nil {
-		t.Fatalf("mux.New: %v", err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
+	m := startMux(t, src) // logs at Warn: a line per PDU would be most of the test's work
 	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 4 })
 	addr := m.Addrs()[0].String()
 

@@ -68,7 +68,14 @@ func (c *call) fill(m *mux.Message) {
 	for tag, v := range pdu.TLVs(b[len(sm.ShortMessage):]).All() {
 		c.tlvs = append(c.tlvs, sdk.TLV{Tag: uint16(tag), Value: v})
 	}
-	c.msg = sdk.Message{
+	c.msg = sdkMessage(m, b[:len(sm.ShortMessage):len(sm.ShortMessage)], c.tlvs)
+}
+
+// sdkMessage is the sdk.Message of m with the given short_message and
+// TLVs (the caller decides whether they are copies or m's own bytes).
+func sdkMessage(m *mux.Message, short []byte, tlvs []sdk.TLV) sdk.Message {
+	sm := &m.SM
+	return sdk.Message{
 		Client:             m.Client,
 		SourceTON:          sm.SourceTON,
 		SourceNPI:          sm.SourceNPI,
@@ -80,8 +87,8 @@ func (c *call) fill(m *mux.Message) {
 		PriorityFlag:       sm.PriorityFlag,
 		DataCoding:         sm.DataCoding,
 		RegisteredDelivery: sm.RegisteredDelivery,
-		ShortMessage:       b[:len(sm.ShortMessage):len(sm.ShortMessage)],
-		TLVs:               c.tlvs,
+		ShortMessage:       short,
+		TLVs:               tlvs,
 	}
 }
 

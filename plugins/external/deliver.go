@@ -87,24 +87,9 @@ func (p *runner) deliverFailed(m *mux.Message, cause error) {
 // toSDK is the sdk.Message of m; its slices share m's bytes, which stay
 // put until Deliver returns.
 func toSDK(m *mux.Message) sdk.Message {
-	sm := &m.SM
 	var tlvs []sdk.TLV
-	for tag, v := range sm.TLVs.All() {
+	for tag, v := range m.SM.TLVs.All() {
 		tlvs = append(tlvs, sdk.TLV{Tag: uint16(tag), Value: v})
 	}
-	return sdk.Message{
-		Client:             m.Client,
-		SourceTON:          sm.SourceTON,
-		SourceNPI:          sm.SourceNPI,
-		SourceAddr:         string(sm.SourceAddr),
-		DestTON:            sm.DestTON,
-		DestNPI:            sm.DestNPI,
-		DestAddr:           string(sm.DestAddr),
-		ESMClass:           sm.ESMClass,
-		PriorityFlag:       sm.PriorityFlag,
-		DataCoding:         sm.DataCoding,
-		RegisteredDelivery: sm.RegisteredDelivery,
-		ShortMessage:       sm.ShortMessage,
-		TLVs:               tlvs,
-	}
+	return sdkMessage(m, m.SM.ShortMessage, tlvs)
 }
