@@ -100,10 +100,18 @@ type StoreConfig struct {
 	// stored for its client: a window for late duplicates. Default 1h; at
 	// dlr_ttl or more, ids keep dlr_ttl.
 	FinalTTL Duration `toml:"final_ttl"`
-	Module   Module   `toml:"-"` // the decoded store module, not yet provisioned
+	// Trace keeps each message's history (submit, receipts stored,
+	// delivered) in the store for GET /messages/{id}; default true. It
+	// costs throughput on the receipts path (bench/README.md): turn it
+	// off when every message counts.
+	Trace  *bool  `toml:"trace"`
+	Module Module `toml:"-"` // the decoded store module, not yet provisioned
 
 	fingerprint string // the module's decoded settings, to tell a changed [store] on reload
 }
+
+// Tracing reports whether [store] trace is on (the default).
+func (sc StoreConfig) Tracing() bool { return sc.Trace == nil || *sc.Trace }
 
 // UpstreamConfig is [upstream]: the binds to the provider.
 type UpstreamConfig struct {
@@ -554,7 +562,7 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 		sc.Name = "bolt"
 	}
 	own := map[string]toml.Primitive{}
-	for _, k := range []string{"dlr_ttl", "final_ttl", "journal", "journal_max_mb"} {
+	for _, k := range []string{"dlr_ttl", "final_ttl", "journal", "journal_max_mb", "trace"} {
 		if v, ok := keys[k]; ok {
 			own[k] = v
 			delete(keys, k)

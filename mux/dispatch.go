@@ -116,7 +116,9 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 		}
 		if !sent {
 			release = append(release, e.ID)
-			m.refs.take(c.id, e.ID)
+			if m.tracing() {
+				m.refs.take(c.id, e.ID)
+			}
 		}
 	}
 	if len(dropped) > 0 {

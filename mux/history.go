@@ -203,7 +203,7 @@ func (m *Mux) Message(ctx context.Context, id string) (MessageTrace, bool, error
 	}
 	t.MessageID, t.Client = keys[at], clients[at]
 	h, ok := m.store.(store.History)
-	if !ok {
+	if !ok || !m.tracing() { // no history kept: the owner only
 		return t, true, nil
 	}
 	t.Traced = true

@@ -132,7 +132,7 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 			m.finalTTL = ft
 		}
 	}
-	if _, ok := m.store.(store.History); ok {
+	if _, ok := m.store.(store.History); ok && cfg.Store.Tracing() {
 		m.tw = newBatcher(traceQueue, 512, m.traceBatch)
 	}
 	return m, nil

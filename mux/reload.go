@@ -191,6 +191,6 @@ func (m *Mux) reconfigure(ucfg upstream.Config, u UpstreamConfig) error {
 }
 
 // storeKeys is what of [store] must stay the same across a reload.
-func storeKeys(sc StoreConfig) [6]any {
-	return [6]any{sc.Name, sc.DLRTTL, sc.FinalTTL, sc.Journal, sc.JournalMaxMB, sc.fingerprint}
+func storeKeys(sc StoreConfig) [7]any {
+	return [7]any{sc.Name, sc.DLRTTL, sc.FinalTTL, sc.Journal, sc.JournalMaxMB, sc.Tracing(), sc.fingerprint}
 }
