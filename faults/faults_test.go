@@ -175,10 +175,10 @@ type faultSpec struct {
 	// the store cannot take before the entry's lease (2 x response_timeout)
 	// runs out lets the entry be delivered again.
 	storeDown bool
-	restart bool                        // recovery bound: a mux restart's
-	others  bool                        // the steady clients must be untouched while the fault lasts
-	noRecov bool                        // no throughput dip expected; recovery is still measured
-	muxDown bool                        // the mux is expected to have exited (never)
+	restart   bool // recovery bound: a mux restart's
+	others    bool // the steady clients must be untouched while the fault lasts
+	noRecov   bool // no throughput dip expected; recovery is still measured
+	muxDown   bool // the mux is expected to have exited (never)
 	// instances is how many mux processes run, on one store and one
 	// provider account (a fleet); 0 is 1. See startFleet.
 	instances int
