@@ -112,6 +112,15 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), "bind refused: remote locked out")
 		return
 	}
+	// A check begun must end, even if the Binder panics (the read loop
+	// recovers it): else the address keeps a check running for ever, and
+	// its next binds wait for it.
+	ended := !ipOK
+	defer func() {
+		if !ended {
+			s.srv.lock.End(ip, time.Now(), true)
+		}
+	}()
 	typ := bindTypeOf(h.ID)
 	handler, st := s.check(BindRequest{
 		Type:       typ,
@@ -123,7 +132,8 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	if st == pdu.StatusOK && handler == nil {
 		st = pdu.StatusBindFail
 	}
-	if ipOK {
+	if !ended {
+		ended = true
 		s.endCheck(ip, st != pdu.StatusOK)
 	}
 	if st != pdu.StatusOK {
@@ -144,6 +154,10 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 // beginCheck waits for the remote IP's turn to run a bind check; false
 // means the IP is locked out, or the session or the server is closing.
 func (s *Session) beginCheck(ip netip.Addr) bool {
+	// The bind timeout is a read deadline, and nothing is read while a
+	// bind waits here: bound the wait by it too.
+	timeout := time.NewTimer(s.srv.cfg.BindTimeout)
+	defer timeout.Stop()
 	for {
 		ok, wait := s.srv.lock.Begin(ip, time.Now())
 		switch {
@@ -154,6 +168,8 @@ func (s *Session) beginCheck(ip netip.Addr) bool {
 		}
 		select {
 		case <-wait:
+		case <-timeout.C:
+			return false
 		case <-s.conn.Done():
 			return false
 		case <-s.srv.quit:
@@ -168,8 +184,12 @@ func (s *Session) beginCheck(ip netip.Addr) bool {
 // that closes, or a server that stops, while waiting for a slot is
 // refused without a check.
 func (s *Session) check(req BindRequest) (Handler, pdu.Status) {
+	timeout := time.NewTimer(s.srv.cfg.BindTimeout) // see beginCheck
+	defer timeout.Stop()
 	select {
 	case s.srv.checks <- struct{}{}:
+	case <-timeout.C:
+		return nil, pdu.StatusBindFail
 	case <-s.conn.Done():
 		return nil, pdu.StatusBindFail
 	case <-s.srv.quit:

@@ -293,3 +293,25 @@ func TestBindRefusalStats(t *testing.T) {
 		t.Fatalf("stats %+v: want 1 malformed bind, 1 lockout, 2 binds refused while locked out", st)
 	}
 }
+
+// panicBinder panics on every bind, as a Binder with a bug would.
+type panicBinder struct{}
+
+func (panicBinder) Bind(*Session, BindRequest) (Handler, pdu.Status) { panic("binder bug") }
+
+// A bind check ends even when the Binder panics: the address has no check
+// left running, so its next binds do not wait for one for ever.
+func TestBindCheckEndsOnPanic(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{BindFailLimit: 5}, panicBinder{})
+	c := dial(t, ts.addr)
+	c.send(pdu.CmdBindTransceiver, 0, bindPDU("shop", "secret"))
+	c.expectClosed(waitBound)
+	ip := netip.MustParseAddr("127.0.0.1")
+	eventually(t, waitBound, func() bool {
+		ts.lock.mu.Lock()
+		defer ts.lock.mu.Unlock()
+		f := ts.lock.ips[ip]
+		return f != nil && f.inflight == 0 && f.n == 1
+	}, "the check ended and counted as a failure")
+}
