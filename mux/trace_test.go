@@ -1,7 +1,6 @@
 package mux_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -21,7 +20,8 @@ import (
 func startObserved(t *testing.T) (*mux.Mux, *observer.ObservedLogs, *simtest.Server) {
 	t.Helper()
 	s := simtest.NewServer(t, simtest.Account("acct", "secret"))
-	cfg, err := mux.Parse(fmt.Appendf(nil, `
+	core, logs := observer.New(zapcore.DebugLevel)
+	m := startMuxLog(t, fmt.Sprintf(`
 [server]
 listen = "127.0.0.1:0"
 [store]
@@ -35,23 +35,7 @@ address = %q
 [[client]]
 system_id = "shop"
 password = "pw"
-`, s.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	core, logs := observer.New(zapcore.DebugLevel)
-	m, err := mux.New(cfg, zap.New(core))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = m.Shutdown(ctx)
-	})
+`, s.Addr()), zap.New(core))
 	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 1 })
 	return m, logs, s
 }

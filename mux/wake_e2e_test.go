@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
@@ -24,11 +25,17 @@ import (
 // the test ends.
 func startMux(t *testing.T, src string) *mux.Mux {
 	t.Helper()
+	return startMuxLog(t, src, zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)))
+}
+
+// startMuxLog is startMux logging to log.
+func startMuxLog(t *testing.T, src string, log *zap.Logger) *mux.Mux {
+	t.Helper()
 	cfg, err := mux.Parse([]byte(src))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	m, err := mux.New(cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)))
+	m, err := mux.New(cfg, log)
 	if err != nil {
 		t.Fatalf("mux.New: %v", err)
 	}
