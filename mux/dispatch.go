@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,6 +12,60 @@ import (
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/store"
 )
+
+// Dispatcher is the room of deliveries to clients: one goroutine per
+// configured client fetches its queued reports and MOs from the store
+// (leased for lease), runs its deliver rules and hands them to its
+// bound receiver sessions within their windows; the clients' answers come
+// back through delivered, and are acknowledged or released in the store
+// in batches (ackBatch). Refused entries wait for their back-off
+// (dispatch_backoff.go). It only reads the store's queues: what goes into
+// them is the Intake's.
+type Dispatcher struct {
+	shared
+	lease time.Duration // a fetched entry's lease: twice [server] response_timeout
+	aw    *batcher[ackJob]
+
+	ctx    context.Context // of the dispatchers; set by start
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newDispatcher(sh shared, sc ServerConfig) *Dispatcher {
+	d := &Dispatcher{shared: sh, lease: 2 * sc.ResponseTimeout.Or(30*time.Second)}
+	d.aw = newBatcher(4096, 512, d.ackBatch)
+	return d
+}
+
+// start starts the acknowledgements, a dispatcher for each client and the
+// store's wake-ups.
+func (d *Dispatcher) start(clients map[string]*client) {
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.wg.Go(func() { d.aw.run(d.ctx) })
+	for _, c := range clients {
+		d.add(c)
+	}
+	if n, ok := d.store.(store.Notifier); ok {
+		d.wg.Go(func() { d.wakeups(d.ctx, n) })
+	}
+}
+
+// running reports whether start was called.
+func (d *Dispatcher) running() bool { return d.ctx != nil }
+
+// add starts the dispatcher of a client; c.stop ends it.
+func (d *Dispatcher) add(c *client) {
+	ctx, cancel := context.WithCancel(d.ctx)
+	c.stop = cancel
+	d.wg.Go(func() { d.dispatch(ctx, c) })
+}
+
+// stop ends every dispatcher and the acknowledgements (the queued ones
+// are written first), and waits for them.
+func (d *Dispatcher) stop() {
+	d.cancel()
+	d.wg.Wait()
+}
 
 // dispatchPoll is how often a dispatcher looks at its queue without being
 // woken: for leases that ran out, and for reports another instance stored
@@ -21,30 +76,30 @@ const dispatchPoll = time.Second
 // wakeups wakes the dispatchers of the clients another instance stored
 // reports or MOs for, as the store tells (store.Notifier), until ctx ends.
 // Clients this config does not have are ignored.
-func (m *Mux) wakeups(ctx context.Context, n store.Notifier) {
+func (d *Dispatcher) wakeups(ctx context.Context, n store.Notifier) {
 	err := n.Subscribe(ctx, func(client string) {
-		lv := m.live.Load()
+		lv := d.live.Load()
 		if client == store.AllClients {
-			m.metrics.wakeAll.Add(1)
+			d.metrics.wakeAll.Add(1)
 			for _, c := range lv.byID {
 				c.notify()
 			}
 			return
 		}
 		if c := lv.byID[client]; c != nil {
-			m.metrics.wakeups.Add(1)
+			d.metrics.wakeups.Add(1)
 			c.notify()
 		}
 	})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
-		m.log.Warn("no wake-ups from the store; queues are polled every second", zap.Error(err))
+		d.log.Warn("no wake-ups from the store; queues are polled every second", zap.Error(err))
 	}
 }
 
 // dispatch delivers one client's queued reports and MOs to its bound
 // receiver and transceiver sessions, spread over them, until ctx ends.
 // It runs one goroutine per configured client.
-func (m *Mux) dispatch(ctx context.Context, c *client) {
+func (d *Dispatcher) dispatch(ctx context.Context, c *client) {
 	t := time.NewTicker(dispatchPoll)
 	defer t.Stop()
 	var sessions []*binding
@@ -55,7 +110,7 @@ func (m *Mux) dispatch(ctx context.Context, c *client) {
 		case <-c.wake:
 		case <-t.C:
 		}
-		m.releaseRefused(ctx, c)
+		d.releaseRefused(ctx, c)
 		for {
 			sessions = c.receivers(sessions[:0])
 			room := 0
@@ -65,9 +120,9 @@ func (m *Mux) dispatch(ctx context.Context, c *client) {
 			if room == 0 {
 				break
 			}
-			n, err := m.deliverBatch(ctx, c, sessions, room)
+			n, err := d.deliverBatch(ctx, c, sessions, room)
 			if err != nil && ctx.Err() == nil {
-				m.log.Warn("cannot fetch queued reports", zap.String("system_id", c.id), zap.Error(err))
+				d.log.Warn("cannot fetch queued reports", zap.String("system_id", c.id), zap.Error(err))
 			}
 			if n < room || err != nil {
 				break
@@ -77,8 +132,8 @@ func (m *Mux) dispatch(ctx context.Context, c *client) {
 }
 
 // deliverBatch fetches up to room entries and hands them to sessions.
-func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, room int) (int, error) {
-	entries, err := m.store.Fetch(ctx, c.id, room, m.entryLease())
+func (d *Dispatcher) deliverBatch(ctx context.Context, c *client, sessions []*binding, room int) (int, error) {
+	entries, err := d.store.Fetch(ctx, c.id, room, d.lease)
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
@@ -89,7 +144,7 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 		for i, e := range entries {
 			ids[i] = e.ID
 		}
-		return 0, m.store.Release(ctx, c.id, ids)
+		return 0, d.store.Release(ctx, c.id, ids)
 	}
 	defer cc.gen.leave()
 	delivers := cc.delivers
@@ -97,13 +152,13 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 	for _, e := range entries {
 		if len(delivers) > 0 {
 			var drop bool
-			e.Frame, drop = m.applyDeliverRules(c, delivers, e.Frame)
+			e.Frame, drop = d.applyDeliverRules(c, delivers, e.Frame)
 			if drop {
 				dropped = append(dropped, e.ID)
 				continue
 			}
 		}
-		m.noteDelivery(c.id, e) // before it is sent: its answer may come at once
+		d.noteDelivery(c.id, e) // before it is sent: its answer may come at once
 		sent := false
 		for tries := 0; tries < len(sessions) && !sent; tries++ {
 			b := sessions[i%len(sessions)]
@@ -116,42 +171,36 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 		}
 		if !sent {
 			release = append(release, e.ID)
-			if m.tracing() {
-				m.refs.take(c.id, e.ID)
+			if d.tracing() {
+				d.refs.take(c.id, e.ID)
 			}
 		}
 	}
 	if len(dropped) > 0 {
-		m.metrics.deliverDropped.Add(uint64(len(dropped)))
-		if err := m.store.Ack(ctx, c.id, dropped); err != nil {
+		d.metrics.deliverDropped.Add(uint64(len(dropped)))
+		if err := d.store.Ack(ctx, c.id, dropped); err != nil {
 			return len(entries), err
 		}
 	}
 	if len(release) > 0 {
-		if err := m.store.Release(ctx, c.id, release); err != nil {
+		if err := d.store.Release(ctx, c.id, release); err != nil {
 			return len(entries), err
 		}
 	}
 	return len(entries), nil
 }
 
-// entryLease is how long a fetched entry stays with its deliverer before
-// the store offers it again.
-func (m *Mux) entryLease() time.Duration {
-	return 2 * m.cfg.Server.ResponseTimeout.Or(30*time.Second)
-}
-
 // applyDeliverRules runs the client's deliver rules over a queued
 // deliver_sm; it returns the frame to send (encoded anew when a rule
 // changed it) or drop.
-func (m *Mux) applyDeliverRules(c *client, rules deliverChain, frame []byte) ([]byte, bool) {
+func (d *Dispatcher) applyDeliverRules(c *client, rules deliverChain, frame []byte) ([]byte, bool) {
 	msg := &c.dmsg
 	msg.Reset(c.id)
 	if err := msg.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
 		return frame, false // not ours to judge: deliver it as the provider sent it
 	}
 	if err := rules.run(msg); err != nil {
-		if ce := m.log.Check(zap.DebugLevel, "deliver_sm dropped by a rule"); ce != nil {
+		if ce := d.log.Check(zap.DebugLevel, "deliver_sm dropped by a rule"); ce != nil {
 			ce.Write(zap.String("system_id", c.id), zap.Error(err))
 		}
 		return nil, true
@@ -166,21 +215,21 @@ func (m *Mux) applyDeliverRules(c *client, rules deliverChain, frame []byte) ([]
 // entries leave the store; entries the client refused wait for their
 // back-off (see refusals), and the others (no answer in time, session
 // closed) are released for redelivery at once.
-func (m *Mux) delivered(b *binding, ref string, st pdu.Status, err error) {
+func (d *Dispatcher) delivered(b *binding, ref string, st pdu.Status, err error) {
 	ok := err == nil && st == pdu.StatusOK
 	switch {
 	case ok:
-		m.metrics.delivered.Add(1)
+		d.metrics.delivered.Add(1)
 		b.c.refusals.acked(ref)
 	case err == nil:
 		b.c.stats.refused(st)
-		wait := b.c.refusals.refused(ref, time.Now(), m.entryLease())
-		if ce := m.log.Check(zap.DebugLevel, "deliver_sm refused by the client"); ce != nil {
+		wait := b.c.refusals.refused(ref, time.Now(), d.lease)
+		if ce := d.log.Check(zap.DebugLevel, "deliver_sm refused by the client"); ce != nil {
 			ce.Write(zap.String("system_id", b.c.id), zap.Uint64("session", b.s.ID()), zap.Stringer("command_status", st), zap.Duration("retry_in", wait))
 		}
 		return // released by the dispatcher when the back-off has run out
 	}
-	if !m.aw.add(ackJob{client: b.c, id: ref, ok: ok}) {
+	if !d.aw.add(ackJob{client: b.c, id: ref, ok: ok}) {
 		return // shutting down: the lease runs out and the entry is delivered again
 	}
 }
@@ -193,7 +242,7 @@ type ackJob struct {
 }
 
 // ackBatch acknowledges or releases entries, grouped by client.
-func (m *Mux) ackBatch(batch []ackJob) {
+func (d *Dispatcher) ackBatch(batch []ackJob) {
 	type key struct {
 		c  *client
 		ok bool
@@ -204,15 +253,15 @@ func (m *Mux) ackBatch(batch []ackJob) {
 		groups[k] = append(groups[k], j.id)
 	}
 	for k, ids := range groups {
-		m.traceAcks(k.c.id, ids, k.ok)
-		err := m.retryStore(func(ctx context.Context) error {
+		d.traceAcks(k.c.id, ids, k.ok)
+		err := d.retryStore(func(ctx context.Context) error {
 			if k.ok {
-				return m.store.Ack(ctx, k.c.id, ids)
+				return d.store.Ack(ctx, k.c.id, ids)
 			}
-			return m.store.Release(ctx, k.c.id, ids)
+			return d.store.Release(ctx, k.c.id, ids)
 		})
 		if err != nil && !errors.Is(err, store.ErrClosed) {
-			m.log.Warn("cannot update the report queue; entries will be delivered again", zap.Error(err))
+			d.log.Warn("cannot update the report queue; entries will be delivered again", zap.Error(err))
 		}
 		k.c.notify()
 	}
@@ -227,7 +276,7 @@ const ackRetryFor = 20 * time.Second
 // stops, or ackRetryFor has passed, backing off from 50ms to 1s: a client
 // that acknowledged a report while the store was down does not get it
 // again once the store is back.
-func (m *Mux) retryStore(op func(context.Context) error) error {
+func (d *Dispatcher) retryStore(op func(context.Context) error) error {
 	ctx := context.Background()
 	deadline := time.Now().Add(ackRetryFor)
 	wait := 50 * time.Millisecond
@@ -239,7 +288,7 @@ func (m *Mux) retryStore(op func(context.Context) error) error {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-m.stopping:
+		case <-d.stopping:
 			t.Stop()
 			return err
 		}

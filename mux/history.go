@@ -85,36 +85,57 @@ func (d *deliveredRefs) take(client, entry string) (deliveredRef, bool) {
 	return r, ok
 }
 
+// tracer records the steps of messages in the store, when it keeps a
+// store.History and [store] trace is on; every room records through it.
+type tracer struct {
+	tw       *batcher[store.Event] // nil: no traces are kept
+	refs     deliveredRefs         // receipts sent to clients, for their traces
+	hist     store.History
+	ttl      time.Duration // dlr_ttl: the events go with the ids
+	storeErr *repeatLog
+}
+
+// newTracer returns the tracer of st under sc; its batcher is run by the
+// caller when tracing.
+func newTracer(st store.Store, sc StoreConfig, storeErr *repeatLog) *tracer {
+	t := &tracer{ttl: sc.DLRTTL.Or(72 * time.Hour), storeErr: storeErr}
+	if h, ok := st.(store.History); ok && sc.Tracing() {
+		t.hist = h
+		t.tw = newBatcher(traceQueue, 512, t.traceBatch)
+	}
+	return t
+}
+
 // tracing reports whether the store keeps traces.
-func (m *Mux) tracing() bool { return m.tw != nil }
+func (tr *tracer) tracing() bool { return tr.tw != nil }
 
 // trace queues an event for the store, or drops it when the queue is
 // full or the mux is stopping.
-func (m *Mux) trace(e store.Event) {
-	if m.tw == nil {
+func (tr *tracer) trace(e store.Event) {
+	if tr.tw == nil {
 		return
 	}
 	select {
-	case <-m.tw.stop:
+	case <-tr.tw.stop:
 		return
 	default:
 	}
 	select {
-	case m.tw.ch <- e:
+	case tr.tw.ch <- e:
 	default:
 	}
 }
 
 // traceBatch writes a batch of events to the store.
-func (m *Mux) traceBatch(batch []store.Event) {
-	if err := m.store.(store.History).AddEvents(context.Background(), batch); err != nil && !errors.Is(err, store.ErrClosed) {
-		m.storeErr.log("cannot record message traces", err)
+func (tr *tracer) traceBatch(batch []store.Event) {
+	if err := tr.hist.AddEvents(context.Background(), batch); err != nil && !errors.Is(err, store.ErrClosed) {
+		tr.storeErr.log("cannot record message traces", err)
 	}
 }
 
 // traceExpiry is when the events recorded now may go: with the ids.
-func (m *Mux) traceExpiry(now time.Time) time.Time {
-	return now.Add(m.cfg.Store.DLRTTL.Or(72 * time.Hour))
+func (tr *tracer) traceExpiry(now time.Time) time.Time {
+	return now.Add(tr.ttl)
 }
 
 // receiptFields returns a receipt's message id and stat, from its
@@ -132,27 +153,27 @@ func receiptFields(frame []byte) (id, stat string) {
 }
 
 // noteDelivery notes a receipt sent to a client, for its delivered event.
-func (m *Mux) noteDelivery(client string, e store.Entry) {
-	if !m.tracing() || e.Kind != store.KindReport {
+func (tr *tracer) noteDelivery(client string, e store.Entry) {
+	if !tr.tracing() || e.Kind != store.KindReport {
 		return
 	}
 	id, stat := receiptFields(e.Frame)
 	if id == "" {
 		return
 	}
-	m.refs.put(client, e.ID, deliveredRef{id: IDKey(id), stat: stat, at: time.Now()})
+	tr.refs.put(client, e.ID, deliveredRef{id: IDKey(id), stat: stat, at: time.Now()})
 }
 
 // traceAcks records the delivered events of acknowledged entries, and
 // forgets the notes of released ones.
-func (m *Mux) traceAcks(client string, entries []string, acked bool) {
-	if !m.tracing() {
+func (tr *tracer) traceAcks(client string, entries []string, acked bool) {
+	if !tr.tracing() {
 		return
 	}
 	now := time.Now()
 	for _, id := range entries {
-		if r, ok := m.refs.take(client, id); ok && acked {
-			m.trace(store.Event{ID: r.id, Kind: store.EventDelivered, At: now, Queue: client, Stat: r.stat, Expires: m.traceExpiry(now)})
+		if r, ok := tr.refs.take(client, id); ok && acked {
+			tr.trace(store.Event{ID: r.id, Kind: store.EventDelivered, At: now, Queue: client, Stat: r.stat, Expires: tr.traceExpiry(now)})
 		}
 	}
 }
@@ -313,8 +334,8 @@ func shortText(frame []byte, n int) string {
 
 // traceMoves records receipts moved out of the orphan queue to the
 // clients their ids resolved to.
-func (m *Mux) traceMoves(rs []*report) {
-	if !m.tracing() {
+func (tr *tracer) traceMoves(rs []*report) {
+	if !tr.tracing() {
 		return
 	}
 	now := time.Now()
@@ -324,6 +345,6 @@ func (m *Mux) traceMoves(rs []*report) {
 			k = IDKey(r.id)
 		}
 		_, stat := receiptFields(r.frame)
-		m.trace(store.Event{ID: k, Kind: store.EventMoved, At: now, Queue: r.client, Stat: stat, Since: r.since, Expires: m.traceExpiry(now)})
+		tr.trace(store.Event{ID: k, Kind: store.EventMoved, At: now, Queue: r.client, Stat: stat, Since: r.since, Expires: tr.traceExpiry(now)})
 	}
 }

@@ -52,13 +52,13 @@ type Mux struct {
 	wbKept     chan struct{} // cap 1: ids were kept; write them back after the back-off
 	idw        *batcher[idJob]
 	rw         *batcher[report]
-	pair       pairing // the store writes of idw's and rw's batches, paired
-	aw         *batcher[ackJob]
-	xw         *batcher[string]      // keys of message ids whose final receipt was stored; see expireBatch
-	finalTTL   time.Duration         // [store] final_ttl; 0: ids keep dlr_ttl
-	tw         *batcher[store.Event] // message traces, when the store keeps them (trace.go)
-	refs       deliveredRefs         // receipts sent to clients, for their traces
+	pair       pairing          // the store writes of idw's and rw's batches, paired
+	xw         *batcher[string] // keys of message ids whose final receipt was stored; see expireBatch
+	finalTTL   time.Duration    // [store] final_ttl; 0: ids keep dlr_ttl
 	metrics    Metrics
+	*tracer
+
+	dispatcher *Dispatcher
 
 	matcher  *matcher   // receipts stored unmatched, moved to their clients once their ids are known
 	storeErr *repeatLog // store errors, which repeat per batch while the store is down
@@ -70,9 +70,9 @@ type Mux struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 	// Background work, in the order Shutdown stops it.
-	upCtx, dispatchCtx, workCtx       context.Context
-	upCancel, dispatchCancel, workEnd context.CancelFunc
-	dispatchWG, workWG, serveWG       sync.WaitGroup
+	upCtx, workCtx    context.Context
+	upCancel, workEnd context.CancelFunc
+	workWG, serveWG   sync.WaitGroup
 }
 
 // live is what a reload may change: the clients of one config and the
@@ -125,16 +125,15 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	m.down = downstream.NewServer(downstreamConfig(cfg, log), m)
 	m.idw = newBatcher(4096, 512, m.idBatch)
 	m.rw = newBatcher(4096, 512, m.reportBatch)
-	m.aw = newBatcher(4096, 512, m.ackBatch)
 	m.xw = newBatcher(4096, 512, m.expireBatch)
 	if _, ok := m.store.(store.IDExpirer); ok {
 		if ft := cfg.Store.FinalTTL.Or(time.Hour); ft < cfg.Store.DLRTTL.Or(72*time.Hour) {
 			m.finalTTL = ft
 		}
 	}
-	if _, ok := m.store.(store.History); ok && cfg.Store.Tracing() {
-		m.tw = newBatcher(traceQueue, 512, m.traceBatch)
-	}
+	m.tracer = newTracer(m.store, cfg.Store, m.storeErr)
+	sh := shared{store: m.store, live: &m.live, metrics: &m.metrics, log: log, storeErr: m.storeErr, stopping: m.stopping, tracer: m.tracer}
+	m.dispatcher = newDispatcher(sh, cfg.Server)
 	return m, nil
 }
 
@@ -214,7 +213,6 @@ func (m *Mux) Start() error {
 	}
 	base := context.Background()
 	m.upCtx, m.upCancel = context.WithCancel(base)
-	m.dispatchCtx, m.dispatchCancel = context.WithCancel(base)
 	m.workCtx, m.workEnd = context.WithCancel(base)
 	m.up.Load().pool.Start(m.upCtx)
 	m.workWG.Go(func() { m.idw.run(m.workCtx) })
@@ -225,13 +223,7 @@ func (m *Mux) Start() error {
 		m.workWG.Go(func() { m.tw.run(m.workCtx) })
 	}
 	m.workWG.Go(func() { m.writeBackLoop(m.workCtx) })
-	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
-	for _, c := range m.live.Load().byID {
-		m.startDispatch(c)
-	}
-	if n, ok := m.store.(store.Notifier); ok {
-		m.dispatchWG.Go(func() { m.wakeups(m.dispatchCtx, n) })
-	}
+	m.dispatcher.start(m.live.Load().byID)
 	for _, ln := range m.listeners {
 		m.serveWG.Go(func() { _ = m.down.Serve(ln) })
 	}
@@ -321,8 +313,7 @@ func (m *Mux) shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("downstream: %w", err))
 	}
 	m.serveWG.Wait()
-	m.dispatchCancel()
-	m.dispatchWG.Wait()
+	m.dispatcher.stop()
 	if err := m.cleanupModules(); err != nil {
 		errs = append(errs, err)
 	}
@@ -437,13 +428,6 @@ func newLive(cfg *Config) *live {
 		}
 	}
 	return lv
-}
-
-// startDispatch starts the dispatcher of a client.
-func (m *Mux) startDispatch(c *client) {
-	ctx, cancel := context.WithCancel(m.dispatchCtx)
-	c.stop = cancel
-	m.dispatchWG.Go(func() { m.dispatch(ctx, c) })
 }
 
 // provisionRules provisions and validates every client's rules of cfg in

@@ -58,7 +58,7 @@ func (m *Mux) Reload(cfg *Config) error {
 		return fmt.Errorf("reload: the mux is stopping")
 	default:
 	}
-	if m.dispatchCtx == nil {
+	if !m.dispatcher.running() {
 		return fmt.Errorf("reload: the mux has not started")
 	}
 	if err := liveChangeable(m.cfg, cfg); err != nil {
@@ -104,7 +104,7 @@ func (m *Mux) Reload(cfg *Config) error {
 	}
 	m.live.Store(lv)
 	for _, c := range added {
-		m.startDispatch(c)
+		m.dispatcher.add(c)
 	}
 	for id, c := range old.byID {
 		if lv.byID[id] == nil {

@@ -291,7 +291,7 @@ func (m *Mux) respMessageID(resp []byte) []byte {
 // Delivered implements downstream.Handler: the client's answer to one of
 // its reports or MOs.
 func (b *binding) Delivered(s *downstream.Session, ref string, st pdu.Status, err error) {
-	b.m.delivered(b, ref, st, err)
+	b.m.dispatcher.delivered(b, ref, st, err)
 }
 
 // Bound implements downstream.BoundHandler: the bind_resp is on its way,

@@ -93,13 +93,13 @@ func (r *refusals) takeDue(now time.Time) []string {
 // releaseRefused releases the client's refused entries whose back-off has
 // run out, so that the dispatcher delivers them again. It runs on the
 // client's dispatcher goroutine.
-func (m *Mux) releaseRefused(ctx context.Context, c *client) {
+func (d *Dispatcher) releaseRefused(ctx context.Context, c *client) {
 	ids := c.refusals.takeDue(time.Now())
 	if len(ids) == 0 {
 		return
 	}
-	if err := m.store.Release(ctx, c.id, ids); err != nil && ctx.Err() == nil {
+	if err := d.store.Release(ctx, c.id, ids); err != nil && ctx.Err() == nil {
 		// The lease runs out instead; the entries come back then.
-		m.log.Warn("cannot release refused entries", zap.String("system_id", c.id), zap.Error(err))
+		d.log.Warn("cannot release refused entries", zap.String("system_id", c.id), zap.Error(err))
 	}
 }
