@@ -182,7 +182,7 @@ func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := upstream.NewPool(ucfg, m)
+	p, err := upstream.NewPool(ucfg, m.intake)
 	if err != nil {
 		return nil, err
 	}

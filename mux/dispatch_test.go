@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/zap"
@@ -44,9 +45,15 @@ func newQueueStore() *queueStore {
 	return &queueStore{acked: map[string][]string{}, released: map[string][]string{}}
 }
 
-// testShared is what a room needs to run alone, over st.
-func testShared(st store.Store) shared {
-	return shared{store: st, metrics: &Metrics{}, log: zap.NewNop(), storeErr: newRepeatLog(zap.NewNop(), 0),
+// testShared is what a room needs to run alone, over st, with the
+// clients of cfg.
+func testShared(st store.Store, cfg *Config) shared {
+	lv := &atomic.Pointer[live]{}
+	lv.Store(newLive(cfg))
+	for _, cc := range cfg.Clients {
+		lv.Load().byID[cc.SystemID] = newClient(cc, &ruleGen{})
+	}
+	return shared{store: st, live: lv, metrics: &Metrics{}, log: zap.NewNop(), storeErr: newRepeatLog(zap.NewNop(), 0),
 		stopping: make(chan struct{}), tracer: &tracer{}}
 }
 
@@ -63,7 +70,7 @@ func drain[T any](b *batcher[T]) {
 // acknowledged nor released yet; the client's dispatcher is woken.
 func TestDispatcherAnswers(t *testing.T) {
 	qs := newQueueStore()
-	d := newDispatcher(testShared(qs), ServerConfig{})
+	d := newDispatcher(testShared(qs, &Config{}), ServerConfig{})
 	c := newClient(ClientConfig{SystemID: "shop"}, &ruleGen{})
 	b := &binding{c: c}
 	d.delivered(b, "taken", pdu.StatusOK, nil)
@@ -100,7 +107,7 @@ func TestDispatcherAnswers(t *testing.T) {
 func TestDispatcherAckRetryEndsAtShutdown(t *testing.T) {
 	qs := newQueueStore()
 	qs.ackErr = errors.New("disk full")
-	sh := testShared(qs)
+	sh := testShared(qs, &Config{})
 	stopping := make(chan struct{})
 	sh.stopping = stopping
 	d := newDispatcher(sh, ServerConfig{})

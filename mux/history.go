@@ -208,7 +208,7 @@ func (m *Mux) Message(ctx context.Context, id string) (MessageTrace, bool, error
 		return MessageTrace{}, false, nil
 	}
 	t := MessageTrace{Receipts: []ReceiptTrace{}}
-	clients, found, err := m.lookupIDs(ctx, keys)
+	clients, found, err := lookupIDs(ctx, m.store, keys)
 	if err != nil {
 		return t, false, err
 	}

@@ -24,12 +24,11 @@ import (
 // the upstream pool to the provider, the store, and the routing between
 // them. Create it with New, run it with Start, stop it with Shutdown.
 type Mux struct {
-	cfg       *Config
-	log       *zap.Logger
-	orphanLog *zap.Logger // sampled: orphans can come in floods
-	badIDLog  *zap.Logger // sampled: a provider's malformed message_ids, one a submit
-	mctx      Context     // the store module; lives as long as the mux
-	mcancel   context.CancelFunc
+	cfg      *Config
+	log      *zap.Logger
+	badIDLog *zap.Logger // sampled: a provider's malformed message_ids, one a submit
+	mctx     Context     // the store module; lives as long as the mux
+	mcancel  context.CancelFunc
 
 	reloadMu    sync.Mutex // one Reload at a time
 	rulesMu     sync.Mutex // guards rulesCtx, rulesCancel, rulesGen: the rule modules of the live config
@@ -43,25 +42,13 @@ type Mux struct {
 	down  *downstream.Server
 	live  atomic.Pointer[live]
 
-	affinity   affinity
-	recent     recentReports
-	fair       fairShare
-	idFallback idFallback    // ids the store failed to write, until written back
-	journal    *idJournal    // the same ids on disk
-	wbNow      chan struct{} // cap 1: the store took a write; write the kept ids back now
-	wbKept     chan struct{} // cap 1: ids were kept; write them back after the back-off
-	idw        *batcher[idJob]
-	rw         *batcher[report]
-	pair       pairing          // the store writes of idw's and rw's batches, paired
-	xw         *batcher[string] // keys of message ids whose final receipt was stored; see expireBatch
-	finalTTL   time.Duration    // [store] final_ttl; 0: ids keep dlr_ttl
-	metrics    Metrics
+	affinity affinity
+	fair     fairShare
+	metrics  Metrics
 	*tracer
 
+	intake     *Intake
 	dispatcher *Dispatcher
-
-	matcher  *matcher   // receipts stored unmatched, moved to their clients once their ids are known
-	storeErr *repeatLog // store errors, which repeat per batch while the store is down
 
 	listeners []net.Listener
 	stopping  chan struct{} // closed when Shutdown begins
@@ -92,29 +79,27 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 		log = zap.NewNop()
 	}
 	mctx, cancel := NewContext(context.Background(), log)
-	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{}),
-		wbNow: make(chan struct{}, 1), wbKept: make(chan struct{}, 1)}
-	m.matcher = newMatcher(m)
-	m.storeErr = newRepeatLog(log, 10*time.Second)
+	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{})}
 	// m, not the result, is cleaned up: the error returns set the result
 	// to nil before a deferred call runs.
 	defer func() {
 		if err != nil {
-			if m.journal != nil {
-				m.journal.close() // its lock
+			if m.intake != nil {
+				m.intake.journal.close() // its lock
 			}
 			if cerr := m.cleanupModules(); cerr != nil {
 				log.Warn("cleanup after a failed start", zap.Error(cerr))
 			}
 		}
 	}()
-	m.orphanLog = log.WithOptions(zap.WrapCore(sampled))
 	m.badIDLog = log.WithOptions(zap.WrapCore(sampled))
 	if err := m.provision(); err != nil {
 		return nil, err
 	}
-	m.journal = newJournal(journalPath(cfg.Store, m.store), cfg.Store.JournalMaxMB)
-	if err := m.replayJournal(); err != nil {
+	storeErr := newRepeatLog(log, 10*time.Second)
+	m.tracer = newTracer(m.store, cfg.Store, storeErr)
+	sh := shared{store: m.store, live: &m.live, metrics: &m.metrics, log: log, storeErr: storeErr, stopping: m.stopping, tracer: m.tracer}
+	if m.intake, err = newIntake(sh, cfg, log.WithOptions(zap.WrapCore(sampled))); err != nil {
 		return nil, err
 	}
 	up, err := m.newUpPool(cfg)
@@ -123,16 +108,6 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	}
 	m.up.Store(up)
 	m.down = downstream.NewServer(downstreamConfig(cfg, log), m)
-	m.idw = newBatcher(4096, 512, m.idBatch)
-	m.rw = newBatcher(4096, 512, m.reportBatch)
-	m.xw = newBatcher(4096, 512, m.expireBatch)
-	if _, ok := m.store.(store.IDExpirer); ok {
-		if ft := cfg.Store.FinalTTL.Or(time.Hour); ft < cfg.Store.DLRTTL.Or(72*time.Hour) {
-			m.finalTTL = ft
-		}
-	}
-	m.tracer = newTracer(m.store, cfg.Store, m.storeErr)
-	sh := shared{store: m.store, live: &m.live, metrics: &m.metrics, log: log, storeErr: m.storeErr, stopping: m.stopping, tracer: m.tracer}
 	m.dispatcher = newDispatcher(sh, cfg.Server)
 	return m, nil
 }
@@ -215,14 +190,10 @@ func (m *Mux) Start() error {
 	m.upCtx, m.upCancel = context.WithCancel(base)
 	m.workCtx, m.workEnd = context.WithCancel(base)
 	m.up.Load().pool.Start(m.upCtx)
-	m.workWG.Go(func() { m.idw.run(m.workCtx) })
-	m.workWG.Go(func() { m.rw.run(m.workCtx) })
-	m.workWG.Go(func() { m.xw.run(m.workCtx) })
-	m.workWG.Go(func() { m.matcher.run(m.workCtx) })
+	m.intake.run(m.workCtx, &m.workWG)
 	if m.tw != nil {
 		m.workWG.Go(func() { m.tw.run(m.workCtx) })
 	}
-	m.workWG.Go(func() { m.writeBackLoop(m.workCtx) })
 	m.dispatcher.start(m.live.Load().byID)
 	for _, ln := range m.listeners {
 		m.serveWG.Go(func() { _ = m.down.Serve(ln) })
@@ -295,7 +266,7 @@ func (m *Mux) shutdown(ctx context.Context) error {
 			_ = ln.Close()
 		}
 		_ = m.up.Load().pool.Close()
-		m.journal.close()
+		m.intake.journal.close()
 		return m.cleanupModules()
 	}
 	for _, ln := range m.listeners {
@@ -307,8 +278,7 @@ func (m *Mux) shutdown(ctx context.Context) error {
 	m.upCancel()
 	m.workEnd() // batchers drain: pending ids stored, resps sent
 	m.workWG.Wait()
-	m.finalWriteBack(ctx)
-	m.journal.close()
+	m.intake.finish(ctx)
 	if err := m.down.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("downstream: %w", err))
 	}
@@ -389,8 +359,8 @@ func (m *Mux) Status() Status {
 	if ss, err := m.store.Stats(context.Background()); err == nil {
 		st.Queued = ss.Queued
 	}
-	st.Held = m.matcher.held()
-	st.PendingIDs = m.idFallback.size()
+	st.Held = m.intake.held()
+	st.PendingIDs = m.intake.pendingIDs()
 	return st
 }
 

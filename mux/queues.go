@@ -3,10 +3,7 @@ package mux
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/store"
 )
@@ -98,62 +95,7 @@ func (m *Mux) MoveOrphans(ctx context.Context, by, to string, entryIDs, messageI
 	if err != nil {
 		return nil, err
 	}
-	byEntry := make(map[string]bool, len(entryIDs))
-	for _, id := range entryIDs {
-		byEntry[id] = true
-	}
-	byMsg := make(map[string]bool, len(messageIDs))
-	for _, id := range messageIDs {
-		if k := IDKey(id); k != "" {
-			byMsg[k] = true
-		}
-	}
-	es, err := p.Peek(ctx, OrphanQueue, moveScan)
-	if err != nil {
-		return nil, err
-	}
-	var (
-		items  []store.Item
-		ids    []string
-		moved  []Moved
-		traced []*report
-	)
-	for _, e := range es {
-		var msgID string
-		if e.Kind == store.KindReport {
-			msgID, _ = receiptFields(e.Frame)
-		}
-		if !byEntry[e.ID] && (msgID == "" || !byMsg[IDKey(msgID)]) {
-			continue
-		}
-		items = append(items, store.Item{Client: to, Kind: e.Kind, Frame: e.Frame})
-		ids = append(ids, e.ID)
-		moved = append(moved, Moved{EntryID: e.ID, MessageID: msgID})
-		if msgID != "" {
-			traced = append(traced, &report{frame: e.Frame, id: msgID, client: to, since: e.Enqueued})
-		}
-	}
-	if len(items) == 0 {
-		return nil, nil
-	}
-	if err := m.store.Enqueue(ctx, items); err != nil {
-		return nil, fmt.Errorf("store in %s: %w", to, err)
-	}
-	for _, it := range items {
-		if it.Kind == store.KindReport {
-			m.recent.add(reportKey(to, it.Frame)) // the matcher, should it match one later, does not store it again
-		}
-	}
-	if err := m.store.Ack(ctx, OrphanQueue, ids); err != nil {
-		return moved, fmt.Errorf("stored in %s, but not removed from the orphan queue: %w", to, err)
-	}
-	m.traceMoves(traced)
-	m.log.Info("orphaned reports moved by an operator", zap.String("remote", by), zap.String("system_id", to),
-		zap.Int("entries", len(ids)), zap.Strings("entry_ids", ids), zap.Strings("message_ids", msgIDs(moved)))
-	if c := m.live.Load().byID[to]; c != nil {
-		c.notify()
-	}
-	return moved, nil
+	return m.intake.moveOrphans(ctx, p, by, to, entryIDs, messageIDs)
 }
 
 func msgIDs(ms []Moved) []string {

@@ -256,7 +256,7 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 	}
 	if h.Status == pdu.StatusOK && ref&refWantsReceipt != 0 {
 		if id := b.m.respMessageID(resp); len(id) > 0 {
-			b.m.idw.add(idJob{b: b, id: IDKey(string(id)), resp: append([]byte(nil), resp...)})
+			b.m.intake.awaitID(idJob{b: b, id: IDKey(string(id)), resp: append([]byte(nil), resp...)})
 			return
 		}
 	}

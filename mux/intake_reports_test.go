@@ -82,9 +82,9 @@ func TestResolveBatch(t *testing.T) {
 
 	t.Run("batch lookup", func(t *testing.T) {
 		bs := &batchStore{fakeStore: &fakeStore{ids: ids}}
-		m := &Mux{store: bs}
+		in := &Intake{shared: shared{store: bs}}
 		rs := batch()
-		if err := m.resolve(context.Background(), rs); err != nil {
+		if err := in.resolve(context.Background(), rs); err != nil {
 			t.Fatal(err)
 		}
 		if got := clientsOf(rs); !equal(got, want) {
@@ -97,9 +97,9 @@ func TestResolveBatch(t *testing.T) {
 	})
 	t.Run("one lookup each", func(t *testing.T) {
 		fs := &fakeStore{ids: ids}
-		m := &Mux{store: fs}
+		in := &Intake{shared: shared{store: fs}}
 		rs := batch()
-		if err := m.resolve(context.Background(), rs); err != nil {
+		if err := in.resolve(context.Background(), rs); err != nil {
 			t.Fatal(err)
 		}
 		if got := clientsOf(rs); !equal(got, want) {
@@ -108,10 +108,10 @@ func TestResolveBatch(t *testing.T) {
 	})
 	t.Run("error", func(t *testing.T) {
 		bs := &batchStore{fakeStore: &fakeStore{ids: ids, err: errors.New("read failed")}}
-		m := &Mux{store: bs}
-		m.idFallback.put("77", "news", time.Now().Add(time.Hour))
+		in := &Intake{shared: shared{store: bs}}
+		in.idFallback.put("77", "news", time.Now().Add(time.Hour))
 		rs := receipts("77", "a1b")
-		if err := m.resolve(context.Background(), rs); err == nil {
+		if err := in.resolve(context.Background(), rs); err == nil {
 			t.Fatal("no error")
 		}
 		if got := clientsOf(rs); !equal(got, []string{"news", ""}) {

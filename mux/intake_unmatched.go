@@ -2,6 +2,7 @@ package mux
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,7 @@ import (
 // still matched later. The matcher leases the entries it works on, so with
 // a shared store each is matched by one instance at a time.
 type matcher struct {
-	m    *Mux
+	in   *Intake
 	wake chan struct{} // cap 1: a receipt was stored unmatched, or ids were stored
 
 	mu      sync.Mutex // guards stored, all
@@ -58,8 +59,8 @@ const (
 	maxStoredKeys   = 1 << 14 // ids remembered between rounds; more: try all
 )
 
-func newMatcher(m *Mux) *matcher {
-	return &matcher{m: m, wake: make(chan struct{}, 1), stored: make(map[string]struct{}), entries: make(map[string]*unmatched)}
+func newMatcher(in *Intake) *matcher {
+	return &matcher{in: in, wake: make(chan struct{}, 1), stored: make(map[string]struct{}), entries: make(map[string]*unmatched)}
 }
 
 func (mt *matcher) poke() {
@@ -111,7 +112,7 @@ func (mt *matcher) run(ctx context.Context) {
 // matched ones.
 func (mt *matcher) round(ctx context.Context, now time.Time) {
 	if err := mt.fetch(ctx, now); err != nil {
-		mt.m.storeErr.log("cannot read the orphan queue; unmatched receipts wait", err)
+		mt.in.storeErr.log("cannot read the orphan queue; unmatched receipts wait", err)
 	}
 	var stored map[string]struct{} // the ids stored since the last round, taken whole
 	mt.mu.Lock()
@@ -169,12 +170,12 @@ func (mt *matcher) fetch(ctx context.Context, now time.Time) error {
 			matchable++
 		}
 	}
-	maxHeld := mt.m.cfg.Server.MaxHeld
+	maxHeld := mt.in.maxHeld
 	room := min(maxHeld-matchable, 4*maxHeld-len(mt.entries))
 	if room <= 0 {
 		return nil
 	}
-	es, err := mt.m.store.Fetch(ctx, OrphanQueue, room, matchLease)
+	es, err := mt.in.store.Fetch(ctx, OrphanQueue, room, matchLease)
 	if err != nil {
 		return err
 	}
@@ -182,7 +183,7 @@ func (mt *matcher) fetch(ctx context.Context, now time.Time) error {
 		u := &unmatched{entry: e, leased: now.Add(matchLease - time.Second), next: now, backoff: matchFirstRetry}
 		if e.Kind == store.KindReport {
 			r := report{frame: e.Frame}
-			mt.m.classify(&r)
+			mt.in.classify(&r)
 			u.id = r.id
 			u.keys = idCandidates(r.id, nil)
 		}
@@ -202,8 +203,8 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 	for i, u := range due {
 		batch[i] = report{kind: store.KindReport, id: u.id, frame: u.entry.Frame, since: u.entry.Enqueued}
 	}
-	if err := mt.m.resolve(ctx, batch); err != nil {
-		mt.m.storeErr.log("cannot look up the ids of unmatched receipts; retrying", err)
+	if err := mt.in.resolve(ctx, batch); err != nil {
+		mt.in.storeErr.log("cannot look up the ids of unmatched receipts; retrying", err)
 		for _, u := range due {
 			u.retryLater(now)
 		}
@@ -223,13 +224,13 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		key := reportKey(r.client, r.frame)
 		ids = append(ids, u.entry.ID)
 		moved = append(moved, u)
-		if mt.m.recent.has(key) { // stored for the client already (a resend matched earlier)
+		if mt.in.recent.has(key) { // stored for the client already (a resend matched earlier)
 			continue
 		}
-		mt.m.recent.add(key)
+		mt.in.recent.add(key)
 		items = append(items, store.Item{Client: r.client, Kind: store.KindReport, Frame: r.frame})
 		traced = append(traced, r)
-		if ce := mt.m.log.Check(zap.DebugLevel, "receipt matched"); ce != nil {
+		if ce := mt.in.log.Check(zap.DebugLevel, "receipt matched"); ce != nil {
 			ce.Write(zap.String("system_id", r.client), zap.String("message_id", u.id), zap.Duration("waited", now.Sub(u.entry.Enqueued)))
 		}
 		finals = append(finals, r)
@@ -238,9 +239,9 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		return
 	}
 	if len(items) > 0 {
-		if err := mt.m.store.Enqueue(ctx, items); err != nil {
-			mt.m.metrics.storeErrors.Add(1)
-			mt.m.storeErr.log("cannot move matched receipts to their clients; retrying", err)
+		if err := mt.in.store.Enqueue(ctx, items); err != nil {
+			mt.in.metrics.storeErrors.Add(1)
+			mt.in.storeErr.log("cannot move matched receipts to their clients; retrying", err)
 			for _, u := range moved {
 				u.retryLater(now)
 			}
@@ -248,21 +249,21 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		}
 	}
 	for _, r := range finals {
-		mt.m.finalStored(r)
+		mt.in.finalStored(r)
 	}
 	// Stored for the client first, then removed here: a crash in between
 	// delivers such a receipt twice, never not at all.
-	if err := mt.m.store.Ack(ctx, OrphanQueue, ids); err != nil {
-		mt.m.storeErr.log("cannot remove matched receipts from the orphan queue", err)
+	if err := mt.in.store.Ack(ctx, OrphanQueue, ids); err != nil {
+		mt.in.storeErr.log("cannot remove matched receipts from the orphan queue", err)
 	}
 	for _, u := range moved {
 		delete(mt.entries, u.entry.ID)
 	}
 	mt.pending.Store(int64(len(mt.entries)))
-	mt.m.traceMoves(traced)
-	lv := mt.m.live.Load()
+	mt.in.traceMoves(traced)
+	lv := mt.in.live.Load()
 	for _, it := range items {
-		mt.m.metrics.matchedLate.Add(1)
+		mt.in.metrics.matchedLate.Add(1)
 		if c := lv.byID[it.Client]; c != nil {
 			c.notify()
 		}
@@ -278,14 +279,74 @@ func (u *unmatched) retryLater(now time.Time) {
 // the longer of dlr_grace and the provider's response_timeout, since a
 // submit_sm_resp may take that long to bring the id.
 func (mt *matcher) countOrphans(now time.Time) {
-	grace := max(mt.m.live.Load().dlrGrace, mt.m.cfg.Upstream.ResponseTimeout.Or(30*time.Second))
+	grace := max(mt.in.live.Load().dlrGrace, mt.in.upTimeout)
 	for _, u := range mt.entries {
 		if u.orphaned || now.Sub(u.entry.Enqueued) < grace {
 			continue
 		}
 		u.orphaned = true
-		mt.m.metrics.orphaned.Add(1)
-		mt.m.orphanLog.Warn("receipt for a message id still unknown; kept in the orphan queue and matched if the id becomes known",
+		mt.in.metrics.orphaned.Add(1)
+		mt.in.orphanLog.Warn("receipt for a message id still unknown; kept in the orphan queue and matched if the id becomes known",
 			zap.String("message_id", u.id), zap.Duration("waited", now.Sub(u.entry.Enqueued)))
 	}
+}
+
+// moveOrphans is Mux.MoveOrphans once to and p are checked.
+func (in *Intake) moveOrphans(ctx context.Context, p store.Peeker, by, to string, entryIDs, messageIDs []string) ([]Moved, error) {
+	byEntry := make(map[string]bool, len(entryIDs))
+	for _, id := range entryIDs {
+		byEntry[id] = true
+	}
+	byMsg := make(map[string]bool, len(messageIDs))
+	for _, id := range messageIDs {
+		if k := IDKey(id); k != "" {
+			byMsg[k] = true
+		}
+	}
+	es, err := p.Peek(ctx, OrphanQueue, moveScan)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		items  []store.Item
+		ids    []string
+		moved  []Moved
+		traced []*report
+	)
+	for _, e := range es {
+		var msgID string
+		if e.Kind == store.KindReport {
+			msgID, _ = receiptFields(e.Frame)
+		}
+		if !byEntry[e.ID] && (msgID == "" || !byMsg[IDKey(msgID)]) {
+			continue
+		}
+		items = append(items, store.Item{Client: to, Kind: e.Kind, Frame: e.Frame})
+		ids = append(ids, e.ID)
+		moved = append(moved, Moved{EntryID: e.ID, MessageID: msgID})
+		if msgID != "" {
+			traced = append(traced, &report{frame: e.Frame, id: msgID, client: to, since: e.Enqueued})
+		}
+	}
+	if len(items) == 0 {
+		return nil, nil
+	}
+	if err := in.store.Enqueue(ctx, items); err != nil {
+		return nil, fmt.Errorf("store in %s: %w", to, err)
+	}
+	for _, it := range items {
+		if it.Kind == store.KindReport {
+			in.recent.add(reportKey(to, it.Frame)) // the matcher, should it match one later, does not store it again
+		}
+	}
+	if err := in.store.Ack(ctx, OrphanQueue, ids); err != nil {
+		return moved, fmt.Errorf("stored in %s, but not removed from the orphan queue: %w", to, err)
+	}
+	in.traceMoves(traced)
+	in.log.Info("orphaned reports moved by an operator", zap.String("remote", by), zap.String("system_id", to),
+		zap.Int("entries", len(ids)), zap.Strings("entry_ids", ids), zap.Strings("message_ids", msgIDs(moved)))
+	if c := in.live.Load().byID[to]; c != nil {
+		c.notify()
+	}
+	return moved, nil
 }

@@ -373,29 +373,29 @@ func syncDir(dir string) {
 
 // keepIDs keeps ids the store failed to write: journaled and in memory,
 // for the write-back loop to write to the store later.
-func (m *Mux) keepIDs(recs []store.IDRecord, storeErr error) {
-	if err := m.journal.keep(&m.idFallback, recs); err != nil {
-		m.metrics.idsUnjournaled.Add(uint64(len(recs)))
-		m.storeErr.log("cannot store message ids, nor journal them; keeping them in memory only, lost if the process stops before the store takes them",
-			errors.Join(storeErr, err), zap.Int("ids", len(recs)), zap.String("journal", m.journal.path))
+func (in *Intake) keepIDs(recs []store.IDRecord, storeErr error) {
+	if err := in.journal.keep(&in.idFallback, recs); err != nil {
+		in.metrics.idsUnjournaled.Add(uint64(len(recs)))
+		in.storeErr.log("cannot store message ids, nor journal them; keeping them in memory only, lost if the process stops before the store takes them",
+			errors.Join(storeErr, err), zap.Int("ids", len(recs)), zap.String("journal", in.journal.path))
 	} else {
-		m.storeErr.log("cannot store message ids; journaled, and written to the store when it takes writes again",
-			storeErr, zap.Int("ids", len(recs)), zap.String("journal", m.journal.path))
+		in.storeErr.log("cannot store message ids; journaled, and written to the store when it takes writes again",
+			storeErr, zap.Int("ids", len(recs)), zap.String("journal", in.journal.path))
 	}
 	select {
-	case m.wbKept <- struct{}{}:
+	case in.wbKept <- struct{}{}:
 	default:
 	}
 }
 
 // storeTookIDs tells the write-back loop that the store took a write, so
 // that the ids it holds are written now, not after the back-off.
-func (m *Mux) storeTookIDs() {
-	if m.idFallback.size() == 0 {
+func (in *Intake) storeTookIDs() {
+	if in.idFallback.size() == 0 {
 		return
 	}
 	select {
-	case m.wbNow <- struct{}{}:
+	case in.wbNow <- struct{}{}:
 	default:
 	}
 }
@@ -404,7 +404,7 @@ func (m *Mux) storeTookIDs() {
 // at start (ids replayed from the journal) and when the store takes a
 // write again, else after a back-off doubling from writeBackFirst to
 // writeBackMax while it fails.
-func (m *Mux) writeBackLoop(ctx context.Context) {
+func (in *Intake) writeBackLoop(ctx context.Context) {
 	backoff := writeBackFirst
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -413,8 +413,8 @@ func (m *Mux) writeBackLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-m.wbNow:
-		case <-m.wbKept:
+		case <-in.wbNow:
+		case <-in.wbKept:
 			if !armed {
 				t.Reset(backoff)
 				armed = true
@@ -423,8 +423,8 @@ func (m *Mux) writeBackLoop(ctx context.Context) {
 		case <-t.C:
 			armed = false
 		}
-		if err := m.writeBack(ctx); err != nil {
-			m.storeErr.log("cannot write journaled message ids to the store; retrying", err, zap.Int("pending", m.idFallback.size()))
+		if err := in.writeBack(ctx); err != nil {
+			in.storeErr.log("cannot write journaled message ids to the store; retrying", err, zap.Int("pending", in.idFallback.size()))
 			backoff = min(2*backoff, writeBackMax)
 			t.Reset(backoff)
 			armed = true
@@ -437,45 +437,45 @@ func (m *Mux) writeBackLoop(ctx context.Context) {
 // writeBack writes every id kept in memory to the store in batches,
 // forgets those written, compacts the journal, and tells the matcher, so
 // that receipts orphaned for these ids match. It returns the first error.
-func (m *Mux) writeBack(ctx context.Context) error {
+func (in *Intake) writeBack(ctx context.Context) error {
 	now := time.Now()
-	recs := m.idFallback.snapshot(now)
+	recs := in.idFallback.snapshot(now)
 	var err error
 	written := 0
 	for len(recs) > 0 {
 		batch := recs[:min(len(recs), writeBackBatch)]
-		if err = m.store.PutIDs(ctx, batch); err != nil {
+		if err = in.store.PutIDs(ctx, batch); err != nil {
 			break
 		}
-		m.idFallback.remove(batch)
-		m.metrics.idsWrittenBack.Add(uint64(len(batch)))
-		m.matcher.idsStored(batch)
+		in.idFallback.remove(batch)
+		in.metrics.idsWrittenBack.Add(uint64(len(batch)))
+		in.matcher.idsStored(batch)
 		written += len(batch)
 		recs = recs[len(batch):]
 	}
-	if written > 0 || (err == nil && m.journal.bytes() > 0) {
-		if cerr := m.journal.compact(&m.idFallback, now); cerr != nil {
-			m.storeErr.log("cannot compact the id journal; it is replayed in full at the next start", cerr, zap.String("journal", m.journal.path))
+	if written > 0 || (err == nil && in.journal.bytes() > 0) {
+		if cerr := in.journal.compact(&in.idFallback, now); cerr != nil {
+			in.storeErr.log("cannot compact the id journal; it is replayed in full at the next start", cerr, zap.String("journal", in.journal.path))
 		}
 	}
 	if written > 0 {
-		m.log.Info("journaled message ids written to the store", zap.Int("ids", written), zap.Int("pending", m.idFallback.size()))
+		in.log.Info("journaled message ids written to the store", zap.Int("ids", written), zap.Int("pending", in.idFallback.size()))
 	}
 	return err
 }
 
 // replayJournal loads the ids a previous run journaled, for lookups at
 // once and for the write-back loop.
-func (m *Mux) replayJournal() error {
-	recs, err := m.journal.replay(time.Now())
+func (in *Intake) replayJournal() error {
+	recs, err := in.journal.replay(time.Now())
 	if err != nil {
 		return err
 	}
 	for _, r := range recs {
-		m.idFallback.put(r.ID, r.Client, r.Expires)
+		in.idFallback.put(r.ID, r.Client, r.Expires)
 	}
 	if len(recs) > 0 {
-		m.log.Info("message ids replayed from the journal; writing them to the store", zap.Int("ids", len(recs)), zap.String("journal", m.journal.path))
+		in.log.Info("message ids replayed from the journal; writing them to the store", zap.Int("ids", len(recs)), zap.String("journal", in.journal.path))
 	}
 	return nil
 }
@@ -483,14 +483,92 @@ func (m *Mux) replayJournal() error {
 // finalWriteBack is Shutdown's bounded last attempt to write the kept ids
 // to the store; what it cannot write stays in the journal for the next
 // start.
-func (m *Mux) finalWriteBack(ctx context.Context) {
-	if m.idFallback.size() == 0 {
+func (in *Intake) finalWriteBack(ctx context.Context) {
+	if in.idFallback.size() == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, shutdownWriteBack)
 	defer cancel()
-	if err := m.writeBack(ctx); err != nil {
-		m.log.Warn("message ids still not in the store at shutdown; kept in the journal for the next start",
-			zap.Error(err), zap.Int("ids", m.idFallback.size()), zap.String("journal", m.journal.path))
+	if err := in.writeBack(ctx); err != nil {
+		in.log.Warn("message ids still not in the store at shutdown; kept in the journal for the next start",
+			zap.Error(err), zap.Int("ids", in.idFallback.size()), zap.String("journal", in.journal.path))
 	}
+}
+
+// idFallback holds message ids the store failed to write, so their reports
+// still find their client until the write-back loop has written them to
+// the store (see idJournal).
+type idFallback struct {
+	mu      sync.Mutex // guards m, sweepAt
+	m       map[string]idRec
+	sweepAt int // sweep expired ids when m reaches this size
+}
+
+type idRec struct {
+	client  string
+	expires time.Time
+}
+
+func (f *idFallback) put(id, client string, exp time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]idRec{}
+	}
+	if len(f.m) >= f.sweepAt {
+		// Expired ids go; the rest are still needed to route receipts.
+		now := time.Now()
+		for k, r := range f.m {
+			if now.After(r.expires) {
+				delete(f.m, k)
+			}
+		}
+		f.sweepAt = max(4096, 2*len(f.m))
+	}
+	f.m[id] = idRec{client, exp}
+}
+
+// size returns how many ids f holds, expired ones not yet swept included.
+func (f *idFallback) size() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.m)
+}
+
+// snapshot returns the ids f holds that have not expired by now, and
+// forgets the expired ones.
+func (f *idFallback) snapshot(now time.Time) []store.IDRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]store.IDRecord, 0, len(f.m))
+	for k, r := range f.m {
+		if now.After(r.expires) {
+			delete(f.m, k)
+			continue
+		}
+		out = append(out, store.IDRecord{ID: k, Client: r.client, Expires: r.expires})
+	}
+	return out
+}
+
+// remove forgets recs, the store has them now; an id put again since
+// (another client or expiry) stays.
+func (f *idFallback) remove(recs []store.IDRecord) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range recs {
+		if cur, ok := f.m[r.ID]; ok && cur.client == r.Client && cur.expires.Equal(r.Expires) {
+			delete(f.m, r.ID)
+		}
+	}
+}
+
+func (f *idFallback) get(id string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.m[id]
+	if !ok || time.Now().After(r.expires) {
+		return "", false
+	}
+	return r.client, true
 }

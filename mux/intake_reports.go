@@ -32,10 +32,10 @@ type report struct {
 
 // Deliver implements upstream.Handler: a report or MO from any upstream
 // session. It is answered only after it is stored (reportBatch).
-func (m *Mux) Deliver(s *upstream.Session, gen uint64, frame []byte) {
+func (in *Intake) Deliver(s *upstream.Session, gen uint64, frame []byte) {
 	r := report{s: s, gen: gen, frame: append([]byte(nil), frame...)}
-	if !m.rw.add(r) {
-		m.replyDeliver(r, pdu.StatusTempAppErr) // shutting down: the provider resends
+	if !in.rw.add(r) {
+		in.replyDeliver(r, pdu.StatusTempAppErr) // shutting down: the provider resends
 	}
 }
 
@@ -51,7 +51,7 @@ func isReceipt(esm byte) bool {
 }
 
 // classify finds a report's kind and message id, or an MO's client.
-func (m *Mux) classify(r *report) {
+func (in *Intake) classify(r *report) {
 	text, _, esm, ok := pdu.PeekText(r.frame)
 	if ok && isReceipt(esm) {
 		r.kind = store.KindReport
@@ -64,15 +64,15 @@ func (m *Mux) classify(r *report) {
 	}
 	r.kind = store.KindMO
 	dest, _ := pdu.PeekDestAddr(r.frame)
-	lv := m.live.Load()
+	lv := in.live.Load()
 	if c, ok := lv.moNumbers[NormalizeNumber(string(dest))]; ok {
 		r.client = c
 	} else {
 		r.client = lv.moDefault
 	}
 	if r.client == "" {
-		m.metrics.orphaned.Add(1)
-		m.orphanLog.Warn("MO for a number no client claims, and no mo_default; kept in the orphan queue", zap.String("destination_addr", string(dest)))
+		in.metrics.orphaned.Add(1)
+		in.orphanLog.Warn("MO for a number no client claims, and no mo_default; kept in the orphan queue", zap.String("destination_addr", string(dest)))
 		r.client = OrphanQueue
 	}
 }
@@ -84,7 +84,7 @@ func (m *Mux) classify(r *report) {
 // it has LookupIDs (one read transaction for store.bolt); a second round
 // is only for ids not found under their first key. On an error, the
 // reports still unresolved keep no client and resolve returns the error.
-func (m *Mux) resolve(ctx context.Context, batch []report) error {
+func (in *Intake) resolve(ctx context.Context, batch []report) error {
 	type pending struct {
 		r    *report
 		keys [3]string
@@ -109,7 +109,7 @@ func (m *Mux) resolve(ctx context.Context, batch []report) error {
 				continue // unknown under every key
 			}
 			k := p.keys[round]
-			if c, ok := m.idFallback.get(k); ok {
+			if c, ok := in.idFallback.get(k); ok {
 				p.r.client, p.r.idKey = c, k
 				continue
 			}
@@ -119,7 +119,7 @@ func (m *Mux) resolve(ctx context.Context, batch []report) error {
 		if len(ask) == 0 {
 			return nil
 		}
-		clients, found, err := m.lookupIDs(ctx, keys)
+		clients, found, err := lookupIDs(ctx, in.store, keys)
 		if err != nil {
 			return err
 		}
@@ -135,15 +135,15 @@ func (m *Mux) resolve(ctx context.Context, batch []report) error {
 	return nil
 }
 
-// lookupIDs looks keys up in the store: in one call when it implements
+// lookupIDs looks keys up in st: in one call when it implements
 // store.IDBatchLookup, else one LookupID each.
-func (m *Mux) lookupIDs(ctx context.Context, keys []string) (clients []string, found []bool, err error) {
-	if bl, ok := m.store.(store.IDBatchLookup); ok {
+func lookupIDs(ctx context.Context, st store.Store, keys []string) (clients []string, found []bool, err error) {
+	if bl, ok := st.(store.IDBatchLookup); ok {
 		return bl.LookupIDs(ctx, keys)
 	}
 	clients, found = make([]string, len(keys)), make([]bool, len(keys))
 	for i, k := range keys {
-		if clients[i], found[i], err = m.store.LookupID(ctx, k); err != nil {
+		if clients[i], found[i], err = st.LookupID(ctx, k); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -154,18 +154,18 @@ func (m *Mux) lookupIDs(ctx context.Context, keys []string) (clients []string, f
 // answers the provider. A receipt whose message id is unknown is stored
 // in the orphan queue, where the matcher moves it to its client once the
 // id is known: it may have raced its submit_sm_resp.
-func (m *Mux) reportBatch(batch []report) {
+func (in *Intake) reportBatch(batch []report) {
 	ctx := context.Background()
-	m.pair.begin(pairReports)
-	defer func() { m.pair.end(pairReports, len(m.rw.ch) > 0) }()
+	in.pair.begin(pairReports)
+	defer func() { in.pair.end(pairReports, len(in.rw.ch) > 0) }()
 	for i := range batch {
 		if batch[i].kind == 0 {
-			m.classify(&batch[i])
+			in.classify(&batch[i])
 		}
 	}
-	lookupErr := m.resolve(ctx, batch)
+	lookupErr := in.resolve(ctx, batch)
 	if lookupErr != nil {
-		m.storeErr.log("store lookup failed; reports refused for the provider to resend", lookupErr)
+		in.storeErr.log("store lookup failed; reports refused for the provider to resend", lookupErr)
 	}
 	var items []store.Item
 	var ready []report
@@ -173,15 +173,15 @@ func (m *Mux) reportBatch(batch []report) {
 	for i := range batch {
 		r := batch[i]
 		if lookupErr != nil && r.kind == store.KindReport && r.client == "" && r.id != "" {
-			m.replyDeliver(r, pdu.StatusTempAppErr)
+			in.replyDeliver(r, pdu.StatusTempAppErr)
 			continue
 		}
 		if r.kind == store.KindReport && r.client == "" {
 			r.client = OrphanQueue
 			unmatched++
 			if r.id == "" {
-				m.metrics.orphaned.Add(1)
-				m.orphanLog.Warn("receipt without a message id; kept in the orphan queue")
+				in.metrics.orphaned.Add(1)
+				in.orphanLog.Warn("receipt without a message id; kept in the orphan queue")
 			}
 		}
 		// Receipts carry a unique id and state; two MOs with the same
@@ -190,11 +190,11 @@ func (m *Mux) reportBatch(batch []report) {
 		if r.kind == store.KindReport {
 			r.key = reportKey(r.client, r.frame)
 		}
-		if r.key != 0 && (m.recent.has(r.key) || inBatch(ready, r.key)) {
+		if r.key != 0 && (in.recent.has(r.key) || inBatch(ready, r.key)) {
 			// The provider's resend of a report already stored (for its
 			// client, or unmatched in the orphan queue): answer it.
-			m.metrics.resent.Add(1)
-			m.replyDeliver(r, pdu.StatusOK)
+			in.metrics.resent.Add(1)
+			in.replyDeliver(r, pdu.StatusOK)
 			continue
 		}
 		items = append(items, store.Item{Client: r.client, Kind: r.kind, Frame: r.frame})
@@ -204,39 +204,39 @@ func (m *Mux) reportBatch(batch []report) {
 		return
 	}
 	st := pdu.StatusOK
-	if err := m.enqueue(ctx, items); err != nil {
-		m.metrics.storeErrors.Add(1)
-		m.storeErr.log("cannot store reports; answering ESME_RX_T_APPN so the provider keeps them", err, zap.Int("reports", len(items)))
+	if err := in.enqueue(ctx, items); err != nil {
+		in.metrics.storeErrors.Add(1)
+		in.storeErr.log("cannot store reports; answering ESME_RX_T_APPN so the provider keeps them", err, zap.Int("reports", len(items)))
 		st = pdu.StatusTempAppErr
 	}
 	now := time.Now()
 	for _, r := range ready {
-		if st == pdu.StatusOK && r.kind == store.KindReport && r.id != "" && m.tracing() {
+		if st == pdu.StatusOK && r.kind == store.KindReport && r.id != "" && in.tracing() {
 			k := r.idKey
 			if k == "" {
 				k = IDKey(r.id)
 			}
 			_, stat := receiptFields(r.frame)
-			m.trace(store.Event{ID: k, Kind: store.EventReceipt, At: now, Queue: r.client, Stat: stat, Expires: m.traceExpiry(now)})
+			in.trace(store.Event{ID: k, Kind: store.EventReceipt, At: now, Queue: r.client, Stat: stat, Expires: in.traceExpiry(now)})
 		}
 		if st == pdu.StatusOK && r.key != 0 {
-			m.recent.add(r.key) // before the answer: a resend racing it is caught
+			in.recent.add(r.key) // before the answer: a resend racing it is caught
 		}
-		m.replyDeliver(r, st)
-		if ce := m.log.Check(zap.DebugLevel, "report stored"); ce != nil {
+		in.replyDeliver(r, st)
+		if ce := in.log.Check(zap.DebugLevel, "report stored"); ce != nil {
 			ce.Write(zap.String("system_id", r.client), zap.String("message_id", r.id), zap.Bool("receipt", r.kind == store.KindReport),
 				zap.String("upstream", r.s.Host()), zap.Int("upstream_session", r.s.Index()), zap.Stringer("command_status", st))
 		}
 		if st == pdu.StatusOK {
-			m.metrics.reportStored(r)
-			if c := m.live.Load().byID[r.client]; c != nil {
+			in.metrics.reportStored(r)
+			if c := in.live.Load().byID[r.client]; c != nil {
 				c.notify()
 			}
-			m.finalStored(&r)
+			in.finalStored(&r)
 		}
 	}
 	if st == pdu.StatusOK && unmatched > 0 {
-		m.matcher.poke()
+		in.matcher.poke()
 	}
 }
 
@@ -249,7 +249,7 @@ func inBatch(rs []report, key uint64) bool {
 	return false
 }
 
-func (m *Mux) replyDeliver(r report, st pdu.Status) {
+func (in *Intake) replyDeliver(r report, st pdu.Status) {
 	var buf [pdu.HeaderLen + 1]byte
 	f := pdu.Append(buf[:0], pdu.CmdDeliverSMResp, st, pdu.Seq(r.frame), &pdu.SMResp{})
 	_ = r.s.Reply(r.gen, f) // ErrStale: the provider resends on another bind
@@ -264,57 +264,57 @@ type idJob struct {
 
 // idBatch stores message ids with one store write, then lets the clients
 // see their submit_sm_resp.
-func (m *Mux) idBatch(batch []idJob) {
-	m.pair.begin(pairIDs)
-	defer func() { m.pair.end(pairIDs, len(m.idw.ch) > 0) }()
-	exp := time.Now().Add(m.cfg.Store.DLRTTL.Or(72 * time.Hour))
+func (in *Intake) idBatch(batch []idJob) {
+	in.pair.begin(pairIDs)
+	defer func() { in.pair.end(pairIDs, len(in.idw.ch) > 0) }()
+	exp := time.Now().Add(in.dlrTTL)
 	recs := make([]store.IDRecord, len(batch))
 	for i, j := range batch {
 		recs[i] = store.IDRecord{ID: j.id, Client: j.b.c.id, Expires: exp}
 	}
-	if err := m.putIDs(context.Background(), recs); err != nil {
+	if err := in.putIDs(context.Background(), recs); err != nil {
 		// The provider has the message: failing the client now would make
 		// it send a duplicate. Journal the ids instead, for the store later.
-		m.metrics.storeErrors.Add(1)
-		m.keepIDs(recs, err)
+		in.metrics.storeErrors.Add(1)
+		in.keepIDs(recs, err)
 	} else {
-		m.storeTookIDs()
-		if m.tracing() {
+		in.storeTookIDs()
+		if in.tracing() {
 			now := time.Now()
 			for _, r := range recs {
-				m.trace(store.Event{ID: r.ID, Kind: store.EventSubmit, At: now, Queue: r.Client, Expires: exp})
+				in.trace(store.Event{ID: r.ID, Kind: store.EventSubmit, At: now, Queue: r.Client, Expires: exp})
 			}
 		}
 	}
 	for _, j := range batch {
-		m.metrics.answered(pdu.StatusOK)
+		in.metrics.answered(pdu.StatusOK)
 		j.b.c.stats.answered(pdu.StatusOK)
 		_ = j.b.s.Send(j.resp)
 	}
-	m.matcher.idsStored(recs)
+	in.matcher.idsStored(recs)
 }
 
 // putIDs stores message ids: with a batch of reports ready at the same
 // time when the store is a store.JointWriter (see pairing).
-func (m *Mux) putIDs(ctx context.Context, recs []store.IDRecord) error {
-	jw, ok := m.store.(store.JointWriter)
+func (in *Intake) putIDs(ctx context.Context, recs []store.IDRecord) error {
+	jw, ok := in.store.(store.JointWriter)
 	if !ok {
-		return m.store.PutIDs(ctx, recs)
+		return in.store.PutIDs(ctx, recs)
 	}
 	w := &pairedWrite{recs: recs}
-	m.pair.write(ctx, jw, pairIDs, w)
+	in.pair.write(ctx, jw, pairIDs, w)
 	return w.idsErr
 }
 
 // enqueue stores reports: with a batch of message ids ready at the same
 // time when the store is a store.JointWriter (see pairing).
-func (m *Mux) enqueue(ctx context.Context, items []store.Item) error {
-	jw, ok := m.store.(store.JointWriter)
+func (in *Intake) enqueue(ctx context.Context, items []store.Item) error {
+	jw, ok := in.store.(store.JointWriter)
 	if !ok {
-		return m.store.Enqueue(ctx, items)
+		return in.store.Enqueue(ctx, items)
 	}
 	w := &pairedWrite{items: items}
-	m.pair.write(ctx, jw, pairReports, w)
+	in.pair.write(ctx, jw, pairReports, w)
 	return w.itemsErr
 }
 
@@ -352,9 +352,9 @@ func finalReceipt(frame []byte) bool {
 // finalStored queues r's message id for expireBatch when r, now stored
 // for its client, has a final state. When the queue is full the id keeps
 // dlr_ttl.
-func (m *Mux) finalStored(r *report) {
-	if r.idKey != "" && m.finalTTL > 0 && finalReceipt(r.frame) {
-		m.xw.tryAdd(r.idKey)
+func (in *Intake) finalStored(r *report) {
+	if r.idKey != "" && in.finalTTL > 0 && finalReceipt(r.frame) {
+		in.xw.tryAdd(r.idKey)
 	}
 }
 
@@ -363,14 +363,14 @@ func (m *Mux) finalStored(r *report) {
 // id map then holds ids for minutes where no further receipt comes,
 // rather than for the whole dlr_ttl. A failure only leaves the ids their
 // dlr_ttl.
-func (m *Mux) expireBatch(ids []string) {
-	ex, ok := m.store.(store.IDExpirer)
+func (in *Intake) expireBatch(ids []string) {
+	ex, ok := in.store.(store.IDExpirer)
 	if !ok {
 		return
 	}
-	if err := ex.ExpireIDs(context.Background(), ids, time.Now().Add(m.finalTTL)); err != nil {
-		m.storeErr.log("cannot shorten the expiry of message ids with a final receipt; they keep dlr_ttl", err, zap.Int("ids", len(ids)))
+	if err := ex.ExpireIDs(context.Background(), ids, time.Now().Add(in.finalTTL)); err != nil {
+		in.storeErr.log("cannot shorten the expiry of message ids with a final receipt; they keep dlr_ttl", err, zap.Int("ids", len(ids)))
 		return
 	}
-	m.metrics.idsShortened.Add(uint64(len(ids)))
+	in.metrics.idsShortened.Add(uint64(len(ids)))
 }
