@@ -172,7 +172,7 @@ func (m *Mux) Bind(s *downstream.Session, req downstream.BindRequest) (downstrea
 		log.Info("bind refused: remote address not in allow")
 		return nil, pdu.StatusInvPassword
 	}
-	b := &binding{m: m, c: c, s: s, receiver: req.Type.CanReceive()}
+	b := &binding{r: m.router, d: m.dispatcher, c: c, s: s, receiver: req.Type.CanReceive()}
 	if !c.add(b) {
 		refused[refusedMaxBinds].Add(1)
 		c.stats.bindsRefused[refusedMaxBinds].Add(1)

@@ -15,12 +15,12 @@ import (
 
 // Dispatcher is the room of deliveries to clients: one goroutine per
 // configured client fetches its queued reports and MOs from the store
-// (leased for lease), runs its deliver rules and hands them to its
+// (leased for a while), runs its deliver rules and hands them to its
 // bound receiver sessions within their windows; the clients' answers come
 // back through delivered, and are acknowledged or released in the store
 // in batches (ackBatch). Refused entries wait for their back-off
-// (dispatch_backoff.go). It only reads the store's queues: what goes into
-// them is the Intake's.
+// (dispatch_backoff.go). It takes entries out of the store's queues; what
+// goes into them is the Intake's.
 type Dispatcher struct {
 	shared
 	lease time.Duration // a fetched entry's lease: twice [server] response_timeout

@@ -106,6 +106,14 @@ func newTracer(st store.Store, sc StoreConfig, storeErr *repeatLog) *tracer {
 	return t
 }
 
+// run writes the events to the store from wg until ctx ends, when
+// tracing.
+func (tr *tracer) run(ctx context.Context, wg *sync.WaitGroup) {
+	if tr.tw != nil {
+		wg.Go(func() { tr.tw.run(ctx) })
+	}
+}
+
 // tracing reports whether the store keeps traces.
 func (tr *tracer) tracing() bool { return tr.tw != nil }
 
@@ -224,7 +232,7 @@ func (m *Mux) Message(ctx context.Context, id string) (MessageTrace, bool, error
 	}
 	t.MessageID, t.Client = keys[at], clients[at]
 	h, ok := m.store.(store.History)
-	if !ok || !m.tracing() { // no history kept: the owner only
+	if !ok || !m.tracer.tracing() { // no history kept: the owner only
 		return t, true, nil
 	}
 	t.Traced = true

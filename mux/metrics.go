@@ -212,7 +212,7 @@ var UpstreamLatencyBuckets = upstream.LatencyBuckets
 // UpstreamCounters returns the counters of the current upstream sessions.
 func (m *Mux) UpstreamCounters() []UpstreamCounters {
 	var out []UpstreamCounters
-	for _, s := range m.up.Load().pool.Sessions() {
+	for _, s := range m.router.up.Load().pool.Sessions() {
 		st := s.Stats()
 		out = append(out, UpstreamCounters{Host: s.Host(), Session: s.Index(), Binds: st.Binds, Latency: st.Latency, LatencySum: st.LatencySum,
 			Responses: st.Responses, OtherResponses: st.OtherResponses})

@@ -24,11 +24,10 @@ import (
 // the upstream pool to the provider, the store, and the routing between
 // them. Create it with New, run it with Start, stop it with Shutdown.
 type Mux struct {
-	cfg      *Config
-	log      *zap.Logger
-	badIDLog *zap.Logger // sampled: a provider's malformed message_ids, one a submit
-	mctx     Context     // the store module; lives as long as the mux
-	mcancel  context.CancelFunc
+	cfg     *Config
+	log     *zap.Logger
+	mctx    Context // the store module; lives as long as the mux
+	mcancel context.CancelFunc
 
 	reloadMu    sync.Mutex // one Reload at a time
 	rulesMu     sync.Mutex // guards rulesCtx, rulesCancel, rulesGen: the rule modules of the live config
@@ -37,18 +36,15 @@ type Mux struct {
 	rulesGen    *ruleGen
 	ruleEvents  ruleEvents // counters of rule instances, carried across reloads
 
-	store store.Store
-	up    atomic.Pointer[upPool] // the upstream pool, balancer and pacer; replaced by a reload of [upstream]
-	down  *downstream.Server
-	live  atomic.Pointer[live]
+	store   store.Store
+	down    *downstream.Server
+	live    atomic.Pointer[live]
+	metrics Metrics
+	tracer  *tracer
 
-	affinity affinity
-	fair     fairShare
-	metrics  Metrics
-	*tracer
-
-	intake     *Intake
-	dispatcher *Dispatcher
+	router     *Router     // submits to the provider
+	intake     *Intake     // ids, receipts and MOs into the store
+	dispatcher *Dispatcher // receipts and MOs from the store to the clients
 
 	listeners []net.Listener
 	stopping  chan struct{} // closed when Shutdown begins
@@ -92,7 +88,6 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 			}
 		}
 	}()
-	m.badIDLog = log.WithOptions(zap.WrapCore(sampled))
 	if err := m.provision(); err != nil {
 		return nil, err
 	}
@@ -102,11 +97,12 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	if m.intake, err = newIntake(sh, cfg, log.WithOptions(zap.WrapCore(sampled))); err != nil {
 		return nil, err
 	}
-	up, err := m.newUpPool(cfg)
+	m.router = newRouter(sh, log.WithOptions(zap.WrapCore(sampled)), m.intake)
+	up, err := newUpPool(cfg, log, m.intake)
 	if err != nil {
 		return nil, err
 	}
-	m.up.Store(up)
+	m.router.up.Store(up)
 	m.down = downstream.NewServer(downstreamConfig(cfg, log), m)
 	m.dispatcher = newDispatcher(sh, cfg.Server)
 	return m, nil
@@ -189,11 +185,9 @@ func (m *Mux) Start() error {
 	base := context.Background()
 	m.upCtx, m.upCancel = context.WithCancel(base)
 	m.workCtx, m.workEnd = context.WithCancel(base)
-	m.up.Load().pool.Start(m.upCtx)
+	m.router.up.Load().pool.Start(m.upCtx)
 	m.intake.run(m.workCtx, &m.workWG)
-	if m.tw != nil {
-		m.workWG.Go(func() { m.tw.run(m.workCtx) })
-	}
+	m.tracer.run(m.workCtx, &m.workWG)
 	m.dispatcher.start(m.live.Load().byID)
 	for _, ln := range m.listeners {
 		m.serveWG.Go(func() { _ = m.down.Serve(ln) })
@@ -265,14 +259,14 @@ func (m *Mux) shutdown(ctx context.Context) error {
 		for _, ln := range m.listeners {
 			_ = ln.Close()
 		}
-		_ = m.up.Load().pool.Close()
+		_ = m.router.up.Load().pool.Close()
 		m.intake.journal.close()
 		return m.cleanupModules()
 	}
 	for _, ln := range m.listeners {
 		_ = ln.Close()
 	}
-	if err := m.up.Load().pool.Shutdown(ctx); err != nil {
+	if err := m.router.up.Load().pool.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("upstream: %w", err))
 	}
 	m.upCancel()
@@ -291,7 +285,7 @@ func (m *Mux) shutdown(ctx context.Context) error {
 }
 
 // UpstreamBound returns how many upstream sessions are bound now.
-func (m *Mux) UpstreamBound() int { return m.up.Load().pool.Bound() }
+func (m *Mux) UpstreamBound() int { return m.router.up.Load().pool.Bound() }
 
 // Queued returns how many reports and MOs wait in the store for client.
 func (m *Mux) Queued(client string) int {
@@ -343,7 +337,7 @@ type DownstreamStatus struct {
 // Status returns a snapshot for /status.
 func (m *Mux) Status() Status {
 	var st Status
-	for _, s := range m.up.Load().pool.Sessions() {
+	for _, s := range m.router.up.Load().pool.Sessions() {
 		st.Upstream = append(st.Upstream, upstreamStatus(s))
 	}
 	for _, c := range m.live.Load().byID {

@@ -64,7 +64,7 @@ func (m *Mux) Reload(cfg *Config) error {
 	if err := liveChangeable(m.cfg, cfg); err != nil {
 		return err
 	}
-	up := m.up.Load()
+	up := m.router.up.Load()
 	ucfg, err := upstreamConfig(cfg, m.log)
 	if err != nil {
 		return fmt.Errorf("reload: [upstream]: %w", err)
@@ -88,7 +88,7 @@ func (m *Mux) Reload(cfg *Config) error {
 		_ = rctx.Cleanup()
 		return fmt.Errorf("reload: [upstream]: %w; the rest of the new config is not applied", err)
 	}
-	m.up.Store(newUp)
+	m.router.up.Store(newUp)
 	old := m.live.Load()
 	lv := newLive(cfg)
 	var added []*client
@@ -187,7 +187,7 @@ func (m *Mux) reconfigure(ucfg upstream.Config, u UpstreamConfig) error {
 		}
 	}()
 	wait := min(upstreamBindWait, u.ResponseTimeout.Or(upstreamBindWait))
-	return m.up.Load().pool.Reconfigure(ctx, ucfg, wait)
+	return m.router.up.Load().pool.Reconfigure(ctx, ucfg, wait)
 }
 
 // storeKeys is what of [store] must stay the same across a reload.

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
@@ -90,9 +92,9 @@ func (bl *RoundRobin) Pick(now time.Time, sessions []*upstream.Session) *upstrea
 }
 
 // pick chooses a session, honouring concatenation affinity.
-func (m *Mux) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
+func (rt *Router) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
 	if hasKey {
-		if s := m.affinity.get(key, now); s != nil {
+		if s := rt.affinity.get(key, now); s != nil {
 			if s.Available(now) {
 				return s
 			}
@@ -101,7 +103,7 @@ func (m *Mux) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
 			}
 		}
 	}
-	up := m.up.Load()
+	up := rt.up.Load()
 	return up.bal.Pick(now, up.pool.Sessions())
 }
 
@@ -177,12 +179,14 @@ type upPool struct {
 	pace *pacer
 }
 
-func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
-	ucfg, err := upstreamConfig(cfg, m.log)
+// newUpPool makes the upstream side of cfg; h takes the provider's
+// deliver_sm.
+func newUpPool(cfg *Config, log *zap.Logger, h upstream.Handler) (*upPool, error) {
+	ucfg, err := upstreamConfig(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	p, err := upstream.NewPool(ucfg, m.intake)
+	p, err := upstream.NewPool(ucfg, h)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,8 @@ import (
 // binding is one bound client session: the downstream.Handler of its
 // traffic and the upstream.Waiter of its submits.
 type binding struct {
-	m        *Mux
+	r        *Router
+	d        *Dispatcher
 	c        *client
 	s        *downstream.Session
 	receiver bool
@@ -50,7 +51,7 @@ func makeRef(seq uint32, wantsReceipt bool, attempt uint64) uint64 {
 // upstream room) is the backpressure: the client's next PDUs stay unread.
 func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 	seq := pdu.Seq(frame)
-	b.m.metrics.submits.Add(1)
+	b.r.metrics.submits.Add(1)
 	b.c.stats.submits.Add(1)
 	// The read that brought the frame is a clock reading for free, unless
 	// an earlier frame of that read waited for room since.
@@ -71,7 +72,7 @@ func (b *binding) Submit(s *downstream.Session, frame []byte) error {
 	}
 	info, _ := pdu.PeekSubmit(frame)
 	ref := makeRef(seq, info.RegisteredDelivery&pdu.RegisteredDlrMask != 0, 0)
-	if st := b.m.route(b, now, frame, &info, ref, true); st != pdu.StatusOK {
+	if st := b.r.route(b, now, frame, &info, ref, true); st != pdu.StatusOK {
 		b.answer(seq, st)
 	}
 	return nil
@@ -124,7 +125,7 @@ func (b *binding) answer(seq uint32, st pdu.Status) {
 	// Only the mux's own refusals come here; an accepted submit is always
 	// answered with the provider's own submit_sm_resp.
 	var buf [pdu.HeaderLen]byte
-	b.m.metrics.answered(st)
+	b.r.metrics.answered(st)
 	b.c.stats.answered(st)
 	_ = b.s.Send(pdu.AppendHeaderOnly(buf[:0], pdu.CmdSubmitSMResp, st, seq))
 }
@@ -137,13 +138,13 @@ func (b *binding) answer(seq uint32, st pdu.Status) {
 //
 // now is the caller's reading of the clock; route reads it again when it
 // has waited.
-func (m *Mux) route(b *binding, now time.Time, frame []byte, info *pdu.SubmitInfo, ref uint64, wait bool) pdu.Status {
+func (rt *Router) route(b *binding, now time.Time, frame []byte, info *pdu.SubmitInfo, ref uint64, wait bool) pdu.Status {
 	key, hasKey := concatKey(b.c.id, info)
 	var deadline time.Time
 	waiting := false
 	defer func() {
 		if waiting {
-			m.fair.leave(b.c)
+			rt.fair.leave(b.c)
 			b.waited = time.Now() // only a waiting route, on the read goroutine
 		}
 	}()
@@ -152,11 +153,11 @@ func (m *Mux) route(b *binding, now time.Time, frame []byte, info *pdu.SubmitInf
 			now = time.Now()
 		}
 		var pause time.Duration // with room but no token: wait this long
-		if !wait || m.fair.mayGo(b.c) {
-			if s := m.pick(now, key, hasKey); s != nil {
+		if !wait || rt.fair.mayGo(b.c) {
+			if s := rt.pick(now, key, hasKey); s != nil {
 				ok := true
 				if wait {
-					ok, pause = m.up.Load().pace.allow()
+					ok, pause = rt.up.Load().pace.allow()
 				}
 				if ok {
 					err := s.SubmitAt(now, frame, b, ref)
@@ -164,7 +165,7 @@ func (m *Mux) route(b *binding, now time.Time, frame []byte, info *pdu.SubmitInf
 						b.inflight.Add(1)
 						b.c.inflight.Add(1)
 						if hasKey {
-							m.affinity.set(key, s, now)
+							rt.affinity.set(key, s, now)
 						}
 						return pdu.StatusOK
 					}
@@ -179,14 +180,14 @@ func (m *Mux) route(b *binding, now time.Time, frame []byte, info *pdu.SubmitInf
 			return pdu.StatusThrottled
 		}
 		if deadline.IsZero() {
-			deadline = now.Add(m.live.Load().submitWait)
+			deadline = now.Add(rt.live.Load().submitWait)
 		}
 		if !waiting {
 			waiting = true
-			m.fair.enter(b.c)
+			rt.fair.enter(b.c)
 		}
-		if !m.waitRoom(deadline, pause) {
-			m.metrics.noRoom.Add(1)
+		if !rt.waitRoom(deadline, pause) {
+			rt.metrics.noRoom.Add(1)
 			return pdu.StatusThrottled
 		}
 	}
@@ -195,7 +196,7 @@ func (m *Mux) route(b *binding, now time.Time, frame []byte, info *pdu.SubmitInf
 // waitRoom waits until an upstream session may have room, another client's
 // waiting submit went ahead, pause (when set) has passed, the deadline, or
 // shutdown. It returns false at the deadline and at shutdown.
-func (m *Mux) waitRoom(deadline time.Time, pause time.Duration) bool {
+func (rt *Router) waitRoom(deadline time.Time, pause time.Duration) bool {
 	d := time.Until(deadline)
 	if d <= 0 {
 		return false
@@ -207,13 +208,13 @@ func (m *Mux) waitRoom(deadline time.Time, pause time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-m.up.Load().pool.Room():
+	case <-rt.up.Load().pool.Room():
 		return true
-	case <-m.fair.wake():
+	case <-rt.fair.wake():
 		return true
 	case <-t.C:
 		return !last
-	case <-m.stopping:
+	case <-rt.stopping:
 		return false
 	}
 }
@@ -239,15 +240,15 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 		if attempt := ref >> refAttemptShift; attempt < maxAttempts {
 			// Retry at once on another session with room; that session is
 			// paused now, so pick does not choose it again.
-			b.m.metrics.retries.Add(1)
+			b.r.metrics.retries.Add(1)
 			info, _ := pdu.PeekSubmit(req)
-			if b.m.route(b, time.Now(), req, &info, makeRef(seq, ref&refWantsReceipt != 0, attempt+1), false) == pdu.StatusOK {
+			if b.r.route(b, time.Now(), req, &info, makeRef(seq, ref&refWantsReceipt != 0, attempt+1), false) == pdu.StatusOK {
 				return
 			}
 		}
 	}
 	pdu.PatchSeq(resp, seq)
-	if ce := b.m.log.Check(zap.DebugLevel, "submit_sm answered"); ce != nil {
+	if ce := b.r.log.Check(zap.DebugLevel, "submit_sm answered"); ce != nil {
 		var r pdu.SMResp
 		_ = r.Decode(resp[pdu.HeaderLen:]) // debug only: no id for an error answer
 		ce.Write(zap.String("system_id", b.c.id), zap.Uint64("session", b.s.ID()), zap.Uint32("seq", seq),
@@ -255,12 +256,12 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 			zap.Stringer("command_status", h.Status), zap.Duration("latency", time.Since(sent)))
 	}
 	if h.Status == pdu.StatusOK && ref&refWantsReceipt != 0 {
-		if id := b.m.respMessageID(resp); len(id) > 0 {
-			b.m.intake.awaitID(idJob{b: b, id: IDKey(string(id)), resp: append([]byte(nil), resp...)})
+		if id := b.r.respMessageID(resp); len(id) > 0 {
+			b.r.intake.awaitID(idJob{b: b, id: IDKey(string(id)), resp: append([]byte(nil), resp...)})
 			return
 		}
 	}
-	b.m.metrics.answered(h.Status)
+	b.r.metrics.answered(h.Status)
 	b.c.stats.answered(h.Status)
 	_ = b.s.Send(resp)
 }
@@ -271,7 +272,7 @@ func (b *binding) SubmitDone(s *upstream.Session, ref uint64, req, resp []byte, 
 // NUL if there is one, since its receipts will name those octets; it is
 // logged and counted. The client's submit_sm_resp is the provider's, as
 // sent, either way.
-func (m *Mux) respMessageID(resp []byte) []byte {
+func (rt *Router) respMessageID(resp []byte) []byte {
 	body := resp[pdu.HeaderLen:]
 	var r pdu.SMResp
 	err := r.Decode(body)
@@ -282,8 +283,8 @@ func (m *Mux) respMessageID(resp []byte) []byte {
 	if i := bytes.IndexByte(body, 0); i >= 0 {
 		id = body[:i]
 	}
-	m.metrics.badMessageIDs.Add(1)
-	m.badIDLog.Warn("provider's submit_sm_resp message_id is not a valid C-Octet String; stored as the octets sent",
+	rt.metrics.badMessageIDs.Add(1)
+	rt.badIDLog.Warn("provider's submit_sm_resp message_id is not a valid C-Octet String; stored as the octets sent",
 		zap.ByteString("message_id", id), zap.Int("octets", len(body)), zap.Error(err))
 	return id
 }
@@ -291,7 +292,7 @@ func (m *Mux) respMessageID(resp []byte) []byte {
 // Delivered implements downstream.Handler: the client's answer to one of
 // its reports or MOs.
 func (b *binding) Delivered(s *downstream.Session, ref string, st pdu.Status, err error) {
-	b.m.dispatcher.delivered(b, ref, st, err)
+	b.d.delivered(b, ref, st, err)
 }
 
 // Bound implements downstream.BoundHandler: the bind_resp is on its way,
