@@ -1,18 +1,51 @@
 // Package mux is the routing core of smpp-mux: it owns the config loader,
-// the module registry, and Mux, which ties the downstream server clients
-// bind to, the upstream pool to the provider, and the store.
+// the module registry, and Mux, which wires the downstream server clients
+// bind to, the upstream pool to the provider, and the store to three
+// rooms, each a type with its own files and tests:
 //
-// A submit_sm flows binding.Submit -> client's rule chain -> balancer ->
-// upstream.Session.Submit; its answer comes back through
-// binding.SubmitDone, which stores the message id (when a receipt was
-// asked for) before the client sees its submit_sm_resp with its own
-// sequence number. A deliver_sm from any upstream session flows
-// Mux.Deliver -> report batcher (classify, look up the id, hold it for
-// dlr_grace when unknown) -> store.Enqueue -> deliver_sm_resp upstream;
-// the client's dispatcher then delivers it to one of its sessions.
-// When the store keeps a History, history.go records each step of a
-// message for GET /messages/{id}; queues.go reads queues and moves
-// orphaned reports for the admin API.
+//   - Router (router*.go): the submit path. A submit_sm flows
+//     binding.Submit -> the client's rule chain -> its fair share of the
+//     upstream windows and max_rate's pace (router_fair.go) -> the
+//     balancer (router_balancer.go) -> upstream.Session.SubmitAt, with its
+//     sequence number mapped; the provider's answer comes back through
+//     binding.SubmitDone with the client's own sequence number. A message
+//     id the client wants a receipt for is handed to the Intake.
+//   - Intake (intake*.go): everything that goes into the store. Message
+//     ids are stored (or journaled, intake_journal.go) before the client
+//     sees its submit_sm_resp. A deliver_sm from any upstream session
+//     flows Intake.Deliver -> report batcher (classify, resolve the id,
+//     intake_ids.go; drop resends, intake_dedup.go) -> store.Enqueue ->
+//     deliver_sm_resp to the provider; a receipt whose id is not known yet
+//     waits in the orphan queue for the matcher (intake_unmatched.go).
+//   - Dispatcher (dispatch*.go): per-client delivery from the store: one
+//     goroutine a client fetches its queue within its sessions' windows,
+//     runs its deliver rules, and acknowledges or releases what the
+//     client answered; refused entries back off (dispatch_backoff.go).
 //
-// Start with module.go (the Module lifecycle), then mux.go and submit.go.
+// A change to how receipts are stored touches the Intake; to how they
+// reach clients, the Dispatcher; to how submits reach the provider, the
+// Router. What the rooms share (rooms.go) is set once by New: the store,
+// the clients of the config in force (client.go), the counters
+// (metrics.go), the logs and the message traces (history.go, which also
+// answers GET /messages/{id}). The rooms do not call Mux; the Router
+// calls the Intake (ids), and a binding (router_submit.go) hands its
+// client's answers to deliveries to the Dispatcher.
+//
+// Mux itself (mux.go) keeps the wiring, the lifecycle (New, Start,
+// Shutdown; Reload in reload.go), the binds (client.go) and the admin
+// accessors (Status, Queue and MoveOrphans in queues.go, counters).
+// Rules (rule.go, rulegen.go) and balancers are module APIs: the Router
+// runs the submit rules, the Dispatcher the deliver rules.
+//
+// Batching: ids and reports reach the store in batches (batch.go), one
+// write for many; with store.bolt an id batch and a report batch ready
+// together share one commit (intake_pairing.go). That pairing stays in
+// the Intake rather than in store/bolt: it waits for a batch the Intake
+// is still preparing, which only the Intake's batchers know of; the
+// store already shares a commit among the writes that reach it while one
+// runs, and acknowledgements already ride along in its next commit
+// (store/bolt's ack.go).
+//
+// Start with module.go (the Module lifecycle), then mux.go and the room
+// you need.
 package mux
