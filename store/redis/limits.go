@@ -41,14 +41,18 @@ redis.call('PEXPIREAT', KEYS[1], last[2])
 return 1
 `)
 
-// renewScript sets a slot's expiry to ttl from now, adding it back if it
-// expired: a slot is never taken from a live holder.
+// renewScript sets the expiry of slots of one semaphore to ttl from now,
+// adding back those that expired: a slot is never taken from a live
+// holder.
 //
-// KEYS: the semaphore. ARGV: slot id, ttl ms.
+// KEYS: the semaphore. ARGV: ttl ms, then the slot ids.
 var renewScript = goredis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local at = now + tonumber(ARGV[1])
+for i = 2, #ARGV do
+	redis.call('ZADD', KEYS[1], at, ARGV[i])
+end
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], last[2])
 return 1
@@ -71,8 +75,8 @@ func (s *Store) AcquireSlot(ctx context.Context, l store.Lease, limit int, ttl t
 	return n == 1, nil
 }
 
-// RenewSlots implements store.FleetLimiter: one script call per slot, in
-// one pipeline (in a cluster, one per node).
+// RenewSlots implements store.FleetLimiter: one script call per
+// semaphore, in one pipeline (in a cluster, one per node).
 func (s *Store) RenewSlots(ctx context.Context, ls []store.Lease, ttl time.Duration) error {
 	if len(ls) == 0 {
 		return nil
@@ -82,14 +86,21 @@ func (s *Store) RenewSlots(ctx context.Context, ls []store.Lease, ttl time.Durat
 		return err
 	}
 	defer s.release(cancel)
-	calls := make([]*scriptCall, len(ls))
-	for i, l := range ls {
-		calls[i] = &scriptCall{script: renewScript, keys: []string{s.keys.semaphore(l.Key)}, args: []any{l.ID, ttlMS(ttl)}}
+	byKey := make(map[string]*scriptCall)
+	var calls []*scriptCall
+	for _, l := range ls {
+		c := byKey[l.Key]
+		if c == nil {
+			c = &scriptCall{script: renewScript, keys: []string{s.keys.semaphore(l.Key)}, args: []any{ttlMS(ttl)}}
+			byKey[l.Key] = c
+			calls = append(calls, c)
+		}
+		c.args = append(c.args, l.ID)
 	}
 	s.runScripts(ctx, calls, nil)
-	for i, c := range calls {
+	for _, c := range calls {
 		if err := c.cmd.Err(); err != nil {
-			return fmt.Errorf("store.redis: renew %d slots (%s first failed): %w", len(ls), ls[i].Key, err)
+			return fmt.Errorf("store.redis: renew slots of %d semaphores (%s failed): %w", len(calls), c.keys[0], err)
 		}
 	}
 	return nil
