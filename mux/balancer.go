@@ -182,6 +182,8 @@ func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.setGate(cfg.Upstream)
+	ucfg.Gate = m.upstreamGate()
 	p, err := upstream.NewPool(ucfg, m)
 	if err != nil {
 		return nil, err
@@ -190,7 +192,7 @@ func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upPool{cfg: cfg.Upstream, pool: p, bal: bal, pace: newPacer(cfg.Upstream.MaxRate)}, nil
+	return &upPool{cfg: cfg.Upstream, pool: p, bal: bal, pace: m.fleetPacer(cfg.Upstream)}, nil
 }
 
 // newBalancer makes the balancer module balancer.<name>.

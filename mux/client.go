@@ -173,7 +173,7 @@ func (m *Mux) Bind(s *downstream.Session, req downstream.BindRequest) (downstrea
 		return nil, pdu.StatusInvPassword
 	}
 	b := &binding{m: m, c: c, s: s, receiver: req.Type.CanReceive()}
-	if !c.add(b) {
+	if !c.add(b) || !m.fleetBind(c, b, cc.cfg.MaxBinds) {
 		refused[refusedMaxBinds].Add(1)
 		c.stats.bindsRefused[refusedMaxBinds].Add(1)
 		log.Info("bind refused: max_binds reached", maxBindsField(cc.cfg.MaxBinds))

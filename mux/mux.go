@@ -39,6 +39,8 @@ type Mux struct {
 	ruleEvents  ruleEvents // counters of rule instances, carried across reloads
 
 	store store.Store
+	fleet *fleet                 // limits over every instance of a shared store; nil otherwise (fleet.go)
+	gate  *sessionGate           // fleet_max_sessions; nil without fleet
 	up    atomic.Pointer[upPool] // the upstream pool, balancer and pacer; replaced by a reload of [upstream]
 	down  *downstream.Server
 	live  atomic.Pointer[live]
@@ -152,7 +154,8 @@ func (m *Mux) provision() error {
 		return fmt.Errorf("store.%s: module is not a store", sc.Name)
 	}
 	m.store = st
-	rctx, rcancel, err := provisionRules(m.cfg, m.log, &m.ruleEvents)
+	m.fleet = newFleet(st, m.log)
+	rctx, rcancel, err := provisionRules(m.cfg, m.log, &m.ruleEvents, m.fleet)
 	if err != nil {
 		return err
 	}
@@ -225,6 +228,9 @@ func (m *Mux) Start() error {
 		m.workWG.Go(func() { m.tw.run(m.workCtx) })
 	}
 	m.workWG.Go(func() { m.writeBackLoop(m.workCtx) })
+	if m.fleet != nil {
+		m.workWG.Go(func() { m.fleet.heartbeat(m.workCtx) })
+	}
 	m.dispatchWG.Go(func() { m.aw.run(m.dispatchCtx) })
 	for _, c := range m.live.Load().byID {
 		m.startDispatch(c)
@@ -448,10 +454,11 @@ func (m *Mux) startDispatch(c *client) {
 
 // provisionRules provisions and validates every client's rules of cfg in
 // a Context of their own, which the caller cleans up when the config is
-// replaced. The rules' event counters are kept in events. On error what
-// was provisioned is cleaned up.
-func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents) (Context, context.CancelFunc, error) {
+// replaced. The rules' event counters are kept in events; their fleet
+// buckets come from f. On error what was provisioned is cleaned up.
+func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents, f *fleet) (Context, context.CancelFunc, error) {
 	ctx, cancel := NewContext(context.Background(), log)
+	ctx.fleet = f
 	for _, cc := range cfg.Clients {
 		for i, r := range cc.Rules {
 			id := r.MuxModule().ID

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/downstream"
 	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
 
@@ -21,6 +22,7 @@ type binding struct {
 	s        *downstream.Session
 	receiver bool
 	inflight atomic.Int64 // submits sent upstream and not yet answered
+	lease    store.Lease  // its slot of max_binds over the fleet; zero without one (fleet.go)
 
 	// owned by the session's read goroutine
 	msg    Message
@@ -305,6 +307,7 @@ func (b *binding) Bound(s *downstream.Session) {
 // Closed implements downstream.Handler.
 func (b *binding) Closed(s *downstream.Session, err error) {
 	b.c.remove(b) // downstream logs the end of the session
+	b.m.fleetUnbind(b)
 }
 
 var (
