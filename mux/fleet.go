@@ -30,15 +30,18 @@ import (
 //
 // Each instance renews the slots it holds every fleetHeartbeat; a slot
 // not renewed for fleetTTL (the instance died) expires. A call on a bind
-// or submit path is bounded by fleetTimeout. When the store fails, each
-// instance enforces its own configured limits, as without a shared
-// store: binds are counted locally (and their slots added in the store
-// when it is back), buckets answer locally, provider binds open; the
-// failure is logged once per interval with a count.
+// or submit path is bounded by fleetTimeout; an upstream session, which
+// no client waits for, waits up to fleetGateTimeout for its slot, so that
+// a slow store does not open provider binds beyond the cap. When the
+// store fails, each instance enforces its own configured limits, as
+// without a shared store: binds are counted locally (and their slots
+// added in the store when it is back), buckets answer locally, provider
+// binds open; the failure is logged once per interval with a count.
 const (
-	fleetHeartbeat = time.Second
-	fleetTTL       = 3 * fleetHeartbeat
-	fleetTimeout   = 250 * time.Millisecond
+	fleetHeartbeat   = time.Second
+	fleetTTL         = 3 * fleetHeartbeat
+	fleetTimeout     = 250 * time.Millisecond
+	fleetGateTimeout = 2 * time.Second
 )
 
 // fleet holds this instance's slots of the fleet's semaphores and makes
@@ -74,13 +77,14 @@ func (f *fleet) failed(err error) {
 	}
 }
 
-// acquire takes a slot of semaphore key, of limit slots over the fleet.
-// ok is false when the fleet holds them all. When the store fails the
+// acquire takes a slot of semaphore key, of limit slots over the fleet,
+// waiting for the store up to timeout. ok is false when the fleet holds
+// them all. When the store fails the
 // slot is held anyway (this instance's own limit applies) and is added in
 // the store by the heartbeat once it is back.
-func (f *fleet) acquire(key string, limit int) (store.Lease, bool) {
+func (f *fleet) acquire(key string, limit int, timeout time.Duration) (store.Lease, bool) {
 	l := store.Lease{Key: key, ID: f.name + "-" + strconv.FormatUint(f.seq.Add(1), 10)}
-	ctx, cancel := context.WithTimeout(context.Background(), fleetTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	ok, err := f.fl.AcquireSlot(ctx, l, limit, fleetTTL)
 	cancel()
 	if err != nil {
@@ -163,7 +167,7 @@ func (m *Mux) fleetBind(c *client, b *binding, maxBinds int) bool {
 	if m.fleet == nil {
 		return true
 	}
-	l, ok := m.fleet.acquire("binds:"+c.id, maxBinds)
+	l, ok := m.fleet.acquire("binds:"+c.id, maxBinds, fleetTimeout)
 	if !ok {
 		c.remove(b)
 		return false
@@ -246,7 +250,7 @@ func (g *sessionGate) Acquire(ctx context.Context) (func(), error) {
 		if gc.limit <= 0 {
 			return func() {}, nil
 		}
-		if l, ok := g.f.acquire(gc.key, gc.limit); ok {
+		if l, ok := g.f.acquire(gc.key, gc.limit, fleetGateTimeout); ok {
 			return func() { g.f.release(l) }, nil
 		}
 		if !waiting {

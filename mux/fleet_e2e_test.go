@@ -31,6 +31,7 @@ func fleetConfig(s *simtest.Server, addr, prefix, journal, upstream, client stri
 [server]
 listen = "127.0.0.1:0"
 response_timeout = "2s"
+submit_wait = "100ms"
 [store]
 module = "redis"
 url = "redis://%s/0"
@@ -154,6 +155,42 @@ func TestFleetRateLimit(t *testing.T) {
 	}
 	if accepted < 5 || accepted > 6 || accepted+throttled != 200 {
 		t.Fatalf("%d accepted, %d throttled; want 5 or 6 accepted over the fleet", accepted, throttled)
+	}
+}
+
+// [upstream] max_rate holds for the fleet: at 0.1/s (burst 1) the two
+// instances pass one submit between them within 10s (two, one each,
+// without a shared store); the others wait submit_wait and get
+// ESME_RTHROTTLED.
+func TestFleetMaxRate(t *testing.T) {
+	ms, s, _, _ := startFleet(t, 2, nil, "max_rate = 0.1", "")
+	var cs []*esme.Client
+	for _, m := range ms {
+		eventually(t, 10*time.Second, func() bool { return m.UpstreamBound() == 4 })
+		c, st := bindShop(t, m)
+		if st != pdu.StatusOK {
+			t.Fatalf("bind: %v", st)
+		}
+		cs = append(cs, c)
+	}
+	start := time.Now()
+	accepted := 0
+	for i := range 10 {
+		st, _, err := cs[i%2].Submit(ctxT(t), sm("4599999999", false, fmt.Sprint("paced ", i)))
+		switch {
+		case err != nil:
+			t.Fatalf("submit %d: %v", i, err)
+		case st == pdu.StatusOK:
+			accepted++
+		case st != pdu.StatusThrottled:
+			t.Fatalf("submit %d: status %v", i, st)
+		}
+	}
+	if took := time.Since(start); took >= 10*time.Second {
+		t.Skipf("10 submits took %v: the bound below assumes under 10s", took)
+	}
+	if got := s.Stats().Submits; accepted != 1 || got != 1 {
+		t.Fatalf("%d accepted, the provider got %d; want 1 over the fleet", accepted, got)
 	}
 }
 
