@@ -12,8 +12,11 @@ import (
 // Bucket is a token bucket shared by a fleet of instances through a
 // FleetLimiter, without a round trip per token: it takes tokens from the
 // fleet's bucket in batches of Batch(rate, burst) and hands them out
-// locally, and, refused, it refuses locally until the fleet's bucket has
-// a token again. The fleet then passes at most burst + rate × T tokens
+// locally. Given less than a batch (the fleet's bucket is drained), it
+// refuses locally, once what it got is spent, until the bucket has had
+// time to refill a batch (or, given none, has a token again, if later):
+// an instance over the rate asks about ten times a second, not once per
+// token. The fleet then passes at most burst + rate × T tokens
 // over any time T from the shared bucket, plus what each instance took
 // before T and spends within it: at most one batch (a tenth of a second's
 // worth) per instance, since a batch is held for at most Hold.
@@ -32,6 +35,7 @@ type Bucket struct {
 	rate    float64
 	burst   int
 	batch   int
+	refill  time.Duration // time the fleet's bucket takes to refill a batch
 	timeout time.Duration
 	onErr   func(error) // called after each failed TakeTokens, outside any lock
 
@@ -70,7 +74,8 @@ func NewBucket(fl FleetLimiter, key string, r float64, burst int, timeout time.D
 	}
 	return &Bucket{
 		fl: fl, key: key, rate: r, burst: burst, batch: Batch(r, burst), timeout: timeout, onErr: onErr,
-		local: rate.NewLimiter(rate.Limit(r), burst),
+		refill: time.Duration(float64(Batch(r, burst)) / r * float64(time.Second)),
+		local:  rate.NewLimiter(rate.Limit(r), burst),
 	}
 }
 
@@ -107,8 +112,10 @@ func (b *Bucket) allowLocked(now time.Time) (bool, error) {
 		b.down = now.Add(Backoff)
 		return b.local.AllowN(now, 1), err
 	}
+	if got < b.batch {
+		b.empty = now.Add(max(retry, b.refill))
+	}
 	if got <= 0 {
-		b.empty = now.Add(retry)
 		return false, nil
 	}
 	b.have, b.expiry = got-1, now.Add(Hold)

@@ -86,6 +86,27 @@ func TestBucketShared(t *testing.T) {
 	}
 }
 
+// TestBucketDrained checks that a bucket given less than a batch waits
+// for a batch's refill before it asks again.
+func TestBucketDrained(t *testing.T) {
+	t.Parallel()
+	p := &pool{left: 13}
+	b := store.NewBucket(p, "k", 100, 100, time.Second, nil) // batches of 10, refilled in 100ms
+	start := time.Now()
+	passed := 0
+	for range 100 {
+		if b.Allow() {
+			passed++
+		}
+	}
+	if time.Since(start) >= 100*time.Millisecond {
+		t.Skip("100 Allows took over the refill time")
+	}
+	if passed != 13 || p.takes != 2 {
+		t.Fatalf("%d passed in %d Takes, want 13 in 2", passed, p.takes)
+	}
+}
+
 // TestBucketStoreDown checks that a failing store makes the bucket answer
 // from its local bucket, asking the store once per Backoff and reporting
 // each failure.
