@@ -172,8 +172,8 @@ func (m *Mux) Bind(s *downstream.Session, req downstream.BindRequest) (downstrea
 		log.Info("bind refused: remote address not in allow")
 		return nil, pdu.StatusInvPassword
 	}
-	b := &binding{r: m.router, d: m.dispatcher, c: c, s: s, receiver: req.Type.CanReceive()}
-	if !c.add(b) {
+	b := &binding{r: m.router, d: m.dispatcher, fleet: m.fleet, c: c, s: s, receiver: req.Type.CanReceive()}
+	if !c.add(b) || !m.fleet.bind(c, b, cc.cfg.MaxBinds) {
 		refused[refusedMaxBinds].Add(1)
 		c.stats.bindsRefused[refusedMaxBinds].Add(1)
 		log.Info("bind refused: max_binds reached", maxBindsField(cc.cfg.MaxBinds))

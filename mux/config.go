@@ -127,6 +127,11 @@ type UpstreamConfig struct {
 	MaxRate         float64      `toml:"max_rate"`          // submits per second over all sessions; 0: unlimited
 	Balancer        string       `toml:"balancer"`          // balancer module: least_pending (default) | round_robin
 	Hosts           []HostConfig `toml:"host"`
+
+	// FleetMaxSessions caps the provider binds of every instance sharing
+	// the store together; 0: no cap (each instance opens
+	// sessions_per_host per host).
+	FleetMaxSessions int `toml:"fleet_max_sessions"`
 }
 
 // String redacts the password.
@@ -751,6 +756,9 @@ func (l *loader) checkUpstream(u *UpstreamConfig) {
 	}
 	if u.MaxRate < 0 {
 		l.errorf("upstream.max_rate", "must be positive or 0 (unlimited); got %v", u.MaxRate)
+	}
+	if u.FleetMaxSessions < 0 {
+		l.errorf("upstream.fleet_max_sessions", "must be positive or 0 (no cap); got %d", u.FleetMaxSessions)
 	}
 	for i, h := range u.Hosts {
 		path := fmt.Sprintf("upstream.host[%d]", i)

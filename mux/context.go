@@ -20,6 +20,7 @@ type Context struct {
 	events  *ruleEvents     // the mux's rule event counters; nil outside a mux
 	rule    *ruleKey        // the rule instance being provisioned; nil for other modules
 	module  string          // the ID of the module being provisioned
+	fleet   *fleet          // the mux's fleet limits; nil without a shared store (fleet.go)
 }
 
 // NewContext returns a Context for provisioning modules outside a running

@@ -37,6 +37,8 @@ type Mux struct {
 	ruleEvents  ruleEvents // counters of rule instances, carried across reloads
 
 	store   store.Store
+	fleet   *fleet       // limits over every instance of a shared store; nil otherwise (fleet.go)
+	gate    *sessionGate // fleet_max_sessions; nil without fleet
 	down    *downstream.Server
 	live    atomic.Pointer[live]
 	metrics Metrics
@@ -98,7 +100,8 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 		return nil, err
 	}
 	m.router = newRouter(sh, log.WithOptions(zap.WrapCore(sampled)), m.intake)
-	up, err := newUpPool(cfg, log, m.intake)
+	m.setGate(cfg.Upstream)
+	up, err := newUpPool(cfg, log, m.intake, m.upstreamGate(), m.fleet)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +125,8 @@ func (m *Mux) provision() error {
 		return fmt.Errorf("store.%s: module is not a store", sc.Name)
 	}
 	m.store = st
-	rctx, rcancel, err := provisionRules(m.cfg, m.log, &m.ruleEvents)
+	m.fleet = newFleet(st, m.log)
+	rctx, rcancel, err := provisionRules(m.cfg, m.log, &m.ruleEvents, m.fleet)
 	if err != nil {
 		return err
 	}
@@ -188,6 +192,9 @@ func (m *Mux) Start() error {
 	m.router.up.Load().pool.Start(m.upCtx)
 	m.intake.run(m.workCtx, &m.workWG)
 	m.tracer.run(m.workCtx, &m.workWG)
+	if m.fleet != nil {
+		m.workWG.Go(func() { m.fleet.heartbeat(m.workCtx) })
+	}
 	m.dispatcher.start(m.live.Load().byID)
 	for _, ln := range m.listeners {
 		m.serveWG.Go(func() { _ = m.down.Serve(ln) })
@@ -396,10 +403,11 @@ func newLive(cfg *Config) *live {
 
 // provisionRules provisions and validates every client's rules of cfg in
 // a Context of their own, which the caller cleans up when the config is
-// replaced. The rules' event counters are kept in events. On error what
-// was provisioned is cleaned up.
-func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents) (Context, context.CancelFunc, error) {
+// replaced. The rules' event counters are kept in events; their fleet
+// buckets come from f. On error what was provisioned is cleaned up.
+func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents, f *fleet) (Context, context.CancelFunc, error) {
 	ctx, cancel := NewContext(context.Background(), log)
+	ctx.fleet = f
 	for _, cc := range cfg.Clients {
 		for i, r := range cc.Rules {
 			id := r.MuxModule().ID

@@ -69,6 +69,7 @@ func (m *Mux) Reload(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("reload: [upstream]: %w", err)
 	}
+	ucfg.Gate = m.upstreamGate()
 	newUp := &upPool{cfg: cfg.Upstream, pool: up.pool, bal: up.bal, pace: up.pace}
 	if cfg.Upstream.Balancer != up.cfg.Balancer {
 		if newUp.bal, err = newBalancer(cfg.Upstream.Balancer); err != nil {
@@ -76,9 +77,9 @@ func (m *Mux) Reload(cfg *Config) error {
 		}
 	}
 	if cfg.Upstream.MaxRate != up.cfg.MaxRate {
-		newUp.pace = newPacer(cfg.Upstream.MaxRate)
+		newUp.pace = fleetPacer(m.fleet, cfg.Upstream)
 	}
-	rctx, rcancel, err := provisionRules(cfg, m.log, &m.ruleEvents)
+	rctx, rcancel, err := provisionRules(cfg, m.log, &m.ruleEvents, m.fleet)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
@@ -89,6 +90,7 @@ func (m *Mux) Reload(cfg *Config) error {
 		return fmt.Errorf("reload: [upstream]: %w; the rest of the new config is not applied", err)
 	}
 	m.router.up.Store(newUp)
+	m.setGate(cfg.Upstream)
 	old := m.live.Load()
 	lv := newLive(cfg)
 	var added []*client

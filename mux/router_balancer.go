@@ -180,12 +180,14 @@ type upPool struct {
 }
 
 // newUpPool makes the upstream side of cfg; h takes the provider's
-// deliver_sm.
-func newUpPool(cfg *Config, log *zap.Logger, h upstream.Handler) (*upPool, error) {
+// deliver_sm. gate, when not nil, holds fleet_max_sessions; f, when not
+// nil, shares max_rate over the fleet.
+func newUpPool(cfg *Config, log *zap.Logger, h upstream.Handler, gate upstream.Gate, f *fleet) (*upPool, error) {
 	ucfg, err := upstreamConfig(cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	ucfg.Gate = gate
 	p, err := upstream.NewPool(ucfg, h)
 	if err != nil {
 		return nil, err
@@ -194,7 +196,7 @@ func newUpPool(cfg *Config, log *zap.Logger, h upstream.Handler) (*upPool, error
 	if err != nil {
 		return nil, err
 	}
-	return &upPool{cfg: cfg.Upstream, pool: p, bal: bal, pace: newPacer(cfg.Upstream.MaxRate)}, nil
+	return &upPool{cfg: cfg.Upstream, pool: p, bal: bal, pace: fleetPacer(f, cfg.Upstream)}, nil
 }
 
 // newBalancer makes the balancer module balancer.<name>.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/smpp-mux/smpp-mux/store"
 )
 
 // fairShare shares scarce upstream capacity between clients by weight.
@@ -86,6 +88,7 @@ func (c *client) share() float64 {
 type pacer struct {
 	lim    *rate.Limiter
 	period time.Duration // one token's worth of time
+	fleet  *store.Bucket // with a shared store: the fleet's bucket, in place of lim (fleet.go)
 }
 
 func newPacer(perSecond float64) *pacer {
@@ -98,7 +101,16 @@ func newPacer(perSecond float64) *pacer {
 
 // allow takes a token if one is there; else it returns how long to wait.
 func (p *pacer) allow() (bool, time.Duration) {
-	if p == nil || p.lim.Allow() {
+	if p == nil {
+		return true, 0
+	}
+	if p.fleet != nil {
+		if p.fleet.Allow() {
+			return true, 0
+		}
+		return false, p.period
+	}
+	if p.lim.Allow() {
 		return true, 0
 	}
 	return false, p.period

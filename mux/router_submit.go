@@ -10,6 +10,7 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/downstream"
 	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
 
@@ -18,10 +19,12 @@ import (
 type binding struct {
 	r        *Router
 	d        *Dispatcher
+	fleet    *fleet // limits over the fleet; nil without a shared store
 	c        *client
 	s        *downstream.Session
 	receiver bool
 	inflight atomic.Int64 // submits sent upstream and not yet answered
+	lease    store.Lease  // its slot of max_binds over the fleet; zero without one (fleet.go)
 
 	// owned by the session's read goroutine
 	msg    Message
@@ -306,6 +309,7 @@ func (b *binding) Bound(s *downstream.Session) {
 // Closed implements downstream.Handler.
 func (b *binding) Closed(s *downstream.Session, err error) {
 	b.c.remove(b) // downstream logs the end of the session
+	b.fleet.unbind(b)
 }
 
 var (

@@ -39,7 +39,7 @@ func TestRouterNoRoom(t *testing.T) {
 	}
 	sh := testShared(nil, cfg)
 	rt := newRouter(sh, zap.NewNop(), nil)
-	up, err := newUpPool(cfg, zap.NewNop(), nil)
+	up, err := newUpPool(cfg, zap.NewNop(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

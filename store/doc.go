@@ -8,5 +8,9 @@
 // store modules (store.memory, store.bolt, store.redis) chosen by
 // [store].module; storetest runs one contract suite against each.
 //
+// Stores that several instances share also offer FleetLimiter (fleet.go):
+// slots and rate limits over the whole fleet, which the mux draws on
+// through Bucket (bucket.go) and its leases.
+//
 // Start with Store in store.go.
 package store

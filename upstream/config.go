@@ -73,6 +73,9 @@ type Config struct {
 	ThrottlePause   time.Duration // default 1s: no new submits after ESME_RTHROTTLED
 	MaxLength       uint32        // default pdu.DefaultMaxLength: largest command_length read
 	Logger          *zap.Logger   // default zap.NewNop()
+	// Gate, when set, is held by each slot while it connects and is
+	// bound: a cap on binds shared with other pools. Nil: none.
+	Gate Gate
 }
 
 // Limits of the bind fields (pdu accepts 65 octets, NUL included).
@@ -140,13 +143,14 @@ func (c *Config) validate() error {
 }
 
 // sameSession reports whether connections made with c and o are alike:
-// every field but Hosts, SessionsPerHost and Logger, which are not
+// every field but Hosts, SessionsPerHost, Logger and Gate, which are not
 // settings of one connection, is equal. A field added to Config counts.
 func (c *Config) sameSession(o *Config) bool {
 	a, b := *c, *o
 	a.Hosts, b.Hosts = nil, nil
 	a.SessionsPerHost, b.SessionsPerHost = 0, 0
 	a.Logger, b.Logger = nil, nil
+	a.Gate, b.Gate = nil, nil
 	return reflect.DeepEqual(a, b)
 }
 

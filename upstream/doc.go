@@ -10,7 +10,9 @@
 // ReconnectDelay, whose first retry is quick because the provider restarts
 // one host at a time. A slot closes its old connection before it dials a
 // new one, so the pool never holds more than Hosts×SessionsPerHost
-// connections. Credentials refused by the provider are logged at Error
+// connections. With a Config.Gate (the mux's fleet-wide cap on provider
+// binds) a slot also holds a place of the Gate from before it dials until
+// its connection ends, and waits for one meanwhile. Credentials refused by the provider are logged at Error
 // once, and retried only every ReconnectDelay.
 //
 // Pool.Reconfigure moves a running pool to new settings one slot at a

@@ -73,7 +73,7 @@ func (s *Session) run() {
 	bo := backoff{max: s.cfg.ReconnectDelay}
 	var last failure // what the previous attempt ended with, for logging once
 	for s.stopCtx.Err() == nil {
-		lived, err := s.connectOnce()
+		lived, err := s.connectGated()
 		if s.stopCtx.Err() != nil {
 			return
 		}
@@ -168,6 +168,21 @@ func FailureKind(err error) string {
 		return "unbound"
 	}
 	return "dropped"
+}
+
+// connectGated is connectOnce holding the config's Gate, if any, for
+// the connection's life.
+func (s *Session) connectGated() (time.Duration, error) {
+	g := s.cfg.Gate
+	if g == nil {
+		return s.connectOnce()
+	}
+	release, err := g.Acquire(s.stopCtx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	return s.connectOnce()
 }
 
 // connectOnce dials, binds and serves one connection until it ends, and

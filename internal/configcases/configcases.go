@@ -168,6 +168,7 @@ func Cases() []Case {
 		{Name: "upstream.window negative", Key: "upstream.window", Msg: "must be positive", Config: edit(`balancer = "least_pending"`, "balancer = \"least_pending\"\nwindow = -1 #!")},
 		{Name: "upstream.balancer unknown", Key: "upstream.balancer", Msg: `unknown module "random"`, Config: edit(`balancer = "least_pending"`, `balancer = "random" #!`)},
 		{Name: "upstream.max_rate negative", Key: "upstream.max_rate", Msg: "must be positive or 0", Config: edit(`balancer = "least_pending"`, "balancer = \"least_pending\"\nmax_rate = -1.5 #!")},
+		{Name: "upstream.fleet_max_sessions negative", Key: "upstream.fleet_max_sessions", Msg: "must be positive or 0 (no cap)", Config: edit(`balancer = "least_pending"`, "balancer = \"least_pending\"\nfleet_max_sessions = -1 #!")},
 		{Name: "second host address", Key: "upstream.host.address", Msg: "host[1]: not host:port", Config: edit(`address = "127.0.0.1:2776"`, `address = "127.0.0.1" #!`)},
 		{Name: "second host ca without tls", Key: "upstream.host.ca", Msg: "host[1]: ca without tls", Config: edit(`address = "127.0.0.1:2776"`, "address = \"127.0.0.1:2776\"\nca = \"ca.pem\" #!")},
 

@@ -17,6 +17,18 @@
 // client's sessions, since the rule is built once per client and config;
 // a config reload starts a fresh, full bucket.
 //
+// When several mux instances share the store ([store] module = "redis"),
+// the bucket is the fleet's: rate and burst hold for the client's binds on
+// every instance together (a GCRA bucket in Redis, named for the client
+// and the rule's position, so a reload keeps its state). Each instance
+// takes tokens in batches of a tenth of a second's worth (at least 1, at
+// most burst) and holds a batch at most a second, so over any time T the
+// fleet passes at most burst + rate × T + one batch per instance. While
+// Redis cannot be reached (a call takes over 250ms or fails), each
+// instance applies rate and burst on its own, as without a shared store,
+// and asks Redis again a second later; the mux logs it once per 10s
+// with a count.
+//
 // # Configuration
 //
 //	rate   float  required; submits per second, > 0 (fractions allowed: 0.5 is one every 2s)

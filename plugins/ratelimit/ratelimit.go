@@ -27,7 +27,8 @@ type RateLimit struct {
 	Rate  float64 `toml:"rate"`  // submits per second
 	Burst int     `toml:"burst"` // bucket size; default ceil(Rate)
 
-	lim *rate.Limiter // shared by the client's sessions; set by Provision
+	lim   *rate.Limiter   // shared by the client's sessions; set by Provision
+	fleet mux.TokenBucket // with a shared store: the fleet's bucket, in place of lim; set by Provision
 }
 
 var (
@@ -46,12 +47,17 @@ func (*RateLimit) MuxModule() mux.ModuleInfo {
 }
 
 // Provision implements mux.Provisioner: it fills in the default burst and
-// builds the limiter. Values out of range are left for Validate to report.
-func (rl *RateLimit) Provision(mux.Context) error {
+// builds the limiter: the fleet's, when the mux's store is shared by
+// several instances, else a local one. Values out of range are left for
+// Validate to report.
+func (rl *RateLimit) Provision(ctx mux.Context) error {
 	if rl.Burst == 0 && rl.validRate() {
 		rl.Burst = max(1, int(math.Ceil(rl.Rate)))
 	}
 	rl.lim = rate.NewLimiter(rate.Limit(rl.Rate), rl.Burst)
+	if rl.validRate() && rl.Burst >= 1 {
+		rl.fleet = ctx.FleetBucket(rl.Rate, rl.Burst)
+	}
 	return nil
 }
 
@@ -72,6 +78,12 @@ func (rl *RateLimit) Validate() error {
 // Submit implements mux.Rule: it takes a token or rejects with
 // ESME_RTHROTTLED. It never changes the message.
 func (rl *RateLimit) Submit(*mux.Message) error {
+	if rl.fleet != nil {
+		if rl.fleet.Allow() {
+			return nil
+		}
+		return errThrottled
+	}
 	if rl.lim.Allow() {
 		return nil
 	}

@@ -156,3 +156,35 @@ func benchOpen(b *testing.B, url string, nodes []string) *Store {
 	b.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// BenchmarkFleetBucket takes one token per op from a store.Bucket on the
+// fleet's bucket of rate per second (burst = rate), two instances (two
+// stores) taking turns, as fast as they can: far over the rate. Counted:
+// calls/op, the round trips to Redis per Allow; passed/op, the share of
+// Allows that got a token.
+func BenchmarkFleetBucket(b *testing.B) {
+	addr, _, _ := redistest.Start(b)
+	for _, rate := range []float64{50, 5000, 1e6} {
+		b.Run(fmt.Sprintf("rate=%g", rate), func(b *testing.B) {
+			p := uniquePrefix()
+			var hook cmdCounter
+			var buckets []*store.Bucket
+			for range 2 {
+				s := open(b, addr, p, store.Limits{})
+				s.rdb.AddHook(&hook)
+				buckets = append(buckets, store.NewBucket(s, "bench", rate, int(rate), time.Second, nil))
+			}
+			passed := 0
+			i := 0
+			b.ResetTimer()
+			for b.Loop() {
+				if buckets[i%2].Allow() {
+					passed++
+				}
+				i++
+			}
+			b.ReportMetric(float64(hook.calls.Load())/float64(i), "calls/op")
+			b.ReportMetric(float64(passed)/float64(i), "passed/op")
+		})
+	}
+}

@@ -24,6 +24,8 @@
 //	<prefix>:clients            set: every client ever queued to, for the sweep and Stats
 //	<prefix>:wake               pub/sub channel: "<consumer>\n<client>" when entries were queued
 //	<prefix>:h:{<message id>}   list: the id's trace (store.History), the latest 32 events; expires dlr_ttl after its last event
+//	<prefix>:sem:{<key>}        sorted set: a fleet-wide semaphore (store.FleetLimiter): slot id -> expiry (Redis clock, ms)
+//	rate:<prefix>:gcra:{<key>}  string: a fleet-wide GCRA bucket (github.com/go-redis/redis_rate/v10, which puts "rate:" first)
 //
 // A client's keys share the hash tag {<client>}, so they sit in one slot
 // of a Redis Cluster and one script may touch them; every script call
@@ -74,6 +76,14 @@
 // fetched at once by the instance where its client is bound, not at its
 // next one-second poll; see notify.go for why one channel and PUBLISH.
 // After a reconnect (go-redis resubscribes) every client is woken once.
+//
+// Fleet-wide limits (store.FleetLimiter, limits.go): a semaphore is a
+// sorted set of slot ids scored by their expiry on the Redis clock; one
+// script drops expired slots and takes one if there is room, another
+// renews (and, after an outage, re-adds) a slot. A bucket is
+// redis_rate's GCRA (AllowAtMost), one key and one script call per batch
+// of tokens. Each is one key whose name is its hash tag: one slot, no
+// global key.
 //
 // Final receipts (store.IDExpirer): ExpireIDs brings the ids' expiry
 // forward with PEXPIREAT (with LT on Redis 7, so never later), one per
