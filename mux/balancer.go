@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
@@ -21,13 +22,13 @@ import (
 // took the first part whatever the balancer, so Pick sees only first parts
 // and single messages.
 type Balancer interface {
-	Module
+	module.Module
 	Pick(now time.Time, sessions []*upstream.Session) *upstream.Session
 }
 
 func init() {
-	RegisterModule(new(LeastPending))
-	RegisterModule(new(RoundRobin))
+	module.Register(new(LeastPending))
+	module.Register(new(RoundRobin))
 }
 
 // LeastPending is balancer.least_pending, the default: the available
@@ -39,8 +40,8 @@ type LeastPending struct {
 }
 
 // MuxModule implements Module.
-func (*LeastPending) MuxModule() ModuleInfo {
-	return ModuleInfo{ID: "balancer.least_pending", New: func() Module { return new(LeastPending) },
+func (*LeastPending) MuxModule() module.Info {
+	return module.Info{ID: "balancer.least_pending", New: func() module.Module { return new(LeastPending) },
 		Doc: "the available upstream session with the fewest pending submits (default)"}
 }
 
@@ -72,8 +73,8 @@ type RoundRobin struct {
 }
 
 // MuxModule implements Module.
-func (*RoundRobin) MuxModule() ModuleInfo {
-	return ModuleInfo{ID: "balancer.round_robin", New: func() Module { return new(RoundRobin) },
+func (*RoundRobin) MuxModule() module.Info {
+	return module.Info{ID: "balancer.round_robin", New: func() module.Module { return new(RoundRobin) },
 		Doc: "the next available upstream session in turn"}
 }
 
@@ -195,7 +196,7 @@ func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
 
 // newBalancer makes the balancer module balancer.<name>.
 func newBalancer(name string) (Balancer, error) {
-	mi, ok := GetModule("balancer." + name)
+	mi, ok := module.Get("balancer." + name)
 	if !ok {
 		return nil, fmt.Errorf("upstream.balancer: unknown module %q", name)
 	}

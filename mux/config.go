@@ -18,6 +18,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/smpp-mux/smpp-mux/module"
 )
 
 // Config is the whole configuration, as read from TOML by Load. Module
@@ -34,26 +36,26 @@ type Config struct {
 
 // ServerConfig is [server]: the downstream SMPP listener clients bind to.
 type ServerConfig struct {
-	Listen          string   `toml:"listen"`                 // default "127.0.0.1:2775"
-	TLSListen       string   `toml:"tls_listen"`             // "" disables downstream TLS
-	TLSCert         string   `toml:"tls_cert"`               // PEM certificate chain for tls_listen
-	TLSKey          string   `toml:"tls_key"`                // PEM private key for tls_listen
-	MODefault       string   `toml:"mo_default"`             // client that gets MOs no mo_numbers entry claims
-	BindTimeout     Duration `toml:"bind_timeout"`           // default 10s
-	BindFailLimit   int      `toml:"bind_fail_limit"`        // default 5
-	BindLockout     Duration `toml:"bind_lockout"`           // default 1m
-	MaxConnections  int      `toml:"max_connections"`        // default 10000
-	MaxPerIP        int      `toml:"max_connections_per_ip"` // default 100
-	MaxUnbound      int      `toml:"max_unbound"`            // default 1000: connections not bound yet
-	MaxUnboundPerIP int      `toml:"max_unbound_per_ip"`     // default max_unbound/10: connections from one address not bound yet
-	TrustedProxies  []string `toml:"trusted_proxies"`        // CIDRs whose connections may open with a PROXY protocol header
-	MaxHeld         int      `toml:"max_held"`               // default 10000: unmatched receipts an instance retries at once
-	MaxQueued       int      `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
-	EnquireLink     Duration `toml:"enquire_link"`           // default 30s: ping idle clients
-	ResponseTimeout Duration `toml:"response_timeout"`       // default 30s: deliver_sm to a client unanswered by then is redelivered
-	Window          int      `toml:"window"`                 // default 10: deliver_sm unacknowledged per client session
-	SubmitWait      Duration `toml:"submit_wait"`            // default 5s: how long a submit_sm may wait for upstream room
-	DLRGrace        Duration `toml:"dlr_grace"`              // default 10s: with upstream.response_timeout, when an unmatched receipt counts as orphaned
+	Listen          string          `toml:"listen"`                 // default "127.0.0.1:2775"
+	TLSListen       string          `toml:"tls_listen"`             // "" disables downstream TLS
+	TLSCert         string          `toml:"tls_cert"`               // PEM certificate chain for tls_listen
+	TLSKey          string          `toml:"tls_key"`                // PEM private key for tls_listen
+	MODefault       string          `toml:"mo_default"`             // client that gets MOs no mo_numbers entry claims
+	BindTimeout     module.Duration `toml:"bind_timeout"`           // default 10s
+	BindFailLimit   int             `toml:"bind_fail_limit"`        // default 5
+	BindLockout     module.Duration `toml:"bind_lockout"`           // default 1m
+	MaxConnections  int             `toml:"max_connections"`        // default 10000
+	MaxPerIP        int             `toml:"max_connections_per_ip"` // default 100
+	MaxUnbound      int             `toml:"max_unbound"`            // default 1000: connections not bound yet
+	MaxUnboundPerIP int             `toml:"max_unbound_per_ip"`     // default max_unbound/10: connections from one address not bound yet
+	TrustedProxies  []string        `toml:"trusted_proxies"`        // CIDRs whose connections may open with a PROXY protocol header
+	MaxHeld         int             `toml:"max_held"`               // default 10000: unmatched receipts an instance retries at once
+	MaxQueued       int             `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
+	EnquireLink     module.Duration `toml:"enquire_link"`           // default 30s: ping idle clients
+	ResponseTimeout module.Duration `toml:"response_timeout"`       // default 30s: deliver_sm to a client unanswered by then is redelivered
+	Window          int             `toml:"window"`                 // default 10: deliver_sm unacknowledged per client session
+	SubmitWait      module.Duration `toml:"submit_wait"`            // default 5s: how long a submit_sm may wait for upstream room
+	DLRGrace        module.Duration `toml:"dlr_grace"`              // default 10s: with upstream.response_timeout, when an unmatched receipt counts as orphaned
 
 	trustedProxies []netip.Prefix // TrustedProxies, parsed
 }
@@ -87,8 +89,8 @@ type LogConfig struct {
 // StoreConfig is [store]: the keys the mux reads itself, and the store
 // module decoded from the same table.
 type StoreConfig struct {
-	Name   string   `toml:"module"`  // default "bolt"
-	DLRTTL Duration `toml:"dlr_ttl"` // default 72h: how long a message id is kept for its reports
+	Name   string          `toml:"module"`  // default "bolt"
+	DLRTTL module.Duration `toml:"dlr_ttl"` // default 72h: how long a message id is kept for its reports
 	// Journal is the file keeping the message ids the store failed to
 	// write until it takes them; default beside the store's file
 	// (store.bolt: <path without extension>.ids.journal), else
@@ -99,13 +101,13 @@ type StoreConfig struct {
 	// state (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, UNKNOWN) was
 	// stored for its client: a window for late duplicates. Default 1h; at
 	// dlr_ttl or more, ids keep dlr_ttl.
-	FinalTTL Duration `toml:"final_ttl"`
+	FinalTTL module.Duration `toml:"final_ttl"`
 	// Trace keeps each message's history (submit, receipts stored,
 	// delivered) in the store for GET /messages/{id}; default true. It
 	// costs throughput on the receipts path (bench/README.md): turn it
 	// off when every message counts.
-	Trace  *bool  `toml:"trace"`
-	Module Module `toml:"-"` // the decoded store module, not yet provisioned
+	Trace  *bool         `toml:"trace"`
+	Module module.Module `toml:"-"` // the decoded store module, not yet provisioned
 
 	fingerprint string // the module's decoded settings, to tell a changed [store] on reload
 }
@@ -115,18 +117,18 @@ func (sc StoreConfig) Tracing() bool { return sc.Trace == nil || *sc.Trace }
 
 // UpstreamConfig is [upstream]: the binds to the provider.
 type UpstreamConfig struct {
-	SystemID        string       `toml:"system_id"`
-	Password        string       `toml:"password"`
-	SystemType      string       `toml:"system_type"`
-	Bind            string       `toml:"bind"`              // transceiver (default) | transmitter | receiver
-	SessionsPerHost int          `toml:"sessions_per_host"` // default 2
-	Window          int          `toml:"window"`            // default 50
-	EnquireLink     Duration     `toml:"enquire_link"`      // default 30s
-	ReconnectDelay  Duration     `toml:"reconnect_delay"`   // default 30s
-	ResponseTimeout Duration     `toml:"response_timeout"`  // default 30s
-	MaxRate         float64      `toml:"max_rate"`          // submits per second over all sessions; 0: unlimited
-	Balancer        string       `toml:"balancer"`          // balancer module: least_pending (default) | round_robin
-	Hosts           []HostConfig `toml:"host"`
+	SystemID        string          `toml:"system_id"`
+	Password        string          `toml:"password"`
+	SystemType      string          `toml:"system_type"`
+	Bind            string          `toml:"bind"`              // transceiver (default) | transmitter | receiver
+	SessionsPerHost int             `toml:"sessions_per_host"` // default 2
+	Window          int             `toml:"window"`            // default 50
+	EnquireLink     module.Duration `toml:"enquire_link"`      // default 30s
+	ReconnectDelay  module.Duration `toml:"reconnect_delay"`   // default 30s
+	ResponseTimeout module.Duration `toml:"response_timeout"`  // default 30s
+	MaxRate         float64         `toml:"max_rate"`          // submits per second over all sessions; 0: unlimited
+	Balancer        string          `toml:"balancer"`          // balancer module: least_pending (default) | round_robin
+	Hosts           []HostConfig    `toml:"host"`
 }
 
 // String redacts the password.
@@ -144,14 +146,14 @@ type HostConfig struct {
 
 // ClientConfig is one [[client]]: a downstream ESME account.
 type ClientConfig struct {
-	SystemID     string   `toml:"system_id"`
-	Password     string   `toml:"password"`      // plain; or
-	PasswordHash string   `toml:"password_hash"` // bcrypt, from smpp-mux hash-password
-	MaxBinds     int      `toml:"max_binds"`     // default 10
-	Weight       int      `toml:"weight"`        // share of upstream capacity when it is scarce; default 1
-	Allow        []string `toml:"allow"`         // CIDRs the client may bind from; empty: anywhere
-	MONumbers    []string `toml:"mo_numbers"`    // destination numbers whose MOs go to this client
-	Rules        []Module `toml:"-"`             // decoded [[client.rule]] modules, in config order
+	SystemID     string          `toml:"system_id"`
+	Password     string          `toml:"password"`      // plain; or
+	PasswordHash string          `toml:"password_hash"` // bcrypt, from smpp-mux hash-password
+	MaxBinds     int             `toml:"max_binds"`     // default 10
+	Weight       int             `toml:"weight"`        // share of upstream capacity when it is scarce; default 1
+	Allow        []string        `toml:"allow"`         // CIDRs the client may bind from; empty: anywhere
+	MONumbers    []string        `toml:"mo_numbers"`    // destination numbers whose MOs go to this client
+	Rules        []module.Module `toml:"-"`             // decoded [[client.rule]] modules, in config order
 
 	allow []netip.Prefix
 }
@@ -186,17 +188,6 @@ func (e *ConfigError) Error() string {
 	}
 	return b.String() + ": " + e.Msg
 }
-
-// KeyError is an error about one key of a module's table. A module's
-// Validate or Check returns one to have the loader name that key and its
-// line rather than the whole table.
-type KeyError struct {
-	Key string // the key in the module's table, e.g. "command"
-	Err error
-}
-
-func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
-func (e *KeyError) Unwrap() error { return e.Err }
 
 // Load reads and checks the config file at path. Every problem found is
 // returned, joined; each names its key and, where it can, its line.
@@ -288,7 +279,7 @@ type loader struct {
 
 type loadedModule struct {
 	path, where string
-	m           Module
+	m           module.Module
 }
 
 // errorf adds an error about the key at path, at the key's line or, when
@@ -555,7 +546,7 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 			return sc
 		}
 		if sc.Name == "" {
-			l.errorf("store.module", "empty; want a store module (known: %s)", moduleNames("store"))
+			l.errorf("store.module", "empty; want a store module (known: %s)", module.Names("store"))
 			return sc
 		}
 	} else {
@@ -579,7 +570,7 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 
 // module decodes the module table p at path, whose "module" key names a
 // module in namespace; where names the table in errors.
-func (l *loader) module(p toml.Primitive, path, namespace, where string) Module {
+func (l *loader) module(p toml.Primitive, path, namespace, where string) module.Module {
 	keys, ok := l.keys(p, path, where)
 	if !ok {
 		return nil
@@ -593,7 +584,7 @@ func (l *loader) module(p toml.Primitive, path, namespace, where string) Module 
 		}
 	}
 	if name == "" {
-		l.errorf(path+".module", "%smissing; want a %s module (known: %s)", prefix(where), namespace, moduleNames(namespace))
+		l.errorf(path+".module", "%smissing; want a %s module (known: %s)", prefix(where), namespace, module.Names(namespace))
 		return nil
 	}
 	return l.decodeModule(keys, path, namespace, name, where)
@@ -602,10 +593,10 @@ func (l *loader) module(p toml.Primitive, path, namespace, where string) Module 
 // decodeModule makes the module namespace.name and decodes keys, the
 // rest of its table at path, into it. When the module is unknown, its
 // keys are not looked at: they are not the error.
-func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, name, where string) Module {
-	mi, ok := GetModule(namespace + "." + name)
+func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, name, where string) module.Module {
+	mi, ok := module.Get(namespace + "." + name)
 	if !ok {
-		l.errorf(path+".module", "%sunknown module %q (known: %s)", prefix(where), name, moduleNames(namespace))
+		l.errorf(path+".module", "%sunknown module %q (known: %s)", prefix(where), name, module.Names(namespace))
 		return nil
 	}
 	m := mi.New()
@@ -615,7 +606,7 @@ func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, n
 	// Validate is pure: checking here lets `validate` report bad module
 	// settings without provisioning anything. It runs again after
 	// Provision.
-	if v, ok := m.(Validator); ok {
+	if v, ok := m.(module.Validator); ok {
 		if err := v.Validate(); err != nil {
 			l.moduleErr(path, where, err)
 			return nil
@@ -628,7 +619,7 @@ func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, n
 // moduleErr adds an error a module's Validate or Check returned: at the
 // key it names with a KeyError, else at the module's "module" line.
 func (l *loader) moduleErr(path, where string, err error) {
-	var ke *KeyError
+	var ke *module.KeyError
 	if errors.As(err, &ke) {
 		l.add(path+"."+ke.Key, path+"."+ke.Key, prefix(where)+ke.Err.Error())
 		return
@@ -746,8 +737,8 @@ func (l *loader) checkUpstream(u *UpstreamConfig) {
 	if u.Window < 0 {
 		l.errorf("upstream.window", "must be positive; got %d", u.Window)
 	}
-	if _, ok := GetModule("balancer." + u.Balancer); !ok {
-		l.errorf("upstream.balancer", "unknown module %q (known: %s)", u.Balancer, moduleNames("balancer"))
+	if _, ok := module.Get("balancer." + u.Balancer); !ok {
+		l.errorf("upstream.balancer", "unknown module %q (known: %s)", u.Balancer, module.Names("balancer"))
 	}
 	if u.MaxRate < 0 {
 		l.errorf("upstream.max_rate", "must be positive or 0 (unlimited); got %v", u.MaxRate)
@@ -818,15 +809,6 @@ func (l *loader) checkClients(c *Config) {
 	}
 }
 
-// Checker is implemented by modules whose settings name something outside
-// the process that can be looked at without starting anything: a command
-// to run, a directory to write in. Load calls Check after Validate, so
-// that `validate` reports what `run` would fail on; Check must not change
-// anything. It returns a *KeyError to name the key at fault.
-type Checker interface {
-	Check() error
-}
-
 // readable reports whether the file the key at path names can be opened
 // for reading, and adds an error when not.
 func (l *loader) readable(path, file string) bool {
@@ -865,7 +847,7 @@ func (l *loader) checkFiles(c *Config) {
 		}
 	}
 	for _, lm := range l.modules {
-		if ch, ok := lm.m.(Checker); ok {
+		if ch, ok := lm.m.(module.Checker); ok {
 			if err := ch.Check(); err != nil {
 				l.moduleErr(lm.path, lm.where, err)
 			}

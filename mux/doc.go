@@ -1,6 +1,7 @@
-// Package mux is the routing core of smpp-mux: it owns the config loader,
-// the module registry, and Mux, which ties the downstream server clients
-// bind to, the upstream pool to the provider, and the store.
+// Package mux is the routing core of smpp-mux: it owns the config loader
+// and Mux, which ties the downstream server clients bind to, the upstream
+// pool to the provider, and the store. The modules it loads (rules,
+// stores, balancers) are built on package module, not on mux.
 //
 // A submit_sm flows binding.Submit -> client's rule chain -> balancer ->
 // upstream.Session.Submit; its answer comes back through
@@ -14,5 +15,6 @@
 // message for GET /messages/{id}; queues.go reads queues and moves
 // orphaned reports for the admin API.
 //
-// Start with module.go (the Module lifecycle), then mux.go and submit.go.
+// Start with module/module.go (the Module lifecycle), then mux.go and
+// submit.go.
 package mux

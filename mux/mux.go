@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/upstream"
@@ -26,14 +27,14 @@ import (
 type Mux struct {
 	cfg       *Config
 	log       *zap.Logger
-	orphanLog *zap.Logger // sampled: orphans can come in floods
-	badIDLog  *zap.Logger // sampled: a provider's malformed message_ids, one a submit
-	mctx      Context     // the store module; lives as long as the mux
+	orphanLog *zap.Logger    // sampled: orphans can come in floods
+	badIDLog  *zap.Logger    // sampled: a provider's malformed message_ids, one a submit
+	mctx      module.Context // the store module; lives as long as the mux
 	mcancel   context.CancelFunc
 
 	reloadMu    sync.Mutex // one Reload at a time
 	rulesMu     sync.Mutex // guards rulesCtx, rulesCancel, rulesGen: the rule modules of the live config
-	rulesCtx    Context
+	rulesCtx    module.Context
 	rulesCancel context.CancelFunc
 	rulesGen    *ruleGen
 	ruleEvents  ruleEvents // counters of rule instances, carried across reloads
@@ -91,7 +92,7 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	mctx, cancel := NewContext(context.Background(), log)
+	mctx, cancel := module.NewContext(context.Background(), log)
 	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{}),
 		wbNow: make(chan struct{}, 1), wbKept: make(chan struct{}, 1)}
 	m.matcher = newMatcher(m)
@@ -450,14 +451,14 @@ func (m *Mux) startDispatch(c *client) {
 // a Context of their own, which the caller cleans up when the config is
 // replaced. The rules' event counters are kept in events. On error what
 // was provisioned is cleaned up.
-func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents) (Context, context.CancelFunc, error) {
-	ctx, cancel := NewContext(context.Background(), log)
+func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents) (module.Context, context.CancelFunc, error) {
+	ctx, cancel := module.NewContext(context.Background(), log)
 	for _, cc := range cfg.Clients {
 		for i, r := range cc.Rules {
 			id := r.MuxModule().ID
 			err := fmt.Errorf("client %q rule[%d]: module %s is not a rule", cc.SystemID, i, id)
-			if _, ok := r.(Rule); ok {
-				err = ctx.withRule(events, cc.SystemID, i).LoadModule(id, r)
+			if _, ok := r.(module.Rule); ok {
+				err = ctx.At(events.place(cc.SystemID, i)).LoadModule(id, r)
 				if err != nil {
 					err = fmt.Errorf("client %q rule[%d]: %w", cc.SystemID, i, err)
 				}

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
@@ -23,7 +24,7 @@ type binding struct {
 	inflight atomic.Int64 // submits sent upstream and not yet answered
 
 	// owned by the session's read goroutine
-	msg    Message
+	msg    module.Message
 	frame  []byte
 	waited time.Time // when a submit last stopped waiting for room
 }

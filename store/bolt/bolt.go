@@ -13,11 +13,11 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
-func init() { mux.RegisterModule(new(Store)) }
+func init() { module.Register(new(Store)) }
 
 // DefaultPath is where the database lives when path is not set, relative
 // to the working directory.
@@ -42,10 +42,10 @@ var (
 // The zero value is not usable: it is made by the module loader and
 // Provision, or by Open.
 type Store struct {
-	Path      string       `toml:"path"`      // default "smpp-mux.db"
-	Retention mux.Duration `toml:"retention"` // default 48h
-	QueueCap  int          `toml:"queue_cap"` // default 25000
-	Sweep     mux.Duration `toml:"sweep"`     // default 1m
+	Path      string          `toml:"path"`      // default "smpp-mux.db"
+	Retention module.Duration `toml:"retention"` // default 48h
+	QueueCap  int             `toml:"queue_cap"` // default 25000
+	Sweep     module.Duration `toml:"sweep"`     // default 1m
 
 	limits store.Limits
 	log    *zap.Logger
@@ -79,11 +79,11 @@ type Store struct {
 	wg       sync.WaitGroup // the sweep and ack goroutines
 }
 
-// MuxModule implements mux.Module.
-func (*Store) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Store) MuxModule() module.Info {
+	return module.Info{
 		ID:  "store.bolt",
-		New: func() mux.Module { return new(Store) },
+		New: func() module.Module { return new(Store) },
 		Doc: "ids and report queues in one local bbolt file, fsynced (the default)",
 	}
 }
@@ -94,9 +94,9 @@ func (*Store) MuxModule() mux.ModuleInfo {
 func Open(path string, limits store.Limits, log *zap.Logger) (*Store, error) {
 	s := &Store{
 		Path:      path,
-		Retention: mux.Duration(limits.Retention),
+		Retention: module.Duration(limits.Retention),
 		QueueCap:  limits.QueueCap,
-		Sweep:     mux.Duration(limits.Sweep),
+		Sweep:     module.Duration(limits.Sweep),
 	}
 	if err := s.open(context.Background(), log); err != nil {
 		return nil, err
@@ -108,16 +108,16 @@ func Open(path string, limits store.Limits, log *zap.Logger) (*Store, error) {
 // the database.
 func (s *Store) File() string { return s.Path }
 
-// Provision implements mux.Provisioner: it opens the file and starts the
+// Provision implements module.Provisioner: it opens the file and starts the
 // sweep, which stops when ctx is cancelled or at Cleanup.
-func (s *Store) Provision(ctx mux.Context) error {
+func (s *Store) Provision(ctx module.Context) error {
 	return s.open(ctx, ctx.Logger())
 }
 
-// Validate implements mux.Validator.
+// Validate implements module.Validator.
 func (s *Store) Validate() error { return s.check() }
 
-// Cleanup implements mux.CleanerUpper; it also works after a Provision
+// Cleanup implements module.CleanerUpper; it also works after a Provision
 // that failed.
 func (s *Store) Cleanup() error { return s.Close() }
 
@@ -299,7 +299,7 @@ var (
 	_ store.IDBatchLookup = (*Store)(nil)
 	_ store.JointWriter   = (*Store)(nil)
 	_ store.IDExpirer     = (*Store)(nil)
-	_ mux.Provisioner     = (*Store)(nil)
-	_ mux.Validator       = (*Store)(nil)
-	_ mux.CleanerUpper    = (*Store)(nil)
+	_ module.Provisioner  = (*Store)(nil)
+	_ module.Validator    = (*Store)(nil)
+	_ module.CleanerUpper = (*Store)(nil)
 )

@@ -12,17 +12,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
-func init() { mux.RegisterModule(new(Store)) }
+func init() { module.Register(new(Store)) }
 
 // Store is an in-memory store.Store. The zero value is not usable: it is
 // made by the module loader, or by New.
 type Store struct {
-	Retention mux.Duration `toml:"retention"` // default 48h
-	QueueCap  int          `toml:"queue_cap"` // default 25000
+	Retention module.Duration `toml:"retention"` // default 48h
+	QueueCap  int             `toml:"queue_cap"` // default 25000
 
 	mu      sync.Mutex // guards everything below
 	limits  store.Limits
@@ -53,22 +53,22 @@ type entry struct {
 
 // New returns a ready Store with limits.
 func New(limits store.Limits) *Store {
-	s := &Store{Retention: mux.Duration(limits.Retention), QueueCap: limits.QueueCap}
+	s := &Store{Retention: module.Duration(limits.Retention), QueueCap: limits.QueueCap}
 	s.init()
 	return s
 }
 
-// MuxModule implements mux.Module.
-func (*Store) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Store) MuxModule() module.Info {
+	return module.Info{
 		ID:  "store.memory",
-		New: func() mux.Module { return new(Store) },
+		New: func() module.Module { return new(Store) },
 		Doc: "ids and report queues in memory; lost on restart (tests, demo)",
 	}
 }
 
-// Provision implements mux.Provisioner.
-func (s *Store) Provision(mux.Context) error {
+// Provision implements module.Provisioner.
+func (s *Store) Provision(module.Context) error {
 	s.init()
 	return nil
 }
@@ -81,7 +81,7 @@ func (s *Store) init() {
 	s.history = make(map[string][]store.Event)
 }
 
-// Cleanup implements mux.CleanerUpper.
+// Cleanup implements module.CleanerUpper.
 func (s *Store) Cleanup() error { return s.Close() }
 
 // PutIDs implements store.Store.
@@ -342,6 +342,6 @@ var (
 	_ store.IDExpirer     = (*Store)(nil)
 	_ store.History       = (*Store)(nil)
 	_ store.Peeker        = (*Store)(nil)
-	_ mux.Provisioner     = (*Store)(nil)
-	_ mux.CleanerUpper    = (*Store)(nil)
+	_ module.Provisioner  = (*Store)(nil)
+	_ module.CleanerUpper = (*Store)(nil)
 )

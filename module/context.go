@@ -1,4 +1,4 @@
-package mux
+package module
 
 import (
 	"context"
@@ -16,15 +16,28 @@ import (
 type Context struct {
 	context.Context
 	log     *zap.Logger
-	cleanup *[]CleanerUpper // modules provisioned under this config, in order
-	events  *ruleEvents     // the mux's rule event counters; nil outside a mux
-	rule    *ruleKey        // the rule instance being provisioned; nil for other modules
+	cleanup *[]CleanerUpper // what was provisioned under this config, in order
+	place   Place           // where the module being provisioned sits; nil outside a host's rule list
 	module  string          // the ID of the module being provisioned
 }
 
-// NewContext returns a Context for provisioning modules outside a running
-// mux, as tests and tools do. cancel it to stop background work; call
-// Cleanup to release the modules it provisioned.
+// Place is where a host (the mux) provisions a module: for a rule, its
+// client and its position in the client's list. The host keeps the
+// place's event counters, which outlive the modules that add to them.
+// Implementations are comparable values.
+type Place interface {
+	// Counter returns the counter of event of the module named name (the
+	// part of its ID after the dot) at this place, and a CleanerUpper that
+	// releases the config's hold on it.
+	Counter(name, event string) (*EventCounter, CleanerUpper)
+	// Key returns a comparable value naming the module called name at
+	// this place.
+	Key(name string) any
+}
+
+// NewContext returns a Context for provisioning modules, as the mux, tests
+// and tools do. cancel it to stop background work; call Cleanup to release
+// the modules it provisioned.
 func NewContext(parent context.Context, log *zap.Logger) (Context, context.CancelFunc) {
 	if log == nil {
 		log = zap.NewNop()
@@ -36,6 +49,13 @@ func NewContext(parent context.Context, log *zap.Logger) (Context, context.Cance
 // Logger returns the logger of the module being provisioned.
 func (c Context) Logger() *zap.Logger { return c.log }
 
+// At returns a copy of c for provisioning modules at place p: the rule of
+// a client at a position, whose counters p keeps.
+func (c Context) At(p Place) Context {
+	c.place = p
+	return c
+}
+
 // withModule returns a copy whose logger is named for a module.
 func (c Context) withModule(id string) Context {
 	c.log = c.log.Named(id)
@@ -43,15 +63,8 @@ func (c Context) withModule(id string) Context {
 	return c
 }
 
-// withRule returns a copy for provisioning the rule at position pos of
-// client's [[client.rule]] list, whose counters are kept in events.
-func (c Context) withRule(events *ruleEvents, client string, pos int) Context {
-	c.events, c.rule = events, &ruleKey{client: client, pos: pos}
-	return c
-}
-
-// EventCounter returns the counter of event (e.g. "calls") of the rule
-// being provisioned; the mux exports it as
+// EventCounter returns the counter of event (e.g. "calls") of the module
+// being provisioned; the mux exports a rule's counters as
 // smppmux_rule_events_total{client,rule,module,event}, rule being the
 // rule's position in the client's list. A module calls it from
 // Provision, once per event, and adds to the counter per message.
@@ -59,15 +72,13 @@ func (c Context) withRule(events *ruleEvents, client string, pos int) Context {
 // A rule instance is its client, its position and its module: a reload
 // that keeps a rule at its place hands the new module the same counter,
 // so its counts go on and never go down. Counters of rules no config
-// holds any more stop being exported. Outside a client's rule list (a
-// store, NewContext) the counter is the module's own and not exported.
+// holds any more stop being exported. Outside a Place (a store,
+// NewContext) the counter is the module's own and not exported.
 func (c Context) EventCounter(event string) *EventCounter {
-	if c.events == nil || c.rule == nil {
+	if c.place == nil {
 		return new(EventCounter)
 	}
-	k := eventKey{ruleKey: *c.rule, event: event}
-	k.module = ModuleInfo{ID: c.module}.Name()
-	ec, release := c.events.acquire(k)
+	ec, release := c.place.Counter(Info{ID: c.module}.Name(), event)
 	*c.cleanup = append(*c.cleanup, release)
 	return ec
 }
@@ -78,39 +89,43 @@ func (c Context) EventCounter(event string) *EventCounter {
 // (a process) across a reload that leaves the rule in place looks it up
 // by this key together with its own settings, and shares it between the
 // old and the new module, reference-counted (Caddy's UsagePool). ok is
-// false outside a client's rule list, where nothing is shared.
+// false outside a Place, where nothing is shared.
 func (c Context) RuleInstance() (key any, ok bool) {
-	if c.events == nil || c.rule == nil {
+	if c.place == nil {
 		return nil, false
 	}
-	k := *c.rule
-	k.module = ModuleInfo{ID: c.module}.Name()
-	return ruleInstance{events: c.events, ruleKey: k}, true
-}
-
-// ruleInstance is RuleInstance's key: the mux (its counters) and the
-// rule's place.
-type ruleInstance struct {
-	events *ruleEvents
-	ruleKey
+	return c.place.Key(Info{ID: c.module}.Name()), true
 }
 
 // LoadModule provisions and validates a decoded module, recording it for
-// Cleanup. On failure the module is cleaned up at once.
+// Cleanup. Every error it returns is prefixed with the module id. When
+// Provision or Validate fails, the module's Cleanup runs before
+// LoadModule returns, and the module is not recorded.
 func (c Context) LoadModule(id string, m Module) error {
-	mc := c.withModule(id)
-	if cu, ok := m.(CleanerUpper); ok {
-		*c.cleanup = append(*c.cleanup, cu)
+	err := c.load(id, m)
+	if err == nil {
+		if cu, ok := m.(CleanerUpper); ok {
+			*c.cleanup = append(*c.cleanup, cu)
+		}
+		return nil
 	}
+	if cu, ok := m.(CleanerUpper); ok {
+		if cerr := cu.Cleanup(); cerr != nil {
+			err = fmt.Errorf("%w; cleanup: %w", err, cerr)
+		}
+	}
+	return withID(id, err)
+}
+
+// load runs Provision and Validate, the ones m implements.
+func (c Context) load(id string, m Module) error {
 	if p, ok := m.(Provisioner); ok {
-		if err := p.Provision(mc); err != nil {
-			return withID(id, err)
+		if err := p.Provision(c.withModule(id)); err != nil {
+			return err
 		}
 	}
 	if v, ok := m.(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return withID(id, err)
-		}
+		return v.Validate()
 	}
 	return nil
 }
