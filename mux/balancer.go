@@ -4,91 +4,13 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/balancer"
 	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
-
-// Balancer is a module (namespace "balancer", chosen by
-// [upstream].balancer) that picks the upstream session for a submit. The
-// router calls Pick on a client session's read goroutine, concurrently for
-// many clients; Pick returns a session that is Available(now), or nil when
-// none is. sessions, which Pick must not modify, lists every session of
-// the pool, those a reload is starting or draining too (they are not
-// Available). Parts of one concatenated message stick to the session that
-// took the first part whatever the balancer, so Pick sees only first parts
-// and single messages.
-type Balancer interface {
-	module.Module
-	Pick(now time.Time, sessions []*upstream.Session) *upstream.Session
-}
-
-func init() {
-	module.Register(new(LeastPending))
-	module.Register(new(RoundRobin))
-}
-
-// LeastPending is balancer.least_pending, the default: the available
-// session (bound, not throttled, with window room) with the fewest submits
-// waiting for the provider, round-robin among equals. A slow host gets
-// less traffic by itself.
-type LeastPending struct {
-	rr atomic.Uint32
-}
-
-// MuxModule implements Module.
-func (*LeastPending) MuxModule() module.Info {
-	return module.Info{ID: "balancer.least_pending", New: func() module.Module { return new(LeastPending) },
-		Doc: "the available upstream session with the fewest pending submits (default)"}
-}
-
-// Pick implements Balancer.
-func (bl *LeastPending) Pick(now time.Time, sessions []*upstream.Session) *upstream.Session {
-	n := len(sessions)
-	if n == 0 {
-		return nil
-	}
-	start := int(bl.rr.Add(1)) % n
-	var best *upstream.Session
-	bestPending := 0
-	for i := 0; i < n; i++ {
-		s := sessions[(start+i)%n]
-		if !s.Available(now) {
-			continue
-		}
-		if p := s.Pending(); best == nil || p < bestPending {
-			best, bestPending = s, p
-		}
-	}
-	return best
-}
-
-// RoundRobin is balancer.round_robin: the next available session in
-// turn, whatever its load; it spreads messages evenly over the binds.
-type RoundRobin struct {
-	rr atomic.Uint32
-}
-
-// MuxModule implements Module.
-func (*RoundRobin) MuxModule() module.Info {
-	return module.Info{ID: "balancer.round_robin", New: func() module.Module { return new(RoundRobin) },
-		Doc: "the next available upstream session in turn"}
-}
-
-// Pick implements Balancer.
-func (bl *RoundRobin) Pick(now time.Time, sessions []*upstream.Session) *upstream.Session {
-	n := len(sessions)
-	start := int(bl.rr.Add(1))
-	for i := 0; i < n; i++ {
-		if s := sessions[(start+i)%n]; s.Available(now) {
-			return s
-		}
-	}
-	return nil
-}
 
 // pick chooses a session, honouring concatenation affinity.
 func (m *Mux) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
@@ -174,12 +96,19 @@ func (a *affinity) set(key uint64, s *upstream.Session, now time.Time) {
 type upPool struct {
 	cfg  UpstreamConfig
 	pool *upstream.Pool
-	bal  Balancer
+	bal  balancer.Balancer
 	pace *pacer
 }
 
+// newUpPool builds the upstream side of cfg. Its balancer is
+// provisioned in the Context of the config's rules (m.rulesCtx), so that
+// it is cleaned up with them.
 func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
 	ucfg, err := upstreamConfig(cfg, m.log)
+	if err != nil {
+		return nil, err
+	}
+	bal, err := loadBalancer(m.rulesCtx, cfg.Upstream)
 	if err != nil {
 		return nil, err
 	}
@@ -187,22 +116,18 @@ func (m *Mux) newUpPool(cfg *Config) (*upPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	bal, err := newBalancer(cfg.Upstream.Balancer)
-	if err != nil {
-		return nil, err
-	}
 	return &upPool{cfg: cfg.Upstream, pool: p, bal: bal, pace: newPacer(cfg.Upstream.MaxRate)}, nil
 }
 
-// newBalancer makes the balancer module balancer.<name>.
-func newBalancer(name string) (Balancer, error) {
-	mi, ok := module.Get("balancer." + name)
+// loadBalancer provisions the balancer module the loader decoded from
+// [upstream] balancer in ctx, the Context of the config it belongs to.
+func loadBalancer(ctx module.Context, u UpstreamConfig) (balancer.Balancer, error) {
+	bal, ok := u.balancer.(balancer.Balancer)
 	if !ok {
-		return nil, fmt.Errorf("upstream.balancer: unknown module %q", name)
+		return nil, fmt.Errorf("upstream.balancer: no balancer module decoded for %q", u.Balancer)
 	}
-	bal, ok := mi.New().(Balancer)
-	if !ok {
-		return nil, fmt.Errorf("upstream.balancer: module %s is not a balancer", mi.ID)
+	if err := ctx.LoadModule(bal.MuxModule().ID, bal); err != nil {
+		return nil, fmt.Errorf("upstream.balancer: %w", err)
 	}
 	return bal, nil
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/smpp-mux/smpp-mux/balancer"
 	"github.com/smpp-mux/smpp-mux/module"
 )
 
@@ -127,8 +128,13 @@ type UpstreamConfig struct {
 	ReconnectDelay  module.Duration `toml:"reconnect_delay"`   // default 30s
 	ResponseTimeout module.Duration `toml:"response_timeout"`  // default 30s
 	MaxRate         float64         `toml:"max_rate"`          // submits per second over all sessions; 0: unlimited
-	Balancer        string          `toml:"balancer"`          // balancer module: least_pending (default) | round_robin
-	Hosts           []HostConfig    `toml:"host"`
+	// Balancer names the balancer module: least_pending (default) or
+	// round_robin. [upstream.balancer] with module = "name" and the
+	// module's keys is the same, for balancers that take settings.
+	Balancer string       `toml:"balancer"`
+	Hosts    []HostConfig `toml:"host"`
+
+	balancer module.Module // the decoded balancer module, not yet provisioned
 }
 
 // String redacts the password.
@@ -230,7 +236,7 @@ func parse(src []byte, files bool) (*Config, error) {
 		case "log":
 			l.table(p, name, "", &cfg.Log)
 		case "upstream":
-			l.table(p, name, "", &cfg.Upstream)
+			l.upstream(p, &cfg.Upstream)
 		case "store": // below: a config without [store] gets the default store
 		case "client":
 			l.clients(p, &cfg)
@@ -240,6 +246,7 @@ func parse(src []byte, files bool) (*Config, error) {
 	}
 	p, ok := top["store"]
 	cfg.Store = l.store(p, ok)
+	cfg.Upstream.balancer = l.balancer(&cfg.Upstream)
 	if !md.IsDefined("admin", "listen") {
 		cfg.Admin.Listen = "127.0.0.1:2019"
 	}
@@ -273,8 +280,9 @@ type loader struct {
 	errs      []*ConfigError
 	undecoded map[string]bool // paths whose values did not decode
 
-	clientPaths []string       // the path of each decoded client, as cfg.Clients
-	modules     []loadedModule // for checkFiles
+	clientPaths []string        // the path of each decoded client, as cfg.Clients
+	modules     []loadedModule  // for checkFiles
+	balancerP   *toml.Primitive // [upstream] balancer, decoded last by balancer
 }
 
 type loadedModule struct {
@@ -568,6 +576,64 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 	return sc
 }
 
+// upstream decodes [upstream], but for its balancer key, which balancer
+// decodes once every table is read.
+func (l *loader) upstream(p toml.Primitive, u *UpstreamConfig) {
+	keys, ok := l.keys(p, "upstream", "")
+	if !ok {
+		return
+	}
+	if bp, ok := keys["balancer"]; ok {
+		delete(keys, "balancer")
+		l.balancerP = &bp
+	}
+	l.fields(keys, "upstream", "", u)
+}
+
+// balancer decodes [upstream] balancer: the name of a balancer module
+// (default balancer.Default), or the module's table with its "module"
+// key and settings.
+func (l *loader) balancer(u *UpstreamConfig) module.Module {
+	keys := map[string]toml.Primitive{}
+	if l.balancerP != nil {
+		var v any
+		if err := l.md.PrimitiveDecode(*l.balancerP, &v); err == nil {
+			if _, table := v.(map[string]any); table {
+				m := l.isBalancer(l.module(*l.balancerP, "upstream.balancer", "balancer", ""), "upstream.balancer.module")
+				if m != nil {
+					u.Balancer = m.MuxModule().Name()
+				}
+				return m
+			}
+		}
+		l.value(*l.balancerP, "upstream.balancer", "", reflect.ValueOf(&u.Balancer).Elem())
+		if l.undecoded["upstream.balancer"] {
+			return nil
+		}
+	}
+	if u.Balancer == "" {
+		u.Balancer = balancer.Default
+	}
+	if _, ok := module.Get("balancer." + u.Balancer); !ok {
+		l.errorf("upstream.balancer", "unknown module %q (known: %s)", u.Balancer, module.Names("balancer"))
+		return nil
+	}
+	return l.isBalancer(l.decodeModule(keys, "upstream.balancer", "balancer", u.Balancer, ""), "upstream.balancer")
+}
+
+// isBalancer returns m when it is a balancer, and reports it at path
+// when not.
+func (l *loader) isBalancer(m module.Module, path string) module.Module {
+	if m == nil {
+		return nil
+	}
+	if _, ok := m.(balancer.Balancer); !ok {
+		l.errorf(path, "module %s is not a balancer", m.MuxModule().ID)
+		return nil
+	}
+	return m
+}
+
 // module decodes the module table p at path, whose "module" key names a
 // module in namespace; where names the table in errors.
 func (l *loader) module(p toml.Primitive, path, namespace, where string) module.Module {
@@ -649,9 +715,6 @@ func (c *Config) setDefaults() {
 	u := &c.Upstream
 	if u.Bind == "" {
 		u.Bind = "transceiver"
-	}
-	if u.Balancer == "" {
-		u.Balancer = "least_pending"
 	}
 	defInt(&u.SessionsPerHost, 2)
 	defInt(&u.Window, 50)
@@ -736,9 +799,6 @@ func (l *loader) checkUpstream(u *UpstreamConfig) {
 	}
 	if u.Window < 0 {
 		l.errorf("upstream.window", "must be positive; got %d", u.Window)
-	}
-	if _, ok := module.Get("balancer." + u.Balancer); !ok {
-		l.errorf("upstream.balancer", "unknown module %q (known: %s)", u.Balancer, module.Names("balancer"))
 	}
 	if u.MaxRate < 0 {
 		l.errorf("upstream.max_rate", "must be positive or 0 (unlimited); got %v", u.MaxRate)

@@ -69,17 +69,18 @@ func (m *Mux) Reload(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("reload: [upstream]: %w", err)
 	}
-	newUp := &upPool{cfg: cfg.Upstream, pool: up.pool, bal: up.bal, pace: up.pace}
-	if cfg.Upstream.Balancer != up.cfg.Balancer {
-		if newUp.bal, err = newBalancer(cfg.Upstream.Balancer); err != nil {
-			return fmt.Errorf("reload: %w", err)
-		}
-	}
+	newUp := &upPool{cfg: cfg.Upstream, pool: up.pool, pace: up.pace}
 	if cfg.Upstream.MaxRate != up.cfg.MaxRate {
 		newUp.pace = newPacer(cfg.Upstream.MaxRate)
 	}
 	rctx, rcancel, err := provisionRules(cfg, m.log, &m.ruleEvents)
 	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	// The new config's balancer belongs to its Context, as its rules do.
+	if newUp.bal, err = loadBalancer(rctx, cfg.Upstream); err != nil {
+		rcancel()
+		_ = rctx.Cleanup()
 		return fmt.Errorf("reload: %w", err)
 	}
 	gen := &ruleGen{}
