@@ -163,9 +163,9 @@ type Handler interface {
 	// Delivered reports the outcome of a Session.Deliver: the client's
 	// deliver_sm_resp (or generic_nack) status with a nil err, or ErrTimeout
 	// or ErrClosed when no response came. It is called exactly once per
-	// successful Deliver: from the read goroutine (response), the write
-	// goroutine (timeout) or the session goroutine (close), so calls for
-	// different refs may run concurrently.
+	// successful Deliver: from the read goroutine (response), from link's
+	// timer (timeout, see Tick in handle.go) or as the session ends
+	// (close), so calls for different refs may run concurrently.
 	Delivered(s *Session, ref string, status pdu.Status, err error)
 
 	// Closed is called once, on the session goroutine, when a bound session
