@@ -14,10 +14,14 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/upstream"
 
 	"github.com/smpp-mux/smpp-mux/balancer"
 	"github.com/smpp-mux/smpp-mux/module"
@@ -36,29 +40,37 @@ type Config struct {
 }
 
 // ServerConfig is [server]: the downstream SMPP listener clients bind to.
+// The session limits are downstream's own keys, decoded into the embedded
+// downstream.Config and defaulted by it; the rest are the mux's.
 type ServerConfig struct {
-	Listen          string          `toml:"listen"`                 // default "127.0.0.1:2775"
-	TLSListen       string          `toml:"tls_listen"`             // "" disables downstream TLS
-	TLSCert         string          `toml:"tls_cert"`               // PEM certificate chain for tls_listen
-	TLSKey          string          `toml:"tls_key"`                // PEM private key for tls_listen
-	MODefault       string          `toml:"mo_default"`             // client that gets MOs no mo_numbers entry claims
-	BindTimeout     module.Duration `toml:"bind_timeout"`           // default 10s
-	BindFailLimit   int             `toml:"bind_fail_limit"`        // default 5
-	BindLockout     module.Duration `toml:"bind_lockout"`           // default 1m
-	MaxConnections  int             `toml:"max_connections"`        // default 10000
-	MaxPerIP        int             `toml:"max_connections_per_ip"` // default 100
-	MaxUnbound      int             `toml:"max_unbound"`            // default 1000: connections not bound yet
-	MaxUnboundPerIP int             `toml:"max_unbound_per_ip"`     // default max_unbound/10: connections from one address not bound yet
-	TrustedProxies  []string        `toml:"trusted_proxies"`        // CIDRs whose connections may open with a PROXY protocol header
-	MaxHeld         int             `toml:"max_held"`               // default 10000: unmatched receipts an instance retries at once
-	MaxQueued       int             `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
-	EnquireLink     module.Duration `toml:"enquire_link"`           // default 30s: ping idle clients
-	ResponseTimeout module.Duration `toml:"response_timeout"`       // default 30s: deliver_sm to a client unanswered by then is redelivered
-	Window          int             `toml:"window"`                 // default 10: deliver_sm unacknowledged per client session
-	SubmitWait      module.Duration `toml:"submit_wait"`            // default 5s: how long a submit_sm may wait for upstream room
-	DLRGrace        module.Duration `toml:"dlr_grace"`              // default 10s: with upstream.response_timeout, when an unmatched receipt counts as orphaned
+	Listen    string `toml:"listen"`     // default "127.0.0.1:2775"
+	TLSListen string `toml:"tls_listen"` // "" disables downstream TLS
+	TLSCert   string `toml:"tls_cert"`   // PEM certificate chain for tls_listen
+	TLSKey    string `toml:"tls_key"`    // PEM private key for tls_listen
+	MODefault string `toml:"mo_default"` // client that gets MOs no mo_numbers entry claims
+	// bind_timeout, bind_fail_limit, bind_lockout, max_connections,
+	// max_connections_per_ip, max_unbound, max_unbound_per_ip,
+	// max_queued, enquire_link, response_timeout (a deliver_sm unanswered
+	// by then is delivered again) and window: see downstream.Config.
+	downstream.Config
+	TrustedProxies []string        `toml:"trusted_proxies"` // CIDRs whose connections may open with a PROXY protocol header
+	MaxHeld        int             `toml:"max_held"`        // default 10000: unmatched receipts an instance retries at once
+	SubmitWait     module.Duration `toml:"submit_wait"`     // default 5s: how long a submit_sm may wait for upstream room
+	DLRGrace       module.Duration `toml:"dlr_grace"`       // default 10s: with upstream.response_timeout, when an unmatched receipt counts as orphaned
 
 	trustedProxies []netip.Prefix // TrustedProxies, parsed
+}
+
+// defaults fills the zero keys of [server] with their defaults: the
+// mux's here, the session limits in downstream.Config.Defaults.
+func (s *ServerConfig) defaults() {
+	if s.Listen == "" {
+		s.Listen = "127.0.0.1:2775"
+	}
+	s.Config.Defaults()
+	defInt(&s.MaxHeld, 10000)
+	defDur(&s.SubmitWait, 5*time.Second)
+	defDur(&s.DLRGrace, 10*time.Second)
 }
 
 // AdminConfig is [admin]: the HTTP endpoints.
@@ -113,21 +125,29 @@ type StoreConfig struct {
 	fingerprint string // the module's decoded settings, to tell a changed [store] on reload
 }
 
+// defaults fills the zero durations of [store] with their defaults.
+func (sc *StoreConfig) defaults() {
+	defDur(&sc.DLRTTL, 72*time.Hour)
+	defDur(&sc.FinalTTL, time.Hour)
+}
+
 // Tracing reports whether [store] trace is on (the default).
 func (sc StoreConfig) Tracing() bool { return sc.Trace == nil || *sc.Trace }
 
 // UpstreamConfig is [upstream]: the binds to the provider.
+//
+// The session settings are upstream's own keys, decoded into the
+// embedded upstream.Config, which defaults and checks them (Defaults,
+// Problems). Bind and Hosts are their TOML form: the loader gives the
+// embedded Config.Bind and Config.Hosts from them, and the mux adds the
+// hosts' TLS settings when it builds the pool.
 type UpstreamConfig struct {
-	SystemID        string          `toml:"system_id"`
-	Password        string          `toml:"password"`
-	SystemType      string          `toml:"system_type"`
-	Bind            string          `toml:"bind"`              // transceiver (default) | transmitter | receiver
-	SessionsPerHost int             `toml:"sessions_per_host"` // default 2
-	Window          int             `toml:"window"`            // default 50
-	EnquireLink     module.Duration `toml:"enquire_link"`      // default 30s
-	ReconnectDelay  module.Duration `toml:"reconnect_delay"`   // default 30s
-	ResponseTimeout module.Duration `toml:"response_timeout"`  // default 30s
-	MaxRate         float64         `toml:"max_rate"`          // submits per second over all sessions; 0: unlimited
+	// system_id, password, system_type, sessions_per_host, window,
+	// enquire_link, reconnect_delay and response_timeout: see
+	// upstream.Config.
+	upstream.Config
+	Bind    string  `toml:"bind"`     // transceiver (default) | transmitter | receiver; see upstream.ParseBind
+	MaxRate float64 `toml:"max_rate"` // submits per second over all sessions; 0: unlimited
 	// Balancer names the balancer module: least_pending (default) or
 	// round_robin. [upstream.balancer] with module = "name" and the
 	// module's keys is the same, for balancers that take settings.
@@ -423,6 +443,7 @@ func (l *loader) fields(keys map[string]toml.Primitive, path, where string, dst 
 var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	tomlUnmarshaler = reflect.TypeFor[toml.Unmarshaler]()
+	stdDuration     = reflect.TypeFor[time.Duration]()
 )
 
 // value decodes p into v: a table into a struct and an array of tables
@@ -434,6 +455,15 @@ func (l *loader) value(p toml.Primitive, path, where string, v reflect.Value) {
 		return pt.Implements(textUnmarshaler) || pt.Implements(tomlUnmarshaler)
 	}
 	switch {
+	case t == stdDuration:
+		// A package that owns its section (downstream, upstream) keeps
+		// time.Duration fields: they read as module.Duration does.
+		var d module.Duration
+		if err := l.md.PrimitiveDecode(p, &d); err != nil {
+			l.decodeErr(path, where, err)
+			return
+		}
+		v.SetInt(int64(d))
 	case t.Kind() == reflect.Struct && !own(t):
 		l.table(p, path, where, v.Addr().Interface())
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && !own(t.Elem()):
@@ -588,6 +618,15 @@ func (l *loader) upstream(p toml.Primitive, u *UpstreamConfig) {
 		l.balancerP = &bp
 	}
 	l.fields(keys, "upstream", "", u)
+	if id, err := upstream.ParseBind(u.Bind); err != nil {
+		l.errorf("upstream.bind", "%v", err)
+	} else {
+		u.Config.Bind = id
+	}
+	u.Config.Hosts = u.Config.Hosts[:0]
+	for _, h := range u.Hosts {
+		u.Config.Hosts = append(u.Config.Hosts, upstream.Host{Address: h.Address, TLS: h.TLS})
+	}
 }
 
 // balancer decodes [upstream] balancer: the name of a balancer module
@@ -693,31 +732,18 @@ func (l *loader) moduleErr(path, where string, err error) {
 	l.add(path, path+".module", prefix(where)+err.Error())
 }
 
+// setDefaults fills the keys left out with their defaults, section by
+// section; a section's defaults are in one place, its own.
 func (c *Config) setDefaults() {
-	s := &c.Server
-	if s.Listen == "" {
-		s.Listen = "127.0.0.1:2775"
-	}
-	defInt(&s.BindFailLimit, 5)
-	defInt(&s.MaxConnections, 10000)
-	defInt(&s.MaxPerIP, 100)
-	defInt(&s.MaxUnbound, 1000)
-	defInt(&s.MaxUnboundPerIP, max(1, s.MaxUnbound/10))
-	defInt(&s.MaxHeld, 10000)
-	defInt(&s.MaxQueued, 1<<20)
-	defInt(&s.Window, 10)
+	c.Server.defaults()
+	c.Store.defaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "console"
 	}
-	u := &c.Upstream
-	if u.Bind == "" {
-		u.Bind = "transceiver"
-	}
-	defInt(&u.SessionsPerHost, 2)
-	defInt(&u.Window, 50)
+	c.Upstream.Config.Defaults()
 	for i := range c.Clients {
 		defInt(&c.Clients[i].MaxBinds, 10)
 		defInt(&c.Clients[i].Weight, 1)
@@ -727,6 +753,12 @@ func (c *Config) setDefaults() {
 func defInt(v *int, def int) {
 	if *v == 0 {
 		*v = def
+	}
+}
+
+func defDur(v *module.Duration, def time.Duration) {
+	if *v == 0 {
+		*v = module.Duration(def)
 	}
 }
 
@@ -784,32 +816,18 @@ func (l *loader) checkAdmin(a *AdminConfig) {
 	}
 }
 
+// checkUpstream reports what upstream.Config finds wrong with its
+// settings, and checks the mux's own keys of [upstream].
 func (l *loader) checkUpstream(u *UpstreamConfig) {
-	if u.SystemID == "" {
-		l.errorf("upstream.system_id", "missing")
-	}
-	if !oneOf(u.Bind, "transceiver", "transmitter", "receiver") {
-		l.errorf("upstream.bind", "want transceiver, transmitter or receiver; got %q", u.Bind)
-	}
-	if len(u.Hosts) == 0 {
-		l.errorf("upstream.host", "at least one [[upstream.host]] is needed")
-	}
-	if u.SessionsPerHost < 0 {
-		l.errorf("upstream.sessions_per_host", "must be positive; got %d", u.SessionsPerHost)
-	}
-	if u.Window < 0 {
-		l.errorf("upstream.window", "must be positive; got %d", u.Window)
+	for _, p := range u.Config.Problems() {
+		l.errorf("upstream."+p.Key, "%s", p.Msg)
 	}
 	if u.MaxRate < 0 {
 		l.errorf("upstream.max_rate", "must be positive or 0 (unlimited); got %v", u.MaxRate)
 	}
 	for i, h := range u.Hosts {
-		path := fmt.Sprintf("upstream.host[%d]", i)
-		if _, _, err := net.SplitHostPort(h.Address); err != nil {
-			l.errorf(path+".address", "host[%d]: not host:port: %q", i, h.Address)
-		}
 		if h.CA != "" && !h.TLS {
-			l.errorf(path+".ca", "host[%d]: ca without tls = true", i)
+			l.errorf(fmt.Sprintf("upstream.host[%d].ca", i), "host[%d]: ca without tls = true", i)
 		}
 	}
 }

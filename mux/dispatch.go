@@ -138,7 +138,7 @@ func (m *Mux) deliverBatch(ctx context.Context, c *client, sessions []*binding, 
 // entryLease is how long a fetched entry stays with its deliverer before
 // the store offers it again.
 func (m *Mux) entryLease() time.Duration {
-	return 2 * m.cfg.Server.ResponseTimeout.Or(30*time.Second)
+	return 2 * m.cfg.Server.ResponseTimeout
 }
 
 // applyDeliverRules runs the client's deliver rules over a queued

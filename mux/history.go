@@ -114,7 +114,7 @@ func (m *Mux) traceBatch(batch []store.Event) {
 
 // traceExpiry is when the events recorded now may go: with the ids.
 func (m *Mux) traceExpiry(now time.Time) time.Time {
-	return now.Add(m.cfg.Store.DLRTTL.Or(72 * time.Hour))
+	return now.Add(m.cfg.Store.DLRTTL.Std())
 }
 
 // receiptFields returns a receipt's message id and stat, from its

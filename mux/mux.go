@@ -16,7 +16,6 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/downstream"
 	"github.com/smpp-mux/smpp-mux/module"
-	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
@@ -129,7 +128,7 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	m.aw = newBatcher(4096, 512, m.ackBatch)
 	m.xw = newBatcher(4096, 512, m.expireBatch)
 	if _, ok := m.store.(store.IDExpirer); ok {
-		if ft := cfg.Store.FinalTTL.Or(time.Hour); ft < cfg.Store.DLRTTL.Or(72*time.Hour) {
+		if ft := cfg.Store.FinalTTL.Std(); ft < cfg.Store.DLRTTL.Std() {
 			m.finalTTL = ft
 		}
 	}
@@ -168,13 +167,9 @@ func (m *Mux) provision() error {
 
 func upstreamConfig(cfg *Config, log *zap.Logger) (upstream.Config, error) {
 	u := cfg.Upstream
-	bind := map[string]pdu.CommandID{"transceiver": pdu.CmdBindTransceiver, "transmitter": pdu.CmdBindTransmitter, "receiver": pdu.CmdBindReceiver}[u.Bind]
-	uc := upstream.Config{
-		SystemID: u.SystemID, Password: u.Password, SystemType: u.SystemType, Bind: bind,
-		SessionsPerHost: u.SessionsPerHost, Window: u.Window,
-		EnquireLink: u.EnquireLink.Std(), ReconnectDelay: u.ReconnectDelay.Std(), ResponseTimeout: u.ResponseTimeout.Std(),
-		Logger: log.Named("upstream"),
-	}
+	uc := u.Config
+	uc.Logger = log.Named("upstream")
+	uc.Hosts = nil
 	for i, h := range u.Hosts {
 		host := upstream.Host{Address: h.Address, TLS: h.TLS}
 		if h.TLS && (h.CA != "" || h.ServerName != "") {
@@ -197,14 +192,9 @@ func upstreamConfig(cfg *Config, log *zap.Logger) (upstream.Config, error) {
 }
 
 func downstreamConfig(cfg *Config, log *zap.Logger) downstream.Config {
-	s := cfg.Server
-	return downstream.Config{
-		BindTimeout: s.BindTimeout.Std(), MaxConnections: s.MaxConnections,
-		MaxPerIP: s.MaxPerIP, MaxUnbound: s.MaxUnbound, MaxUnboundPerIP: s.MaxUnboundPerIP, MaxQueued: s.MaxQueued,
-		BindFailLimit: s.BindFailLimit, BindLockout: s.BindLockout.Std(),
-		EnquireLink: s.EnquireLink.Std(), ResponseTimeout: s.ResponseTimeout.Std(),
-		Window: s.Window, Logger: log.Named("downstream"),
-	}
+	dc := cfg.Server.Config
+	dc.Logger = log.Named("downstream")
+	return dc
 }
 
 // Start listens on [server].listen (and tls_listen), connects upstream and
@@ -272,7 +262,7 @@ func (m *Mux) proxied(ln net.Listener) net.Listener {
 	if len(s.trustedProxies) == 0 {
 		return ln
 	}
-	return downstream.ProxyListener(ln, s.trustedProxies, s.BindTimeout.Or(10*time.Second))
+	return downstream.ProxyListener(ln, s.trustedProxies, s.BindTimeout)
 }
 
 // Addrs returns the addresses the downstream listeners are bound to.
@@ -429,8 +419,8 @@ func newLive(cfg *Config) *live {
 	lv := &live{
 		byID: map[string]*client{}, moNumbers: map[string]string{},
 		moDefault:  cfg.Server.MODefault,
-		dlrGrace:   cfg.Server.DLRGrace.Or(10 * time.Second),
-		submitWait: cfg.Server.SubmitWait.Or(5 * time.Second),
+		dlrGrace:   cfg.Server.DLRGrace.Std(),
+		submitWait: cfg.Server.SubmitWait.Std(),
 	}
 	for _, cc := range cfg.Clients {
 		for _, n := range cc.MONumbers {

@@ -187,7 +187,7 @@ func (m *Mux) reconfigure(ucfg upstream.Config, u UpstreamConfig) error {
 		case <-ctx.Done():
 		}
 	}()
-	wait := min(upstreamBindWait, u.ResponseTimeout.Or(upstreamBindWait))
+	wait := min(upstreamBindWait, u.ResponseTimeout)
 	return m.up.Load().pool.Reconfigure(ctx, ucfg, wait)
 }
 

@@ -267,7 +267,7 @@ type idJob struct {
 func (m *Mux) idBatch(batch []idJob) {
 	m.pair.begin(pairIDs)
 	defer func() { m.pair.end(pairIDs, len(m.idw.ch) > 0) }()
-	exp := time.Now().Add(m.cfg.Store.DLRTTL.Or(72 * time.Hour))
+	exp := time.Now().Add(m.cfg.Store.DLRTTL.Std())
 	recs := make([]store.IDRecord, len(batch))
 	for i, j := range batch {
 		recs[i] = store.IDRecord{ID: j.id, Client: j.b.c.id, Expires: exp}

@@ -278,7 +278,7 @@ func (u *unmatched) retryLater(now time.Time) {
 // the longer of dlr_grace and the provider's response_timeout, since a
 // submit_sm_resp may take that long to bring the id.
 func (mt *matcher) countOrphans(now time.Time) {
-	grace := max(mt.m.live.Load().dlrGrace, mt.m.cfg.Upstream.ResponseTimeout.Or(30*time.Second))
+	grace := max(mt.m.live.Load().dlrGrace, mt.m.cfg.Upstream.ResponseTimeout)
 	for _, u := range mt.entries {
 		if u.orphaned || now.Sub(u.entry.Enqueued) < grace {
 			continue
