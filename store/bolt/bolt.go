@@ -42,10 +42,10 @@ var (
 // The zero value is not usable: it is made by the module loader and
 // Provision, or by Open.
 type Store struct {
-	Path      string          `toml:"path"`      // default "smpp-mux.db"
-	Retention module.Duration `toml:"retention"` // default 48h
-	QueueCap  int             `toml:"queue_cap"` // default 25000
-	Sweep     module.Duration `toml:"sweep"`     // default 1m
+	Path string `toml:"path"` // default "smpp-mux.db"
+	// retention (default 48h), queue_cap (default 25000) and sweep
+	// (default 1m): see store.Limits.
+	store.Limits
 
 	limits store.Limits
 	log    *zap.Logger
@@ -93,10 +93,8 @@ func (*Store) MuxModule() module.Info {
 // closes the file. log may be nil.
 func Open(path string, limits store.Limits, log *zap.Logger) (*Store, error) {
 	s := &Store{
-		Path:      path,
-		Retention: module.Duration(limits.Retention),
-		QueueCap:  limits.QueueCap,
-		Sweep:     module.Duration(limits.Sweep),
+		Path:   path,
+		Limits: limits,
 	}
 	if err := s.open(context.Background(), log); err != nil {
 		return nil, err
@@ -122,8 +120,8 @@ func (s *Store) Validate() error { return s.check() }
 func (s *Store) Cleanup() error { return s.Close() }
 
 func (s *Store) check() error {
-	if s.QueueCap < 0 {
-		return fmt.Errorf("store.bolt: queue_cap %d is negative", s.QueueCap)
+	if err := s.Limits.Invalid(); err != nil {
+		return fmt.Errorf("store.bolt: %w", err)
 	}
 	return nil
 }
@@ -139,7 +137,7 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 		s.Path = DefaultPath
 	}
 	s.log = log
-	s.limits = store.Limits{Retention: s.Retention.Std(), QueueCap: s.QueueCap, Sweep: s.Sweep.Std()}
+	s.limits = s.Limits
 	s.limits.Defaults()
 	s.leases = make(map[string]map[uint64]time.Time)
 	s.stop = make(chan struct{})

@@ -214,7 +214,7 @@ sweep = "10s"
 		t.Errorf("Stats after Cleanup: %v, want store.ErrClosed", err)
 	}
 
-	bad := &Store{Path: filepath.Join(dir, "bad.db"), QueueCap: -1}
+	bad := &Store{Path: filepath.Join(dir, "bad.db"), Limits: store.Limits{QueueCap: -1}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "queue_cap") {
 		t.Errorf("Validate(queue_cap -1) = %v", err)
 	}

@@ -7,6 +7,8 @@ package memory
 import (
 	"container/list"
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -21,8 +23,10 @@ func init() { module.Register(new(Store)) }
 // Store is an in-memory store.Store. The zero value is not usable: it is
 // made by the module loader, or by New.
 type Store struct {
-	Retention module.Duration `toml:"retention"` // default 48h
-	QueueCap  int             `toml:"queue_cap"` // default 25000
+	// retention (default 48h) and queue_cap (default 25000): see
+	// store.Limits. The store applies them on every call, so it takes no
+	// sweep.
+	store.Limits
 
 	mu      sync.Mutex // guards everything below
 	limits  store.Limits
@@ -53,7 +57,7 @@ type entry struct {
 
 // New returns a ready Store with limits.
 func New(limits store.Limits) *Store {
-	s := &Store{Retention: module.Duration(limits.Retention), QueueCap: limits.QueueCap}
+	s := &Store{Limits: limits}
 	s.init()
 	return s
 }
@@ -73,8 +77,19 @@ func (s *Store) Provision(module.Context) error {
 	return nil
 }
 
+// Validate implements module.Validator.
+func (s *Store) Validate() error {
+	if s.Sweep != 0 {
+		return &module.KeyError{Key: "sweep", Err: errors.New("store.memory applies its limits on every call; it has no sweep")}
+	}
+	if err := s.Limits.Invalid(); err != nil {
+		return fmt.Errorf("store.memory: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) init() {
-	s.limits = store.Limits{Retention: time.Duration(s.Retention), QueueCap: s.QueueCap}
+	s.limits = s.Limits
 	s.limits.Defaults()
 	s.ids = make(map[string]idRec)
 	s.queues = make(map[string]*queue)
@@ -343,5 +358,6 @@ var (
 	_ store.History       = (*Store)(nil)
 	_ store.Peeker        = (*Store)(nil)
 	_ module.Provisioner  = (*Store)(nil)
+	_ module.Validator    = (*Store)(nil)
 	_ module.CleanerUpper = (*Store)(nil)
 )

@@ -82,11 +82,11 @@ type Store struct {
 	TLS            bool     `toml:"tls"`    // with addrs: connect with TLS, trusting the system roots or tls_ca
 	TLSCA          string   `toml:"tls_ca"` // with addrs: PEM file of the CAs to trust
 
-	Prefix    string          `toml:"prefix"`    // default "smppmux"
-	Timeout   module.Duration `toml:"timeout"`   // per call; default 2s
-	Retention module.Duration `toml:"retention"` // default 48h
-	QueueCap  int             `toml:"queue_cap"` // default 25000
-	Sweep     module.Duration `toml:"sweep"`     // default 1m
+	Prefix  string          `toml:"prefix"`  // default "smppmux"
+	Timeout module.Duration `toml:"timeout"` // per call; default 2s
+	// retention (default 48h), queue_cap (default 25000) and sweep
+	// (default 1m): see store.Limits.
+	store.Limits
 
 	limits   store.Limits
 	timeout  time.Duration
@@ -136,10 +136,8 @@ func WithTimeout(d time.Duration) Option { return func(s *Store) { s.Timeout = m
 // sweep and closes the connections. log may be nil.
 func Open(ctx context.Context, url string, limits store.Limits, log *zap.Logger, opts ...Option) (*Store, error) {
 	s := &Store{
-		URL:       url,
-		Retention: module.Duration(limits.Retention),
-		QueueCap:  limits.QueueCap,
-		Sweep:     module.Duration(limits.Sweep),
+		URL:    url,
+		Limits: limits,
 	}
 	for _, o := range opts {
 		o(s)
@@ -227,8 +225,8 @@ func (s *Store) mode() string {
 }
 
 func (s *Store) check() error {
-	if s.QueueCap < 0 {
-		return fmt.Errorf("store.redis: queue_cap %d is negative", s.QueueCap)
+	if err := s.Limits.Invalid(); err != nil {
+		return fmt.Errorf("store.redis: %w", err)
 	}
 	if strings.ContainsAny(s.Prefix, "{}") {
 		return fmt.Errorf("store.redis: prefix %q: must not contain { or } (they would make every key one cluster hash slot)", s.Prefix)
@@ -377,7 +375,7 @@ func (s *Store) open(ctx, life context.Context, log *zap.Logger) error {
 	}
 	s.log = log
 	s.timeout = s.Timeout.Or(DefaultTimeout)
-	s.limits = store.Limits{Retention: s.Retention.Std(), QueueCap: s.QueueCap, Sweep: s.Sweep.Std()}
+	s.limits = s.Limits
 	s.limits.Defaults()
 	s.keys = keys{prefix: s.Prefix}
 	s.consumer = consumerName()

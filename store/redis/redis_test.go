@@ -60,7 +60,7 @@ func TestContract(t *testing.T) {
 func openAddrs(t testing.TB, addrs []string, sentinelMaster, prefix string, limits store.Limits) *Store {
 	t.Helper()
 	s := &Store{Addrs: addrs, SentinelMaster: sentinelMaster, Prefix: prefix,
-		Retention: module.Duration(limits.Retention), QueueCap: limits.QueueCap, Sweep: module.Duration(limits.Sweep)}
+		Limits: limits}
 	if err := s.open(context.Background(), context.Background(), zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))); err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -409,7 +409,7 @@ func TestValidate(t *testing.T) {
 		s    *Store
 		want string
 	}{
-		{"negative cap", &Store{QueueCap: -1}, "queue_cap"},
+		{"negative cap", &Store{Limits: store.Limits{QueueCap: -1}}, "queue_cap"},
 		{"braces in prefix", &Store{Prefix: "a{b}"}, "prefix"},
 		{"scheme", &Store{URL: "http://h:1/0"}, "invalid URL scheme"},
 		{"unparsable", &Store{URL: "redis://:hunter2@h:port/0"}, "store.redis: url"},
