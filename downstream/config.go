@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smpp-mux/smpp-mux/internal/link"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -50,29 +51,36 @@ var (
 	ErrCommandLength = errors.New("downstream: invalid command_length")
 )
 
-// Config sets the limits of a Server. Zero fields take the defaults noted
-// beside them.
+// Config sets the limits of a Server. It is also the downstream part of
+// the [server] TOML table: the keys in the tags are decoded into it (a
+// duration as "10s"; the config loader reads each key on its own), and
+// Defaults, the one place of these defaults, fills the zero fields with
+// the values noted beside them.
 type Config struct {
-	BindTimeout     time.Duration // default 10s: a connection not bound by then (even mid-PDU) is closed
-	MaxConnections  int           // default 10000: over it, a connection is accepted and closed at once
-	MaxPerIP        int           // default 100: connections from one remote IP; over it, closed at once
-	MaxUnbound      int           // default 1000: connections not bound yet; over it, the oldest of them is closed
-	MaxUnboundPerIP int           // default MaxUnbound/10: connections from one remote IP not bound yet; over it, closed at once
-	MaxBindChecks   int           // default GOMAXPROCS/2, at least 1: bind checks (bcrypt) running at once; more wait
-	BindFailLimit   int           // default 5 failed binds from one remote IP within BindLockout lock it out; negative disables
-	BindLockout     time.Duration // default 1m: how long a locked-out IP gets ESME_RBINDFAIL on every bind
-	EnquireLink     time.Duration // default 30s: enquire_link to a client silent this long
-	ResponseTimeout time.Duration // default 30s: deliver_sm (and unbind, capped at 5s) unanswered by then time out
-	Window          int           // default 10: deliver_sm unacknowledged per session
-	MaxLength       uint32        // default pdu.DefaultMaxLength: largest command_length read
-	MaxQueued       int           // default 1 MiB: octets queued for a client before it is closed as a slow consumer
-	Logger          *zap.Logger   // default zap.NewNop()
+	BindTimeout     time.Duration `toml:"bind_timeout"`           // default 10s: a connection not bound by then (even mid-PDU) is closed
+	MaxConnections  int           `toml:"max_connections"`        // default 10000: over it, a connection is accepted and closed at once
+	MaxPerIP        int           `toml:"max_connections_per_ip"` // default 100: connections from one remote IP; over it, closed at once
+	MaxUnbound      int           `toml:"max_unbound"`            // default 1000: connections not bound yet; over it, the oldest of them is closed
+	MaxUnboundPerIP int           `toml:"max_unbound_per_ip"`     // default MaxUnbound/10 (at least 1, at most MaxUnbound): connections from one remote IP not bound yet; over it, closed at once
+	MaxBindChecks   int           `toml:"-"`                      // default GOMAXPROCS/2, at least 1: bind checks (bcrypt) running at once; more wait
+	BindFailLimit   int           `toml:"bind_fail_limit"`        // default 5 failed binds from one remote IP within BindLockout lock it out; negative disables
+	BindLockout     time.Duration `toml:"bind_lockout"`           // default 1m: how long a locked-out IP gets ESME_RBINDFAIL on every bind
+	EnquireLink     time.Duration `toml:"enquire_link"`           // default 30s: enquire_link to a client silent this long
+	ResponseTimeout time.Duration `toml:"response_timeout"`       // default 30s: deliver_sm (and unbind, capped at 5s) unanswered by then time out and are delivered again
+	Window          int           `toml:"window"`                 // default 10: deliver_sm unacknowledged per session
+	MaxLength       uint32        `toml:"-"`                      // default pdu.DefaultMaxLength: largest command_length read
+	MaxQueued       int           `toml:"max_queued"`             // default 1 MiB: octets queued for a client before it is closed as a slow consumer
+	Logger          *zap.Logger   `toml:"-"`                      // default zap.NewNop()
 }
 
 // maxUnbindWait caps how long an unbind waits for its unbind_resp.
 const maxUnbindWait = 5 * time.Second
 
-func (c *Config) defaults() {
+// Defaults fills the zero (or negative, where that means nothing) limits
+// with their defaults. NewServer calls it, and so does the config loader,
+// so that a loaded config holds the values that run. It leaves Logger
+// alone.
+func (c *Config) Defaults() {
 	setDur := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -107,6 +115,14 @@ func (c *Config) defaults() {
 	if c.MaxLength == 0 {
 		c.MaxLength = pdu.DefaultMaxLength
 	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = link.DefaultMaxQueued
+	}
+}
+
+// defaults is Defaults and a no-op Logger when none is set.
+func (c *Config) defaults() {
+	c.Defaults()
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -163,9 +179,9 @@ type Handler interface {
 	// Delivered reports the outcome of a Session.Deliver: the client's
 	// deliver_sm_resp (or generic_nack) status with a nil err, or ErrTimeout
 	// or ErrClosed when no response came. It is called exactly once per
-	// successful Deliver: from the read goroutine (response), the write
-	// goroutine (timeout) or the session goroutine (close), so calls for
-	// different refs may run concurrently.
+	// successful Deliver: from the read goroutine (response), from link's
+	// timer (timeout, see Tick in handle.go) or as the session ends
+	// (close), so calls for different refs may run concurrently.
 	Delivered(s *Session, ref string, status pdu.Status, err error)
 
 	// Closed is called once, on the session goroutine, when a bound session

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -23,8 +24,8 @@ type client struct {
 	wake chan struct{}              // cap 1: its queue may have something to deliver
 	stop context.CancelFunc         // ends its dispatcher
 
-	inflight atomic.Int64 // submits of all its sessions in upstream windows
-	dmsg     Message      // owned by the client's dispatcher goroutine
+	inflight atomic.Int64   // submits of all its sessions in upstream windows
+	dmsg     module.Message // owned by the client's dispatcher goroutine
 	stats    clientStats
 	refusals refusals // entries the client refused, waiting for their back-off
 
@@ -45,10 +46,10 @@ type clientConf struct {
 func newClientConf(cfg ClientConfig, gen *ruleGen) *clientConf {
 	cc := &clientConf{cfg: cfg, gen: gen}
 	for _, m := range cfg.Rules {
-		if r, ok := m.(Rule); ok {
+		if r, ok := m.(module.Rule); ok {
 			cc.rules = append(cc.rules, r)
 		}
-		if r, ok := m.(DeliverRule); ok && wantsDeliver(r) {
+		if r, ok := m.(module.DeliverRule); ok && wantsDeliver(r) {
 			cc.delivers = append(cc.delivers, r)
 		}
 	}
@@ -57,8 +58,8 @@ func newClientConf(cfg ClientConfig, gen *ruleGen) *clientConf {
 
 // wantsDeliver reports whether r goes in the deliver chain: yes, unless
 // it is a DeliverOptional that says no.
-func wantsDeliver(r DeliverRule) bool {
-	o, ok := r.(DeliverOptional)
+func wantsDeliver(r module.DeliverRule) bool {
+	o, ok := r.(module.DeliverOptional)
 	return !ok || o.WantsDeliver()
 }
 

@@ -14,10 +14,17 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/upstream"
+
+	"github.com/smpp-mux/smpp-mux/balancer"
+	"github.com/smpp-mux/smpp-mux/module"
 )
 
 // Config is the whole configuration, as read from TOML by Load. Module
@@ -33,29 +40,37 @@ type Config struct {
 }
 
 // ServerConfig is [server]: the downstream SMPP listener clients bind to.
+// The session limits are downstream's own keys, decoded into the embedded
+// downstream.Config and defaulted by it; the rest are the mux's.
 type ServerConfig struct {
-	Listen          string   `toml:"listen"`                 // default "127.0.0.1:2775"
-	TLSListen       string   `toml:"tls_listen"`             // "" disables downstream TLS
-	TLSCert         string   `toml:"tls_cert"`               // PEM certificate chain for tls_listen
-	TLSKey          string   `toml:"tls_key"`                // PEM private key for tls_listen
-	MODefault       string   `toml:"mo_default"`             // client that gets MOs no mo_numbers entry claims
-	BindTimeout     Duration `toml:"bind_timeout"`           // default 10s
-	BindFailLimit   int      `toml:"bind_fail_limit"`        // default 5
-	BindLockout     Duration `toml:"bind_lockout"`           // default 1m
-	MaxConnections  int      `toml:"max_connections"`        // default 10000
-	MaxPerIP        int      `toml:"max_connections_per_ip"` // default 100
-	MaxUnbound      int      `toml:"max_unbound"`            // default 1000: connections not bound yet
-	MaxUnboundPerIP int      `toml:"max_unbound_per_ip"`     // default max_unbound/10: connections from one address not bound yet
-	TrustedProxies  []string `toml:"trusted_proxies"`        // CIDRs whose connections may open with a PROXY protocol header
-	MaxHeld         int      `toml:"max_held"`               // default 10000: unmatched receipts an instance retries at once
-	MaxQueued       int      `toml:"max_queued"`             // default 1048576: octets queued for a client before it is closed as a slow consumer
-	EnquireLink     Duration `toml:"enquire_link"`           // default 30s: ping idle clients
-	ResponseTimeout Duration `toml:"response_timeout"`       // default 30s: deliver_sm to a client unanswered by then is redelivered
-	Window          int      `toml:"window"`                 // default 10: deliver_sm unacknowledged per client session
-	SubmitWait      Duration `toml:"submit_wait"`            // default 5s: how long a submit_sm may wait for upstream room
-	DLRGrace        Duration `toml:"dlr_grace"`              // default 10s: with upstream.response_timeout, when an unmatched receipt counts as orphaned
+	Listen    string `toml:"listen"`     // default "127.0.0.1:2775"
+	TLSListen string `toml:"tls_listen"` // "" disables downstream TLS
+	TLSCert   string `toml:"tls_cert"`   // PEM certificate chain for tls_listen
+	TLSKey    string `toml:"tls_key"`    // PEM private key for tls_listen
+	MODefault string `toml:"mo_default"` // client that gets MOs no mo_numbers entry claims
+	// bind_timeout, bind_fail_limit, bind_lockout, max_connections,
+	// max_connections_per_ip, max_unbound, max_unbound_per_ip,
+	// max_queued, enquire_link, response_timeout (a deliver_sm unanswered
+	// by then is delivered again) and window: see downstream.Config.
+	downstream.Config
+	TrustedProxies []string        `toml:"trusted_proxies"` // CIDRs whose connections may open with a PROXY protocol header
+	MaxHeld        int             `toml:"max_held"`        // default 10000: unmatched receipts an instance retries at once
+	SubmitWait     module.Duration `toml:"submit_wait"`     // default 5s: how long a submit_sm may wait for upstream room
+	DLRGrace       module.Duration `toml:"dlr_grace"`       // default 10s: with upstream.response_timeout, when an unmatched receipt counts as orphaned
 
 	trustedProxies []netip.Prefix // TrustedProxies, parsed
+}
+
+// defaults fills the zero keys of [server] with their defaults: the
+// mux's here, the session limits in downstream.Config.Defaults.
+func (s *ServerConfig) defaults() {
+	if s.Listen == "" {
+		s.Listen = "127.0.0.1:2775"
+	}
+	s.Config.Defaults()
+	defInt(&s.MaxHeld, 10000)
+	defDur(&s.SubmitWait, 5*time.Second)
+	defDur(&s.DLRGrace, 10*time.Second)
 }
 
 // AdminConfig is [admin]: the HTTP endpoints.
@@ -87,8 +102,8 @@ type LogConfig struct {
 // StoreConfig is [store]: the keys the mux reads itself, and the store
 // module decoded from the same table.
 type StoreConfig struct {
-	Name   string   `toml:"module"`  // default "bolt"
-	DLRTTL Duration `toml:"dlr_ttl"` // default 72h: how long a message id is kept for its reports
+	Name   string          `toml:"module"`  // default "bolt"
+	DLRTTL module.Duration `toml:"dlr_ttl"` // default 72h: how long a message id is kept for its reports
 	// Journal is the file keeping the message ids the store failed to
 	// write until it takes them; default beside the store's file
 	// (store.bolt: <path without extension>.ids.journal), else
@@ -99,39 +114,52 @@ type StoreConfig struct {
 	// state (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, UNKNOWN) was
 	// stored for its client: a window for late duplicates. Default 1h; at
 	// dlr_ttl or more, ids keep dlr_ttl.
-	FinalTTL Duration `toml:"final_ttl"`
+	FinalTTL module.Duration `toml:"final_ttl"`
 	// Trace keeps each message's history (submit, receipts stored,
 	// delivered) in the store for GET /messages/{id}; default true. It
 	// costs throughput on the receipts path (bench/README.md): turn it
 	// off when every message counts.
-	Trace  *bool  `toml:"trace"`
-	Module Module `toml:"-"` // the decoded store module, not yet provisioned
+	Trace  *bool         `toml:"trace"`
+	Module module.Module `toml:"-"` // the decoded store module, not yet provisioned
 
 	fingerprint string // the module's decoded settings, to tell a changed [store] on reload
+}
+
+// defaults fills the zero durations of [store] with their defaults.
+func (sc *StoreConfig) defaults() {
+	defDur(&sc.DLRTTL, 72*time.Hour)
+	defDur(&sc.FinalTTL, time.Hour)
 }
 
 // Tracing reports whether [store] trace is on (the default).
 func (sc StoreConfig) Tracing() bool { return sc.Trace == nil || *sc.Trace }
 
 // UpstreamConfig is [upstream]: the binds to the provider.
+//
+// The session settings are upstream's own keys, decoded into the
+// embedded upstream.Config, which defaults and checks them (Defaults,
+// Problems). Bind and Hosts are their TOML form: the loader gives the
+// embedded Config.Bind and Config.Hosts from them, and the mux adds the
+// hosts' TLS settings when it builds the pool.
 type UpstreamConfig struct {
-	SystemID        string       `toml:"system_id"`
-	Password        string       `toml:"password"`
-	SystemType      string       `toml:"system_type"`
-	Bind            string       `toml:"bind"`              // transceiver (default) | transmitter | receiver
-	SessionsPerHost int          `toml:"sessions_per_host"` // default 2
-	Window          int          `toml:"window"`            // default 50
-	EnquireLink     Duration     `toml:"enquire_link"`      // default 30s
-	ReconnectDelay  Duration     `toml:"reconnect_delay"`   // default 30s
-	ResponseTimeout Duration     `toml:"response_timeout"`  // default 30s
-	MaxRate         float64      `toml:"max_rate"`          // submits per second over all sessions; 0: unlimited
-	Balancer        string       `toml:"balancer"`          // balancer module: least_pending (default) | round_robin
-	Hosts           []HostConfig `toml:"host"`
+	// system_id, password, system_type, sessions_per_host, window,
+	// enquire_link, reconnect_delay and response_timeout: see
+	// upstream.Config.
+	upstream.Config
+	Bind    string  `toml:"bind"`     // transceiver (default) | transmitter | receiver; see upstream.ParseBind
+	MaxRate float64 `toml:"max_rate"` // submits per second over all sessions; 0: unlimited
+	// Balancer names the balancer module: least_pending (default) or
+	// round_robin. [upstream.balancer] with module = "name" and the
+	// module's keys is the same, for balancers that take settings.
+	Balancer string       `toml:"balancer"`
+	Hosts    []HostConfig `toml:"host"`
 
 	// FleetMaxSessions caps the provider binds of every instance sharing
 	// the store together; 0: no cap (each instance opens
 	// sessions_per_host per host).
 	FleetMaxSessions int `toml:"fleet_max_sessions"`
+
+	balancer module.Module // the decoded balancer module, not yet provisioned
 }
 
 // String redacts the password.
@@ -149,14 +177,14 @@ type HostConfig struct {
 
 // ClientConfig is one [[client]]: a downstream ESME account.
 type ClientConfig struct {
-	SystemID     string   `toml:"system_id"`
-	Password     string   `toml:"password"`      // plain; or
-	PasswordHash string   `toml:"password_hash"` // bcrypt, from smpp-mux hash-password
-	MaxBinds     int      `toml:"max_binds"`     // default 10
-	Weight       int      `toml:"weight"`        // share of upstream capacity when it is scarce; default 1
-	Allow        []string `toml:"allow"`         // CIDRs the client may bind from; empty: anywhere
-	MONumbers    []string `toml:"mo_numbers"`    // destination numbers whose MOs go to this client
-	Rules        []Module `toml:"-"`             // decoded [[client.rule]] modules, in config order
+	SystemID     string          `toml:"system_id"`
+	Password     string          `toml:"password"`      // plain; or
+	PasswordHash string          `toml:"password_hash"` // bcrypt, from smpp-mux hash-password
+	MaxBinds     int             `toml:"max_binds"`     // default 10
+	Weight       int             `toml:"weight"`        // share of upstream capacity when it is scarce; default 1
+	Allow        []string        `toml:"allow"`         // CIDRs the client may bind from; empty: anywhere
+	MONumbers    []string        `toml:"mo_numbers"`    // destination numbers whose MOs go to this client
+	Rules        []module.Module `toml:"-"`             // decoded [[client.rule]] modules, in config order
 
 	allow []netip.Prefix
 }
@@ -191,17 +219,6 @@ func (e *ConfigError) Error() string {
 	}
 	return b.String() + ": " + e.Msg
 }
-
-// KeyError is an error about one key of a module's table. A module's
-// Validate or Check returns one to have the loader name that key and its
-// line rather than the whole table.
-type KeyError struct {
-	Key string // the key in the module's table, e.g. "command"
-	Err error
-}
-
-func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
-func (e *KeyError) Unwrap() error { return e.Err }
 
 // Load reads and checks the config file at path. Every problem found is
 // returned, joined; each names its key and, where it can, its line.
@@ -244,7 +261,7 @@ func parse(src []byte, files bool) (*Config, error) {
 		case "log":
 			l.table(p, name, "", &cfg.Log)
 		case "upstream":
-			l.table(p, name, "", &cfg.Upstream)
+			l.upstream(p, &cfg.Upstream)
 		case "store": // below: a config without [store] gets the default store
 		case "client":
 			l.clients(p, &cfg)
@@ -254,6 +271,7 @@ func parse(src []byte, files bool) (*Config, error) {
 	}
 	p, ok := top["store"]
 	cfg.Store = l.store(p, ok)
+	cfg.Upstream.balancer = l.balancer(&cfg.Upstream)
 	if !md.IsDefined("admin", "listen") {
 		cfg.Admin.Listen = "127.0.0.1:2019"
 	}
@@ -287,13 +305,14 @@ type loader struct {
 	errs      []*ConfigError
 	undecoded map[string]bool // paths whose values did not decode
 
-	clientPaths []string       // the path of each decoded client, as cfg.Clients
-	modules     []loadedModule // for checkFiles
+	clientPaths []string        // the path of each decoded client, as cfg.Clients
+	modules     []loadedModule  // for checkFiles
+	balancerP   *toml.Primitive // [upstream] balancer, decoded last by balancer
 }
 
 type loadedModule struct {
 	path, where string
-	m           Module
+	m           module.Module
 }
 
 // errorf adds an error about the key at path, at the key's line or, when
@@ -429,6 +448,7 @@ func (l *loader) fields(keys map[string]toml.Primitive, path, where string, dst 
 var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	tomlUnmarshaler = reflect.TypeFor[toml.Unmarshaler]()
+	stdDuration     = reflect.TypeFor[time.Duration]()
 )
 
 // value decodes p into v: a table into a struct and an array of tables
@@ -440,6 +460,15 @@ func (l *loader) value(p toml.Primitive, path, where string, v reflect.Value) {
 		return pt.Implements(textUnmarshaler) || pt.Implements(tomlUnmarshaler)
 	}
 	switch {
+	case t == stdDuration:
+		// A package that owns its section (downstream, upstream) keeps
+		// time.Duration fields: they read as module.Duration does.
+		var d module.Duration
+		if err := l.md.PrimitiveDecode(p, &d); err != nil {
+			l.decodeErr(path, where, err)
+			return
+		}
+		v.SetInt(int64(d))
 	case t.Kind() == reflect.Struct && !own(t):
 		l.table(p, path, where, v.Addr().Interface())
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && !own(t.Elem()):
@@ -560,7 +589,7 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 			return sc
 		}
 		if sc.Name == "" {
-			l.errorf("store.module", "empty; want a store module (known: %s)", moduleNames("store"))
+			l.errorf("store.module", "empty; want a store module (known: %s)", module.Names("store"))
 			return sc
 		}
 	} else {
@@ -582,9 +611,76 @@ func (l *loader) store(p toml.Primitive, defined bool) StoreConfig {
 	return sc
 }
 
+// upstream decodes [upstream], but for its balancer key, which balancer
+// decodes once every table is read.
+func (l *loader) upstream(p toml.Primitive, u *UpstreamConfig) {
+	keys, ok := l.keys(p, "upstream", "")
+	if !ok {
+		return
+	}
+	if bp, ok := keys["balancer"]; ok {
+		delete(keys, "balancer")
+		l.balancerP = &bp
+	}
+	l.fields(keys, "upstream", "", u)
+	if id, err := upstream.ParseBind(u.Bind); err != nil {
+		l.errorf("upstream.bind", "%v", err)
+	} else {
+		u.Config.Bind = id
+	}
+	u.Config.Hosts = u.Config.Hosts[:0]
+	for _, h := range u.Hosts {
+		u.Config.Hosts = append(u.Config.Hosts, upstream.Host{Address: h.Address, TLS: h.TLS})
+	}
+}
+
+// balancer decodes [upstream] balancer: the name of a balancer module
+// (default balancer.Default), or the module's table with its "module"
+// key and settings.
+func (l *loader) balancer(u *UpstreamConfig) module.Module {
+	keys := map[string]toml.Primitive{}
+	if l.balancerP != nil {
+		var v any
+		if err := l.md.PrimitiveDecode(*l.balancerP, &v); err == nil {
+			if _, table := v.(map[string]any); table {
+				m := l.isBalancer(l.module(*l.balancerP, "upstream.balancer", "balancer", ""), "upstream.balancer.module")
+				if m != nil {
+					u.Balancer = m.MuxModule().Name()
+				}
+				return m
+			}
+		}
+		l.value(*l.balancerP, "upstream.balancer", "", reflect.ValueOf(&u.Balancer).Elem())
+		if l.undecoded["upstream.balancer"] {
+			return nil
+		}
+	}
+	if u.Balancer == "" {
+		u.Balancer = balancer.Default
+	}
+	if _, ok := module.Get("balancer." + u.Balancer); !ok {
+		l.errorf("upstream.balancer", "unknown module %q (known: %s)", u.Balancer, module.Names("balancer"))
+		return nil
+	}
+	return l.isBalancer(l.decodeModule(keys, "upstream.balancer", "balancer", u.Balancer, ""), "upstream.balancer")
+}
+
+// isBalancer returns m when it is a balancer, and reports it at path
+// when not.
+func (l *loader) isBalancer(m module.Module, path string) module.Module {
+	if m == nil {
+		return nil
+	}
+	if _, ok := m.(balancer.Balancer); !ok {
+		l.errorf(path, "module %s is not a balancer", m.MuxModule().ID)
+		return nil
+	}
+	return m
+}
+
 // module decodes the module table p at path, whose "module" key names a
 // module in namespace; where names the table in errors.
-func (l *loader) module(p toml.Primitive, path, namespace, where string) Module {
+func (l *loader) module(p toml.Primitive, path, namespace, where string) module.Module {
 	keys, ok := l.keys(p, path, where)
 	if !ok {
 		return nil
@@ -598,7 +694,7 @@ func (l *loader) module(p toml.Primitive, path, namespace, where string) Module 
 		}
 	}
 	if name == "" {
-		l.errorf(path+".module", "%smissing; want a %s module (known: %s)", prefix(where), namespace, moduleNames(namespace))
+		l.errorf(path+".module", "%smissing; want a %s module (known: %s)", prefix(where), namespace, module.Names(namespace))
 		return nil
 	}
 	return l.decodeModule(keys, path, namespace, name, where)
@@ -607,10 +703,10 @@ func (l *loader) module(p toml.Primitive, path, namespace, where string) Module 
 // decodeModule makes the module namespace.name and decodes keys, the
 // rest of its table at path, into it. When the module is unknown, its
 // keys are not looked at: they are not the error.
-func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, name, where string) Module {
-	mi, ok := GetModule(namespace + "." + name)
+func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, name, where string) module.Module {
+	mi, ok := module.Get(namespace + "." + name)
 	if !ok {
-		l.errorf(path+".module", "%sunknown module %q (known: %s)", prefix(where), name, moduleNames(namespace))
+		l.errorf(path+".module", "%sunknown module %q (known: %s)", prefix(where), name, module.Names(namespace))
 		return nil
 	}
 	m := mi.New()
@@ -620,7 +716,7 @@ func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, n
 	// Validate is pure: checking here lets `validate` report bad module
 	// settings without provisioning anything. It runs again after
 	// Provision.
-	if v, ok := m.(Validator); ok {
+	if v, ok := m.(module.Validator); ok {
 		if err := v.Validate(); err != nil {
 			l.moduleErr(path, where, err)
 			return nil
@@ -633,7 +729,7 @@ func (l *loader) decodeModule(keys map[string]toml.Primitive, path, namespace, n
 // moduleErr adds an error a module's Validate or Check returned: at the
 // key it names with a KeyError, else at the module's "module" line.
 func (l *loader) moduleErr(path, where string, err error) {
-	var ke *KeyError
+	var ke *module.KeyError
 	if errors.As(err, &ke) {
 		l.add(path+"."+ke.Key, path+"."+ke.Key, prefix(where)+ke.Err.Error())
 		return
@@ -641,34 +737,18 @@ func (l *loader) moduleErr(path, where string, err error) {
 	l.add(path, path+".module", prefix(where)+err.Error())
 }
 
+// setDefaults fills the keys left out with their defaults, section by
+// section; a section's defaults are in one place, its own.
 func (c *Config) setDefaults() {
-	s := &c.Server
-	if s.Listen == "" {
-		s.Listen = "127.0.0.1:2775"
-	}
-	defInt(&s.BindFailLimit, 5)
-	defInt(&s.MaxConnections, 10000)
-	defInt(&s.MaxPerIP, 100)
-	defInt(&s.MaxUnbound, 1000)
-	defInt(&s.MaxUnboundPerIP, max(1, s.MaxUnbound/10))
-	defInt(&s.MaxHeld, 10000)
-	defInt(&s.MaxQueued, 1<<20)
-	defInt(&s.Window, 10)
+	c.Server.defaults()
+	c.Store.defaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "console"
 	}
-	u := &c.Upstream
-	if u.Bind == "" {
-		u.Bind = "transceiver"
-	}
-	if u.Balancer == "" {
-		u.Balancer = "least_pending"
-	}
-	defInt(&u.SessionsPerHost, 2)
-	defInt(&u.Window, 50)
+	c.Upstream.Config.Defaults()
 	for i := range c.Clients {
 		defInt(&c.Clients[i].MaxBinds, 10)
 		defInt(&c.Clients[i].Weight, 1)
@@ -678,6 +758,12 @@ func (c *Config) setDefaults() {
 func defInt(v *int, def int) {
 	if *v == 0 {
 		*v = def
+	}
+}
+
+func defDur(v *module.Duration, def time.Duration) {
+	if *v == 0 {
+		*v = module.Duration(def)
 	}
 }
 
@@ -735,24 +821,11 @@ func (l *loader) checkAdmin(a *AdminConfig) {
 	}
 }
 
+// checkUpstream reports what upstream.Config finds wrong with its
+// settings, and checks the mux's own keys of [upstream].
 func (l *loader) checkUpstream(u *UpstreamConfig) {
-	if u.SystemID == "" {
-		l.errorf("upstream.system_id", "missing")
-	}
-	if !oneOf(u.Bind, "transceiver", "transmitter", "receiver") {
-		l.errorf("upstream.bind", "want transceiver, transmitter or receiver; got %q", u.Bind)
-	}
-	if len(u.Hosts) == 0 {
-		l.errorf("upstream.host", "at least one [[upstream.host]] is needed")
-	}
-	if u.SessionsPerHost < 0 {
-		l.errorf("upstream.sessions_per_host", "must be positive; got %d", u.SessionsPerHost)
-	}
-	if u.Window < 0 {
-		l.errorf("upstream.window", "must be positive; got %d", u.Window)
-	}
-	if _, ok := GetModule("balancer." + u.Balancer); !ok {
-		l.errorf("upstream.balancer", "unknown module %q (known: %s)", u.Balancer, moduleNames("balancer"))
+	for _, p := range u.Config.Problems() {
+		l.errorf("upstream."+p.Key, "%s", p.Msg)
 	}
 	if u.MaxRate < 0 {
 		l.errorf("upstream.max_rate", "must be positive or 0 (unlimited); got %v", u.MaxRate)
@@ -761,12 +834,8 @@ func (l *loader) checkUpstream(u *UpstreamConfig) {
 		l.errorf("upstream.fleet_max_sessions", "must be positive or 0 (no cap); got %d", u.FleetMaxSessions)
 	}
 	for i, h := range u.Hosts {
-		path := fmt.Sprintf("upstream.host[%d]", i)
-		if _, _, err := net.SplitHostPort(h.Address); err != nil {
-			l.errorf(path+".address", "host[%d]: not host:port: %q", i, h.Address)
-		}
 		if h.CA != "" && !h.TLS {
-			l.errorf(path+".ca", "host[%d]: ca without tls = true", i)
+			l.errorf(fmt.Sprintf("upstream.host[%d].ca", i), "host[%d]: ca without tls = true", i)
 		}
 	}
 }
@@ -826,15 +895,6 @@ func (l *loader) checkClients(c *Config) {
 	}
 }
 
-// Checker is implemented by modules whose settings name something outside
-// the process that can be looked at without starting anything: a command
-// to run, a directory to write in. Load calls Check after Validate, so
-// that `validate` reports what `run` would fail on; Check must not change
-// anything. It returns a *KeyError to name the key at fault.
-type Checker interface {
-	Check() error
-}
-
 // readable reports whether the file the key at path names can be opened
 // for reading, and adds an error when not.
 func (l *loader) readable(path, file string) bool {
@@ -873,7 +933,7 @@ func (l *loader) checkFiles(c *Config) {
 		}
 	}
 	for _, lm := range l.modules {
-		if ch, ok := lm.m.(Checker); ok {
+		if ch, ok := lm.m.(module.Checker); ok {
 			if err := ch.Check(); err != nil {
 				l.moduleErr(lm.path, lm.where, err)
 			}

@@ -32,7 +32,7 @@ type Dispatcher struct {
 }
 
 func newDispatcher(sh shared, sc ServerConfig) *Dispatcher {
-	d := &Dispatcher{shared: sh, lease: 2 * sc.ResponseTimeout.Or(30*time.Second)}
+	d := &Dispatcher{shared: sh, lease: 2 * sc.ResponseTimeout}
 	d.aw = newBatcher(4096, 512, d.ackBatch)
 	return d
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -14,17 +14,17 @@ import (
 // 0x1401 and drops receipts whose text holds "drop-me".
 type deliverTag struct{}
 
-func init() { mux.RegisterModule(deliverTag{}) }
+func init() { module.Register(deliverTag{}) }
 
-func (deliverTag) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{ID: "rule.deliver_tag_test", New: func() mux.Module { return deliverTag{} }}
+func (deliverTag) MuxModule() module.Info {
+	return module.Info{ID: "rule.deliver_tag_test", New: func() module.Module { return deliverTag{} }}
 }
 
-func (deliverTag) Submit(*mux.Message) error { return nil }
+func (deliverTag) Submit(*module.Message) error { return nil }
 
 var errDropped = pdu.StatusRejectAppErr.Err()
 
-func (deliverTag) Deliver(m *mux.Message) error {
+func (deliverTag) Deliver(m *module.Message) error {
 	if m.SM.IsReceipt() {
 		if bytes.Contains(m.SM.Text(), []byte("drop-me")) {
 			return errDropped

@@ -1,7 +1,8 @@
-// Package mux is the routing core of smpp-mux: it owns the config loader,
-// the module registry, and Mux, which wires the downstream server clients
-// bind to, the upstream pool to the provider, and the store to three
-// rooms, each a type with its own files and tests:
+// Package mux is the routing core of smpp-mux: it owns the config loader
+// and Mux, which wires the downstream server clients bind to, the upstream
+// pool to the provider, and the store to three rooms, each a type with its
+// own files and tests. The modules it loads (rules, stores, balancers) are
+// built on package module, not on mux.
 //
 //   - Router (router*.go): the submit path. A submit_sm flows
 //     binding.Submit -> the client's rule chain -> its fair share of the
@@ -34,8 +35,10 @@
 // Mux itself (mux.go) keeps the wiring, the lifecycle (New, Start,
 // Shutdown; Reload in reload.go), the binds (client.go) and the admin
 // accessors (Status, Queue and MoveOrphans in queues.go, counters).
-// Rules (rule.go, rulegen.go) and balancers are module APIs: the Router
-// runs the submit rules, the Dispatcher the deliver rules.
+// Rules and balancers are modules (package module, package balancer);
+// rule.go and rulegen.go run them: the Router the submit rules, the
+// Dispatcher the deliver rules. Fleet-wide limits, when instances share
+// the store, are in fleet.go.
 //
 // Batching: ids and reports reach the store in batches (batch.go), one
 // write for many; with store.bolt an id batch and a report batch ready
@@ -46,6 +49,6 @@
 // runs, and acknowledgements already ride along in its next commit
 // (store/bolt's ack.go).
 //
-// Start with module.go (the Module lifecycle), then mux.go and the room
-// you need.
+// Start with package module (the Module lifecycle), then mux.go and the
+// room you need.
 package mux

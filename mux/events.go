@@ -4,30 +4,9 @@ import (
 	"cmp"
 	"slices"
 	"sync"
-	"sync/atomic"
+
+	"github.com/smpp-mux/smpp-mux/module"
 )
-
-// EventCounter counts one kind of event of one rule instance: a plugin's
-// calls, errors or restarts. Rules get theirs from Context.EventCounter
-// in Provision and add to it per message: an atomic add, nothing more.
-// The mux exports it as smppmux_rule_events_total.
-type EventCounter struct{ n atomic.Uint64 }
-
-// Add adds n. On a nil *EventCounter (a module never provisioned) it does
-// nothing.
-func (c *EventCounter) Add(n uint64) {
-	if c != nil {
-		c.n.Add(n)
-	}
-}
-
-// Load returns the count; 0 for a nil *EventCounter.
-func (c *EventCounter) Load() uint64 {
-	if c == nil {
-		return 0
-	}
-	return c.n.Load()
-}
 
 // ruleKey names a rule instance: its client, its place in the client's
 // [[client.rule]] list and its module's name. A reload that keeps a rule
@@ -58,13 +37,13 @@ type ruleEvents struct {
 }
 
 type eventEntry struct {
-	c    EventCounter
+	c    module.EventCounter
 	refs int // configs (and modules in them) holding c; guarded by ruleEvents.mu
 }
 
 // acquire returns the counter of k, made on first use, and a release
 // that forgets it once every holder has released it.
-func (re *ruleEvents) acquire(k eventKey) (*EventCounter, CleanerUpper) {
+func (re *ruleEvents) acquire(k eventKey) (*module.EventCounter, module.CleanerUpper) {
 	re.mu.Lock()
 	defer re.mu.Unlock()
 	if re.m == nil {
@@ -123,3 +102,31 @@ func (m *Mux) RuleCounters() []RuleCounter { return m.ruleEvents.snapshot() }
 type cleanupFunc func() error
 
 func (f cleanupFunc) Cleanup() error { return f() }
+
+// rulePlace is where a rule sits in a config: its client and position,
+// and the mux's counters. module.Context.At takes it when the mux
+// provisions the rule, and keys the rule's counters and RuleInstance by
+// it.
+type rulePlace struct {
+	events *ruleEvents
+	fleet  *fleet // shares the rule's buckets over the fleet; nil without a shared store
+	ruleKey
+}
+
+// place returns the place of the rule at position pos of client's list.
+func (re *ruleEvents) place(client string, pos int, f *fleet) module.Place {
+	return rulePlace{events: re, fleet: f, ruleKey: ruleKey{client: client, pos: pos}}
+}
+
+// Counter implements module.Place.
+func (p rulePlace) Counter(name, event string) (*module.EventCounter, module.CleanerUpper) {
+	k := eventKey{ruleKey: p.ruleKey, event: event}
+	k.module = name
+	return p.events.acquire(k)
+}
+
+// Key implements module.Place.
+func (p rulePlace) Key(name string) any {
+	p.module = name
+	return p
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/mux"
 )
 
@@ -14,16 +15,16 @@ import (
 // Context.EventCounter; with fail set its Provision fails.
 type countRule struct {
 	Fail bool `toml:"fail"`
-	seen *mux.EventCounter
+	seen *module.EventCounter
 }
 
-func init() { mux.RegisterModule(new(countRule)) }
+func init() { module.Register(new(countRule)) }
 
-func (*countRule) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{ID: "rule.count_test", New: func() mux.Module { return new(countRule) }}
+func (*countRule) MuxModule() module.Info {
+	return module.Info{ID: "rule.count_test", New: func() module.Module { return new(countRule) }}
 }
 
-func (r *countRule) Provision(ctx mux.Context) error {
+func (r *countRule) Provision(ctx module.Context) error {
 	r.seen = ctx.EventCounter("seen")
 	if r.Fail {
 		return errors.New("told to fail")
@@ -31,7 +32,7 @@ func (r *countRule) Provision(ctx mux.Context) error {
 	return nil
 }
 
-func (r *countRule) Submit(*mux.Message) error {
+func (r *countRule) Submit(*module.Message) error {
 	r.seen.Add(1)
 	return nil
 }
@@ -111,7 +112,7 @@ func TestRuleEventCounters(t *testing.T) {
 
 // Outside a mux, a module's counter is its own.
 func TestEventCounterOutsideMux(t *testing.T) {
-	ctx, cancel := mux.NewContext(context.Background(), nil)
+	ctx, cancel := module.NewContext(context.Background(), nil)
 	defer cancel()
 	a, b := new(countRule), new(countRule)
 	for _, r := range []*countRule{a, b} {

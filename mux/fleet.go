@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
@@ -141,24 +142,13 @@ func (f *fleet) bucket(key string, rate float64, burst int) *store.Bucket {
 	return store.NewBucket(f.fl, key, rate, burst, fleetTimeout, f.failed)
 }
 
-// TokenBucket is what FleetBucket returns: a token bucket that Allow
-// takes a token from, when there is one. It is safe for concurrent use.
-type TokenBucket interface {
-	Allow() bool
-}
-
-// FleetBucket returns a token bucket of rate per second and burst that
-// every mux instance sharing the store draws from, named for the rule
-// being provisioned (its client and position), when the mux's store is
-// shared (store.FleetLimiter); otherwise, and outside a client's rule
-// list, nil: the module keeps its own local limiter. While the store
-// fails, the bucket answers locally with the same rate and burst. See
-// store.Bucket for how far the fleet may exceed rate.
-func (c Context) FleetBucket(rate float64, burst int) TokenBucket {
-	if c.fleet == nil || c.rule == nil {
+// FleetBucket implements module.BucketPlace: the fleet's bucket of the
+// rule at p, when the store is shared.
+func (p rulePlace) FleetBucket(rate float64, burst int) module.TokenBucket {
+	if p.fleet == nil {
 		return nil
 	}
-	return c.fleet.bucket("rule:"+c.rule.client+":"+strconv.Itoa(c.rule.pos), rate, burst)
+	return p.fleet.bucket("rule:"+p.client+":"+strconv.Itoa(p.pos), rate, burst)
 }
 
 // bind takes a slot of the client's max_binds over the fleet for b,

@@ -98,7 +98,7 @@ type tracer struct {
 // newTracer returns the tracer of st under sc; its batcher is run by the
 // caller when tracing.
 func newTracer(st store.Store, sc StoreConfig, storeErr *repeatLog) *tracer {
-	t := &tracer{ttl: sc.DLRTTL.Or(72 * time.Hour), storeErr: storeErr}
+	t := &tracer{ttl: sc.DLRTTL.Std(), storeErr: storeErr}
 	if h, ok := st.(store.History); ok && sc.Tracing() {
 		t.hist = h
 		t.tw = newBatcher(traceQueue, 512, t.traceBatch)

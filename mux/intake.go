@@ -51,9 +51,9 @@ type Intake struct {
 // journal a previous run left; on error the journal is closed.
 func newIntake(sh shared, cfg *Config, orphanLog *zap.Logger) (*Intake, error) {
 	in := &Intake{shared: sh, orphanLog: orphanLog,
-		dlrTTL:    cfg.Store.DLRTTL.Or(72 * time.Hour),
+		dlrTTL:    cfg.Store.DLRTTL.Std(),
 		maxHeld:   cfg.Server.MaxHeld,
-		upTimeout: cfg.Upstream.ResponseTimeout.Or(30 * time.Second),
+		upTimeout: cfg.Upstream.ResponseTimeout,
 		wbNow:     make(chan struct{}, 1), wbKept: make(chan struct{}, 1)}
 	in.matcher = newMatcher(in)
 	in.journal = newJournal(journalPath(cfg.Store, sh.store), cfg.Store.JournalMaxMB)
@@ -65,7 +65,7 @@ func newIntake(sh shared, cfg *Config, orphanLog *zap.Logger) (*Intake, error) {
 	in.rw = newBatcher(4096, 512, in.reportBatch)
 	in.xw = newBatcher(4096, 512, in.expireBatch)
 	if _, ok := sh.store.(store.IDExpirer); ok {
-		if ft := cfg.Store.FinalTTL.Or(time.Hour); ft < in.dlrTTL {
+		if ft := cfg.Store.FinalTTL.Std(); ft < in.dlrTTL {
 			in.finalTTL = ft
 		}
 	}

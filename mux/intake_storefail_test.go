@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
@@ -35,10 +36,10 @@ var (
 
 var errDiskFull = errors.New("write: no space left on device")
 
-func init() { mux.RegisterModule(new(failing)) }
+func init() { module.Register(new(failing)) }
 
-func (*failing) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{ID: "store.failing_test", New: func() mux.Module {
+func (*failing) MuxModule() module.Info {
+	return module.Info{ID: "store.failing_test", New: func() module.Module {
 		f := &failing{Store: memory.New(store.Limits{})}
 		if s := failingShared.Load(); s != nil {
 			f.Store, f.shared = s, true
@@ -49,7 +50,7 @@ func (*failing) MuxModule() mux.ModuleInfo {
 }
 
 // Provision and Cleanup leave a shared store as it is.
-func (f *failing) Provision(ctx mux.Context) error {
+func (f *failing) Provision(ctx module.Context) error {
 	if f.shared {
 		return nil
 	}

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/downstream"
-	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
@@ -26,12 +26,12 @@ import (
 type Mux struct {
 	cfg     *Config
 	log     *zap.Logger
-	mctx    Context // the store module; lives as long as the mux
+	mctx    module.Context // the store module; lives as long as the mux
 	mcancel context.CancelFunc
 
 	reloadMu    sync.Mutex // one Reload at a time
 	rulesMu     sync.Mutex // guards rulesCtx, rulesCancel, rulesGen: the rule modules of the live config
-	rulesCtx    Context
+	rulesCtx    module.Context
 	rulesCancel context.CancelFunc
 	rulesGen    *ruleGen
 	ruleEvents  ruleEvents // counters of rule instances, carried across reloads
@@ -76,7 +76,7 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	mctx, cancel := NewContext(context.Background(), log)
+	mctx, cancel := module.NewContext(context.Background(), log)
 	m := &Mux{cfg: cfg, log: log, mctx: mctx, mcancel: cancel, stopping: make(chan struct{})}
 	// m, not the result, is cleaned up: the error returns set the result
 	// to nil before a deferred call runs.
@@ -101,7 +101,7 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	}
 	m.router = newRouter(sh, log.WithOptions(zap.WrapCore(sampled)), m.intake)
 	m.setGate(cfg.Upstream)
-	up, err := newUpPool(cfg, log, m.intake, m.upstreamGate(), m.fleet)
+	up, err := newUpPool(cfg, log, m.intake, m.upstreamGate(), m.fleet, m.rulesCtx)
 	if err != nil {
 		return nil, err
 	}
@@ -141,13 +141,9 @@ func (m *Mux) provision() error {
 
 func upstreamConfig(cfg *Config, log *zap.Logger) (upstream.Config, error) {
 	u := cfg.Upstream
-	bind := map[string]pdu.CommandID{"transceiver": pdu.CmdBindTransceiver, "transmitter": pdu.CmdBindTransmitter, "receiver": pdu.CmdBindReceiver}[u.Bind]
-	uc := upstream.Config{
-		SystemID: u.SystemID, Password: u.Password, SystemType: u.SystemType, Bind: bind,
-		SessionsPerHost: u.SessionsPerHost, Window: u.Window,
-		EnquireLink: u.EnquireLink.Std(), ReconnectDelay: u.ReconnectDelay.Std(), ResponseTimeout: u.ResponseTimeout.Std(),
-		Logger: log.Named("upstream"),
-	}
+	uc := u.Config
+	uc.Logger = log.Named("upstream")
+	uc.Hosts = nil
 	for i, h := range u.Hosts {
 		host := upstream.Host{Address: h.Address, TLS: h.TLS}
 		if h.TLS && (h.CA != "" || h.ServerName != "") {
@@ -170,14 +166,9 @@ func upstreamConfig(cfg *Config, log *zap.Logger) (upstream.Config, error) {
 }
 
 func downstreamConfig(cfg *Config, log *zap.Logger) downstream.Config {
-	s := cfg.Server
-	return downstream.Config{
-		BindTimeout: s.BindTimeout.Std(), MaxConnections: s.MaxConnections,
-		MaxPerIP: s.MaxPerIP, MaxUnbound: s.MaxUnbound, MaxUnboundPerIP: s.MaxUnboundPerIP, MaxQueued: s.MaxQueued,
-		BindFailLimit: s.BindFailLimit, BindLockout: s.BindLockout.Std(),
-		EnquireLink: s.EnquireLink.Std(), ResponseTimeout: s.ResponseTimeout.Std(),
-		Window: s.Window, Logger: log.Named("downstream"),
-	}
+	dc := cfg.Server.Config
+	dc.Logger = log.Named("downstream")
+	return dc
 }
 
 // Start listens on [server].listen (and tls_listen), connects upstream and
@@ -235,7 +226,7 @@ func (m *Mux) proxied(ln net.Listener) net.Listener {
 	if len(s.trustedProxies) == 0 {
 		return ln
 	}
-	return downstream.ProxyListener(ln, s.trustedProxies, s.BindTimeout.Or(10*time.Second))
+	return downstream.ProxyListener(ln, s.trustedProxies, s.BindTimeout)
 }
 
 // Addrs returns the addresses the downstream listeners are bound to.
@@ -390,8 +381,8 @@ func newLive(cfg *Config) *live {
 	lv := &live{
 		byID: map[string]*client{}, moNumbers: map[string]string{},
 		moDefault:  cfg.Server.MODefault,
-		dlrGrace:   cfg.Server.DLRGrace.Or(10 * time.Second),
-		submitWait: cfg.Server.SubmitWait.Or(5 * time.Second),
+		dlrGrace:   cfg.Server.DLRGrace.Std(),
+		submitWait: cfg.Server.SubmitWait.Std(),
 	}
 	for _, cc := range cfg.Clients {
 		for _, n := range cc.MONumbers {
@@ -405,15 +396,14 @@ func newLive(cfg *Config) *live {
 // a Context of their own, which the caller cleans up when the config is
 // replaced. The rules' event counters are kept in events; their fleet
 // buckets come from f. On error what was provisioned is cleaned up.
-func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents, f *fleet) (Context, context.CancelFunc, error) {
-	ctx, cancel := NewContext(context.Background(), log)
-	ctx.fleet = f
+func provisionRules(cfg *Config, log *zap.Logger, events *ruleEvents, f *fleet) (module.Context, context.CancelFunc, error) {
+	ctx, cancel := module.NewContext(context.Background(), log)
 	for _, cc := range cfg.Clients {
 		for i, r := range cc.Rules {
 			id := r.MuxModule().ID
 			err := fmt.Errorf("client %q rule[%d]: module %s is not a rule", cc.SystemID, i, id)
-			if _, ok := r.(Rule); ok {
-				err = ctx.withRule(events, cc.SystemID, i).LoadModule(id, r)
+			if _, ok := r.(module.Rule); ok {
+				err = ctx.At(events.place(cc.SystemID, i, f)).LoadModule(id, r)
 				if err != nil {
 					err = fmt.Errorf("client %q rule[%d]: %w", cc.SystemID, i, err)
 				}

@@ -70,17 +70,24 @@ func (m *Mux) Reload(cfg *Config) error {
 		return fmt.Errorf("reload: [upstream]: %w", err)
 	}
 	ucfg.Gate = m.upstreamGate()
-	newUp := &upPool{cfg: cfg.Upstream, pool: up.pool, bal: up.bal, pace: up.pace}
-	if cfg.Upstream.Balancer != up.cfg.Balancer {
-		if newUp.bal, err = newBalancer(cfg.Upstream.Balancer); err != nil {
-			return fmt.Errorf("reload: %w", err)
-		}
-	}
+	newUp := &upPool{cfg: cfg.Upstream, pool: up.pool, pace: up.pace}
 	if cfg.Upstream.MaxRate != up.cfg.MaxRate {
 		newUp.pace = fleetPacer(m.fleet, cfg.Upstream)
 	}
 	rctx, rcancel, err := provisionRules(cfg, m.log, &m.ruleEvents, m.fleet)
 	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	// The new config's balancer belongs to its Context, as its rules do.
+	if newUp.bal, err = loadBalancer(rctx, cfg.Upstream); err != nil {
+		rcancel()
+		_ = rctx.Cleanup()
+		return fmt.Errorf("reload: %w", err)
+	}
+	// The new config's balancer belongs to its Context, as its rules do.
+	if newUp.bal, err = loadBalancer(rctx, cfg.Upstream); err != nil {
+		rcancel()
+		_ = rctx.Cleanup()
 		return fmt.Errorf("reload: %w", err)
 	}
 	gen := &ruleGen{}
@@ -188,7 +195,7 @@ func (m *Mux) reconfigure(ucfg upstream.Config, u UpstreamConfig) error {
 		case <-ctx.Done():
 		}
 	}()
-	wait := min(upstreamBindWait, u.ResponseTimeout.Or(upstreamBindWait))
+	wait := min(upstreamBindWait, u.ResponseTimeout)
 	return m.router.up.Load().pool.Reconfigure(ctx, ucfg, wait)
 }
 

@@ -4,92 +4,15 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/smpp-mux/smpp-mux/balancer"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/upstream"
 )
-
-// Balancer is a module (namespace "balancer", chosen by
-// [upstream].balancer) that picks the upstream session for a submit. The
-// router calls Pick on a client session's read goroutine, concurrently for
-// many clients; Pick returns a session that is Available(now), or nil when
-// none is. sessions, which Pick must not modify, lists every session of
-// the pool, those a reload is starting or draining too (they are not
-// Available). Parts of one concatenated message stick to the session that
-// took the first part whatever the balancer, so Pick sees only first parts
-// and single messages.
-type Balancer interface {
-	Module
-	Pick(now time.Time, sessions []*upstream.Session) *upstream.Session
-}
-
-func init() {
-	RegisterModule(new(LeastPending))
-	RegisterModule(new(RoundRobin))
-}
-
-// LeastPending is balancer.least_pending, the default: the available
-// session (bound, not throttled, with window room) with the fewest submits
-// waiting for the provider, round-robin among equals. A slow host gets
-// less traffic by itself.
-type LeastPending struct {
-	rr atomic.Uint32
-}
-
-// MuxModule implements Module.
-func (*LeastPending) MuxModule() ModuleInfo {
-	return ModuleInfo{ID: "balancer.least_pending", New: func() Module { return new(LeastPending) },
-		Doc: "the available upstream session with the fewest pending submits (default)"}
-}
-
-// Pick implements Balancer.
-func (bl *LeastPending) Pick(now time.Time, sessions []*upstream.Session) *upstream.Session {
-	n := len(sessions)
-	if n == 0 {
-		return nil
-	}
-	start := int(bl.rr.Add(1)) % n
-	var best *upstream.Session
-	bestPending := 0
-	for i := 0; i < n; i++ {
-		s := sessions[(start+i)%n]
-		if !s.Available(now) {
-			continue
-		}
-		if p := s.Pending(); best == nil || p < bestPending {
-			best, bestPending = s, p
-		}
-	}
-	return best
-}
-
-// RoundRobin is balancer.round_robin: the next available session in
-// turn, whatever its load; it spreads messages evenly over the binds.
-type RoundRobin struct {
-	rr atomic.Uint32
-}
-
-// MuxModule implements Module.
-func (*RoundRobin) MuxModule() ModuleInfo {
-	return ModuleInfo{ID: "balancer.round_robin", New: func() Module { return new(RoundRobin) },
-		Doc: "the next available upstream session in turn"}
-}
-
-// Pick implements Balancer.
-func (bl *RoundRobin) Pick(now time.Time, sessions []*upstream.Session) *upstream.Session {
-	n := len(sessions)
-	start := int(bl.rr.Add(1))
-	for i := 0; i < n; i++ {
-		if s := sessions[(start+i)%n]; s.Available(now) {
-			return s
-		}
-	}
-	return nil
-}
 
 // pick chooses a session, honouring concatenation affinity.
 func (rt *Router) pick(now time.Time, key uint64, hasKey bool) *upstream.Session {
@@ -175,15 +98,21 @@ func (a *affinity) set(key uint64, s *upstream.Session, now time.Time) {
 type upPool struct {
 	cfg  UpstreamConfig
 	pool *upstream.Pool
-	bal  Balancer
+	bal  balancer.Balancer
 	pace *pacer
 }
 
 // newUpPool makes the upstream side of cfg; h takes the provider's
 // deliver_sm. gate, when not nil, holds fleet_max_sessions; f, when not
-// nil, shares max_rate over the fleet.
-func newUpPool(cfg *Config, log *zap.Logger, h upstream.Handler, gate upstream.Gate, f *fleet) (*upPool, error) {
+// nil, shares max_rate over the fleet. Its balancer is provisioned in
+// rctx, the Context of the config's rules, so that it is cleaned up with
+// them.
+func newUpPool(cfg *Config, log *zap.Logger, h upstream.Handler, gate upstream.Gate, f *fleet, rctx module.Context) (*upPool, error) {
 	ucfg, err := upstreamConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	bal, err := loadBalancer(rctx, cfg.Upstream)
 	if err != nil {
 		return nil, err
 	}
@@ -192,22 +121,18 @@ func newUpPool(cfg *Config, log *zap.Logger, h upstream.Handler, gate upstream.G
 	if err != nil {
 		return nil, err
 	}
-	bal, err := newBalancer(cfg.Upstream.Balancer)
-	if err != nil {
-		return nil, err
-	}
 	return &upPool{cfg: cfg.Upstream, pool: p, bal: bal, pace: fleetPacer(f, cfg.Upstream)}, nil
 }
 
-// newBalancer makes the balancer module balancer.<name>.
-func newBalancer(name string) (Balancer, error) {
-	mi, ok := GetModule("balancer." + name)
+// loadBalancer provisions the balancer module the loader decoded from
+// [upstream] balancer in ctx, the Context of the config it belongs to.
+func loadBalancer(ctx module.Context, u UpstreamConfig) (balancer.Balancer, error) {
+	bal, ok := u.balancer.(balancer.Balancer)
 	if !ok {
-		return nil, fmt.Errorf("upstream.balancer: unknown module %q", name)
+		return nil, fmt.Errorf("upstream.balancer: no balancer module decoded for %q", u.Balancer)
 	}
-	bal, ok := mi.New().(Balancer)
-	if !ok {
-		return nil, fmt.Errorf("upstream.balancer: module %s is not a balancer", mi.ID)
+	if err := ctx.LoadModule(bal.MuxModule().ID, bal); err != nil {
+		return nil, fmt.Errorf("upstream.balancer: %w", err)
 	}
 	return bal, nil
 }

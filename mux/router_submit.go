@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/downstream"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/upstream"
@@ -27,7 +28,7 @@ type binding struct {
 	lease    store.Lease  // its slot of max_binds over the fleet; zero without one (fleet.go)
 
 	// owned by the session's read goroutine
-	msg    Message
+	msg    module.Message
 	frame  []byte
 	waited time.Time // when a submit last stopped waiting for room
 }

@@ -1,11 +1,13 @@
 package mux
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -31,15 +33,31 @@ func TestRef(t *testing.T) {
 // with ESME_RTHROTTLED and counted, and leaves the fair share with no
 // waiter.
 func TestRouterNoRoom(t *testing.T) {
-	cfg := &Config{
-		Server: ServerConfig{SubmitWait: Duration(20 * time.Millisecond)},
-		Upstream: UpstreamConfig{SystemID: "acct", Bind: "transmitter", SessionsPerHost: 1, Window: 1,
-			Balancer: "least_pending", Hosts: []HostConfig{{Address: "127.0.0.1:1"}}},
-		Clients: []ClientConfig{{SystemID: "shop", Weight: 1}},
+	cfg, err := Parse([]byte(`[server]
+listen = "127.0.0.1:0"
+submit_wait = "20ms"
+[upstream]
+system_id = "acct"
+password = "pw"
+bind = "transmitter"
+sessions_per_host = 1
+window = 1
+[[upstream.host]]
+address = "127.0.0.1:1"
+[store]
+module = "memory"
+[[client]]
+system_id = "shop"
+password = "pw"
+`))
+	if err != nil {
+		t.Fatal(err)
 	}
 	sh := testShared(nil, cfg)
 	rt := newRouter(sh, zap.NewNop(), nil)
-	up, err := newUpPool(cfg, zap.NewNop(), nil, nil, nil)
+	rctx, cancel := module.NewContext(context.Background(), nil)
+	defer cancel()
+	up, err := newUpPool(cfg, zap.NewNop(), nil, nil, nil, rctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -22,13 +22,13 @@ type slowRule struct {
 // afterCleanup counts calls of any slowRule made after its Cleanup.
 var afterCleanup atomic.Int64
 
-func init() { mux.RegisterModule(new(slowRule)) }
+func init() { module.Register(new(slowRule)) }
 
-func (*slowRule) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{ID: "rule.slow_test", New: func() mux.Module { return new(slowRule) }}
+func (*slowRule) MuxModule() module.Info {
+	return module.Info{ID: "rule.slow_test", New: func() module.Module { return new(slowRule) }}
 }
 
-func (r *slowRule) Submit(*mux.Message) error {
+func (r *slowRule) Submit(*module.Message) error {
 	time.Sleep(20 * time.Millisecond)
 	if r.cleaned.Load() {
 		afterCleanup.Add(1)

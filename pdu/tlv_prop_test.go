@@ -9,7 +9,7 @@ import (
 
 // TestTLVEditsCompose applies random Set and Delete edits to random TLVs
 // in one growing scratch buffer, interleaved with other values appended to
-// it, as mux.Message does for a chain of rules. After every edit the TLVs
+// it, as module.Message does for a chain of rules. After every edit the TLVs
 // must equal a list model (set: the first of the tag replaced in place,
 // later ones dropped, else added at the end; delete: every one of the tag
 // dropped), and no value appended earlier may have been overwritten.

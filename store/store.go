@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -156,12 +157,23 @@ type Stats struct {
 	Expired uint64         // ids removed past their expiry
 }
 
-// Limits are the retention rules every store applies in its sweep. The
-// defaults are the provider's own: 25,000 reports for 48 hours.
+// Limits are the retention rules every store applies in its sweep. They
+// are also the keys retention, queue_cap and sweep of a store module's
+// table: each store module embeds Limits, and Defaults is the one place
+// of their defaults, the provider's own: 25,000 reports for 48 hours.
 type Limits struct {
-	Retention time.Duration // queue entries older than this are dropped; default 48h
-	QueueCap  int           // entries per client; the oldest beyond it are dropped; default 25000
-	Sweep     time.Duration // how often the sweep runs; default 1m
+	Retention time.Duration `toml:"retention"` // queue entries older than this are dropped; default 48h
+	QueueCap  int           `toml:"queue_cap"` // entries per client; the oldest beyond it are dropped; default 25000
+	Sweep     time.Duration `toml:"sweep"`     // how often the sweep runs; default 1m
+}
+
+// Invalid returns what Defaults cannot fix: a negative queue_cap. A store
+// module's Validate prefixes it with the module's ID.
+func (l Limits) Invalid() error {
+	if l.QueueCap < 0 {
+		return fmt.Errorf("queue_cap %d is negative", l.QueueCap)
+	}
+	return nil
 }
 
 // Defaults fills zero fields.

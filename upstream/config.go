@@ -56,26 +56,29 @@ type Host struct {
 	TLSConfig *tls.Config
 }
 
-// Config sets up a Pool. Zero fields take the defaults noted beside them;
-// the TOML keys of [upstream] map onto them one to one.
+// Config sets up a Pool. It is also the [upstream] TOML table: the keys
+// in the tags are decoded into it (a duration as "30s"); bind and host
+// are read by the config loader, which gives Bind (ParseBind) and Hosts.
+// Defaults, the one place of these defaults, fills the zero fields with
+// the values noted beside them, and Problems lists what is invalid.
 type Config struct {
-	Hosts      []Host
-	SystemID   string
-	Password   string // never logged
-	SystemType string
+	Hosts      []Host `toml:"-"`
+	SystemID   string `toml:"system_id"`
+	Password   string `toml:"password"` // never logged
+	SystemType string `toml:"system_type"`
 
-	Bind            pdu.CommandID // pdu.CmdBindTransceiver (default), CmdBindTransmitter or CmdBindReceiver
-	SessionsPerHost int           // default 2
-	Window          int           // default 50 unacknowledged submit_sm per session
-	EnquireLink     time.Duration // default 30s, the provider's advice
-	ReconnectDelay  time.Duration // default 30s: the cap of the reconnect back-off
-	ResponseTimeout time.Duration // default 30s: submit_sm, dial, bind and unbind bound
-	ThrottlePause   time.Duration // default 1s: no new submits after ESME_RTHROTTLED
-	MaxLength       uint32        // default pdu.DefaultMaxLength: largest command_length read
-	Logger          *zap.Logger   // default zap.NewNop()
+	Bind            pdu.CommandID `toml:"-"`                 // pdu.CmdBindTransceiver (default), CmdBindTransmitter or CmdBindReceiver
+	SessionsPerHost int           `toml:"sessions_per_host"` // default 2
+	Window          int           `toml:"window"`            // default 50 unacknowledged submit_sm per session
+	EnquireLink     time.Duration `toml:"enquire_link"`      // default 30s, the provider's advice
+	ReconnectDelay  time.Duration `toml:"reconnect_delay"`   // default 30s: the cap of the reconnect back-off
+	ResponseTimeout time.Duration `toml:"response_timeout"`  // default 30s: submit_sm, dial, bind and unbind bound
+	ThrottlePause   time.Duration `toml:"-"`                 // default 1s: no new submits after ESME_RTHROTTLED
+	MaxLength       uint32        `toml:"-"`                 // default pdu.DefaultMaxLength: largest command_length read
+	Logger          *zap.Logger   `toml:"-"`                 // default zap.NewNop()
 	// Gate, when set, is held by each slot while it connects and is
 	// bound: a cap on binds shared with other pools. Nil: none.
-	Gate Gate
+	Gate Gate `toml:"-"`
 }
 
 // Limits of the bind fields (pdu accepts 65 octets, NUL included).
@@ -85,7 +88,31 @@ const (
 	maxSystemType = 12
 )
 
-func (c *Config) defaults() {
+// bindNames are the bind types by their [upstream] bind names.
+var bindNames = map[string]pdu.CommandID{
+	"transceiver": pdu.CmdBindTransceiver,
+	"transmitter": pdu.CmdBindTransmitter,
+	"receiver":    pdu.CmdBindReceiver,
+}
+
+// ParseBind returns the bind command named by [upstream] bind:
+// transceiver, transmitter or receiver; "" is 0, which Defaults makes
+// transceiver.
+func ParseBind(name string) (pdu.CommandID, error) {
+	if name == "" {
+		return 0, nil
+	}
+	if id, ok := bindNames[name]; ok {
+		return id, nil
+	}
+	return 0, fmt.Errorf("want transceiver, transmitter or receiver; got %q", name)
+}
+
+// Defaults fills the zero fields with their defaults. NewPool and
+// Reconfigure call it, and so does the config loader, so that a loaded
+// config holds the values that run. It leaves Logger alone. Negative
+// counts are left for Problems to report.
+func (c *Config) Defaults() {
 	setDur := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -94,10 +121,10 @@ func (c *Config) defaults() {
 	if c.Bind == 0 {
 		c.Bind = pdu.CmdBindTransceiver
 	}
-	if c.SessionsPerHost <= 0 {
+	if c.SessionsPerHost == 0 {
 		c.SessionsPerHost = 2
 	}
-	if c.Window <= 0 {
+	if c.Window == 0 {
 		c.Window = 50
 	}
 	setDur(&c.EnquireLink, 30*time.Second)
@@ -107,37 +134,73 @@ func (c *Config) defaults() {
 	if c.MaxLength == 0 {
 		c.MaxLength = pdu.DefaultMaxLength
 	}
+}
+
+// defaults is Defaults and a no-op Logger when none is set.
+func (c *Config) defaults() {
+	c.Defaults()
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
 }
 
-// validate checks what defaults cannot fix; each error names its key.
-func (c *Config) validate() error {
+// Problem is one invalid setting of a Config. Key is its key in
+// [upstream], with array indexes: "system_id", "host[1].address".
+type Problem struct {
+	Key string
+	Msg string
+}
+
+func (p Problem) Error() string { return "upstream." + p.Key + ": " + p.Msg }
+
+// Problems lists every setting of c that Defaults cannot fix, in the
+// order of the fields.
+func (c *Config) Problems() []Problem {
+	var out []Problem
+	add := func(key, format string, args ...any) {
+		out = append(out, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
 	if len(c.Hosts) == 0 {
-		return errors.New("upstream.host: at least one host is required")
+		add("host", "at least one [[upstream.host]] is needed")
 	}
 	for i, h := range c.Hosts {
 		if _, _, err := net.SplitHostPort(h.Address); err != nil || h.Address == "" {
-			return fmt.Errorf("upstream.host[%d].address: %q is not host:port", i, h.Address)
+			add(fmt.Sprintf("host[%d].address", i), "host[%d]: not host:port: %q", i, h.Address)
 		}
 	}
 	switch c.Bind {
-	case pdu.CmdBindTransceiver, pdu.CmdBindTransmitter, pdu.CmdBindReceiver:
+	case 0, pdu.CmdBindTransceiver, pdu.CmdBindTransmitter, pdu.CmdBindReceiver:
 	default:
-		return fmt.Errorf("upstream.bind: %v is not a bind command (transceiver, transmitter or receiver)", c.Bind)
+		add("bind", "%v is not a bind command (transceiver, transmitter or receiver)", c.Bind)
 	}
 	switch {
 	case c.SystemID == "":
-		return errors.New("upstream.system_id: required")
+		add("system_id", "missing")
 	case len(c.SystemID) > maxSystemID:
-		return fmt.Errorf("upstream.system_id: longer than %d octets", maxSystemID)
-	case len(c.Password) > maxPassword:
-		return fmt.Errorf("upstream.password: longer than %d octets", maxPassword)
-	case len(c.SystemType) > maxSystemType:
-		return fmt.Errorf("upstream.system_type: longer than %d octets", maxSystemType)
-	case c.MaxLength < pdu.HeaderLen+64:
-		return fmt.Errorf("upstream.max_length: %d is too small", c.MaxLength)
+		add("system_id", "longer than %d octets", maxSystemID)
+	}
+	if len(c.Password) > maxPassword {
+		add("password", "longer than %d octets", maxPassword)
+	}
+	if len(c.SystemType) > maxSystemType {
+		add("system_type", "longer than %d octets", maxSystemType)
+	}
+	if c.SessionsPerHost < 0 {
+		add("sessions_per_host", "must be positive; got %d", c.SessionsPerHost)
+	}
+	if c.Window < 0 {
+		add("window", "must be positive; got %d", c.Window)
+	}
+	if c.MaxLength != 0 && c.MaxLength < pdu.HeaderLen+64 {
+		add("max_length", "%d is too small", c.MaxLength)
+	}
+	return out
+}
+
+// validate returns the first of Problems.
+func (c *Config) validate() error {
+	if ps := c.Problems(); len(ps) > 0 {
+		return ps[0]
 	}
 	return nil
 }

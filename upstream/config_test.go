@@ -154,3 +154,45 @@ func TestTLS(t *testing.T) {
 		t.Errorf("bound with an unknown CA")
 	}
 }
+
+// TestConfigProblems checks that Problems lists every invalid setting,
+// named by its [upstream] key, and that Defaults leaves negative counts
+// for it to report.
+func TestConfigProblems(t *testing.T) {
+	t.Parallel()
+	c := Config{
+		Hosts:           []Host{{Address: "a:1"}, {Address: "b"}},
+		SystemID:        strings.Repeat("x", 65),
+		SystemType:      strings.Repeat("t", 13),
+		SessionsPerHost: -1,
+		Window:          -2,
+	}
+	c.Defaults()
+	var keys []string
+	for _, p := range c.Problems() {
+		keys = append(keys, p.Key)
+	}
+	want := "host[1].address system_id system_type sessions_per_host window"
+	if got := strings.Join(keys, " "); got != want {
+		t.Fatalf("problems at %s; want %s", got, want)
+	}
+	if err := c.validate(); err == nil || err.Error() != `upstream.host[1].address: host[1]: not host:port: "b"` {
+		t.Fatalf("validate: %v", err)
+	}
+	if ps := (&Config{}).Problems(); len(ps) != 2 || ps[0].Key != "host" || ps[1].Key != "system_id" || ps[1].Msg != "missing" {
+		t.Fatalf("an empty config: %v", ps)
+	}
+}
+
+// TestParseBind checks the [upstream] bind names.
+func TestParseBind(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]pdu.CommandID{"": 0, "transceiver": pdu.CmdBindTransceiver, "transmitter": pdu.CmdBindTransmitter, "receiver": pdu.CmdBindReceiver} {
+		if got, err := ParseBind(name); err != nil || got != want {
+			t.Errorf("ParseBind(%q) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if _, err := ParseBind("both"); err == nil || !strings.Contains(err.Error(), `want transceiver, transmitter or receiver; got "both"`) {
+		t.Errorf("ParseBind(both): %v", err)
+	}
+}

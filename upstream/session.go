@@ -272,7 +272,8 @@ func (s *Session) Reply(gen uint64, frame []byte) error {
 }
 
 // unbind sends unbind on the bound connection, if any; the connection
-// closes on unbind_resp or after ResponseTimeout (see tick).
+// closes on unbind_resp or after ResponseTimeout (see connLink.Tick in
+// handle.go).
 func (s *Session) unbind() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -161,3 +161,15 @@ func TestModulesJSON(t *testing.T) {
 		t.Errorf("modules prints %d lines, --json %d modules", n, len(mods))
 	}
 }
+
+// TestModulesListsBalancers checks that `modules` lists the balancer
+// modules beside the rules and stores.
+func TestModulesListsBalancers(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCmd(t, "", "modules")
+	for _, id := range []string{"balancer.least_pending", "balancer.round_robin", "store.bolt", "rule.rate_limit"} {
+		if code != 0 || !strings.Contains(out, id) {
+			t.Errorf("modules (exit %d) does not list %s:\n%s", code, id, out)
+		}
+	}
+}

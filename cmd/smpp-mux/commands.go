@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/smpp-mux/smpp-mux/internal/buildinfo"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/mux"
 	_ "github.com/smpp-mux/smpp-mux/plugins/standard"
 )
@@ -53,7 +54,7 @@ func cmdModules(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	mods := mux.Modules()
+	mods := module.All()
 	if *asJSON {
 		out := make([]moduleJSON, len(mods))
 		for i, mi := range mods {

@@ -112,7 +112,7 @@ func serve(cfg *mux.Config, o serveOptions, stderr io.Writer) error {
 		log.Info("stopping", zap.Stringer("signal", sig))
 		break
 	}
-	bound := cfg.Upstream.ResponseTimeout.Or(30*time.Second) + 5*time.Second
+	bound := cfg.Upstream.ResponseTimeout + 5*time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	if err := m.Shutdown(ctx); err != nil {

@@ -1,6 +1,6 @@
-// Package esme is a small SMPP client (an ESME) for tests, the demo check
-// and the load generator: bind, submit_sm with responses matched by
-// sequence number, deliver_sm received on a channel and acknowledged.
+// Package esme is a small SMPP client (an ESME) for the end-to-end tests
+// of mux, admin and cmd/smpp-mux: bind, submit_sm with responses matched
+// by sequence number, deliver_sm received on a channel and acknowledged.
 // It is deliberately plain: one reader goroutine, writes under a mutex.
 package esme
 

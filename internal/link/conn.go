@@ -32,6 +32,9 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("link: handler panic: %v", e.Value) }
 
+// DefaultMaxQueued is Config.MaxQueued's default: 1 MiB.
+const DefaultMaxQueued = 1 << 20
+
 // Config sets the limits of one connection. Zero fields take the defaults
 // noted beside them.
 type Config struct {
@@ -48,7 +51,7 @@ func (cfg *Config) defaults() {
 		cfg.MaxLength = pdu.DefaultMaxLength
 	}
 	if cfg.MaxQueued == 0 {
-		cfg.MaxQueued = 1 << 20
+		cfg.MaxQueued = DefaultMaxQueued
 	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second

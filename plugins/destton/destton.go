@@ -1,11 +1,11 @@
 package destton
 
 import (
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
-func init() { mux.RegisterModule(new(DestTON)) }
+func init() { module.Register(new(DestTON)) }
 
 // Type of number values of SMPP 3.4 §5.2.5 that the provider takes.
 const (
@@ -27,28 +27,28 @@ type DestTON struct {
 }
 
 var (
-	_ mux.Provisioner = (*DestTON)(nil)
-	_ mux.Rule        = (*DestTON)(nil)
+	_ module.Provisioner = (*DestTON)(nil)
+	_ module.Rule        = (*DestTON)(nil)
 )
 
-// MuxModule implements mux.Module.
-func (*DestTON) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*DestTON) MuxModule() module.Info {
+	return module.Info{
 		ID:  "rule.dest_ton",
-		New: func() mux.Module { return new(DestTON) },
+		New: func() module.Module { return new(DestTON) },
 		Doc: "rewrites dest_addr_ton 0 to 1 and refuses other values than 0 and 1 with 0x50",
 	}
 }
 
-// Provision implements mux.Provisioner. There is nothing to validate: every
+// Provision implements module.Provisioner. There is nothing to validate: every
 // decoded value is valid.
-func (d *DestTON) Provision(mux.Context) error {
+func (d *DestTON) Provision(module.Context) error {
 	d.rewrite = d.RewriteUnknown == nil || *d.RewriteUnknown
 	return nil
 }
 
-// Submit implements mux.Rule.
-func (d *DestTON) Submit(m *mux.Message) error {
+// Submit implements module.Rule.
+func (d *DestTON) Submit(m *module.Message) error {
 	switch m.SM.DestTON {
 	case tonInternational:
 		return nil

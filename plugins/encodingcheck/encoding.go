@@ -3,11 +3,11 @@ package encodingcheck
 import (
 	"fmt"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
-func init() { mux.RegisterModule(new(Check)) }
+func init() { module.Register(new(Check)) }
 
 // supported marks the data_coding values the provider takes on submit_sm
 // (seed/gatewayapi-smpp.txt, MT "Coding Schemes").
@@ -31,23 +31,23 @@ type Check struct {
 }
 
 var (
-	_ mux.Provisioner = (*Check)(nil)
-	_ mux.Validator   = (*Check)(nil)
-	_ mux.Rule        = (*Check)(nil)
+	_ module.Provisioner = (*Check)(nil)
+	_ module.Validator   = (*Check)(nil)
+	_ module.Rule        = (*Check)(nil)
 )
 
-// MuxModule implements mux.Module.
-func (*Check) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Check) MuxModule() module.Info {
+	return module.Info{
 		ID:  "rule.encoding_check",
-		New: func() mux.Module { return new(Check) },
+		New: func() module.Module { return new(Check) },
 		Doc: "refuses a data_coding the provider does not take, or text that does not decode under it",
 	}
 }
 
-// Provision implements mux.Provisioner. A status out of range is left for
+// Provision implements module.Provisioner. A status out of range is left for
 // Validate to report.
-func (c *Check) Provision(mux.Context) error {
+func (c *Check) Provision(module.Context) error {
 	st := pdu.StatusSubmitFail
 	if c.Status != nil {
 		st = pdu.Status(*c.Status)
@@ -57,7 +57,7 @@ func (c *Check) Provision(mux.Context) error {
 	return nil
 }
 
-// Validate implements mux.Validator.
+// Validate implements module.Validator.
 func (c *Check) Validate() error {
 	if c.Status != nil && (*c.Status < 1 || *c.Status > 0xFFFFFFFF) {
 		return fmt.Errorf("rule.encoding_check: status: must be 0x01-0xFFFFFFFF, got %d", *c.Status)
@@ -65,8 +65,8 @@ func (c *Check) Validate() error {
 	return nil
 }
 
-// Submit implements mux.Rule. It never changes the message.
-func (c *Check) Submit(m *mux.Message) error {
+// Submit implements module.Rule. It never changes the message.
+func (c *Check) Submit(m *module.Message) error {
 	dc := m.SM.DataCoding
 	if !supported[dc] {
 		return c.errDataCoding

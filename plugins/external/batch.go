@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk/host"
@@ -59,7 +59,7 @@ func putCall(c *call) {
 }
 
 // fill copies the fields of m a rule sees into c.msg.
-func (c *call) fill(m *mux.Message) {
+func (c *call) fill(m *module.Message) {
 	sm := &m.SM
 	b := append(c.buf[:0], sm.ShortMessage...)
 	b = append(b, sm.TLVs...)
@@ -73,7 +73,7 @@ func (c *call) fill(m *mux.Message) {
 
 // sdkMessage is the sdk.Message of m with the given short_message and
 // TLVs (the caller decides whether they are copies or m's own bytes).
-func sdkMessage(m *mux.Message, short []byte, tlvs []sdk.TLV) sdk.Message {
+func sdkMessage(m *module.Message, short []byte, tlvs []sdk.TLV) sdk.Message {
 	sm := &m.SM
 	return sdk.Message{
 		Client:             m.Client,

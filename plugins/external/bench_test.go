@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -17,8 +17,8 @@ import (
 func benchPlugin(b *testing.B) *Plugin {
 	b.Helper()
 	bin := buildExample(b, b.TempDir())
-	p := &Plugin{Command: []string{bin}, Timeout: mux.Duration(2 * time.Second)}
-	ctx, cancel := mux.NewContext(context.Background(), zap.NewNop())
+	p := &Plugin{Command: []string{bin}, Timeout: module.Duration(2 * time.Second)}
+	ctx, cancel := module.NewContext(context.Background(), zap.NewNop())
 	b.Cleanup(func() {
 		cancel()
 		_ = ctx.Cleanup()
@@ -45,9 +45,9 @@ func benchSubmit(b *testing.B, workers int) {
 			n++
 		}
 		wg.Go(func() {
-			var m mux.Message
+			var m module.Message
 			for range n {
-				m = mux.Message{Client: "shop"}
+				m = module.Message{Client: "shop"}
 				if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
 					b.Error(err)
 					return

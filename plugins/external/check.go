@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"os/exec"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 )
 
-var _ mux.Checker = (*Plugin)(nil)
+var _ module.Checker = (*Plugin)(nil)
 
-// Check implements mux.Checker: the command must be an executable file,
+// Check implements module.Checker: the command must be an executable file,
 // found as exec.Command would find it (through PATH when it has no
 // slash). Whether it speaks the plugin protocol shows only when it starts.
 func (p *Plugin) Check() error {
@@ -17,7 +17,7 @@ func (p *Plugin) Check() error {
 		return nil // reported by Validate
 	}
 	if _, err := exec.LookPath(p.Command[0]); err != nil {
-		return &mux.KeyError{Key: "command", Err: fmt.Errorf("rule.plugin: %w", err)}
+		return &module.KeyError{Key: "command", Err: fmt.Errorf("rule.plugin: %w", err)}
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk/host"
@@ -29,17 +29,17 @@ func (p *runner) probeDeliver(ctx context.Context, inst *instance) {
 	}
 }
 
-// WantsDeliver implements mux.DeliverOptional: the module is in the
+// WantsDeliver implements module.DeliverOptional: the module is in the
 // client's deliver chain only when the plugin implements Deliver.
 func (p *Plugin) WantsDeliver() bool { return p.runner != nil && p.deliver.Load() }
 
-// Deliver implements mux.DeliverRule. The plugin's verdict changes the
+// Deliver implements module.DeliverRule. The plugin's verdict changes the
 // deliver_sm or drops it (a reject); when the plugin fails (down,
 // timeout, rule error) the deliver_sm goes on unchanged, whatever
 // on_error says, so that a broken plugin never loses a receipt. A plugin
 // restarted without Deliver answers Unimplemented, and is not asked
 // again.
-func (p *Plugin) Deliver(m *mux.Message) error {
+func (p *Plugin) Deliver(m *module.Message) error {
 	if !p.WantsDeliver() {
 		return nil
 	}
@@ -77,7 +77,7 @@ func (p *Plugin) Deliver(m *mux.Message) error {
 }
 
 // deliverFailed counts and logs, at Debug, a Deliver that failed.
-func (p *runner) deliverFailed(m *mux.Message, cause error) {
+func (p *runner) deliverFailed(m *module.Message, cause error) {
 	p.errs.Add(1)
 	if ce := p.log.Check(zap.DebugLevel, "external rule failed on a deliver_sm; delivering it unchanged"); ce != nil {
 		ce.Write(zap.String("system_id", m.Client), zap.Error(cause))
@@ -86,7 +86,7 @@ func (p *runner) deliverFailed(m *mux.Message, cause error) {
 
 // toSDK is the sdk.Message of m; its slices share m's bytes, which stay
 // put until Deliver returns.
-func toSDK(m *mux.Message) sdk.Message {
+func toSDK(m *module.Message) sdk.Message {
 	var tlvs []sdk.TLV
 	for tag, v := range m.SM.TLVs.All() {
 		tlvs = append(tlvs, sdk.TLV{Tag: uint16(tag), Value: v})

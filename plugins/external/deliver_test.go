@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
 )
@@ -64,7 +64,7 @@ func TestDeliverUnimplemented(t *testing.T) {
 	if err := p.Deliver(testMessage("4512345678", "hello")); err != nil {
 		t.Fatal(err)
 	}
-	var _ mux.DeliverOptional = p
+	var _ module.DeliverOptional = p
 }
 
 func TestNewEdits(t *testing.T) {

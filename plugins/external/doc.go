@@ -20,12 +20,12 @@
 // submit_sm of the client is copied into an sdk.Message and queued; one
 // worker sends what has accumulated as one SubmitBatch call, so a busy
 // client's sessions share round trips. The plugin's verdict is applied
-// through mux.Message's setters (SetTLV, DeleteTLV, SetPriority,
+// through module.Message's setters (SetTLV, DeleteTLV, SetPriority,
 // SetDestTON, SetSourceAddr, SetShortMessage, SetDataCoding, SetESMClass,
 // SetRegisteredDelivery) or becomes the reject status the client sees.
 //
 // A plugin whose rule implements sdk.Deliverer also sees each deliver_sm
-// (receipt or MO) of the client on its way out (mux.DeliverRule):
+// (receipt or MO) of the client on its way out (module.DeliverRule):
 // Provision probes the optional Deliver RPC, and a plugin that answers
 // Unimplemented is left out of the client's deliver chain and never asked
 // again. Its verdict changes the deliver_sm or drops it (reject). A
@@ -64,7 +64,7 @@
 //
 // smppmux_rule_events_total{client,rule,module="plugin",event}, one series
 // per plugin rule of a client (rule is its position in the client's
-// list), counted through mux.Context.EventCounter so that a reload that
+// list), counted through module.Context.EventCounter so that a reload that
 // keeps the rule in place carries the counts on: event "calls" (messages
 // given to the rule), "errors" (messages that got on_error), "restarts"
 // (start attempts after a failure) and "batches" (SubmitBatch calls;

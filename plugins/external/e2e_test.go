@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -20,8 +20,8 @@ import (
 func startExample(tb testing.TB, timeout time.Duration) *Plugin {
 	tb.Helper()
 	bin := buildExample(tb, tb.TempDir())
-	p := &Plugin{Command: []string{bin, "-prefix", "45"}, Timeout: mux.Duration(timeout)}
-	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(tb, zaptest.Level(zap.InfoLevel)))
+	p := &Plugin{Command: []string{bin, "-prefix", "45"}, Timeout: module.Duration(timeout)}
+	ctx, cancel := module.NewContext(context.Background(), zaptest.NewLogger(tb, zaptest.Level(zap.InfoLevel)))
 	tb.Cleanup(func() {
 		cancel()
 		if err := ctx.Cleanup(); err != nil {
@@ -36,10 +36,10 @@ func startExample(tb testing.TB, timeout time.Duration) *Plugin {
 
 // frameMessage encodes a submit_sm and decodes it again, so that the
 // message's fields are views into a real frame, as in the mux.
-func frameMessage(tb testing.TB, dest, text string) *mux.Message {
+func frameMessage(tb testing.TB, dest, text string) *module.Message {
 	tb.Helper()
 	frame := pdu.Append(nil, pdu.CmdSubmitSM, 0, 1, &testMessage(dest, text).SM)
-	m := &mux.Message{Client: "shop"}
+	m := &module.Message{Client: "shop"}
 	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
 		tb.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func frameMessage(tb testing.TB, dest, text string) *mux.Message {
 }
 
 // premium reports whether m left the rule with message_class "premium".
-func premium(m *mux.Message) bool {
+func premium(m *module.Message) bool {
 	v, ok := m.SM.TLVs.Lookup(pdu.TagMessageClass)
 	return ok && string(v) == "premium" && m.Changed()
 }

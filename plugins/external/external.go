@@ -13,12 +13,12 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
 )
 
-func init() { mux.RegisterModule(new(Plugin)) }
+func init() { module.Register(new(Plugin)) }
 
 // DefaultTimeout is the per-call deadline when the timeout key is absent.
 const DefaultTimeout = 2 * time.Second
@@ -46,10 +46,10 @@ var rejects = func() (t [256]*pdu.StatusError) {
 // gRPC. Messages from all of the client's sessions are queued and sent to
 // the plugin in batches, several in flight at once; see doc.go.
 type Plugin struct {
-	Command []string     `toml:"command"`  // argv of the plugin; required
-	Timeout mux.Duration `toml:"timeout"`  // per message; default 2s
-	OnError string       `toml:"on_error"` // "reject" (default: ESME_RSYSERR 0x08) or "pass"
-	Env     Env          `toml:"env"`      // added to the mux's environment for the plugin
+	Command []string        `toml:"command"`  // argv of the plugin; required
+	Timeout module.Duration `toml:"timeout"`  // per message; default 2s
+	OnError string          `toml:"on_error"` // "reject" (default: ESME_RSYSERR 0x08) or "pass"
+	Env     Env             `toml:"env"`      // added to the mux's environment for the plugin
 
 	start func(context.Context) (*instance, error) // starts one plugin; tests replace it
 
@@ -81,32 +81,32 @@ type runner struct {
 	// Counted per client and rule position by the mux, so that they go
 	// on across reloads: the module that replaces this one in place gets
 	// the same counters.
-	calls, errs, restarts, batches *mux.EventCounter
+	calls, errs, restarts, batches *module.EventCounter
 }
 
 var (
-	_ mux.Provisioner  = (*Plugin)(nil)
-	_ mux.Validator    = (*Plugin)(nil)
-	_ mux.CleanerUpper = (*Plugin)(nil)
-	_ mux.Rule         = (*Plugin)(nil)
-	_ mux.DeliverRule  = (*Plugin)(nil)
+	_ module.Provisioner  = (*Plugin)(nil)
+	_ module.Validator    = (*Plugin)(nil)
+	_ module.CleanerUpper = (*Plugin)(nil)
+	_ module.Rule         = (*Plugin)(nil)
+	_ module.DeliverRule  = (*Plugin)(nil)
 )
 
-// MuxModule implements mux.Module.
-func (*Plugin) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Plugin) MuxModule() module.Info {
+	return module.Info{
 		ID:  "rule.plugin",
-		New: func() mux.Module { return new(Plugin) },
+		New: func() module.Module { return new(Plugin) },
 		Doc: "an external rule in its own process (hashicorp/go-plugin over gRPC)",
 	}
 }
 
-// Provision implements mux.Provisioner: it starts the plugin and waits
+// Provision implements module.Provisioner: it starts the plugin and waits
 // for its handshake, so a config naming a broken plugin fails to load.
 // A rule left unchanged by a reload (same command, env, timeout and
 // on_error at the same place of the same client) keeps the running
 // plugin of the module it replaces instead.
-func (p *Plugin) Provision(ctx mux.Context) error {
+func (p *Plugin) Provision(ctx module.Context) error {
 	calls, errs := ctx.EventCounter("calls"), ctx.EventCounter("errors")
 	restarts, batches := ctx.EventCounter("restarts"), ctx.EventCounter("batches")
 	if err := p.Validate(); err != nil {
@@ -166,7 +166,7 @@ func (r *runner) stop() {
 	r.wg.Wait()
 }
 
-// Validate implements mux.Validator.
+// Validate implements module.Validator.
 func (p *Plugin) Validate() error {
 	if len(p.Command) == 0 || p.Command[0] == "" {
 		return errors.New("rule.plugin: command is required: the plugin's argv, e.g. [\"./my-rule\"]")
@@ -177,7 +177,7 @@ func (p *Plugin) Validate() error {
 	return nil
 }
 
-// Cleanup implements mux.CleanerUpper: it drops the module's hold on the
+// Cleanup implements module.CleanerUpper: it drops the module's hold on the
 // running plugin, which is stopped (killed and waited for) unless the
 // module that replaced this one in a reload still uses it. It is safe
 // after a half-finished Provision and when called twice.
@@ -199,33 +199,33 @@ func commandName(command []string) string {
 
 // The counts below are those of the rule instance (its client, place
 // and module), which a reload that keeps the rule in place carries over
-// to the new module: see mux.Context.EventCounter. The mux exports them
+// to the new module: see module.Context.EventCounter. The mux exports them
 // as smppmux_rule_events_total{event="calls"|"errors"|"restarts"|"batches"}.
 
 // Calls returns how many messages were given to the rule.
 func (p *Plugin) Calls() uint64 {
-	return p.counter(func(r *runner) *mux.EventCounter { return r.calls })
+	return p.counter(func(r *runner) *module.EventCounter { return r.calls })
 }
 
 // Errors returns how many messages got on_error: the plugin was down,
 // timed out, crashed, or its rule failed.
 func (p *Plugin) Errors() uint64 {
-	return p.counter(func(r *runner) *mux.EventCounter { return r.errs })
+	return p.counter(func(r *runner) *module.EventCounter { return r.errs })
 }
 
 // Restarts returns how many times the plugin was started again.
 func (p *Plugin) Restarts() uint64 {
-	return p.counter(func(r *runner) *mux.EventCounter { return r.restarts })
+	return p.counter(func(r *runner) *module.EventCounter { return r.restarts })
 }
 
 // Batches returns how many SubmitBatch calls were made; Calls/Batches is
 // the mean batch size.
 func (p *Plugin) Batches() uint64 {
-	return p.counter(func(r *runner) *mux.EventCounter { return r.batches })
+	return p.counter(func(r *runner) *module.EventCounter { return r.batches })
 }
 
 // counter loads one of the runner's counters; 0 before Provision.
-func (p *Plugin) counter(c func(*runner) *mux.EventCounter) uint64 {
+func (p *Plugin) counter(c func(*runner) *module.EventCounter) uint64 {
 	if p.runner == nil {
 		return 0
 	}
@@ -247,9 +247,9 @@ func (r *runner) pid() int {
 	return 0
 }
 
-// Submit implements mux.Rule. It hands the message to a worker and waits
+// Submit implements module.Rule. It hands the message to a worker and waits
 // for the verdict at most timeout; it never blocks longer.
-func (p *Plugin) Submit(m *mux.Message) error {
+func (p *Plugin) Submit(m *module.Message) error {
 	if p.runner == nil { // never provisioned
 		return errUnavailable
 	}
@@ -285,7 +285,7 @@ func (p *Plugin) Submit(m *mux.Message) error {
 }
 
 // apply turns a finished call into Submit's result.
-func (p *runner) apply(m *mux.Message, c *call) error {
+func (p *runner) apply(m *module.Message, c *call) error {
 	switch {
 	case errors.Is(c.err, context.DeadlineExceeded):
 		return p.fail(m, errTimeout, c.err)
@@ -322,7 +322,7 @@ func (p *runner) apply(m *mux.Message, c *call) error {
 // through its setters, in order. It checks them all first: with one that
 // would make an invalid submit_sm, it returns an error and applies none.
 // Tests of rule chains use it to edit as a plugin does.
-func ApplyEdits(m *mux.Message, edits []sdk.Edit) error {
+func ApplyEdits(m *module.Message, edits []sdk.Edit) error {
 	if err := checkEdits(edits); err != nil {
 		return err
 	}
@@ -375,7 +375,7 @@ func checkEdits(edits []sdk.Edit) error {
 // fail counts a failed call and applies on_error. The cause is logged at
 // Debug only: a plugin that is down fails every message, and its restart
 // is logged once by the supervisor.
-func (p *runner) fail(m *mux.Message, reject *pdu.StatusError, cause error) error {
+func (p *runner) fail(m *module.Message, reject *pdu.StatusError, cause error) error {
 	p.errs.Add(1)
 	if p.log == nil { // never provisioned
 		return reject

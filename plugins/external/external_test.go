@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk/host"
@@ -27,7 +27,7 @@ func (f ruleFunc) Submit(ctx context.Context, m *sdk.Message) (sdk.Verdict, erro
 // connected over go-plugin's TestPluginGRPCConn.
 func inProcess(t *testing.T, rule sdk.Rule, timeout time.Duration, onError string) *Plugin {
 	t.Helper()
-	p := &Plugin{Command: []string{"in-process"}, Timeout: mux.Duration(timeout), OnError: onError}
+	p := &Plugin{Command: []string{"in-process"}, Timeout: module.Duration(timeout), OnError: onError}
 	p.start = func(context.Context) (*instance, error) {
 		c, s := plugin.TestPluginGRPCConn(t, false, host.PluginSet(rule))
 		raw, err := c.Dispense(host.PluginName)
@@ -39,7 +39,7 @@ func inProcess(t *testing.T, rule sdk.Rule, timeout time.Duration, onError strin
 		_ = s
 		return &instance{rule: raw.(*host.Client), stop: sync.OnceFunc(func() { _ = c.Close() })}, nil
 	}
-	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+	ctx, cancel := module.NewContext(context.Background(), zaptest.NewLogger(t))
 	t.Cleanup(func() {
 		cancel()
 		if err := ctx.Cleanup(); err != nil {
@@ -53,8 +53,8 @@ func inProcess(t *testing.T, rule sdk.Rule, timeout time.Duration, onError strin
 }
 
 // testMessage is a submit_sm to dest with text and one TLV.
-func testMessage(dest, text string) *mux.Message {
-	return &mux.Message{Client: "shop", SM: pdu.SM{
+func testMessage(dest, text string) *module.Message {
+	return &module.Message{Client: "shop", SM: pdu.SM{
 		SourceAddr:   []byte("Shop"),
 		DestTON:      1,
 		DestNPI:      1,
@@ -83,7 +83,7 @@ func TestSubmit(t *testing.T) {
 		rule    ruleFunc
 		onError string
 		want    pdu.Status
-		check   func(t *testing.T, m *mux.Message)
+		check   func(t *testing.T, m *module.Message)
 	}{
 		{name: "pass", rule: func(_ context.Context, m *sdk.Message) (sdk.Verdict, error) {
 			if m.Client != "shop" || m.DestAddr != "4512345678" || string(m.ShortMessage) != "hello" || m.DestTON != 1 {
@@ -93,7 +93,7 @@ func TestSubmit(t *testing.T) {
 				return sdk.Verdict{}, errors.New("tlv not as sent")
 			}
 			return sdk.Pass(), nil
-		}, check: func(t *testing.T, m *mux.Message) {
+		}, check: func(t *testing.T, m *module.Message) {
 			if m.Changed() {
 				t.Error("a pass changed the message")
 			}
@@ -101,7 +101,7 @@ func TestSubmit(t *testing.T) {
 		{name: "change", rule: func(context.Context, *sdk.Message) (sdk.Verdict, error) {
 			return sdk.Change(sdk.SetTLV(uint16(pdu.TagMessageClass), []byte("premium")), sdk.SetPriority(2),
 				sdk.SetDestTON(5), sdk.SetSourceAddr("Brand")), nil
-		}, check: func(t *testing.T, m *mux.Message) {
+		}, check: func(t *testing.T, m *module.Message) {
 			v, _ := m.SM.TLVs.Lookup(pdu.TagMessageClass)
 			ref, _ := m.SM.TLVs.Uint16(pdu.TagUserMessageReference)
 			if !m.Changed() || string(v) != "premium" || ref != 7 || m.SM.PriorityFlag != 2 || m.SM.DestTON != 5 || string(m.SM.SourceAddr) != "Brand" {
@@ -125,7 +125,7 @@ func TestSubmit(t *testing.T) {
 		}},
 		{name: "bad edit rejects", want: pdu.StatusSysErr, rule: func(context.Context, *sdk.Message) (sdk.Verdict, error) {
 			return sdk.Change(sdk.SetSourceAddr(strings.Repeat("x", 21))), nil
-		}, check: func(t *testing.T, m *mux.Message) {
+		}, check: func(t *testing.T, m *module.Message) {
 			if m.Changed() {
 				t.Error("a refused edit changed the message")
 			}
@@ -134,7 +134,7 @@ func TestSubmit(t *testing.T) {
 			// Forwarded, "Br\x00and" would end source_addr after "Br" and
 			// shift every later field of the submit_sm.
 			return sdk.Change(sdk.SetSourceAddr("Br\x00and")), nil
-		}, check: func(t *testing.T, m *mux.Message) {
+		}, check: func(t *testing.T, m *module.Message) {
 			if m.Changed() {
 				t.Error("a refused edit changed the message")
 			}
@@ -205,7 +205,7 @@ func TestCleanupTwiceAndAfterFailedProvision(t *testing.T) {
 	t.Parallel()
 	p := &Plugin{Command: []string{"in-process"}}
 	p.start = func(context.Context) (*instance, error) { return nil, errors.New("no such plugin") }
-	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+	ctx, cancel := module.NewContext(context.Background(), zaptest.NewLogger(t))
 	defer cancel()
 	if err := ctx.LoadModule("rule.plugin", p); err == nil || !strings.Contains(err.Error(), "no such plugin") {
 		t.Fatalf("LoadModule: %v", err)
@@ -231,7 +231,7 @@ func TestDecode(t *testing.T) {
 		{name: "env table", src: `command = ["./r", "-x"]
 timeout = "150ms"
 on_error = "pass"
-env = { B = "2", A = "1" }`, want: &Plugin{Command: []string{"./r", "-x"}, Timeout: mux.Duration(150 * time.Millisecond), OnError: "pass", Env: Env{"A=1", "B=2"}}},
+env = { B = "2", A = "1" }`, want: &Plugin{Command: []string{"./r", "-x"}, Timeout: module.Duration(150 * time.Millisecond), OnError: "pass", Env: Env{"A=1", "B=2"}}},
 		{name: "env list", src: `command = ["./r"]
 env = ["A=1"]`, want: &Plugin{Command: []string{"./r"}, Env: Env{"A=1"}}},
 		{name: "env not a pair", src: `command = ["./r"]

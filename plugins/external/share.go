@@ -14,7 +14,7 @@ import (
 // cleaned up stops it (Caddy's UsagePool).
 
 // poolKey names a runner that modules may share: the rule instance
-// (mux.Context.RuleInstance) and every setting that reaches the process.
+// (module.Context.RuleInstance) and every setting that reaches the process.
 type poolKey struct {
 	rule    any
 	command string // argv joined by NUL, which no argument holds

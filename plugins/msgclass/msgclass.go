@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
-func init() { mux.RegisterModule(new(MessageClass)) }
+func init() { module.Register(new(MessageClass)) }
 
 // maxClass bounds the class name; the provider's class names are short
 // identifiers, and a bound keeps a typo from bloating every PDU.
@@ -25,27 +25,27 @@ type MessageClass struct {
 }
 
 var (
-	_ mux.Provisioner = (*MessageClass)(nil)
-	_ mux.Validator   = (*MessageClass)(nil)
-	_ mux.Rule        = (*MessageClass)(nil)
+	_ module.Provisioner = (*MessageClass)(nil)
+	_ module.Validator   = (*MessageClass)(nil)
+	_ module.Rule        = (*MessageClass)(nil)
 )
 
-// MuxModule implements mux.Module.
-func (*MessageClass) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*MessageClass) MuxModule() module.Info {
+	return module.Info{
 		ID:  "rule.message_class",
-		New: func() mux.Module { return new(MessageClass) },
+		New: func() module.Module { return new(MessageClass) },
 		Doc: "sets the provider's message_class TLV 0x2900 on every submit_sm",
 	}
 }
 
-// Provision implements mux.Provisioner.
-func (mc *MessageClass) Provision(mux.Context) error {
+// Provision implements module.Provisioner.
+func (mc *MessageClass) Provision(module.Context) error {
 	mc.value = []byte(mc.Class)
 	return nil
 }
 
-// Validate implements mux.Validator.
+// Validate implements module.Validator.
 func (mc *MessageClass) Validate() error {
 	switch {
 	case mc.Class == "":
@@ -58,8 +58,8 @@ func (mc *MessageClass) Validate() error {
 	return nil
 }
 
-// Submit implements mux.Rule. It never rejects.
-func (mc *MessageClass) Submit(m *mux.Message) error {
+// Submit implements module.Rule. It never rejects.
+func (mc *MessageClass) Submit(m *module.Message) error {
 	if mc.KeepClient {
 		if _, ok := m.SM.TLVs.Lookup(pdu.TagMessageClass); ok {
 			return nil

@@ -3,10 +3,10 @@ package priority
 import (
 	"fmt"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 )
 
-func init() { mux.RegisterModule(new(Priority)) }
+func init() { module.Register(new(Priority)) }
 
 // maxFlag is the highest priority_flag of SMPP 3.4 §5.2.14.
 const maxFlag = 3
@@ -25,23 +25,23 @@ type Priority struct {
 }
 
 var (
-	_ mux.Provisioner = (*Priority)(nil)
-	_ mux.Validator   = (*Priority)(nil)
-	_ mux.Rule        = (*Priority)(nil)
+	_ module.Provisioner = (*Priority)(nil)
+	_ module.Validator   = (*Priority)(nil)
+	_ module.Rule        = (*Priority)(nil)
 )
 
-// MuxModule implements mux.Module.
-func (*Priority) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Priority) MuxModule() module.Info {
+	return module.Info{
 		ID:  "rule.priority",
-		New: func() mux.Module { return new(Priority) },
+		New: func() module.Module { return new(Priority) },
 		Doc: "caps (max) or forces (set) the priority_flag of every submit_sm",
 	}
 }
 
-// Provision implements mux.Provisioner. Values out of range are left for
+// Provision implements module.Provisioner. Values out of range are left for
 // Validate to report.
-func (p *Priority) Provision(mux.Context) error {
+func (p *Priority) Provision(module.Context) error {
 	if p.Max != nil {
 		p.hasMax, p.max = true, byte(*p.Max)
 	}
@@ -51,7 +51,7 @@ func (p *Priority) Provision(mux.Context) error {
 	return nil
 }
 
-// Validate implements mux.Validator.
+// Validate implements module.Validator.
 func (p *Priority) Validate() error {
 	if p.Max == nil && p.Set == nil {
 		return fmt.Errorf("rule.priority: max or set is needed")
@@ -70,8 +70,8 @@ func (p *Priority) Validate() error {
 	return nil
 }
 
-// Submit implements mux.Rule. It never rejects.
-func (p *Priority) Submit(m *mux.Message) error {
+// Submit implements module.Rule. It never rejects.
+func (p *Priority) Submit(m *module.Message) error {
 	switch {
 	case p.hasSet:
 		m.SetPriority(p.set)

@@ -6,11 +6,11 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
-func init() { mux.RegisterModule(new(RateLimit)) }
+func init() { module.Register(new(RateLimit)) }
 
 // maxRate bounds rate so that its default burst fits an int32; it is far
 // beyond what any SMPP bind carries.
@@ -27,30 +27,30 @@ type RateLimit struct {
 	Rate  float64 `toml:"rate"`  // submits per second
 	Burst int     `toml:"burst"` // bucket size; default ceil(Rate)
 
-	lim   *rate.Limiter   // shared by the client's sessions; set by Provision
-	fleet mux.TokenBucket // with a shared store: the fleet's bucket, in place of lim; set by Provision
+	lim   *rate.Limiter      // shared by the client's sessions; set by Provision
+	fleet module.TokenBucket // with a shared store: the fleet's bucket, in place of lim; set by Provision
 }
 
 var (
-	_ mux.Provisioner = (*RateLimit)(nil)
-	_ mux.Validator   = (*RateLimit)(nil)
-	_ mux.Rule        = (*RateLimit)(nil)
+	_ module.Provisioner = (*RateLimit)(nil)
+	_ module.Validator   = (*RateLimit)(nil)
+	_ module.Rule        = (*RateLimit)(nil)
 )
 
-// MuxModule implements mux.Module.
-func (*RateLimit) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*RateLimit) MuxModule() module.Info {
+	return module.Info{
 		ID:  "rule.rate_limit",
-		New: func() mux.Module { return new(RateLimit) },
+		New: func() module.Module { return new(RateLimit) },
 		Doc: "token bucket over all binds of a client; over it, submit_sm gets 0x58",
 	}
 }
 
-// Provision implements mux.Provisioner: it fills in the default burst and
+// Provision implements module.Provisioner: it fills in the default burst and
 // builds the limiter: the fleet's, when the mux's store is shared by
 // several instances, else a local one. Values out of range are left for
 // Validate to report.
-func (rl *RateLimit) Provision(ctx mux.Context) error {
+func (rl *RateLimit) Provision(ctx module.Context) error {
 	if rl.Burst == 0 && rl.validRate() {
 		rl.Burst = max(1, int(math.Ceil(rl.Rate)))
 	}
@@ -63,7 +63,7 @@ func (rl *RateLimit) Provision(ctx mux.Context) error {
 
 func (rl *RateLimit) validRate() bool { return rl.Rate > 0 && rl.Rate <= maxRate }
 
-// Validate implements mux.Validator. It reads only the decoded keys, so it
+// Validate implements module.Validator. It reads only the decoded keys, so it
 // gives the same answer before Provision as after.
 func (rl *RateLimit) Validate() error {
 	if !rl.validRate() { // NaN fails too
@@ -75,9 +75,9 @@ func (rl *RateLimit) Validate() error {
 	return nil
 }
 
-// Submit implements mux.Rule: it takes a token or rejects with
+// Submit implements module.Rule: it takes a token or rejects with
 // ESME_RTHROTTLED. It never changes the message.
-func (rl *RateLimit) Submit(*mux.Message) error {
+func (rl *RateLimit) Submit(*module.Message) error {
 	if rl.fleet != nil {
 		if rl.fleet.Allow() {
 			return nil

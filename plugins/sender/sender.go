@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
-func init() { mux.RegisterModule(new(Sender)) }
+func init() { module.Register(new(Sender)) }
 
 // maxAddr is the longest source_addr: 21 octets with the NUL (SMPP 3.4 §4.4.1).
 const maxAddr = 20
@@ -29,22 +29,22 @@ type Sender struct {
 }
 
 var (
-	_ mux.Provisioner = (*Sender)(nil)
-	_ mux.Validator   = (*Sender)(nil)
-	_ mux.Rule        = (*Sender)(nil)
+	_ module.Provisioner = (*Sender)(nil)
+	_ module.Validator   = (*Sender)(nil)
+	_ module.Rule        = (*Sender)(nil)
 )
 
-// MuxModule implements mux.Module.
-func (*Sender) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Sender) MuxModule() module.Info {
+	return module.Info{
 		ID:  "rule.sender",
-		New: func() mux.Module { return new(Sender) },
+		New: func() module.Module { return new(Sender) },
 		Doc: "refuses a source_addr not in allow with 0x0A, or sets a forced one",
 	}
 }
 
-// Provision implements mux.Provisioner.
-func (s *Sender) Provision(mux.Context) error {
+// Provision implements module.Provisioner.
+func (s *Sender) Provision(module.Context) error {
 	if len(s.Allow) > 0 {
 		s.allow = make(map[string]struct{}, len(s.Allow))
 		for _, a := range s.Allow {
@@ -57,7 +57,7 @@ func (s *Sender) Provision(mux.Context) error {
 	return nil
 }
 
-// Validate implements mux.Validator.
+// Validate implements module.Validator.
 func (s *Sender) Validate() error {
 	if len(s.Allow) == 0 && s.Force == nil {
 		return fmt.Errorf("rule.sender: allow or force is needed")
@@ -88,8 +88,8 @@ func checkAddr(a string, needed bool) error {
 	return nil
 }
 
-// Submit implements mux.Rule.
-func (s *Sender) Submit(m *mux.Message) error {
+// Submit implements module.Rule.
+func (s *Sender) Submit(m *module.Message) error {
 	if s.allow != nil {
 		if _, ok := s.allow[string(m.SM.SourceAddr)]; !ok {
 			return errInvSrcAddr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	_ "github.com/smpp-mux/smpp-mux/plugins/standard"
@@ -40,20 +41,20 @@ password = "pw"
 `
 
 // loadChain decodes chainConfig and provisions its rules, as mux.New does.
-func loadChain(b *testing.B) []mux.Rule {
+func loadChain(b *testing.B) []module.Rule {
 	b.Helper()
 	cfg, err := mux.Parse([]byte(chainConfig))
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := mux.NewContext(context.Background(), nil)
+	ctx, cancel := module.NewContext(context.Background(), nil)
 	b.Cleanup(func() { cancel(); _ = ctx.Cleanup() })
-	var rules []mux.Rule
+	var rules []module.Rule
 	for _, m := range cfg.Clients[0].Rules {
 		if err := ctx.LoadModule(m.MuxModule().ID, m); err != nil {
 			b.Fatal(err)
 		}
-		rules = append(rules, m.(mux.Rule))
+		rules = append(rules, m.(module.Rule))
 	}
 	return rules
 }
@@ -96,7 +97,7 @@ func BenchmarkChain(b *testing.B) {
 		frame := typicalFrame(bc.withClass)
 		b.Run(bc.name+"/rules", func(b *testing.B) {
 			rules := loadChain(b)
-			m := new(mux.Message)
+			m := new(module.Message)
 			if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
 				b.Fatal(err)
 			}
@@ -105,7 +106,7 @@ func BenchmarkChain(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				if i++; i%1024 == 0 {
-					*m = mux.Message{}
+					*m = module.Message{}
 				}
 				m.SM = orig
 				run(b, rules, m, !bc.withClass)
@@ -113,14 +114,14 @@ func BenchmarkChain(b *testing.B) {
 		})
 		b.Run(bc.name+"/decode_rules_encode", func(b *testing.B) {
 			rules := loadChain(b)
-			m := new(mux.Message)
+			m := new(module.Message)
 			out := make([]byte, 0, 512)
 			b.ReportAllocs()
 			b.SetBytes(int64(len(frame)))
 			i := 0
 			for b.Loop() {
 				if i++; i%1024 == 0 {
-					*m = mux.Message{}
+					*m = module.Message{}
 				}
 				m.Client = "shop"
 				if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
@@ -137,7 +138,7 @@ func BenchmarkChain(b *testing.B) {
 
 // run applies rules in order, as the mux's chain does, and checks the
 // message passed and changed as expected.
-func run(b *testing.B, rules []mux.Rule, m *mux.Message, wantChange bool) {
+func run(b *testing.B, rules []module.Rule, m *module.Message, wantChange bool) {
 	for _, r := range rules {
 		if err := r.Submit(m); err != nil {
 			b.Fatalf("%s: %v", r.MuxModule().ID, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
@@ -50,7 +51,7 @@ func FuzzRuleChain(f *testing.F) {
 		rules, cleanup := loadRules(t, specs)
 		defer cleanup()
 		st := newChainState(specs)
-		var m mux.Message
+		var m module.Message
 		var dst []byte
 		for seq := uint32(1); seq <= 2; seq++ {
 			frame := make([]byte, pdu.HeaderLen, pdu.HeaderLen+len(body))

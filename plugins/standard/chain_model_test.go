@@ -5,7 +5,7 @@ package standard_test
 // behaviour, not from their code, and it has its own encoder: a forwarded
 // frame must equal the model's encoding byte for byte.
 //
-// TLV semantics, as the code documents them (pdu.TLVs.Set, mux.Message.SetTLV):
+// TLV semantics, as the code documents them (pdu.TLVs.Set, module.Message.SetTLV):
 //   - the TLVs are an ordered list of (tag, value); duplicates are kept as
 //     received, and so is the order, unknown tags included;
 //   - setting tag T to V replaces the value of the first T in its place and
@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/external"
@@ -184,7 +185,7 @@ const (
 	kEncodingCheck
 	kSender
 	kEdits   // a plugin's verdict, applied by external.ApplyEdits
-	kSetters // mux.Message's setters called directly, within their contract
+	kSetters // module.Message's setters called directly, within their contract
 	numKinds
 )
 
@@ -211,7 +212,7 @@ type ruleSpec struct {
 }
 
 // Kinds of edit: the nine an external plugin's verdict carries
-// (plugins/sdk), and the two further setters of mux.Message.
+// (plugins/sdk), and the two further setters of module.Message.
 const (
 	eTLV = iota
 	ePriority
@@ -494,7 +495,7 @@ func textOK(esm, dc byte, text []byte) bool {
 // editRule makes a chain's edits. With sdk, they are a plugin's
 // ActionChange verdict, applied by external.ApplyEdits as the plugin rule
 // applies them; a verdict it refuses gets on_error's default, reject with
-// ESME_RSYSERR. Without, they call mux.Message's setters directly, the
+// ESME_RSYSERR. Without, they call module.Message's setters directly, the
 // source TON and NPI ones too, which no built-in rule uses.
 type editRule struct {
 	sdk   bool
@@ -505,11 +506,11 @@ type editRule struct {
 // with on_error = "reject".
 var errVerdictRefused = &pdu.StatusError{Status: pdu.StatusSysErr, Reason: "external rule failed"}
 
-func (*editRule) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{ID: "rule.test_edits", New: func() mux.Module { return new(editRule) }}
+func (*editRule) MuxModule() module.Info {
+	return module.Info{ID: "rule.test_edits", New: func() module.Module { return new(editRule) }}
 }
 
-func (r *editRule) Submit(m *mux.Message) error {
+func (r *editRule) Submit(m *module.Message) error {
 	if r.sdk {
 		v := make([]sdk.Edit, len(r.edits))
 		for i, e := range r.edits {
@@ -577,7 +578,7 @@ type failer interface {
 // loadRules builds the chain of specs as the mux does: the built-in rules
 // are decoded by the real config loader from one client's [[client.rule]]
 // tables and provisioned by LoadModule. The returned func cleans them up.
-func loadRules(t failer, specs []ruleSpec) ([]mux.Rule, func()) {
+func loadRules(t failer, specs []ruleSpec) ([]module.Rule, func()) {
 	t.Helper()
 	var cfg strings.Builder
 	cfg.WriteString(configHead)
@@ -590,13 +591,13 @@ func loadRules(t failer, specs []ruleSpec) ([]mux.Rule, func()) {
 	if err != nil {
 		t.Fatalf("parse config: %v\n%s", err, cfg.String())
 	}
-	ctx, cancel := mux.NewContext(context.Background(), nil)
+	ctx, cancel := module.NewContext(context.Background(), nil)
 	cleanup := func() { cancel(); _ = ctx.Cleanup() }
-	var loaded []mux.Module
+	var loaded []module.Module
 	if len(c.Clients) > 0 {
 		loaded = c.Clients[0].Rules
 	}
-	rules := make([]mux.Rule, 0, len(specs))
+	rules := make([]module.Rule, 0, len(specs))
 	for i := range specs {
 		if specs[i].kind >= kEdits {
 			rules = append(rules, &editRule{sdk: specs[i].kind == kEdits, edits: specs[i].edits})
@@ -608,7 +609,7 @@ func loadRules(t failer, specs []ruleSpec) ([]mux.Rule, func()) {
 			cleanup()
 			t.Fatalf("load rule %d: %v\n%s", i, err, cfg.String())
 		}
-		rules = append(rules, m.(mux.Rule))
+		rules = append(rules, m.(module.Rule))
 	}
 	return rules, cleanup
 }
@@ -630,7 +631,7 @@ password = "pw"
 // session does, and checks the result against the model: the status, and
 // the forwarded frame byte for byte. m and dst are reused across calls as
 // a session reuses them; the new dst is returned.
-func checkForward(t failer, rules []mux.Rule, specs []ruleSpec, st *chainState, m *mux.Message, dst, frame []byte, in modelSM) []byte {
+func checkForward(t failer, rules []module.Rule, specs []ruleSpec, st *chainState, m *module.Message, dst, frame []byte, in modelSM) []byte {
 	t.Helper()
 	orig := bytes.Clone(frame)
 	want, wantChanged, wantStatus := runModel(specs, st, in)

@@ -6,7 +6,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 )
 
 // TestRuleChainProperty runs random submit_sm through random chains of the
@@ -23,7 +23,7 @@ func TestRuleChainProperty(t *testing.T) {
 		rules, cleanup := loadRules(t, specs)
 		defer cleanup()
 		st := newChainState(specs)
-		var m mux.Message
+		var m module.Message
 		var dst []byte
 		n := rapid.IntRange(1, 3).Draw(t, "messages")
 		for i := range n {

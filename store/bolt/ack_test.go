@@ -17,7 +17,6 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/store/storetest"
 )
@@ -191,7 +190,7 @@ func TestAckNotCommitted(t *testing.T) {
 // hour: they are committed only along with other writes, or by Close.
 func openHeld(t *testing.T) *Store {
 	t.Helper()
-	s := &Store{Path: filepath.Join(t.TempDir(), "s.db"), Sweep: mux.Duration(time.Hour), ackLinger: time.Hour}
+	s := &Store{Path: filepath.Join(t.TempDir(), "s.db"), Limits: store.Limits{Sweep: time.Hour}, ackLinger: time.Hour}
 	if err := s.open(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}

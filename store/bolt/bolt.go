@@ -13,11 +13,11 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
-func init() { mux.RegisterModule(new(Store)) }
+func init() { module.Register(new(Store)) }
 
 // DefaultPath is where the database lives when path is not set, relative
 // to the working directory.
@@ -42,10 +42,10 @@ var (
 // The zero value is not usable: it is made by the module loader and
 // Provision, or by Open.
 type Store struct {
-	Path      string       `toml:"path"`      // default "smpp-mux.db"
-	Retention mux.Duration `toml:"retention"` // default 48h
-	QueueCap  int          `toml:"queue_cap"` // default 25000
-	Sweep     mux.Duration `toml:"sweep"`     // default 1m
+	Path string `toml:"path"` // default "smpp-mux.db"
+	// retention (default 48h), queue_cap (default 25000) and sweep
+	// (default 1m): see store.Limits.
+	store.Limits
 
 	limits store.Limits
 	log    *zap.Logger
@@ -79,11 +79,11 @@ type Store struct {
 	wg       sync.WaitGroup // the sweep and ack goroutines
 }
 
-// MuxModule implements mux.Module.
-func (*Store) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Store) MuxModule() module.Info {
+	return module.Info{
 		ID:  "store.bolt",
-		New: func() mux.Module { return new(Store) },
+		New: func() module.Module { return new(Store) },
 		Doc: "ids and report queues in one local bbolt file, fsynced (the default)",
 	}
 }
@@ -93,10 +93,8 @@ func (*Store) MuxModule() mux.ModuleInfo {
 // closes the file. log may be nil.
 func Open(path string, limits store.Limits, log *zap.Logger) (*Store, error) {
 	s := &Store{
-		Path:      path,
-		Retention: mux.Duration(limits.Retention),
-		QueueCap:  limits.QueueCap,
-		Sweep:     mux.Duration(limits.Sweep),
+		Path:   path,
+		Limits: limits,
 	}
 	if err := s.open(context.Background(), log); err != nil {
 		return nil, err
@@ -108,22 +106,22 @@ func Open(path string, limits store.Limits, log *zap.Logger) (*Store, error) {
 // the database.
 func (s *Store) File() string { return s.Path }
 
-// Provision implements mux.Provisioner: it opens the file and starts the
+// Provision implements module.Provisioner: it opens the file and starts the
 // sweep, which stops when ctx is cancelled or at Cleanup.
-func (s *Store) Provision(ctx mux.Context) error {
+func (s *Store) Provision(ctx module.Context) error {
 	return s.open(ctx, ctx.Logger())
 }
 
-// Validate implements mux.Validator.
+// Validate implements module.Validator.
 func (s *Store) Validate() error { return s.check() }
 
-// Cleanup implements mux.CleanerUpper; it also works after a Provision
+// Cleanup implements module.CleanerUpper; it also works after a Provision
 // that failed.
 func (s *Store) Cleanup() error { return s.Close() }
 
 func (s *Store) check() error {
-	if s.QueueCap < 0 {
-		return fmt.Errorf("store.bolt: queue_cap %d is negative", s.QueueCap)
+	if err := s.Limits.Invalid(); err != nil {
+		return fmt.Errorf("store.bolt: %w", err)
 	}
 	return nil
 }
@@ -139,7 +137,7 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 		s.Path = DefaultPath
 	}
 	s.log = log
-	s.limits = store.Limits{Retention: s.Retention.Std(), QueueCap: s.QueueCap, Sweep: s.Sweep.Std()}
+	s.limits = s.Limits
 	s.limits.Defaults()
 	s.leases = make(map[string]map[uint64]time.Time)
 	s.stop = make(chan struct{})
@@ -299,7 +297,7 @@ var (
 	_ store.IDBatchLookup = (*Store)(nil)
 	_ store.JointWriter   = (*Store)(nil)
 	_ store.IDExpirer     = (*Store)(nil)
-	_ mux.Provisioner     = (*Store)(nil)
-	_ mux.Validator       = (*Store)(nil)
-	_ mux.CleanerUpper    = (*Store)(nil)
+	_ module.Provisioner  = (*Store)(nil)
+	_ module.Validator    = (*Store)(nil)
+	_ module.CleanerUpper = (*Store)(nil)
 )

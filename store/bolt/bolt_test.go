@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/store/storetest"
 )
@@ -145,7 +145,7 @@ func TestOpenErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &Store{Path: tc.path}
-			ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+			ctx, cancel := module.NewContext(context.Background(), zaptest.NewLogger(t))
 			defer cancel()
 			err := m.Provision(ctx)
 			if err == nil {
@@ -179,7 +179,7 @@ sweep = "10s"
 	if err != nil {
 		t.Fatal(err)
 	}
-	mi, ok := mux.GetModule("store.bolt")
+	mi, ok := module.Get("store.bolt")
 	if !ok {
 		t.Fatal("store.bolt not registered")
 	}
@@ -194,7 +194,7 @@ sweep = "10s"
 	if got := strings.Join(undecoded, " "); got != "store.module store.dlr_ttl" {
 		t.Errorf("undecoded keys = %q; want only the mux's own", got)
 	}
-	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+	ctx, cancel := module.NewContext(context.Background(), zaptest.NewLogger(t))
 	defer cancel()
 	if err := ctx.LoadModule(mi.ID, m); err != nil {
 		t.Fatalf("LoadModule: %v", err)
@@ -214,7 +214,7 @@ sweep = "10s"
 		t.Errorf("Stats after Cleanup: %v, want store.ErrClosed", err)
 	}
 
-	bad := &Store{Path: filepath.Join(dir, "bad.db"), QueueCap: -1}
+	bad := &Store{Path: filepath.Join(dir, "bad.db"), Limits: store.Limits{QueueCap: -1}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "queue_cap") {
 		t.Errorf("Validate(queue_cap -1) = %v", err)
 	}
@@ -226,7 +226,7 @@ sweep = "10s"
 func TestDefaults(t *testing.T) {
 	t.Chdir(t.TempDir())
 	m := new(Store)
-	ctx, cancel := mux.NewContext(context.Background(), nil)
+	ctx, cancel := module.NewContext(context.Background(), nil)
 	defer cancel()
 	if err := m.Provision(ctx); err != nil {
 		t.Fatalf("Provision: %v", err)

@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 )
 
-var _ mux.Checker = (*Store)(nil)
+var _ module.Checker = (*Store)(nil)
 
-// Check implements mux.Checker without creating anything: the database's
+// Check implements module.Checker without creating anything: the database's
 // directory must exist and be writable, and the file, when it exists, a
 // writable regular file.
 func (s *Store) Check() error {
@@ -20,7 +20,7 @@ func (s *Store) Check() error {
 	if path == "" {
 		path = DefaultPath
 	}
-	fail := func(err error) error { return &mux.KeyError{Key: "path", Err: fmt.Errorf("store.bolt: %w", err)} }
+	fail := func(err error) error { return &module.KeyError{Key: "path", Err: fmt.Errorf("store.bolt: %w", err)} }
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	switch {

@@ -7,22 +7,26 @@ package memory
 import (
 	"container/list"
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
-func init() { mux.RegisterModule(new(Store)) }
+func init() { module.Register(new(Store)) }
 
 // Store is an in-memory store.Store. The zero value is not usable: it is
 // made by the module loader, or by New.
 type Store struct {
-	Retention mux.Duration `toml:"retention"` // default 48h
-	QueueCap  int          `toml:"queue_cap"` // default 25000
+	// retention (default 48h) and queue_cap (default 25000): see
+	// store.Limits. The store applies them on every call, so it takes no
+	// sweep.
+	store.Limits
 
 	mu      sync.Mutex // guards everything below
 	limits  store.Limits
@@ -53,35 +57,46 @@ type entry struct {
 
 // New returns a ready Store with limits.
 func New(limits store.Limits) *Store {
-	s := &Store{Retention: mux.Duration(limits.Retention), QueueCap: limits.QueueCap}
+	s := &Store{Limits: limits}
 	s.init()
 	return s
 }
 
-// MuxModule implements mux.Module.
-func (*Store) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Store) MuxModule() module.Info {
+	return module.Info{
 		ID:  "store.memory",
-		New: func() mux.Module { return new(Store) },
+		New: func() module.Module { return new(Store) },
 		Doc: "ids and report queues in memory; lost on restart (tests, demo)",
 	}
 }
 
-// Provision implements mux.Provisioner.
-func (s *Store) Provision(mux.Context) error {
+// Provision implements module.Provisioner.
+func (s *Store) Provision(module.Context) error {
 	s.init()
 	return nil
 }
 
+// Validate implements module.Validator.
+func (s *Store) Validate() error {
+	if s.Sweep != 0 {
+		return &module.KeyError{Key: "sweep", Err: errors.New("store.memory applies its limits on every call; it has no sweep")}
+	}
+	if err := s.Limits.Invalid(); err != nil {
+		return fmt.Errorf("store.memory: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) init() {
-	s.limits = store.Limits{Retention: time.Duration(s.Retention), QueueCap: s.QueueCap}
+	s.limits = s.Limits
 	s.limits.Defaults()
 	s.ids = make(map[string]idRec)
 	s.queues = make(map[string]*queue)
 	s.history = make(map[string][]store.Event)
 }
 
-// Cleanup implements mux.CleanerUpper.
+// Cleanup implements module.CleanerUpper.
 func (s *Store) Cleanup() error { return s.Close() }
 
 // PutIDs implements store.Store.
@@ -342,6 +357,7 @@ var (
 	_ store.IDExpirer     = (*Store)(nil)
 	_ store.History       = (*Store)(nil)
 	_ store.Peeker        = (*Store)(nil)
-	_ mux.Provisioner     = (*Store)(nil)
-	_ mux.CleanerUpper    = (*Store)(nil)
+	_ module.Provisioner  = (*Store)(nil)
+	_ module.Validator    = (*Store)(nil)
+	_ module.CleanerUpper = (*Store)(nil)
 )

@@ -12,7 +12,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
-	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/store/storetest"
 )
@@ -146,7 +145,7 @@ func benchReceipts(b *testing.B, url string, nodes []string) {
 // the run, on url or, when url is empty, on the cluster nodes.
 func benchOpen(b *testing.B, url string, nodes []string) *Store {
 	b.Helper()
-	s := &Store{URL: url, Prefix: uniquePrefix(), Sweep: mux.Duration(time.Hour)}
+	s := &Store{URL: url, Prefix: uniquePrefix(), Limits: store.Limits{Sweep: time.Hour}}
 	if url == "" {
 		s.Addrs = nodes
 	}

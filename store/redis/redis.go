@@ -22,12 +22,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
 func init() {
-	mux.RegisterModule(new(Store))
+	module.Register(new(Store))
 	goredis.SetLogger(libLogger{})
 }
 
@@ -82,11 +82,11 @@ type Store struct {
 	TLS            bool     `toml:"tls"`    // with addrs: connect with TLS, trusting the system roots or tls_ca
 	TLSCA          string   `toml:"tls_ca"` // with addrs: PEM file of the CAs to trust
 
-	Prefix    string       `toml:"prefix"`    // default "smppmux"
-	Timeout   mux.Duration `toml:"timeout"`   // per call; default 2s
-	Retention mux.Duration `toml:"retention"` // default 48h
-	QueueCap  int          `toml:"queue_cap"` // default 25000
-	Sweep     mux.Duration `toml:"sweep"`     // default 1m
+	Prefix  string          `toml:"prefix"`  // default "smppmux"
+	Timeout module.Duration `toml:"timeout"` // per call; default 2s
+	// retention (default 48h), queue_cap (default 25000) and sweep
+	// (default 1m): see store.Limits.
+	store.Limits
 
 	limits   store.Limits
 	timeout  time.Duration
@@ -113,11 +113,11 @@ type Store struct {
 	wg       sync.WaitGroup // the sweep goroutine
 }
 
-// MuxModule implements mux.Module.
-func (*Store) MuxModule() mux.ModuleInfo {
-	return mux.ModuleInfo{
+// MuxModule implements module.Module.
+func (*Store) MuxModule() module.Info {
+	return module.Info{
 		ID:  "store.redis",
-		New: func() mux.Module { return new(Store) },
+		New: func() module.Module { return new(Store) },
 		Doc: "ids and report queues in Redis (streams), shared by several mux instances",
 	}
 }
@@ -129,17 +129,15 @@ type Option func(*Store)
 func WithPrefix(p string) Option { return func(s *Store) { s.Prefix = p } }
 
 // WithTimeout sets the per-call timeout (default 2s).
-func WithTimeout(d time.Duration) Option { return func(s *Store) { s.Timeout = mux.Duration(d) } }
+func WithTimeout(d time.Duration) Option { return func(s *Store) { s.Timeout = module.Duration(d) } }
 
 // Open connects to the Redis at url with limits and starts the sweep, for
 // tests and tools. ctx bounds the connection check only; Close stops the
 // sweep and closes the connections. log may be nil.
 func Open(ctx context.Context, url string, limits store.Limits, log *zap.Logger, opts ...Option) (*Store, error) {
 	s := &Store{
-		URL:       url,
-		Retention: mux.Duration(limits.Retention),
-		QueueCap:  limits.QueueCap,
-		Sweep:     mux.Duration(limits.Sweep),
+		URL:    url,
+		Limits: limits,
 	}
 	for _, o := range opts {
 		o(s)
@@ -150,18 +148,18 @@ func Open(ctx context.Context, url string, limits store.Limits, log *zap.Logger,
 	return s, nil
 }
 
-// Provision implements mux.Provisioner: it connects and checks that Redis
+// Provision implements module.Provisioner: it connects and checks that Redis
 // answers, so that a wrong url is found at start; later outages are
 // tolerated (calls fail until Redis is back). The sweep stops when ctx is
 // cancelled or at Cleanup.
-func (s *Store) Provision(ctx mux.Context) error {
+func (s *Store) Provision(ctx module.Context) error {
 	return s.open(ctx, ctx, ctx.Logger())
 }
 
-// Validate implements mux.Validator.
+// Validate implements module.Validator.
 func (s *Store) Validate() error { return s.check() }
 
-// Cleanup implements mux.CleanerUpper; it also works after a Provision
+// Cleanup implements module.CleanerUpper; it also works after a Provision
 // that failed.
 func (s *Store) Cleanup() error { return s.Close() }
 
@@ -227,8 +225,8 @@ func (s *Store) mode() string {
 }
 
 func (s *Store) check() error {
-	if s.QueueCap < 0 {
-		return fmt.Errorf("store.redis: queue_cap %d is negative", s.QueueCap)
+	if err := s.Limits.Invalid(); err != nil {
+		return fmt.Errorf("store.redis: %w", err)
 	}
 	if strings.ContainsAny(s.Prefix, "{}") {
 		return fmt.Errorf("store.redis: prefix %q: must not contain { or } (they would make every key one cluster hash slot)", s.Prefix)
@@ -377,7 +375,7 @@ func (s *Store) open(ctx, life context.Context, log *zap.Logger) error {
 	}
 	s.log = log
 	s.timeout = s.Timeout.Or(DefaultTimeout)
-	s.limits = store.Limits{Retention: s.Retention.Std(), QueueCap: s.QueueCap, Sweep: s.Sweep.Std()}
+	s.limits = s.Limits
 	s.limits.Defaults()
 	s.keys = keys{prefix: s.Prefix}
 	s.consumer = consumerName()
@@ -551,9 +549,9 @@ var (
 	_ store.IDBatchLookup     = (*Store)(nil)
 	_ store.Notifier          = (*Store)(nil)
 	_ store.IDExpirer         = (*Store)(nil)
-	_ mux.Provisioner         = (*Store)(nil)
-	_ mux.Validator           = (*Store)(nil)
-	_ mux.CleanerUpper        = (*Store)(nil)
+	_ module.Provisioner      = (*Store)(nil)
+	_ module.Validator        = (*Store)(nil)
+	_ module.CleanerUpper     = (*Store)(nil)
 	_ zapcore.ObjectMarshaler = (*Store)(nil)
 	_ fmt.Stringer            = (*Store)(nil)
 )

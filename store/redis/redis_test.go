@@ -19,7 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/store/storetest"
 )
@@ -60,7 +60,7 @@ func TestContract(t *testing.T) {
 func openAddrs(t testing.TB, addrs []string, sentinelMaster, prefix string, limits store.Limits) *Store {
 	t.Helper()
 	s := &Store{Addrs: addrs, SentinelMaster: sentinelMaster, Prefix: prefix,
-		Retention: mux.Duration(limits.Retention), QueueCap: limits.QueueCap, Sweep: mux.Duration(limits.Sweep)}
+		Limits: limits}
 	if err := s.open(context.Background(), context.Background(), zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))); err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -361,8 +361,8 @@ func TestOpenUnreachable(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close() // nothing listens there now
-	m := &Store{URL: "redis://:hunter2@127.0.0.1:" + strconv.Itoa(port) + "/0", Timeout: mux.Duration(500 * time.Millisecond)}
-	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+	m := &Store{URL: "redis://:hunter2@127.0.0.1:" + strconv.Itoa(port) + "/0", Timeout: module.Duration(500 * time.Millisecond)}
+	ctx, cancel := module.NewContext(context.Background(), zaptest.NewLogger(t))
 	defer cancel()
 	start := time.Now()
 	err = m.Provision(ctx)
@@ -386,7 +386,7 @@ func TestOpenUnreachable(t *testing.T) {
 	// The same with addrs, as a cluster: the error names them, not the
 	// password.
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c := &Store{Addrs: []string{addr, addr}, Password: "hunter2", Timeout: mux.Duration(500 * time.Millisecond)}
+	c := &Store{Addrs: []string{addr, addr}, Password: "hunter2", Timeout: module.Duration(500 * time.Millisecond)}
 	start = time.Now()
 	err = c.Provision(ctx)
 	if err == nil {
@@ -409,7 +409,7 @@ func TestValidate(t *testing.T) {
 		s    *Store
 		want string
 	}{
-		{"negative cap", &Store{QueueCap: -1}, "queue_cap"},
+		{"negative cap", &Store{Limits: store.Limits{QueueCap: -1}}, "queue_cap"},
 		{"braces in prefix", &Store{Prefix: "a{b}"}, "prefix"},
 		{"scheme", &Store{URL: "http://h:1/0"}, "invalid URL scheme"},
 		{"unparsable", &Store{URL: "redis://:hunter2@h:port/0"}, "store.redis: url"},
@@ -477,7 +477,7 @@ sweep = "10s"
 	if err != nil {
 		t.Fatal(err)
 	}
-	mi, ok := mux.GetModule("store.redis")
+	mi, ok := module.Get("store.redis")
 	if !ok {
 		t.Fatal("store.redis not registered")
 	}
@@ -492,7 +492,7 @@ sweep = "10s"
 	if got := strings.Join(undecoded, " "); got != "store.module store.dlr_ttl" {
 		t.Errorf("undecoded keys = %q; want only the mux's own", got)
 	}
-	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+	ctx, cancel := module.NewContext(context.Background(), zaptest.NewLogger(t))
 	defer cancel()
 	if err := ctx.LoadModule(mi.ID, m); err != nil {
 		t.Fatalf("LoadModule: %v", err)

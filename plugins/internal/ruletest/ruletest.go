@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	_ "github.com/smpp-mux/smpp-mux/store/memory" // the store the config names
@@ -33,14 +34,14 @@ password = "pw"
 
 // Load decodes rule through the real config loader, then provisions and
 // validates it as the mux does. The error is the loader's or LoadModule's.
-func Load(t testing.TB, rule string) (mux.Rule, error) {
+func Load(t testing.TB, rule string) (module.Rule, error) {
 	t.Helper()
 	cfg, err := mux.Parse([]byte(Head + rule))
 	if err != nil {
 		return nil, err
 	}
 	m := cfg.Clients[0].Rules[0]
-	ctx, cancel := mux.NewContext(context.Background(), zaptest.NewLogger(t))
+	ctx, cancel := module.NewContext(context.Background(), zaptest.NewLogger(t))
 	t.Cleanup(func() {
 		cancel()
 		if err := ctx.Cleanup(); err != nil {
@@ -50,11 +51,11 @@ func Load(t testing.TB, rule string) (mux.Rule, error) {
 	if err := ctx.LoadModule(m.MuxModule().ID, m); err != nil {
 		return nil, err
 	}
-	return m.(mux.Rule), nil
+	return m.(module.Rule), nil
 }
 
 // MustLoad is Load for configs that must be valid.
-func MustLoad(t testing.TB, rule string) mux.Rule {
+func MustLoad(t testing.TB, rule string) module.Rule {
 	t.Helper()
 	r, err := Load(t, rule)
 	if err != nil {
@@ -79,10 +80,10 @@ func Typical() pdu.SM {
 
 // Received encodes sm into a frame and decodes it back, so that its []byte
 // fields are views into a frame, as in the mux.
-func Received(t testing.TB, sm pdu.SM) (*mux.Message, []byte) {
+func Received(t testing.TB, sm pdu.SM) (*module.Message, []byte) {
 	t.Helper()
 	frame := pdu.Append(nil, pdu.CmdSubmitSM, 0, 1, &sm)
-	var m mux.Message
+	var m module.Message
 	m.Client = "shop"
 	if err := m.SM.Decode(frame[pdu.HeaderLen:]); err != nil {
 		t.Fatalf("decode: %v", err)
@@ -92,7 +93,7 @@ func Received(t testing.TB, sm pdu.SM) (*mux.Message, []byte) {
 
 // RoundTrip re-encodes a message after the rules, as the mux does when one
 // changed it, and checks it decodes to want, byte for byte.
-func RoundTrip(t testing.TB, m *mux.Message, want pdu.SM) {
+func RoundTrip(t testing.TB, m *module.Message, want pdu.SM) {
 	t.Helper()
 	got := pdu.Append(nil, pdu.CmdSubmitSM, 0, 1, &m.SM)
 	wantFrame := pdu.Append(nil, pdu.CmdSubmitSM, 0, 1, &want)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
-	"github.com/smpp-mux/smpp-mux/mux"
+	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/external"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
@@ -123,12 +123,12 @@ func apply(m sdk.Message, v sdk.Verdict, err error) Result {
 }
 
 // toMux is the mux's message for m.
-func toMux(m *sdk.Message) *mux.Message {
+func toMux(m *sdk.Message) *module.Message {
 	var tlvs []byte
 	for _, t := range m.TLVs {
 		tlvs = pdu.AppendTLV(tlvs, pdu.Tag(t.Tag), t.Value)
 	}
-	mm := new(mux.Message)
+	mm := new(module.Message)
 	mm.Reset(m.Client)
 	mm.SM = pdu.SM{
 		SourceTON: m.SourceTON, SourceNPI: m.SourceNPI, SourceAddr: []byte(m.SourceAddr),
@@ -140,7 +140,7 @@ func toMux(m *sdk.Message) *mux.Message {
 }
 
 // fromMux is the sdk.Message of mm.
-func fromMux(mm *mux.Message) sdk.Message {
+func fromMux(mm *module.Message) sdk.Message {
 	sm := &mm.SM
 	m := sdk.Message{
 		Client: mm.Client, SourceTON: sm.SourceTON, SourceNPI: sm.SourceNPI, SourceAddr: string(sm.SourceAddr),
