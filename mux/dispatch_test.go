@@ -57,6 +57,13 @@ func testShared(st store.Store, cfg *Config) shared {
 		stopping: make(chan struct{}), tracer: &tracer{}}
 }
 
+// defaultServer is [server] with every key at its default.
+func defaultServer() ServerConfig {
+	var sc ServerConfig
+	sc.defaults()
+	return sc
+}
+
 // drain runs the batches of what b has queued, then returns.
 func drain[T any](b *batcher[T]) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -70,7 +77,7 @@ func drain[T any](b *batcher[T]) {
 // acknowledged nor released yet; the client's dispatcher is woken.
 func TestDispatcherAnswers(t *testing.T) {
 	qs := newQueueStore()
-	d := newDispatcher(testShared(qs, &Config{}), ServerConfig{})
+	d := newDispatcher(testShared(qs, &Config{}), defaultServer())
 	c := newClient(ClientConfig{SystemID: "shop"}, &ruleGen{})
 	b := &binding{c: c}
 	d.delivered(b, "taken", pdu.StatusOK, nil)
@@ -110,7 +117,7 @@ func TestDispatcherAckRetryEndsAtShutdown(t *testing.T) {
 	sh := testShared(qs, &Config{})
 	stopping := make(chan struct{})
 	sh.stopping = stopping
-	d := newDispatcher(sh, ServerConfig{})
+	d := newDispatcher(sh, defaultServer())
 	c := newClient(ClientConfig{SystemID: "shop"}, &ruleGen{})
 	d.delivered(&binding{c: c}, "taken", pdu.StatusOK, nil)
 	close(stopping)
