@@ -126,14 +126,14 @@ func New(cfg *Config, log *zap.Logger) (_ *Mux, err error) {
 	m.idw = newBatcher(4096, 512, m.idBatch)
 	m.rw = newBatcher(4096, 512, m.reportBatch)
 	m.aw = newBatcher(4096, 512, m.ackBatch)
-	m.xw = newBatcher(4096, 512, m.expireBatch)
+	m.xw = newBatcher(4096, 512, m.expireBatch).lingering(offPathLinger)
 	if _, ok := m.store.(store.IDExpirer); ok {
 		if ft := cfg.Store.FinalTTL.Or(time.Hour); ft < cfg.Store.DLRTTL.Or(72*time.Hour) {
 			m.finalTTL = ft
 		}
 	}
 	if _, ok := m.store.(store.History); ok && cfg.Store.Tracing() {
-		m.tw = newBatcher(traceQueue, 512, m.traceBatch)
+		m.tw = newBatcher(traceQueue, 512, m.traceBatch).lingering(offPathLinger)
 	}
 	return m, nil
 }
