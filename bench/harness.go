@@ -147,8 +147,14 @@ func startMux(dir, name string, mc muxConfig) (*muxProc, error) {
 	if err := muxTOML.Execute(&b, mc); err != nil {
 		return nil, err
 	}
+	return launchMux(dir, name, b.Bytes(), len(mc.SimAddrs)*mc.SessionsPerHost)
+}
+
+// launchMux writes the TOML config into dir and starts the helper with
+// it, waiting until it has bound that many upstream sessions.
+func launchMux(dir, name string, config []byte, upstream int) (*muxProc, error) {
 	cfgPath := filepath.Join(dir, name+".toml")
-	if err := os.WriteFile(cfgPath, b.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, config, 0o600); err != nil {
 		return nil, err
 	}
 	exe, err := os.Executable()
@@ -194,9 +200,9 @@ func startMux(dir, name string, mc muxConfig) (*muxProc, error) {
 			return nil, fmt.Errorf("mux %s did not start (%v); see %s", name, r.err, logf.Name())
 		}
 		p.addr = f[1]
-		if n, _ := strconv.Atoi(f[2]); n < len(mc.SimAddrs)*mc.SessionsPerHost {
+		if n, _ := strconv.Atoi(f[2]); n < upstream {
 			p.kill()
-			return nil, fmt.Errorf("mux %s: %d upstream sessions bound, want %d", name, n, len(mc.SimAddrs)*mc.SessionsPerHost)
+			return nil, fmt.Errorf("mux %s: %d upstream sessions bound, want %d", name, n, upstream)
 		}
 	case <-time.After(30 * time.Second):
 		p.kill()

@@ -11,7 +11,8 @@
 //	go run ./bench -mode smoke -duration 2s  # each mode briefly; for CI
 //	go run ./bench -mode proxy -profile /tmp/prof
 //
-// Modes: proxy, receipts, idle, scaling, rules, all, smoke. See README.md.
+// Modes: proxy, receipts, idle, scaling, rules, instances, all, smoke.
+// See README.md.
 package main
 
 import (
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.StringVar(&o.mode, "mode", "all", "proxy | receipts | idle | scaling | rules | all | smoke (comma-separated list allowed)")
+	fs.StringVar(&o.mode, "mode", "all", "proxy | receipts | idle | scaling | rules | instances | all | smoke (comma-separated list allowed; instances needs redis-server)")
 	fs.IntVar(&o.reps, "reps", 3, "interleaved repetitions of each direct/mux pair")
 	fs.IntVar(&o.scalingReps, "scaling-reps", 1, "repetitions per scaling step")
 	fs.DurationVar(&o.duration, "duration", 4*time.Second, "measure window of one run (smoke: the whole smoke's rough budget)")
@@ -181,6 +182,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			err = b.scaling()
 		case "idle":
 			err = b.idleMode()
+		case "instances":
+			err = b.instances(stdout)
 		default:
 			return usageError{fmt.Errorf("unknown mode %q", m)}
 		}
@@ -195,6 +198,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.mode == "smoke" {
 		fmt.Fprint(stdout, b.markdown())
 		return nil
+	}
+	if len(b.rows) == 0 && len(b.idle) == 0 {
+		return nil // instances alone: its table is printed, results.json kept
 	}
 	return b.write(stdout, started)
 }

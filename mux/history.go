@@ -101,7 +101,7 @@ func newTracer(st store.Store, sc StoreConfig, storeErr *repeatLog) *tracer {
 	t := &tracer{ttl: sc.DLRTTL.Std(), storeErr: storeErr}
 	if h, ok := st.(store.History); ok && sc.Tracing() {
 		t.hist = h
-		t.tw = newBatcher(traceQueue, 512, t.traceBatch)
+		t.tw = newBatcher(traceQueue, 512, t.traceBatch).lingering(offPathLinger)
 	}
 	return t
 }

@@ -63,7 +63,7 @@ func newIntake(sh shared, cfg *Config, orphanLog *zap.Logger) (*Intake, error) {
 	}
 	in.idw = newBatcher(4096, 512, in.idBatch)
 	in.rw = newBatcher(4096, 512, in.reportBatch)
-	in.xw = newBatcher(4096, 512, in.expireBatch)
+	in.xw = newBatcher(4096, 512, in.expireBatch).lingering(offPathLinger)
 	if _, ok := sh.store.(store.IDExpirer); ok {
 		if ft := cfg.Store.FinalTTL.Std(); ft < in.dlrTTL {
 			in.finalTTL = ft

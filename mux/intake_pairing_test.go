@@ -189,3 +189,34 @@ func TestPairingDoesNotWaitForWriteInProgress(t *testing.T) {
 		t.Fatalf("calls %v, want two apart", got)
 	}
 }
+
+// TestBatcherLingering: a lingering batcher gathers items that come one
+// by one into one batch, up to max, and runs what it holds when its
+// context ends, without waiting out the linger.
+func TestBatcherLingering(t *testing.T) {
+	var mu sync.Mutex
+	var got [][]int
+	b := newBatcher(16, 3, func(batch []int) {
+		mu.Lock()
+		got = append(got, append([]int(nil), batch...))
+		mu.Unlock()
+	}).lingering(time.Hour)
+	batches := func() [][]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([][]int(nil), got...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); b.run(ctx) }()
+	for i := range 4 {
+		b.add(i)
+		runtime.Gosched() // let run take each item alone
+	}
+	until(t, "a full batch", func() bool { return len(batches()) == 1 })
+	cancel()
+	<-done
+	if g := batches(); len(g) != 2 || len(g[0]) != 3 || len(g[1]) != 1 || g[1][0] != 3 {
+		t.Fatalf("batches %v, want [0 1 2] then [3]", g)
+	}
+}

@@ -28,10 +28,15 @@
 //	rate:<prefix>:gcra:{<key>}  string: a fleet-wide GCRA bucket (github.com/go-redis/redis_rate/v10, which puts "rate:" first)
 //
 // A client's keys share the hash tag {<client>}, so they sit in one slot
-// of a Redis Cluster and one script may touch them; every script call
-// and every multi-key command touches the keys of one client only. Ids
-// are single-key commands and spread over every slot; so do batches,
-// sent as pipelines that go-redis splits by node. The clients set is one
+// of a Redis Cluster and one script may touch them; on a cluster every
+// script call and every multi-key command touches the keys of one client
+// (or one id) only. Ids are single-key commands there and spread over
+// every slot; so do batches, sent as pipelines that go-redis splits by
+// node. On one server (url, or the master behind Sentinels), where any
+// keys may go together, what spans ids takes a batch in one command, up
+// to 256 ids: LookupIDs one MGET, ExpireIDs and AddEvents one script
+// call, so that a batch costs one command where it costs one per id (or
+// three, for the history) on a cluster. The clients set is one
 // key, used on its own: each instance adds a client once (and all its
 // clients again at each sweep, in case the set was lost), and reads it
 // at the sweep and in Stats; nothing else needs one keyspace (no DBSIZE,
@@ -86,9 +91,9 @@
 // global key.
 //
 // Final receipts (store.IDExpirer): ExpireIDs brings the ids' expiry
-// forward with PEXPIREAT (with LT on Redis 7, so never later), one per
-// id in one pipeline; the mux calls it per batch of receipts with a
-// final state, so that an id costs its memory for final_ttl (1h) after
+// forward with PEXPIREAT (with LT on Redis 7, so never later), per batch
+// in one script call (one server) or one per id in one pipeline (a
+// cluster); the mux calls it per batch of receipts with a final state, so that an id costs its memory for final_ttl (1h) after
 // its final receipt rather than for the whole dlr_ttl (72h).
 //
 // The queue cap is applied by the sweep, not by XADD MAXLEN: MAXLEN ~

@@ -10,11 +10,32 @@ import (
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
-// AddEvents implements store.History: per id, in one pipeline, RPUSH of
-// its events (in the form of store.AppendEvent) to a list, LTRIM to the
-// latest store.MaxHistory and PEXPIREAT at the latest of their Expires.
-// Every command names one key, so a cluster takes the pipeline as it is.
-// Events without an expiry are kept for the default dlr_ttl (72h).
+// historyScript appends events to the traces of several ids: per key,
+// RPUSH of its events, LTRIM to the latest max when the list grew past
+// it, and PEXPIREAT.
+//
+// KEYS: the ids' history lists. ARGV: max, then per key: expiry (Unix
+// ms), the number n of its events, its n events.
+var historyScript = goredis.NewScript(`
+local max, a = tonumber(ARGV[1]), 2
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[a + 1])
+  if redis.call('RPUSH', KEYS[i], unpack(ARGV, a + 2, a + 1 + n)) > max then
+    redis.call('LTRIM', KEYS[i], -max, -1)
+  end
+  redis.call('PEXPIREAT', KEYS[i], ARGV[a])
+  a = a + 2 + n
+end
+return 0
+`)
+
+// AddEvents implements store.History: per id, RPUSH of its events (in
+// the form of store.AppendEvent) to a list, LTRIM to the latest
+// store.MaxHistory when it holds more, and PEXPIREAT at the latest of their Expires, in
+// historyScript: one call for the whole batch (up to batchKeys ids a
+// call) on one server, one call per id on a cluster, whose ids sit in
+// slots of their own; all in one pipeline. Events without an expiry are
+// kept for the default dlr_ttl (72h).
 func (s *Store) AddEvents(ctx context.Context, events []store.Event) error {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
@@ -46,17 +67,21 @@ func (s *Store) AddEvents(ctx context.Context, events []store.Event) error {
 			g.exp = exp
 		}
 	}
-	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, id := range order {
-			g, k := byID[id], s.keys.history(id)
-			p.RPush(ctx, k, g.vals...)
-			p.LTrim(ctx, k, -store.MaxHistory, -1)
-			p.PExpireAt(ctx, k, g.exp)
+	var calls []*scriptCall
+	for i, id := range order {
+		if i%s.keysPerCall() == 0 {
+			calls = append(calls, &scriptCall{script: historyScript, args: []any{store.MaxHistory}})
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store.redis: add %d history events: %w", len(events), err)
+		c, g := calls[len(calls)-1], byID[id]
+		c.keys = append(c.keys, s.keys.history(id))
+		c.args = append(c.args, g.exp.UnixMilli(), len(g.vals))
+		c.args = append(c.args, g.vals...)
+	}
+	s.runScripts(ctx, calls, nil)
+	for _, c := range calls {
+		if err := c.cmd.Err(); err != nil {
+			return fmt.Errorf("store.redis: add %d history events: %w", len(events), err)
+		}
 	}
 	return nil
 }

@@ -110,9 +110,9 @@ func (s *Store) LookupID(ctx context.Context, id string) (client string, ok bool
 	return client, true, nil
 }
 
-// LookupIDs implements store.IDBatchLookup: one GET per id, in one
-// pipeline (one round trip; GETs rather than an MGET, whose keys would
-// have to share a cluster slot).
+// LookupIDs implements store.IDBatchLookup, in one pipeline (one round
+// trip): on one server one MGET per batchKeys ids; on a cluster one GET
+// per id, as an MGET's keys would have to share a slot.
 func (s *Store) LookupIDs(ctx context.Context, ids []string) (clients []string, found []bool, err error) {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
@@ -123,25 +123,42 @@ func (s *Store) LookupIDs(ctx context.Context, ids []string) (clients []string, 
 	if len(ids) == 0 {
 		return clients, found, nil
 	}
-	cmds := make([]*goredis.StringCmd, len(ids))
+	per := s.keysPerCall()
+	cmds := make([]goredis.Cmder, 0, (len(ids)+per-1)/per)
 	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.Get(ctx, s.keys.id(id))
+		for i := 0; i < len(ids); i += per {
+			chunk := ids[i:min(i+per, len(ids))]
+			if per == 1 {
+				cmds = append(cmds, p.Get(ctx, s.keys.id(chunk[0])))
+				continue
+			}
+			keys := make([]string, len(chunk))
+			for j, id := range chunk {
+				keys[j] = s.keys.id(id)
+			}
+			cmds = append(cmds, p.MGet(ctx, keys...))
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, nil, fmt.Errorf("store.redis: lookup %d ids: %w", len(ids), err)
 	}
-	for i, c := range cmds {
-		v, err := c.Result()
-		if errors.Is(err, goredis.Nil) {
-			continue
-		}
-		if err != nil {
+	for n, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, goredis.Nil) {
 			return nil, nil, fmt.Errorf("store.redis: lookup %d ids: %w", len(ids), err)
 		}
-		clients[i], found[i] = v, true
+		switch c := c.(type) {
+		case *goredis.StringCmd:
+			if c.Err() == nil {
+				clients[n], found[n] = c.Val(), true
+			}
+		case *goredis.SliceCmd:
+			for j, v := range c.Val() {
+				if v, ok := v.(string); ok {
+					clients[n*per+j], found[n*per+j] = v, true
+				}
+			}
+		}
 	}
 	return clients, found, nil
 }
@@ -185,39 +202,78 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	return st, nil
 }
 
-// ExpireIDs implements store.IDExpirer: one PEXPIREAT per id, in one
-// pipeline (each id is its own key, in its own cluster slot; go-redis
-// splits the pipeline by node). On Redis 7 and later with LT, so that an
-// expiry is only ever brought forward; on 6.2, which has no LT, an id
-// whose expiry was already before at gets at: later by at most final_ttl,
-// and only for receipts that came near the end of dlr_ttl. A missing id
-// is left alone (PEXPIREAT on a missing key does nothing). Stats.IDs
-// still counts a shortened id until its first expiry.
+// expireScript brings the expiry of ids forward: PEXPIREAT of every key,
+// with LT when ARGV[2] is "1" (Redis 7 and later).
+//
+// KEYS: the ids' keys. ARGV: expiry (Unix ms), "1" for LT or "0".
+var expireScript = goredis.NewScript(`
+for i = 1, #KEYS do
+  if ARGV[2] == '1' then
+    redis.call('PEXPIREAT', KEYS[i], ARGV[1], 'LT')
+  else
+    redis.call('PEXPIREAT', KEYS[i], ARGV[1])
+  end
+end
+return 0
+`)
+
+// ExpireIDs implements store.IDExpirer: PEXPIREAT of every id, in
+// expireScript, one call for the whole batch (up to batchKeys ids a
+// call) on one server; on a cluster, where each id is its own key in its
+// own slot, one PEXPIREAT per id; in one pipeline either way. On Redis 7
+// and later with LT, so that an expiry is only ever brought forward; on
+// 6.2, which has no LT, an id whose expiry was already before at gets
+// at: later by at most final_ttl, and only for receipts that came near
+// the end of dlr_ttl. A missing id is left alone (PEXPIREAT on a missing
+// key does nothing). Stats.IDs still counts a shortened id until its
+// first expiry.
 func (s *Store) ExpireIDs(ctx context.Context, ids []string, at time.Time) error {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.release(cancel)
-	if len(ids) == 0 {
+	ms := at.UnixMilli()
+	lt := "0"
+	if s.expireLT {
+		lt = "1"
+	}
+	var calls []*scriptCall
+	var each []string // cluster: one PEXPIREAT per id
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if s.keysPerCall() == 1 {
+			each = append(each, s.keys.id(id))
+			continue
+		}
+		if len(calls) == 0 || len(calls[len(calls)-1].keys) == batchKeys {
+			calls = append(calls, &scriptCall{script: expireScript, args: []any{ms, lt}})
+		}
+		c := calls[len(calls)-1]
+		c.keys = append(c.keys, s.keys.id(id))
+	}
+	if len(calls) == 0 && len(each) == 0 {
 		return nil
 	}
-	ms := at.UnixMilli()
-	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, id := range ids {
-			if id == "" {
-				continue
-			}
+	var cmds []*goredis.Cmd
+	s.runScripts(ctx, calls, func(p goredis.Pipeliner) {
+		for _, k := range each {
 			if s.expireLT {
-				p.Do(ctx, "pexpireat", s.keys.id(id), ms, "lt")
+				cmds = append(cmds, p.Do(ctx, "pexpireat", k, ms, "lt"))
 			} else {
-				p.Do(ctx, "pexpireat", s.keys.id(id), ms)
+				cmds = append(cmds, p.Do(ctx, "pexpireat", k, ms))
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("store.redis: expire %d ids: %w", len(ids), err)
+	for _, c := range calls {
+		cmds = append(cmds, c.cmd)
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("store.redis: expire %d ids: %w", len(ids), err)
+		}
 	}
 	return nil
 }

@@ -524,6 +524,21 @@ func (s *Store) release(cancel context.CancelFunc) {
 	s.closeMu.RUnlock()
 }
 
+// batchKeys bounds the keys of one script call or MGET that spans ids
+// (on one server), so that no call holds Redis up for long.
+const batchKeys = 256
+
+// keysPerCall is how many ids' keys one script call may touch: batchKeys
+// on one server, where a script may touch any keys; one on a cluster,
+// where the keys of one call must share a slot, and each id's keys have
+// a slot of their own.
+func (s *Store) keysPerCall() int {
+	if s.mode() == "cluster" {
+		return 1
+	}
+	return batchKeys
+}
+
 // keys builds the key names. A client's keys share the hash tag {client},
 // so that they sit in one cluster slot and a script may touch them all.
 type keys struct{ prefix string }
