@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
@@ -17,7 +18,7 @@ func TestPoolBindsEveryHost(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.Hosts(2))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addrs()...), SessionsPerHost: 3}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 6 }, "six sessions bound")
+	eventually.That(t, waitBound, "six sessions bound", func() bool { return p.Bound() == 6 })
 	if got := srv.Stats().SessionsBound; got != 6 {
 		t.Errorf("simulator sees %d sessions, want 6", got)
 	}
@@ -69,7 +70,7 @@ func TestSubmitConcurrentSameRefs(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.Hosts(2), simtest.RespLatency(2*time.Millisecond))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addrs()...), Window: 4}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 4 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 4 })
 	const clients, perClient = 8, 60
 	recs := make([]*recorder, clients)
 	var wg sync.WaitGroup
@@ -122,7 +123,7 @@ func TestWindowFull(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.RespLatency(300*time.Millisecond))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SessionsPerHost: 1, Window: 2}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	s, r, frame := p.Sessions()[0], newRecorder(10), submitFrame(t, "hi", false)
 	for ref := range uint64(2) {
 		if err := s.Submit(frame, r, ref); err != nil {
@@ -154,7 +155,7 @@ func TestThrottledResponsePausesSession(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t)
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SessionsPerHost: 1, ThrottlePause: 300 * time.Millisecond}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	s, r, frame := p.Sessions()[0], newRecorder(10), submitFrame(t, "hi", false)
 	srv.SetThrottle(true)
 	if err := s.Submit(frame, r, 7); err != nil {
@@ -195,7 +196,7 @@ func TestDropSessionsOneHost(t *testing.T) {
 	srv := simtest.NewServer(t, simtest.Hosts(2), simtest.RespLatency(time.Second))
 	a, b := srv.Addrs()[0], srv.Addrs()[1]
 	p := newTestPool(t, Config{Hosts: hostsOf(a, b), ReconnectDelay: 10 * time.Second}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 4 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 4 })
 	before := gens(p.Pool)
 	r, frame := newRecorder(10), submitFrame(t, "hi", false)
 	for i, s := range p.Sessions() {
@@ -211,7 +212,7 @@ func TestDropSessionsOneHost(t *testing.T) {
 			t.Fatalf("ref %d on %s: err %v resp %x, want ErrSessionLost on %s", res.ref, res.s.Host(), res.err, res.resp, a)
 		}
 	}
-	eventually(t, 2*time.Second, func() bool { return p.Bound() == 4 }, "host a rebound")
+	eventually.That(t, 2*time.Second, "host a rebound", func() bool { return p.Bound() == 4 })
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("rebinding took %v, want a quick first retry", d)
 	}
@@ -241,7 +242,7 @@ func TestDeliverAndReply(t *testing.T) {
 	srv := simtest.NewServer(t)
 	h := newDeliverRecorder()
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SessionsPerHost: 1}, h)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	r := newRecorder(1)
 	if err := p.Sessions()[0].Submit(submitFrame(t, "report me", true), r, 1); err != nil {
 		t.Fatalf("Submit: %v", err)
@@ -261,14 +262,14 @@ func TestDeliverAndReply(t *testing.T) {
 	if err := d.s.Reply(d.gen, resp); err != nil {
 		t.Fatalf("Reply: %v", err)
 	}
-	eventually(t, waitBound, func() bool { return srv.Stats().DLRsAcked == 1 }, "receipt acknowledged")
+	eventually.That(t, waitBound, "receipt acknowledged", func() bool { return srv.Stats().DLRsAcked == 1 })
 }
 
 func TestShutdownWaitsThenUnbinds(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.RespLatency(300*time.Millisecond))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr())}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 2 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 2 })
 	r, frame := newRecorder(10), submitFrame(t, "hi", false)
 	for ref := range uint64(4) {
 		if err := p.Sessions()[ref%2].Submit(frame, r, ref); err != nil {
@@ -279,9 +280,9 @@ func TestShutdownWaitsThenUnbinds(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Shutdown(ctx) }()
-	eventually(t, waitBound, func() bool {
+	eventually.That(t, waitBound, "Submit refused while shutting down", func() bool {
 		return errors.Is(p.Sessions()[0].Submit(frame, r, 99), ErrClosing)
-	}, "Submit refused while shutting down")
+	})
 	if err := recv(t, done, "Shutdown"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
@@ -298,7 +299,7 @@ func TestShutdownWaitsThenUnbinds(t *testing.T) {
 			t.Errorf("session %d: %v, want closed", s.Index(), s.State())
 		}
 	}
-	eventually(t, waitBound, func() bool { return srv.Stats().SessionsBound == 0 }, "simulator sessions gone")
+	eventually.That(t, waitBound, "simulator sessions gone", func() bool { return srv.Stats().SessionsBound == 0 })
 	if p.Bound() != 0 {
 		t.Errorf("Bound() = %d after Shutdown", p.Bound())
 	}
@@ -310,7 +311,7 @@ func TestBadCredentialsRetrySlowly(t *testing.T) {
 	const delay = 400 * time.Millisecond
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SystemID: "acct", Password: "wrong-pw", ReconnectDelay: delay}, nil)
 	start := time.Now()
-	eventually(t, waitBound, func() bool { return srv.Stats().BindFailures >= 6 }, "three refused binds per slot")
+	eventually.That(t, waitBound, "three refused binds per slot", func() bool { return srv.Stats().BindFailures >= 6 })
 	if d := time.Since(start); d < 2*delay-50*time.Millisecond {
 		t.Errorf("6 refused binds within %v: retries not slowed to %v", d, delay)
 	}

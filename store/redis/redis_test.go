@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/store"
@@ -280,7 +281,7 @@ func TestInstanceDies(t *testing.T) {
 		t.Fatalf("B fetched %q while A's leases run", tagsOf(es))
 	}
 	var again []store.Entry
-	storetest.Eventually(t, 5*time.Second, "B never got the entries of the dead instance", func() bool {
+	eventually.That(t, 5*time.Second, "B never got the entries of the dead instance", func() bool {
 		again = mustFetch(t, b, "bank", 10, time.Minute)
 		return len(again) > 0
 	})
@@ -341,7 +342,7 @@ func TestRedisRestart(t *testing.T) {
 
 	restart()
 	var got []store.Entry
-	storetest.Eventually(t, 10*time.Second, "no entries after the restart", func() bool {
+	eventually.That(t, 10*time.Second, "no entries after the restart", func() bool {
 		es, err := s.Fetch(ctx, "shop", 10, time.Minute)
 		got = append(got, es...)
 		return err == nil && len(got) == 3

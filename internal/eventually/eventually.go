@@ -1,0 +1,41 @@
+// Package eventually is the one polling wait of this module's tests:
+// That checks a condition (a count, a state read under its own lock)
+// until it holds or a bounded time has passed, and fails the test with
+// what it was waiting for.
+//
+// Tests wait on channels where they can; they use That where the thing
+// waited for is a counter or a state of other goroutines or of another
+// process, never a bare time.Sleep (nats-server's checkFor).
+package eventually
+
+import (
+	"testing"
+	"time"
+)
+
+// Polling starts at minPoll and doubles up to maxPoll, so that a
+// condition that holds after a few scheduler turns is seen at once and
+// an expensive one (an HTTP request, a Redis read) is not spun on.
+const (
+	minPoll = time.Millisecond
+	maxPoll = 50 * time.Millisecond
+)
+
+// That calls cond until it returns true; if timeout passes first, it
+// fails t with "<what>: not within <timeout>". The condition is checked
+// once more at the deadline, so a slow poll never fails a test whose
+// condition holds by then. It must be called from the test's goroutine.
+func That(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	pause := minPoll
+	for !cond() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("%s: not within %v", what, timeout)
+			return // t.Fatalf returns only in a TB that does not stop the goroutine
+		}
+		time.Sleep(min(pause, left))
+		pause = min(2*pause, maxPoll)
+	}
+}
