@@ -16,6 +16,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// waitBound bounds every wait of a test.
+const waitBound = 5 * time.Second
+
+// submitBody is a well-formed submit_sm body carrying text.
+func submitBody(text string) *pdu.SM {
+	return &pdu.SM{SourceAddr: []byte("shop"), DestTON: 1, DestNPI: 1, DestAddr: []byte("4512345678"), ShortMessage: []byte(text)}
+}
+
 // fakeBinder accepts the accounts it knows: system_id "shop" password
 // "secret", "bank" password "vault"; system_id "blocked" is refused
 // ESME_RBINDFAIL (not allowed from here).
@@ -137,18 +145,6 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	case <-time.After(waitBound):
 		t.Fatalf("no %s within %v", what, waitBound)
 		panic("unreachable")
-	}
-}
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
