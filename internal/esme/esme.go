@@ -16,7 +16,8 @@
 // test.
 //
 // Users: the tests of mux, admin, downstream, sim and cmd/smpp-mux, and
-// the fault suite's load driver (faults.Client). bench keeps its own
+// the fault suite's load driver and bind injectors (faults.Client,
+// BindCrowd, BindBurst). bench takes only BindRequest and keeps its own
 // pipelined client: it batches submits through one buffered writer and
 // paces them on a schedule (latency from the scheduled time, no
 // coordinated omission), with a slot per request and no channel or
@@ -51,10 +52,10 @@ type Client struct {
 	waiting map[uint32]func(resp []byte)
 	err     error
 
-	unbound   atomic.Bool // the server sent unbind
-	stall     atomic.Bool // the reader reads nothing more
-	closing   chan struct{}
-	closeOnce sync.Once
+	unbound   atomic.Bool   // the server sent unbind
+	stall     atomic.Bool   // the reader reads nothing more
+	closing   chan struct{} // closed by Drop: a stalled reader returns
+	closeOnce sync.Once     // guards closing and nc.Close
 
 	// Deliveries receives every deliver_sm (whole frames), unless
 	// Options.Buffer is negative. The client answers each with
@@ -65,7 +66,8 @@ type Client struct {
 	done       chan struct{}
 }
 
-// Options tune a Client.
+// Options tune a Client. Ack and Acked are called from the Client's
+// reader goroutine, one deliver_sm at a time; they must not block.
 type Options struct {
 	Bind    pdu.CommandID                 // default bind_transceiver
 	Ack     func(frame []byte) pdu.Status // status for each deliver_sm; nil: 0; return 0xFFFFFFFF to not answer
@@ -142,6 +144,7 @@ func dial(ctx context.Context, addr string, local net.Addr, cfg *tls.Config) (ne
 
 func (c *Client) readLoop() {
 	defer close(c.done)
+	defer c.closeConn() // the connection ends with its reader
 	br := bufio.NewReader(c.nc)
 	for {
 		if c.stall.Load() {
@@ -197,7 +200,7 @@ func (c *Client) readLoop() {
 func (c *Client) answer(b []byte) error {
 	err := c.write(b)
 	if err != nil {
-		_ = c.nc.Close()
+		_ = c.closeConn()
 	}
 	return err
 }
@@ -321,12 +324,18 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // Drop closes the connection at once, without unbind, and waits for the
 // reader.
 func (c *Client) Drop() error {
+	err := c.closeConn()
+	<-c.done
+	return err
+}
+
+// closeConn closes the connection once; later calls return nil.
+func (c *Client) closeConn() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.closing)
 		err = c.nc.Close()
 	})
-	<-c.done
 	return err
 }
 
