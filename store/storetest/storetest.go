@@ -1,10 +1,11 @@
 // Package storetest is the contract suite every store.Store must pass.
 // A store module's test calls Run with a function that opens a fresh,
-// empty store with Limits:
+// empty store with Limits, made by the config loader (Load) as the mux
+// makes it from a [store] table:
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store {
-//			return memory.New(storetest.Limits)
+//			return storetest.Load(t, `module = "memory"`+"\n"+storetest.LimitKeys(storetest.Limits, false))
 //		})
 //	}
 //
