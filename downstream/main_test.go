@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -136,18 +137,6 @@ func itoa(n uint32) string {
 	return string(b[i:])
 }
 
-// recv receives from ch within waitBound.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitBound):
-		t.Fatalf("no %s within %v", what, waitBound)
-		panic("unreachable")
-	}
-}
-
 // testServer is a Server listening on 127.0.0.1:0.
 type testServer struct {
 	*Server
@@ -170,7 +159,7 @@ func startServer(t *testing.T, cfg Config, b Binder) *testServer {
 	go func() { ts.served <- ts.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = ts.Close()
-		if err := recv(t, ts.served, "Serve return"); !errors.Is(err, ErrServerClosed) {
+		if err := eventually.Recv(t, ts.served, waitBound, "Serve return"); !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})

@@ -57,7 +57,7 @@ func startProxied(t *testing.T, cfg Config, b Binder, trusted ...string) *testSe
 	go func() { ts.served <- ts.Serve(pl) }()
 	t.Cleanup(func() {
 		_ = ts.Close()
-		if err := recv(t, ts.served, "Serve return"); !errors.Is(err, ErrServerClosed) {
+		if err := eventually.Recv(t, ts.served, waitBound, "Serve return"); !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})

@@ -81,7 +81,7 @@ func TestSessionAccessors(t *testing.T) {
 	ts := startServer(t, Config{}, b)
 	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-	s := recv(t, b.handler(t, "shop").bound, "bind")
+	s := eventually.Recv(t, b.handler(t, "shop").bound, waitBound, "bind")
 	eventually.That(t, waitBound, "one session listed", func() bool { return len(ts.Sessions()) == 1 })
 	got := ts.Sessions()[0]
 	if got != s || s.SystemID() != "shop" || s.Type() != Transceiver || s.Type().String() != "transceiver" ||
@@ -195,7 +195,7 @@ func TestClientUnbind(t *testing.T) {
 	seq := c.Send(pdu.CmdUnbind, nil)
 	c.Expect(pdu.CmdUnbindResp, pdu.StatusOK, seq)
 	c.ExpectClosed(waitBound)
-	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, ErrUnbound) {
+	if ev := eventually.Recv(t, b.handler(t, "shop").closed, waitBound, "Closed"); !errors.Is(ev.err, ErrUnbound) {
 		t.Errorf("Closed(%v), want ErrUnbound", ev.err)
 	}
 }
@@ -313,7 +313,7 @@ func TestIdleEnquireLinkThenDead(t *testing.T) {
 		t.Fatalf("got %v, want a second enquire_link", h.ID)
 	}
 	c.ExpectClosed(waitBound) // silent now: dead after EnquireLink+ResponseTimeout
-	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, ErrDeadPeer) {
+	if ev := eventually.Recv(t, b.handler(t, "shop").closed, waitBound, "Closed"); !errors.Is(ev.err, ErrDeadPeer) {
 		t.Errorf("Closed(%v), want ErrDeadPeer", ev.err)
 	}
 }
@@ -364,7 +364,7 @@ func TestServeRetriesAcceptErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ExpectClosed(waitBound)
-	if err := recv(t, served, "Serve return"); !errors.Is(err, ErrServerClosed) {
+	if err := eventually.Recv(t, served, waitBound, "Serve return"); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve: %v", err)
 	}
 }
@@ -376,7 +376,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	c.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 	h := b.handler(t, "shop")
-	s := recv(t, h.bound, "bind")
+	s := eventually.Recv(t, h.bound, waitBound, "bind")
 	// The client reads nothing more; the server keeps sending.
 	big := pdu.Append(nil, pdu.CmdSubmitSMResp, 0, 1, &pdu.SMResp{MessageID: bytes.Repeat([]byte("x"), 60)})
 	var err error
@@ -386,7 +386,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 	if !errors.Is(err, ErrSlowConsumer) && !errors.Is(err, ErrClosed) {
 		t.Fatalf("Send to a client that does not read: %v", err)
 	}
-	if ev := recv(t, h.closed, "Closed"); !errors.Is(ev.err, ErrSlowConsumer) {
+	if ev := eventually.Recv(t, h.closed, waitBound, "Closed"); !errors.Is(ev.err, ErrSlowConsumer) {
 		t.Errorf("Closed(%v), want ErrSlowConsumer", ev.err)
 	}
 	eventually.That(t, 5*time.Second, "the slow consumer counted", func() bool { return ts.Stats().SlowConsumers == 1 })

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -25,7 +26,7 @@ func TestDeliverWindow(t *testing.T) {
 	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	h := b.handler(t, "shop")
-	s := recv(t, h.bound, "bind")
+	s := eventually.Recv(t, h.bound, waitBound, "bind")
 
 	frame := deliverFrame("hello")
 	for _, ref := range []string{"r1", "r2", "r3"} {
@@ -52,7 +53,7 @@ func TestDeliverWindow(t *testing.T) {
 	c.Write(pdu.AppendHeaderOnly(nil, pdu.CmdGenericNack, pdu.StatusInvCmdID, seqs[1]))
 	want := []delivery{{"r1", pdu.StatusOK, nil}, {"r2", pdu.StatusInvCmdID, nil}, {"r3", 0, ErrTimeout}}
 	for _, w := range want {
-		if d := recv(t, h.delivered, "Delivered"); d.ref != w.ref || d.status != w.status || !errors.Is(d.err, w.err) {
+		if d := eventually.Recv(t, h.delivered, waitBound, "Delivered"); d.ref != w.ref || d.status != w.status || !errors.Is(d.err, w.err) {
 			t.Errorf("Delivered(%q, %v, %v), want (%q, %v, %v)", d.ref, d.status, d.err, w.ref, w.status, w.err)
 		}
 	}
@@ -65,7 +66,7 @@ func TestDeliverWindow(t *testing.T) {
 	}
 	expectDeliver(t, c)
 	c.NetConn().Close()
-	ev := recv(t, h.closed, "Closed")
+	ev := eventually.Recv(t, h.closed, waitBound, "Closed")
 	select {
 	case d := <-h.delivered:
 		if d.ref != "r5" || !errors.Is(d.err, ErrClosed) {
@@ -102,13 +103,13 @@ func TestDeliverRefused(t *testing.T) {
 	ts := startServer(t, Config{}, b)
 	tx := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	tx.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
-	s := recv(t, b.handler(t, "shop").bound, "bind")
+	s := eventually.Recv(t, b.handler(t, "shop").bound, waitBound, "bind")
 	if err := s.Deliver(deliverFrame("x"), "r"); !errors.Is(err, ErrNotReceiver) {
 		t.Errorf("Deliver to a transmitter: %v", err)
 	}
 	rx := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	rx.Bind(pdu.CmdBindReceiver, "bank", "vault", pdu.StatusOK)
-	s = recv(t, b.handler(t, "bank").bound, "bind")
+	s = eventually.Recv(t, b.handler(t, "bank").bound, waitBound, "bind")
 	bad := deliverFrame("x")
 	for name, f := range map[string][]byte{
 		"short":     bad[:10],
@@ -127,7 +128,7 @@ func TestDeliverRefused(t *testing.T) {
 	}
 	h := expectDeliver(t, rx)
 	rx.Write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, h.Seq))
-	if d := recv(t, b.handler(t, "bank").delivered, "Delivered"); d.ref != "ok" || d.err != nil {
+	if d := eventually.Recv(t, b.handler(t, "bank").delivered, waitBound, "Delivered"); d.ref != "ok" || d.err != nil {
 		t.Errorf("Delivered(%q, %v)", d.ref, d.err)
 	}
 }
@@ -143,7 +144,7 @@ func TestShutdownUnbinds(t *testing.T) {
 	unbound := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	unbound.Ping()
 	shop := b.handler(t, "shop")
-	s := recv(t, shop.bound, "bind")
+	s := eventually.Recv(t, shop.bound, waitBound, "bind")
 	if err := s.Deliver(deliverFrame("report"), "pending"); err != nil {
 		t.Fatal(err)
 	}
@@ -171,14 +172,14 @@ func TestShutdownUnbinds(t *testing.T) {
 	rude.ExpectClosed(waitBound) // after the unbind wait
 	unbound.ExpectClosed(waitBound)
 
-	if err := recv(t, done, "Shutdown"); err != nil {
+	if err := eventually.Recv(t, done, waitBound, "Shutdown"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if d := recv(t, shop.delivered, "Delivered"); d.ref != "pending" || d.err != nil {
+	if d := eventually.Recv(t, shop.delivered, waitBound, "Delivered"); d.ref != "pending" || d.err != nil {
 		t.Errorf("Delivered(%q, %v)", d.ref, d.err)
 	}
 	for _, id := range []string{"shop", "bank"} {
-		if ev := recv(t, b.handler(t, id).closed, "Closed"); !errors.Is(ev.err, ErrUnbound) {
+		if ev := eventually.Recv(t, b.handler(t, id).closed, waitBound, "Closed"); !errors.Is(ev.err, ErrUnbound) {
 			t.Errorf("%s Closed(%v), want ErrUnbound", id, ev.err)
 		}
 	}
@@ -201,7 +202,7 @@ func TestShutdownContextExpires(t *testing.T) {
 		t.Fatalf("got %v, want unbind", h.ID)
 	}
 	c.ExpectClosed(waitBound)
-	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, ErrServerClosed) {
+	if ev := eventually.Recv(t, b.handler(t, "shop").closed, waitBound, "Closed"); !errors.Is(ev.err, ErrServerClosed) {
 		t.Errorf("Closed(%v), want ErrServerClosed", ev.err)
 	}
 }
@@ -223,23 +224,23 @@ func TestHandlerPanicClosesOneSession(t *testing.T) {
 	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	shop := b.handler(t, "shop")
-	recv(t, shop.bound, "bind")
+	eventually.Recv(t, shop.bound, waitBound, "bind")
 	c.Send(pdu.CmdSubmitSM, submitBody("panic"))
 	c.ExpectClosed(waitBound)
-	if ev := recv(t, shop.closed, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "submit panic") {
+	if ev := eventually.Recv(t, shop.closed, waitBound, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "submit panic") {
 		t.Errorf("Closed(%v), want the panic", ev.err)
 	}
 
 	// A panic on link's timer (Delivered on timeout).
 	c = esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-	s := recv(t, shop.bound, "bind")
+	s := eventually.Recv(t, shop.bound, waitBound, "bind")
 	if err := s.Deliver(deliverFrame("x"), "boom"); err != nil {
 		t.Fatal(err)
 	}
 	expectDeliver(t, c)
 	c.ExpectClosed(waitBound)
-	if ev := recv(t, shop.closed, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "delivered panic") {
+	if ev := eventually.Recv(t, shop.closed, waitBound, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "delivered panic") {
 		t.Errorf("Closed(%v), want the panic", ev.err)
 	}
 
@@ -257,7 +258,7 @@ func TestSubmitErrorClosesSession(t *testing.T) {
 	c.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 	c.Send(pdu.CmdSubmitSM, submitBody("x"))
 	c.ExpectClosed(waitBound)
-	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, errRule) {
+	if ev := eventually.Recv(t, b.handler(t, "shop").closed, waitBound, "Closed"); !errors.Is(ev.err, errRule) {
 		t.Errorf("Closed(%v)", ev.err)
 	}
 }
@@ -275,7 +276,7 @@ func TestAnswersAfterClientUnbind(t *testing.T) {
 	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	h := b.handler(t, "shop")
-	s := recv(t, h.bound, "bind")
+	s := eventually.Recv(t, h.bound, waitBound, "bind")
 	for _, ref := range []string{"r1", "r2"} {
 		if err := s.Deliver(deliverFrame(ref), ref); err != nil {
 			t.Fatal(err)
@@ -296,12 +297,12 @@ func TestAnswersAfterClientUnbind(t *testing.T) {
 		c.Write(pdu.Append(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, seq, &pdu.SMResp{}))
 	}
 	for range 2 {
-		if d := recv(t, h.delivered, "Delivered"); d.status != pdu.StatusOK || d.err != nil {
+		if d := eventually.Recv(t, h.delivered, waitBound, "Delivered"); d.status != pdu.StatusOK || d.err != nil {
 			t.Errorf("Delivered(%q, %v, %v), want acknowledged", d.ref, d.status, d.err)
 		}
 	}
 	c.ExpectClosed(waitBound)
-	if ev := recv(t, h.closed, "Closed"); !errors.Is(ev.err, ErrUnbound) {
+	if ev := eventually.Recv(t, h.closed, waitBound, "Closed"); !errors.Is(ev.err, ErrUnbound) {
 		t.Errorf("Closed(%v), want ErrUnbound", ev.err)
 	}
 }

@@ -138,7 +138,7 @@ func TestTLS(t *testing.T) {
 	if err := p.Sessions()[0].Submit(submitFrame(t, "secure", false), r, 1); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	if res := recv(t, r.ch, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
+	if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
 		t.Fatalf("got %v %v", res.err, res.status())
 	}
 	if got := srv.Stats().Accepted; got != 1 {

@@ -26,7 +26,7 @@ func TestResponseTimeoutAndLateResponse(t *testing.T) {
 		t.Fatalf("Submit: %v", err)
 	}
 	first := f.next(pdu.CmdSubmitSM)
-	res := recv(t, r.ch, "SubmitDone")
+	res := eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 	if !errors.Is(res.err, ErrTimeout) || res.resp != nil || res.ref != 1 || res.reqSeq != first.h.Seq {
 		t.Fatalf("got ref %d seq %d err %v, want ErrTimeout for seq %d", res.ref, res.reqSeq, res.err, first.h.Seq)
 	}
@@ -40,7 +40,7 @@ func TestResponseTimeoutAndLateResponse(t *testing.T) {
 	if err := s.Submit(frame, r, 2); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	if res := recv(t, r.ch, "SubmitDone"); res.ref != 2 || res.err != nil {
+	if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.ref != 2 || res.err != nil {
 		t.Fatalf("got ref %d err %v, want ref 2 answered", res.ref, res.err)
 	}
 	select {
@@ -65,7 +65,7 @@ func TestGenericNackAndUnknownRequests(t *testing.T) {
 	if err := s.Submit(submitFrame(t, "hi", false), r, 5); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	res := recv(t, r.ch, "SubmitDone")
+	res := eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 	if res.err != nil || pdu.ID(res.resp) != pdu.CmdSubmitSMResp || res.status() != pdu.StatusThrottled || pdu.Seq(res.resp) != res.reqSeq {
 		t.Fatalf("got %x err %v, want a submit_sm_resp ESME_RTHROTTLED", res.resp, res.err)
 	}
@@ -172,7 +172,7 @@ func TestShutdownContextEnds(t *testing.T) {
 	if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown: %v, want DeadlineExceeded", err)
 	}
-	if res := recv(t, r.ch, "SubmitDone"); !errors.Is(res.err, ErrSessionLost) {
+	if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); !errors.Is(res.err, ErrSessionLost) {
 		t.Errorf("open submit got %v, want ErrSessionLost", res.err)
 	}
 	if s := p.Sessions()[0]; s.State() != StateClosed {

@@ -22,18 +22,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // waitBound bounds every wait of these tests.
 const waitBound = 5 * time.Second
 
-// recv receives from ch within waitBound.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitBound):
-		t.Fatalf("no %s within %v", what, waitBound)
-		panic("unreachable")
-	}
-}
-
 // result is one SubmitDone call, with copies of its frames.
 type result struct {
 	s         *Session

@@ -87,7 +87,7 @@ func TestSubmitConcurrentSameRefs(t *testing.T) {
 	for c, r := range recs {
 		seen := make(map[uint64]bool)
 		for range perClient {
-			res := recv(t, r.ch, "SubmitDone")
+			res := eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 			if res.err != nil || res.status() != pdu.StatusOK {
 				t.Fatalf("client %d ref %d: err %v status %v", c, res.ref, res.err, res.status())
 			}
@@ -137,7 +137,7 @@ func TestWindowFull(t *testing.T) {
 	if s.Free() != 0 || s.Pending() != 2 || s.Available(time.Now()) {
 		t.Errorf("free %d pending %d available %v; want 0, 2, false", s.Free(), s.Pending(), s.Available(time.Now()))
 	}
-	recv(t, room, "Room signal")
+	eventually.Recv(t, room, waitBound, "Room signal")
 	if !s.Available(time.Now()) {
 		t.Fatalf("not available after a response")
 	}
@@ -145,7 +145,7 @@ func TestWindowFull(t *testing.T) {
 		t.Fatalf("Submit after room: %v", err)
 	}
 	for range 3 {
-		if res := recv(t, r.ch, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
+		if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
 			t.Errorf("ref %d: %v %v", res.ref, res.err, res.status())
 		}
 	}
@@ -161,7 +161,7 @@ func TestThrottledResponsePausesSession(t *testing.T) {
 	if err := s.Submit(frame, r, 7); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	res := recv(t, r.ch, "SubmitDone")
+	res := eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 	if res.err != nil || res.status() != pdu.StatusThrottled || res.ref != 7 {
 		t.Fatalf("got ref %d err %v status %v, want ESME_RTHROTTLED", res.ref, res.err, res.status())
 	}
@@ -178,7 +178,7 @@ func TestThrottledResponsePausesSession(t *testing.T) {
 		if s.Available(time.Now()) {
 			break
 		}
-		recv(t, room, "Room signal at the end of the pause")
+		eventually.Recv(t, room, waitBound, "Room signal at the end of the pause")
 	}
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("pause ended after %v, want about 300ms", d)
@@ -186,7 +186,7 @@ func TestThrottledResponsePausesSession(t *testing.T) {
 	if err := s.Submit(frame, r, 9); err != nil {
 		t.Fatalf("Submit after the pause: %v", err)
 	}
-	if res := recv(t, r.ch, "SubmitDone"); res.status() != pdu.StatusOK {
+	if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.status() != pdu.StatusOK {
 		t.Errorf("after the pause: %v", res.status())
 	}
 }
@@ -207,7 +207,7 @@ func TestDropSessionsOneHost(t *testing.T) {
 	srv.DropSessions(a)
 	start := time.Now()
 	for range 2 {
-		res := recv(t, r.ch, "SubmitDone of a dropped session")
+		res := eventually.Recv(t, r.ch, waitBound, "SubmitDone of a dropped session")
 		if !errors.Is(res.err, ErrSessionLost) || res.resp != nil || res.s.Host() != a {
 			t.Fatalf("ref %d on %s: err %v resp %x, want ErrSessionLost on %s", res.ref, res.s.Host(), res.err, res.resp, a)
 		}
@@ -227,7 +227,7 @@ func TestDropSessionsOneHost(t *testing.T) {
 		t.Errorf("Reply on a replaced connection: %v, want ErrStale", err)
 	}
 	for range 2 {
-		res := recv(t, r.ch, "SubmitDone on host b")
+		res := eventually.Recv(t, r.ch, waitBound, "SubmitDone on host b")
 		if res.err != nil || res.status() != pdu.StatusOK || res.s.Host() != b {
 			t.Errorf("ref %d on %s: %v %v", res.ref, res.s.Host(), res.err, res.status())
 		}
@@ -247,8 +247,8 @@ func TestDeliverAndReply(t *testing.T) {
 	if err := p.Sessions()[0].Submit(submitFrame(t, "report me", true), r, 1); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	recv(t, r.ch, "SubmitDone")
-	d := recv(t, h.ch, "deliver_sm")
+	eventually.Recv(t, r.ch, waitBound, "SubmitDone")
+	d := eventually.Recv(t, h.ch, waitBound, "deliver_sm")
 	if d.gen != d.s.Gen() {
 		t.Fatalf("deliver gen %d, session gen %d", d.gen, d.s.Gen())
 	}
@@ -283,11 +283,11 @@ func TestShutdownWaitsThenUnbinds(t *testing.T) {
 	eventually.That(t, waitBound, "Submit refused while shutting down", func() bool {
 		return errors.Is(p.Sessions()[0].Submit(frame, r, 99), ErrClosing)
 	})
-	if err := recv(t, done, "Shutdown"); err != nil {
+	if err := eventually.Recv(t, done, waitBound, "Shutdown"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	for range 4 {
-		if res := recv(t, r.ch, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
+		if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
 			t.Errorf("ref %d: err %v status %v; want every in-flight submit answered", res.ref, res.err, res.status())
 		}
 	}

@@ -287,12 +287,12 @@ func TestReconfigureRetiredSessionDrains(t *testing.T) {
 		fc.send(pdu.Append(nil, pdu.CmdSubmitSMResp, pdu.StatusOK, seq, &pdu.SMResp{MessageID: []byte("m")}))
 	}
 	for range 3 {
-		if res := recv(t, r.ch, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
+		if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
 			t.Errorf("ref %d: %v %v; want answered by the provider", res.ref, res.err, res.status())
 		}
 	}
 	oldF.next(pdu.CmdUnbind)
-	if err := recv(t, done, "Reconfigure"); err != nil {
+	if err := eventually.Recv(t, done, waitBound, "Reconfigure"); err != nil {
 		t.Fatalf("Reconfigure: %v", err)
 	}
 	if ss := p.Sessions(); len(ss) != 1 || ss[0].Host() != newF.addr || old.State() != StateClosed {
@@ -363,7 +363,7 @@ func TestReconfigureStoppedByShutdown(t *testing.T) {
 	if err := p.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if err := recv(t, done, "Reconfigure"); !errors.Is(err, ErrClosing) {
+	if err := eventually.Recv(t, done, waitBound, "Reconfigure"); !errors.Is(err, ErrClosing) {
 		t.Fatalf("Reconfigure stopped by Shutdown: %v, want ErrClosing", err)
 	}
 	for _, s := range p.Sessions() {

@@ -100,7 +100,7 @@ func TestSessionLastFailureAndSince(t *testing.T) {
 	if err := qs.Submit(submitFrame(t, "hi", false), r, 1); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, r.ch, "SubmitDone")
+	eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 	if got := qs.Stats().Responses; got[pdu.StatusOK] != 1 || len(got) != 1 {
 		t.Fatalf("Responses %v, want one ESME_ROK", got)
 	}

@@ -39,3 +39,19 @@ func That(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 		pause = min(2*pause, maxPoll)
 	}
 }
+
+// Recv receives a value from ch; if timeout passes first, it fails t
+// with "no <what> within <timeout>".
+func Recv[T any](t testing.TB, ch <-chan T, timeout time.Duration, what string) T {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("no %s within %v", what, timeout)
+		var zero T
+		return zero // t.Fatalf returns only in a TB that does not stop the goroutine
+	}
+}

@@ -44,3 +44,16 @@ func TestThatFailsWithWhat(t *testing.T) {
 		t.Fatalf("cond called %d times, want it polled", calls)
 	}
 }
+
+func TestRecv(t *testing.T) {
+	ch := make(chan int, 1)
+	ch <- 7
+	r := &recorder{TB: t}
+	if v := Recv(r, ch, time.Second, "a seven"); v != 7 || r.failed != "" {
+		t.Fatalf("Recv = %d, failed %q", v, r.failed)
+	}
+	Recv(r, ch, 10*time.Millisecond, "eight")
+	if r.failed != "no eight within 10ms" {
+		t.Fatalf("failure message %q", r.failed)
+	}
+}
