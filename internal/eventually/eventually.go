@@ -1,11 +1,11 @@
-// Package eventually is the one polling wait of this module's tests:
+// Package eventually holds the bounded waits of this module's tests:
 // That checks a condition (a count, a state read under its own lock)
-// until it holds or a bounded time has passed, and fails the test with
-// what it was waiting for.
+// until it holds or a bounded time has passed, and Recv receives from a
+// channel within a bound; both fail the test with what they waited for.
 //
-// Tests wait on channels where they can; they use That where the thing
-// waited for is a counter or a state of other goroutines or of another
-// process, never a bare time.Sleep (nats-server's checkFor).
+// Tests wait on channels where they can (Recv); they use That where the
+// thing waited for is a counter or a state of other goroutines or of
+// another process, never a bare time.Sleep (nats-server's checkFor).
 package eventually
 
 import (
