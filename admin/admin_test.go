@@ -17,6 +17,7 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/admin"
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -46,17 +47,6 @@ func get(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestEndpoints(t *testing.T) {
@@ -105,7 +95,7 @@ password = "pw"
 	})
 	base := "http://" + ln.Addr().String()
 
-	eventually(t, func() bool { code, _ := get(t, base+"/healthz"); return code == http.StatusOK })
+	eventually.That(t, 10*time.Second, "/healthz answers 200", func() bool { code, _ := get(t, base+"/healthz"); return code == http.StatusOK })
 	c, err := esme.Dial(m.Addrs()[0].String(), "shop", "pw", esme.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -135,5 +125,5 @@ password = "pw"
 
 	s.StopHost(0)
 	s.StopHost(1)
-	eventually(t, func() bool { code, _ := get(t, base+"/healthz"); return code == http.StatusServiceUnavailable })
+	eventually.That(t, 10*time.Second, "/healthz answers 503 with no upstream bound", func() bool { code, _ := get(t, base+"/healthz"); return code == http.StatusServiceUnavailable })
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 )
 
@@ -92,7 +93,7 @@ func TestPageInBrowser(t *testing.T) {
 	}
 
 	r.sim.StopHost(0)
-	eventually(t, func() bool {
+	eventually.That(t, 10*time.Second, "the stopped host's session reports connect_failed", func() bool {
 		var st mux.Status
 		_, body := get(t, r.base+"/status")
 		return json.Unmarshal([]byte(body), &st) == nil && len(st.Upstream) == 1 && st.Upstream[0].LastErrorKind == "connect_failed"

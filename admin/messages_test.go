@@ -9,6 +9,7 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/admin"
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
@@ -60,7 +61,7 @@ func TestMessageTrace(t *testing.T) {
 	// then it went through the orphan queue (moved is set), and still
 	// shows when it was stored.
 	var tr mux.MessageTrace
-	eventually(t, func() bool {
+	eventually.That(t, 10*time.Second, "the message's receipt delivered", func() bool {
 		tr = mux.MessageTrace{}
 		return getJSON(t, r, "/messages/"+id, &tr) == http.StatusOK && len(tr.Receipts) == 1 && tr.Receipts[0].State == "delivered"
 	})
@@ -101,7 +102,7 @@ type moveAnswer struct {
 func orphans(t *testing.T, r *rig, n int) []mux.QueuedEntry {
 	t.Helper()
 	var q queueAnswer
-	eventually(t, func() bool {
+	eventually.That(t, 10*time.Second, "the orphaned queue's entries listed", func() bool {
 		q = queueAnswer{}
 		return getJSON(t, r, "/queues/~orphaned", &q) == http.StatusOK && len(q.Entries) == n
 	})

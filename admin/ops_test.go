@@ -19,6 +19,7 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/admin"
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -100,7 +101,7 @@ func startRigSim(t *testing.T, sim []simtest.Option, server, extra string, opts 
 		_ = r.m.Shutdown(ctx)
 	})
 	r.base = "http://" + ln.Addr().String()
-	eventually(t, func() bool { return r.m.UpstreamBound() > 0 })
+	eventually.That(t, 10*time.Second, "r.m.UpstreamBound() > 0", func() bool { return r.m.UpstreamBound() > 0 })
 	return r
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -108,16 +110,16 @@ func TestIPOf(t *testing.T) {
 // bindStatus binds on a new connection and returns the answer's status.
 func bindStatus(t *testing.T, addr string, local net.Addr, systemID, password string) pdu.Status {
 	t.Helper()
-	c := dialFrom(t, addr, local)
-	seq := c.send(pdu.CmdBindTransmitter, 0, bindPDU(systemID, password))
-	h, _ := c.read()
+	c := esme.DialConn(t, addr, esme.ConnOptions{LocalAddr: local})
+	seq := c.Send(pdu.CmdBindTransmitter, esme.BindRequest(systemID, password))
+	h := c.Read()
 	if h.ID != pdu.CmdBindTransmitterResp || h.Seq != seq {
 		t.Fatalf("got %v seq %d, want bind_transmitter_resp seq %d", h.ID, h.Seq, seq)
 	}
 	if h.Status != pdu.StatusOK {
-		c.expectClosed(waitBound)
+		c.ExpectClosed(waitBound)
 	}
-	c.nc.Close()
+	c.NetConn().Close()
 	return h.Status
 }
 
@@ -148,10 +150,10 @@ func TestBindLockout(t *testing.T) {
 	}
 	// Attempts during the lockout do not extend it.
 	var st pdu.Status
-	eventually(t, waitBound, func() bool {
+	eventually.That(t, waitBound, "bind after the lockout", func() bool {
 		st = bindStatus(t, ts.addr, nil, "shop", "secret")
 		return st == pdu.StatusOK
-	}, "bind after the lockout")
+	})
 	if d := time.Since(locked); d < 350*time.Millisecond {
 		t.Errorf("bound %v after the lockout began", d)
 	}
@@ -274,12 +276,12 @@ func TestBindBurstBounded(t *testing.T) {
 func TestBindRefusalStats(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{BindFailLimit: 2, BindLockout: time.Minute}, newBinder())
-	c := dial(t, ts.addr)
-	seq := c.send(pdu.CmdBindTransmitter, 0, nil) // no body: does not decode
-	if h, _ := c.read(); h.ID != pdu.CmdBindTransmitterResp || h.Seq != seq || h.Status == pdu.StatusOK {
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	seq := c.Send(pdu.CmdBindTransmitter, nil) // no body: does not decode
+	if h := c.Read(); h.ID != pdu.CmdBindTransmitterResp || h.Seq != seq || h.Status == pdu.StatusOK {
 		t.Fatalf("malformed bind: %v %v seq %d", h.ID, h.Status, h.Seq)
 	}
-	c.expectClosed(waitBound)
+	c.ExpectClosed(waitBound)
 	if st := bindStatus(t, ts.addr, nil, "shop", "guess"); st != pdu.StatusInvPassword {
 		t.Fatalf("wrong password: %v", st)
 	}
@@ -304,14 +306,14 @@ func (panicBinder) Bind(*Session, BindRequest) (Handler, pdu.Status) { panic("bi
 func TestBindCheckEndsOnPanic(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{BindFailLimit: 5}, panicBinder{})
-	c := dial(t, ts.addr)
-	c.send(pdu.CmdBindTransceiver, 0, bindPDU("shop", "secret"))
-	c.expectClosed(waitBound)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Send(pdu.CmdBindTransceiver, esme.BindRequest("shop", "secret"))
+	c.ExpectClosed(waitBound)
 	ip := netip.MustParseAddr("127.0.0.1")
-	eventually(t, waitBound, func() bool {
+	eventually.That(t, waitBound, "the check ended and counted as a failure", func() bool {
 		ts.lock.mu.Lock()
 		defer ts.lock.mu.Unlock()
 		f := ts.lock.ips[ip]
 		return f != nil && f.inflight == 0 && f.n == 1
-	}, "the check ended and counted as a failure")
+	})
 }

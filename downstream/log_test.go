@@ -8,6 +8,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -17,18 +19,18 @@ func TestUnbindLoggedWithoutError(t *testing.T) {
 	t.Parallel()
 	core, logs := observer.New(zapcore.InfoLevel)
 	ts := startServer(t, Config{Logger: zap.New(core)}, newBinder())
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-	seq := c.send(pdu.CmdUnbind, 0, nil)
-	c.expect(pdu.CmdUnbindResp, pdu.StatusOK, seq)
-	eventually(t, waitBound, func() bool { return logs.FilterMessage("session unbound").Len() == 1 }, "the unbind logged")
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	seq := c.Send(pdu.CmdUnbind, nil)
+	c.Expect(pdu.CmdUnbindResp, pdu.StatusOK, seq)
+	eventually.That(t, waitBound, "the unbind logged", func() bool { return logs.FilterMessage("session unbound").Len() == 1 })
 	if e := logs.FilterMessage("session unbound").All()[0]; e.ContextMap()["error"] != nil {
 		t.Errorf("a normal unbind logged with an error: %v", e.ContextMap())
 	}
-	d := dial(t, ts.addr)
-	d.bind(pdu.CmdBindTransceiver, "bank", "vault", pdu.StatusOK)
-	d.nc.Close()
-	eventually(t, 5*time.Second, func() bool { return logs.FilterMessage("session closed").Len() == 1 }, "the drop logged")
+	d := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	d.Bind(pdu.CmdBindTransceiver, "bank", "vault", pdu.StatusOK)
+	d.NetConn().Close()
+	eventually.That(t, 5*time.Second, "the drop logged", func() bool { return logs.FilterMessage("session closed").Len() == 1 })
 	if e := logs.FilterMessage("session closed").All()[0]; e.ContextMap()["error"] == nil {
 		t.Errorf("a dropped session logged without its cause: %v", e.ContextMap())
 	}

@@ -11,10 +11,19 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// waitBound bounds every wait of a test.
+const waitBound = 5 * time.Second
+
+// submitBody is a well-formed submit_sm body carrying text.
+func submitBody(text string) *pdu.SM {
+	return &pdu.SM{SourceAddr: []byte("shop"), DestTON: 1, DestNPI: 1, DestAddr: []byte("4512345678"), ShortMessage: []byte(text)}
+}
 
 // fakeBinder accepts the accounts it knows: system_id "shop" password
 // "secret", "bank" password "vault"; system_id "blocked" is refused
@@ -128,30 +137,6 @@ func itoa(n uint32) string {
 	return string(b[i:])
 }
 
-// recv receives from ch within waitBound.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitBound):
-		t.Fatalf("no %s within %v", what, waitBound)
-		panic("unreachable")
-	}
-}
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // testServer is a Server listening on 127.0.0.1:0.
 type testServer struct {
 	*Server
@@ -174,7 +159,7 @@ func startServer(t *testing.T, cfg Config, b Binder) *testServer {
 	go func() { ts.served <- ts.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = ts.Close()
-		if err := recv(t, ts.served, "Serve return"); !errors.Is(err, ErrServerClosed) {
+		if err := eventually.Recv(t, ts.served, waitBound, "Serve return"); !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})

@@ -11,6 +11,8 @@ import (
 	proxyproto "github.com/pires/go-proxyproto"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -55,7 +57,7 @@ func startProxied(t *testing.T, cfg Config, b Binder, trusted ...string) *testSe
 	go func() { ts.served <- ts.Serve(pl) }()
 	t.Cleanup(func() {
 		_ = ts.Close()
-		if err := recv(t, ts.served, "Serve return"); !errors.Is(err, ErrServerClosed) {
+		if err := eventually.Recv(t, ts.served, waitBound, "Serve return"); !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})
@@ -64,17 +66,17 @@ func startProxied(t *testing.T, cfg Config, b Binder, trusted ...string) *testSe
 
 // proxied dials from local and sends a PROXY header of version (1 or 2)
 // naming src as the client.
-func proxied(t *testing.T, addr string, local net.Addr, version byte, src string) *client {
+func proxied(t *testing.T, addr string, local net.Addr, version byte, src string) *esme.Conn {
 	t.Helper()
-	c := dialFrom(t, addr, local)
+	c := esme.DialConn(t, addr, esme.ConnOptions{LocalAddr: local})
 	srcAddr := net.TCPAddrFromAddrPort(netip.MustParseAddrPort(src))
-	dst := c.nc.RemoteAddr().(*net.TCPAddr)
+	dst := c.NetConn().RemoteAddr().(*net.TCPAddr)
 	h := proxyproto.HeaderProxyFromAddrs(version, srcAddr, dst)
 	b, err := h.Format()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.write(b)
+	c.Write(b)
 	return c
 }
 
@@ -88,14 +90,14 @@ func TestProxyProtocol(t *testing.T) {
 	ts := startProxied(t, Config{MaxPerIP: 1, BindFailLimit: 2, BindLockout: time.Minute}, b, "127.0.0.1/32")
 
 	v1 := proxied(t, ts.addr, nil, 1, "192.0.2.7:40001")
-	v1.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	v1.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	if got := b.last(); got != "192.0.2.7:40001" {
 		t.Errorf("v1: binder saw %s", got)
 	}
 	// Another client through the same balancer: max_connections_per_ip
 	// (1 here) counts the client's address, not the balancer's.
 	v2 := proxied(t, ts.addr, nil, 2, "[2001:db8::9]:40002")
-	v2.bind(pdu.CmdBindTransceiver, "bank", "vault", pdu.StatusOK)
+	v2.Bind(pdu.CmdBindTransceiver, "bank", "vault", pdu.StatusOK)
 	if got := b.last(); got != "[2001:db8::9]:40002" {
 		t.Errorf("v2: binder saw %s", got)
 	}
@@ -104,31 +106,31 @@ func TestProxyProtocol(t *testing.T) {
 	// client only.
 	for range 2 {
 		c := proxied(t, ts.addr, nil, 1, "198.51.100.1:1000")
-		c.bind(pdu.CmdBindTransmitter, "shop", "guess", pdu.StatusInvPassword)
-		c.expectClosed(waitBound)
+		c.Bind(pdu.CmdBindTransmitter, "shop", "guess", pdu.StatusInvPassword)
+		c.ExpectClosed(waitBound)
 		// max_connections_per_ip is 1: the next from 198.51.100.1 waits
 		// until the server has let this one go.
-		eventually(t, waitBound, func() bool { return ts.Stats().Connections == 2 }, "the refused connection gone")
+		eventually.That(t, waitBound, "the refused connection gone", func() bool { return ts.Stats().Connections == 2 })
 	}
 	locked := proxied(t, ts.addr, nil, 1, "198.51.100.1:1001")
-	locked.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusBindFail)
-	locked.expectClosed(waitBound)
-	eventually(t, waitBound, func() bool { return ts.Stats().Connections == 2 }, "the locked-out connection gone")
+	locked.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusBindFail)
+	locked.ExpectClosed(waitBound)
+	eventually.That(t, waitBound, "the locked-out connection gone", func() bool { return ts.Stats().Connections == 2 })
 	other := proxied(t, ts.addr, nil, 1, "198.51.100.2:1000")
-	other.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	other.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 
 	// Not trusted: the header is not honoured; the session reads it as a
 	// PDU whose command_length is out of range.
 	spoof := proxied(t, ts.addr, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, 1, "192.0.2.99:1")
-	h, _ := spoof.read()
+	h := spoof.Read()
 	if h.ID != pdu.CmdGenericNack || h.Status != pdu.StatusInvCmdLen {
 		t.Errorf("untrusted header answered %v %v, want generic_nack ESME_RINVCMDLEN", h.ID, h.Status)
 	}
-	spoof.expectClosed(waitBound)
+	spoof.ExpectClosed(waitBound)
 
 	// A trusted peer that sends no header binds as itself.
-	direct := dial(t, ts.addr)
-	direct.bind(pdu.CmdBindTransceiver, "bank", "vault", pdu.StatusOK)
+	direct := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	direct.Bind(pdu.CmdBindTransceiver, "bank", "vault", pdu.StatusOK)
 	if got := b.last(); netip.MustParseAddrPort(got).Addr() != netip.MustParseAddr("127.0.0.1") {
 		t.Errorf("no header: binder saw %s", got)
 	}
@@ -141,8 +143,8 @@ func TestProxyHeaderSlowPeer(t *testing.T) {
 	b := &remoteBinder{fakeBinder: newBinder()}
 	ts := startProxied(t, Config{}, b, "127.0.0.0/8")
 	for range 5 {
-		_ = dial(t, ts.addr) // silent
+		_ = esme.DialConn(t, ts.addr, esme.ConnOptions{}) // silent
 	}
 	c := proxied(t, ts.addr, nil, 2, "192.0.2.8:5000")
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -90,14 +91,14 @@ type randomRun struct {
 	rng        *rand.Rand
 	ts         *testServer
 	b          *countingBinder
-	c          *client
+	c          *esme.Conn
 	bound      BindType
 	deliveries int64
 	reconnects int
 }
 
 func (r *randomRun) run(rounds int) {
-	r.c = dial(r.t, r.ts.addr)
+	r.c = esme.DialConn(r.t, r.ts.addr, esme.ConnOptions{})
 	for i := range rounds {
 		if r.bound.CanReceive() && r.rng.IntN(3) == 0 {
 			if s := r.b.last.Load(); s != nil && s.Deliver(deliverFrame("mo"), "ref") == nil {
@@ -105,7 +106,7 @@ func (r *randomRun) run(rounds int) {
 			}
 		}
 		frame, badLength := r.randomPDU()
-		r.c.write(frame)
+		r.c.Write(frame)
 		h, _ := pdu.DecodeHeader(frame)
 		r.check(i, h, badLength)
 	}
@@ -126,14 +127,14 @@ func (r *randomRun) randomPDU() (frame []byte, badLength bool) {
 	case n < 30 && r.bound == 0:
 		id = []pdu.CommandID{pdu.CmdBindTransmitter, pdu.CmdBindReceiver, pdu.CmdBindTransceiver}[r.rng.IntN(3)]
 		pw := []string{"secret", "secret", "secret", "guess"}[r.rng.IntN(4)]
-		return pdu.Append(nil, id, 0, seq, bindPDU("shop", pw)), false
+		return pdu.Append(nil, id, 0, seq, esme.BindRequest("shop", pw)), false
 	case n < 2:
 		return pdu.AppendHeaderOnly(nil, pdu.CmdUnbind, 0, seq), false
 	case n < 4:
 		length := []uint32{0, 15, 2049, 0xFFFFFFFF}[r.rng.IntN(4)]
 		return pdu.Header{Length: length, ID: id, Seq: seq}.AppendTo(nil), true
 	case n < 8 && id.IsBind():
-		return pdu.Append(nil, id, 0, seq, bindPDU("shop", "secret")), false
+		return pdu.Append(nil, id, 0, seq, esme.BindRequest("shop", "secret")), false
 	case n < 60:
 		f := pdu.Append(nil, pdu.CmdSubmitSM, 0, seq, submitBody("hello"))
 		if r.rng.IntN(3) == 0 { // corrupt one body octet
@@ -162,7 +163,7 @@ func (r *randomRun) check(round int, h pdu.Header, badLength bool) {
 	if !answered {
 		// Nothing is due: a ping proves nothing else came for h.
 		marker := uint32(0x7F000000 + round)
-		r.c.write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLink, 0, marker))
+		r.c.Write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLink, 0, marker))
 		r.expectAnswer(pdu.Header{ID: pdu.CmdEnquireLink, Seq: marker}, []pdu.CommandID{pdu.CmdEnquireLinkResp}, 0)
 		return
 	}
@@ -192,14 +193,14 @@ func (r *randomRun) expectAnswer(h pdu.Header, ids []pdu.CommandID, st pdu.Statu
 	t := r.t
 	t.Helper()
 	for {
-		f, err := r.c.readFrame(waitBound)
+		f, err := r.c.ReadFrame(waitBound)
 		if err != nil {
 			t.Fatalf("waiting for the answer to %v seq %d (bound %v): %v", h.ID, h.Seq, r.bound, err)
 		}
-		got, _ := pdu.DecodeHeader(f)
+		got := f.Header
 		if got.ID == pdu.CmdDeliverSM && r.bound.CanReceive() {
 			if r.rng.IntN(4) != 0 {
-				r.c.write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, got.Seq))
+				r.c.Write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, got.Seq))
 			}
 			continue
 		}
@@ -219,19 +220,19 @@ func (r *randomRun) expectAnswer(h pdu.Header, ids []pdu.CommandID, st pdu.Statu
 func (r *randomRun) reconnect() {
 	r.t.Helper()
 	for {
-		f, err := r.c.readFrame(waitBound)
+		f, err := r.c.ReadFrame(waitBound)
 		if err != nil {
-			if isTimeout(err) {
+			if esme.IsTimeout(err) {
 				r.t.Fatalf("connection not closed")
 			}
 			break
 		}
-		if h, _ := pdu.DecodeHeader(f); h.ID != pdu.CmdDeliverSM {
-			r.t.Fatalf("got %v before the close", h.ID)
+		if f.ID != pdu.CmdDeliverSM {
+			r.t.Fatalf("got %v before the close", f.ID)
 		}
 	}
-	r.c.nc.Close()
-	r.c = dial(r.t, r.ts.addr)
+	r.c.Close()
+	r.c = esme.DialConn(r.t, r.ts.addr, esme.ConnOptions{})
 	r.bound = 0
 	r.b.last.Store(nil)
 	r.reconnects++

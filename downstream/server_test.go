@@ -10,6 +10,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -30,15 +32,15 @@ func TestBindRefused(t *testing.T) {
 		for _, id := range bindIDs {
 			t.Run(tc.name+"/"+id.String(), func(t *testing.T) {
 				t.Parallel()
-				c := dial(t, ts.addr)
-				r := c.bind(id, tc.systemID, tc.password, tc.want)
+				c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+				r := c.Bind(id, tc.systemID, tc.password, tc.want).BindResp(t)
 				if string(r.SystemID) != "smpp-mux" {
 					t.Errorf("system_id %q, want smpp-mux", r.SystemID)
 				}
 				if len(r.TLVs) != 0 {
 					t.Errorf("refused bind_resp has TLVs % x", []byte(r.TLVs))
 				}
-				c.expectClosed(waitBound)
+				c.ExpectClosed(waitBound)
 			})
 		}
 	}
@@ -54,20 +56,20 @@ func TestBindAccepted(t *testing.T) {
 		for _, id := range bindIDs {
 			t.Run(id.String()+"/"+itoa(uint32(tc.version)), func(t *testing.T) {
 				t.Parallel()
-				c := dial(t, ts.addr)
-				b := bindPDU("shop", "secret")
+				c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+				b := esme.BindRequest("shop", "secret")
 				b.InterfaceVersion = tc.version
-				seq := c.send(id, 0, b)
-				f := c.expect(id.Resp(), pdu.StatusOK, seq)
+				seq := c.Send(id, b)
+				f := c.Expect(id.Resp(), pdu.StatusOK, seq)
 				var r pdu.BindResp
-				if err := r.Decode(f[pdu.HeaderLen:]); err != nil {
+				if err := r.Decode(f.Raw[pdu.HeaderLen:]); err != nil {
 					t.Fatal(err)
 				}
 				v, ok := r.TLVs.Byte(pdu.TagSCInterfaceVersion)
 				if string(r.SystemID) != "smpp-mux" || ok != tc.wantTLV || ok && v != 0x34 || !ok && len(r.TLVs) != 0 {
 					t.Errorf("bind_resp system_id %q TLVs % x", r.SystemID, []byte(r.TLVs))
 				}
-				c.ping() // the session stays
+				c.Ping() // the session stays
 			})
 		}
 	}
@@ -77,13 +79,13 @@ func TestSessionAccessors(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{}, b)
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-	s := recv(t, b.handler(t, "shop").bound, "bind")
-	eventually(t, waitBound, func() bool { return len(ts.Sessions()) == 1 }, "one session listed")
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	s := eventually.Recv(t, b.handler(t, "shop").bound, waitBound, "bind")
+	eventually.That(t, waitBound, "one session listed", func() bool { return len(ts.Sessions()) == 1 })
 	got := ts.Sessions()[0]
 	if got != s || s.SystemID() != "shop" || s.Type() != Transceiver || s.Type().String() != "transceiver" ||
-		s.RemoteAddr().String() != c.nc.LocalAddr().String() || s.ID() == 0 || s.Logger() == nil || s.WindowFree() != 10 {
+		s.RemoteAddr().String() != c.NetConn().LocalAddr().String() || s.ID() == 0 || s.Logger() == nil || s.WindowFree() != 10 {
 		t.Errorf("session %d %q %v %v free %d", s.ID(), s.SystemID(), s.Type(), s.RemoteAddr(), s.WindowFree())
 	}
 }
@@ -91,12 +93,12 @@ func TestSessionAccessors(t *testing.T) {
 func TestSecondBindAlreadyBound(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{}, newBinder())
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusAlreadyBound)
-	c.bind(pdu.CmdBindReceiver, "bank", "vault", pdu.StatusAlreadyBound)
-	seq := c.submit("still here")
-	if id := c.expectSubmitResp(pdu.StatusOK, seq); id != "shop-"+itoa(seq) {
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusAlreadyBound)
+	c.Bind(pdu.CmdBindReceiver, "bank", "vault", pdu.StatusAlreadyBound)
+	seq := c.Send(pdu.CmdSubmitSM, submitBody("still here"))
+	if id := c.Expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq).MessageID(t); id != "shop-"+itoa(seq) {
 		t.Errorf("message_id %q", id)
 	}
 }
@@ -104,96 +106,96 @@ func TestSecondBindAlreadyBound(t *testing.T) {
 func TestBeforeBind(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{}, newBinder())
-	c := dial(t, ts.addr)
-	c.ping()
-	seq := c.submit("early")
-	c.expect(pdu.CmdSubmitSMResp, pdu.StatusInvBindStatus, seq)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Ping()
+	seq := c.Send(pdu.CmdSubmitSM, submitBody("early"))
+	c.Expect(pdu.CmdSubmitSMResp, pdu.StatusInvBindStatus, seq)
 	for _, id := range []pdu.CommandID{pdu.CmdQuerySM, pdu.CmdCancelSM, pdu.CmdReplaceSM, pdu.CmdSubmitMulti, pdu.CmdDataSM, pdu.CmdDeliverSM} {
-		seq := c.send(id, 0, nil)
-		c.expect(id.Resp(), pdu.StatusInvBindStatus, seq)
+		seq := c.Send(id, nil)
+		c.Expect(id.Resp(), pdu.StatusInvBindStatus, seq)
 	}
 	for _, id := range []pdu.CommandID{pdu.CmdOutbind, pdu.CmdAlertNotification} {
-		seq := c.send(id, 0, nil)
-		c.expect(pdu.CmdGenericNack, pdu.StatusInvBindStatus, seq)
+		seq := c.Send(id, nil)
+		c.Expect(pdu.CmdGenericNack, pdu.StatusInvBindStatus, seq)
 	}
-	seq = c.send(pdu.CommandID(0x00000099), 0, nil)
-	c.expect(pdu.CmdGenericNack, pdu.StatusInvCmdID, seq)
-	c.send(pdu.CmdDeliverSMResp, 0, nil) // a stray response: ignored
-	c.ping()
-	c.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	seq = c.Send(pdu.CommandID(0x00000099), nil)
+	c.Expect(pdu.CmdGenericNack, pdu.StatusInvCmdID, seq)
+	c.Send(pdu.CmdDeliverSMResp, nil) // a stray response: ignored
+	c.Ping()
+	c.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 }
 
 func TestUnbindBeforeBind(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{}, newBinder())
-	c := dial(t, ts.addr)
-	seq := c.send(pdu.CmdUnbind, 0, nil)
-	c.expect(pdu.CmdUnbindResp, pdu.StatusOK, seq)
-	c.expectClosed(waitBound)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	seq := c.Send(pdu.CmdUnbind, nil)
+	c.Expect(pdu.CmdUnbindResp, pdu.StatusOK, seq)
+	c.ExpectClosed(waitBound)
 }
 
 func TestReceiverSubmit(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{}, newBinder())
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindReceiver, "shop", "secret", pdu.StatusOK)
-	seq := c.submit("not allowed")
-	c.expect(pdu.CmdSubmitSMResp, pdu.StatusInvBindStatus, seq)
-	c.ping()
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindReceiver, "shop", "secret", pdu.StatusOK)
+	seq := c.Send(pdu.CmdSubmitSM, submitBody("not allowed"))
+	c.Expect(pdu.CmdSubmitSMResp, pdu.StatusInvBindStatus, seq)
+	c.Ping()
 }
 
 func TestSubmitMalformedBody(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{}, newBinder())
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 	long := submitBody("x")
 	long.DestAddr = bytes.Repeat([]byte("4"), 30)
-	seq := c.send(pdu.CmdSubmitSM, 0, long)
-	c.expect(pdu.CmdSubmitSMResp, pdu.StatusInvDstAddr, seq)
+	seq := c.Send(pdu.CmdSubmitSM, long)
+	c.Expect(pdu.CmdSubmitSMResp, pdu.StatusInvDstAddr, seq)
 	// A body cut short: command_length fits the frame, the fields do not.
-	seq = c.nextSeq()
+	seq = c.NextSeq()
 	frame := pdu.AppendHeaderOnly(nil, pdu.CmdSubmitSM, 0, seq)
 	frame = append(frame, 'a', 0, 1, 1) // service_type, TONs, then nothing
 	pdu.PatchLen(frame)
-	c.write(frame)
+	c.Write(frame)
 	var m pdu.SM
 	want := pdu.StatusOf(m.Decode(frame[pdu.HeaderLen:]))
 	if want == pdu.StatusOK {
 		t.Fatal("test frame decodes")
 	}
-	c.expect(pdu.CmdSubmitSMResp, want, seq)
-	seq = c.submit("fine")
-	c.expectSubmitResp(pdu.StatusOK, seq) // the session stayed, the handler saw only this one
+	c.Expect(pdu.CmdSubmitSMResp, want, seq)
+	seq = c.Send(pdu.CmdSubmitSM, submitBody("fine"))
+	c.Expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq).MessageID(t) // the session stayed, the handler saw only this one
 }
 
 func TestUnservedCommandsWhenBound(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{}, newBinder())
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	for _, id := range []pdu.CommandID{pdu.CmdQuerySM, pdu.CmdCancelSM, pdu.CmdReplaceSM, pdu.CmdSubmitMulti, pdu.CmdDataSM} {
-		seq := c.send(id, 0, nil)
-		c.expect(id.Resp(), pdu.StatusInvCmdID, seq)
+		seq := c.Send(id, nil)
+		c.Expect(id.Resp(), pdu.StatusInvCmdID, seq)
 	}
 	for _, id := range []pdu.CommandID{pdu.CmdOutbind, pdu.CmdAlertNotification, 0x00000099, 0x80000099, 0x7FFFFFFF} {
-		seq := c.send(id, 0, nil)
-		c.expect(pdu.CmdGenericNack, pdu.StatusInvCmdID, seq)
+		seq := c.Send(id, nil)
+		c.Expect(pdu.CmdGenericNack, pdu.StatusInvCmdID, seq)
 	}
-	seq := c.submit("still bound")
-	c.expectSubmitResp(pdu.StatusOK, seq)
+	seq := c.Send(pdu.CmdSubmitSM, submitBody("still bound"))
+	c.Expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq).MessageID(t)
 }
 
 func TestClientUnbind(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{}, b)
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-	seq := c.send(pdu.CmdUnbind, 0, nil)
-	c.expect(pdu.CmdUnbindResp, pdu.StatusOK, seq)
-	c.expectClosed(waitBound)
-	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, ErrUnbound) {
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	seq := c.Send(pdu.CmdUnbind, nil)
+	c.Expect(pdu.CmdUnbindResp, pdu.StatusOK, seq)
+	c.ExpectClosed(waitBound)
+	if ev := eventually.Recv(t, b.handler(t, "shop").closed, waitBound, "Closed"); !errors.Is(ev.err, ErrUnbound) {
 		t.Errorf("Closed(%v), want ErrUnbound", ev.err)
 	}
 }
@@ -201,8 +203,8 @@ func TestClientUnbind(t *testing.T) {
 func TestCommandLength(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{MaxLength: 4096}, newBinder())
-	other := dial(t, ts.addr)
-	other.bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
+	other := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	other.Bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
 	for _, tc := range []struct {
 		name   string
 		length uint32
@@ -214,16 +216,16 @@ func TestCommandLength(t *testing.T) {
 		{"zero", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dial(t, ts.addr)
+			c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 			if tc.bound {
-				c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+				c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 			}
 			h := pdu.Header{Length: tc.length, ID: pdu.CmdSubmitSM, Seq: 77}
-			c.write(h.AppendTo(nil))
-			c.expect(pdu.CmdGenericNack, pdu.StatusInvCmdLen, 77)
-			c.expectClosed(waitBound)
-			seq := other.submit("unaffected")
-			other.expectSubmitResp(pdu.StatusOK, seq)
+			c.Write(h.AppendTo(nil))
+			c.Expect(pdu.CmdGenericNack, pdu.StatusInvCmdLen, 77)
+			c.ExpectClosed(waitBound)
+			seq := other.Send(pdu.CmdSubmitSM, submitBody("unaffected"))
+			other.Expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq).MessageID(t)
 		})
 	}
 }
@@ -231,65 +233,65 @@ func TestCommandLength(t *testing.T) {
 func TestBindTimeout(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{BindTimeout: 150 * time.Millisecond}, newBinder())
-	idle := dial(t, ts.addr)
-	half := dial(t, ts.addr)
-	full := pdu.Append(nil, pdu.CmdBindTransmitter, 0, 1, bindPDU("shop", "secret"))
-	half.write(full[:10])
-	bound := dial(t, ts.addr)
-	bound.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	idle := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	half := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	full := pdu.Append(nil, pdu.CmdBindTransmitter, 0, 1, esme.BindRequest("shop", "secret"))
+	half.Write(full[:10])
+	bound := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	bound.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 	start := time.Now()
-	idle.expectClosed(waitBound)
-	half.expectClosed(waitBound)
+	idle.ExpectClosed(waitBound)
+	half.ExpectClosed(waitBound)
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Errorf("closed after %v, before the bind timeout", d)
 	}
 	// A bound session is past the bind timeout for good: quiet and open
 	// well after its old deadline.
-	if f, err := bound.readFrame(200 * time.Millisecond); !isTimeout(err) {
+	if f, err := bound.ReadFrame(200 * time.Millisecond); !esme.IsTimeout(err) {
 		t.Fatalf("bound session: frame %x, err %v; want neither", f, err)
 	}
-	bound.ping()
+	bound.Ping()
 }
 
 func TestMaxConnections(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{MaxConnections: 2}, newBinder())
-	a := dial(t, ts.addr)
-	a.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
-	b := dial(t, ts.addr)
-	b.ping() // accepted and counted
-	over := dial(t, ts.addr)
-	over.expectClosed(waitBound)
-	a.ping()
-	b.nc.Close()
-	eventually(t, waitBound, func() bool {
+	a := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	a.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	b := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	b.Ping() // accepted and counted
+	over := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	over.ExpectClosed(waitBound)
+	a.Ping()
+	b.NetConn().Close()
+	eventually.That(t, waitBound, "closed connection forgotten", func() bool {
 		ts.mu.Lock()
 		defer ts.mu.Unlock()
 		return len(ts.sessions) == 1
-	}, "closed connection forgotten")
-	again := dial(t, ts.addr)
-	again.bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
+	})
+	again := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	again.Bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
 }
 
 func TestTwoClientsSameSeqs(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{}, newBinder())
-	a := dial(t, ts.addr)
-	b := dial(t, ts.addr)
-	a.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-	b.bind(pdu.CmdBindTransceiver, "bank", "vault", pdu.StatusOK)
+	a := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	b := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	a.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	b.Bind(pdu.CmdBindTransceiver, "bank", "vault", pdu.StatusOK)
 	// Both clients use sequence numbers 2..11, interleaved.
 	for range 10 {
-		sa, sb := a.submit("a"), b.submit("b")
+		sa, sb := a.Send(pdu.CmdSubmitSM, submitBody("a")), b.Send(pdu.CmdSubmitSM, submitBody("b"))
 		if sa != sb {
 			t.Fatalf("test clients out of step: %d %d", sa, sb)
 		}
 	}
 	for seq := uint32(2); seq <= 11; seq++ {
-		if id := a.expectSubmitResp(pdu.StatusOK, seq); id != "shop-"+itoa(seq) {
+		if id := a.Expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq).MessageID(t); id != "shop-"+itoa(seq) {
 			t.Errorf("a got %q", id)
 		}
-		if id := b.expectSubmitResp(pdu.StatusOK, seq); id != "bank-"+itoa(seq) {
+		if id := b.Expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq).MessageID(t); id != "bank-"+itoa(seq) {
 			t.Errorf("b got %q", id)
 		}
 	}
@@ -299,19 +301,19 @@ func TestIdleEnquireLinkThenDead(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{EnquireLink: 100 * time.Millisecond, ResponseTimeout: 100 * time.Millisecond}, b)
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindReceiver, "shop", "secret", pdu.StatusOK)
-	h, _ := c.read()
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindReceiver, "shop", "secret", pdu.StatusOK)
+	h := c.Read()
 	if h.ID != pdu.CmdEnquireLink {
 		t.Fatalf("got %v, want enquire_link", h.ID)
 	}
-	c.write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, 0, h.Seq)) // alive once
-	h, _ = c.read()
+	c.Write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, 0, h.Seq)) // alive once
+	h = c.Read()
 	if h.ID != pdu.CmdEnquireLink {
 		t.Fatalf("got %v, want a second enquire_link", h.ID)
 	}
-	c.expectClosed(waitBound) // silent now: dead after EnquireLink+ResponseTimeout
-	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, ErrDeadPeer) {
+	c.ExpectClosed(waitBound) // silent now: dead after EnquireLink+ResponseTimeout
+	if ev := eventually.Recv(t, b.handler(t, "shop").closed, waitBound, "Closed"); !errors.Is(ev.err, ErrDeadPeer) {
 		t.Errorf("Closed(%v), want ErrDeadPeer", ev.err)
 	}
 }
@@ -356,13 +358,13 @@ func TestServeRetriesAcceptErrors(t *testing.T) {
 	srv := NewServer(Config{Logger: zaptest.NewLogger(t)}, newBinder())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(&flakyListener{Listener: ln}) }()
-	c := dial(t, ln.Addr().String())
-	c.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	c := esme.DialConn(t, ln.Addr().String(), esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c.expectClosed(waitBound)
-	if err := recv(t, served, "Serve return"); !errors.Is(err, ErrServerClosed) {
+	c.ExpectClosed(waitBound)
+	if err := eventually.Recv(t, served, waitBound, "Serve return"); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve: %v", err)
 	}
 }
@@ -371,10 +373,10 @@ func TestSlowConsumerClosed(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{}, b)
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
 	h := b.handler(t, "shop")
-	s := recv(t, h.bound, "bind")
+	s := eventually.Recv(t, h.bound, waitBound, "bind")
 	// The client reads nothing more; the server keeps sending.
 	big := pdu.Append(nil, pdu.CmdSubmitSMResp, 0, 1, &pdu.SMResp{MessageID: bytes.Repeat([]byte("x"), 60)})
 	var err error
@@ -384,10 +386,10 @@ func TestSlowConsumerClosed(t *testing.T) {
 	if !errors.Is(err, ErrSlowConsumer) && !errors.Is(err, ErrClosed) {
 		t.Fatalf("Send to a client that does not read: %v", err)
 	}
-	if ev := recv(t, h.closed, "Closed"); !errors.Is(ev.err, ErrSlowConsumer) {
+	if ev := eventually.Recv(t, h.closed, waitBound, "Closed"); !errors.Is(ev.err, ErrSlowConsumer) {
 		t.Errorf("Closed(%v), want ErrSlowConsumer", ev.err)
 	}
-	eventually(t, 5*time.Second, func() bool { return ts.Stats().SlowConsumers == 1 }, "the slow consumer counted")
+	eventually.That(t, 5*time.Second, "the slow consumer counted", func() bool { return ts.Stats().SlowConsumers == 1 })
 }
 
 func TestPerIPAndUnboundLimits(t *testing.T) {
@@ -412,7 +414,7 @@ func TestPerIPAndUnboundLimits(t *testing.T) {
 				defer nc.Close()
 				open = append(open, nc)
 			}
-			eventually(t, 5*time.Second, func() bool { return srv.Stats().Connections == 2 }, "two connections")
+			eventually.That(t, 5*time.Second, "two connections", func() bool { return srv.Stats().Connections == 2 })
 			third, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -426,13 +428,13 @@ func TestPerIPAndUnboundLimits(t *testing.T) {
 				t.Fatalf("refusals counted: %d, want 1", got)
 			}
 			open[0].Close()
-			eventually(t, 5*time.Second, func() bool { return srv.Stats().Connections == 1 }, "one connection")
+			eventually.That(t, 5*time.Second, "one connection", func() bool { return srv.Stats().Connections == 1 })
 			fourth, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer fourth.Close()
-			eventually(t, 5*time.Second, func() bool { return srv.Stats().Connections == 2 }, "two connections")
+			eventually.That(t, 5*time.Second, "two connections", func() bool { return srv.Stats().Connections == 2 })
 		})
 	}
 }
@@ -445,23 +447,28 @@ func TestUnboundFloodEvictsOldest(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, Config{MaxUnbound: 4, MaxUnboundPerIP: 2}, newBinder())
 	from := func(last byte) net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, last)} }
-	var flood []*client
+	var flood []*esme.Conn
 	for _, ip := range []byte{2, 2, 3, 3} {
-		flood = append(flood, dialFrom(t, ts.addr, from(ip)))
+		flood = append(flood, esme.DialConn(t, ts.addr, esme.ConnOptions{LocalAddr: from(ip)}))
 	}
-	eventually(t, waitBound, func() bool { return ts.Stats().Unbound == 4 }, "four unbound connections")
-	over := dialFrom(t, ts.addr, from(2)) // a third from 127.0.0.2
-	over.expectClosed(waitBound)
+	eventually.That(t, waitBound, "four unbound connections", func() bool { return ts.Stats().Unbound == 4 })
+	over := esme.DialConn(t, ts.addr, esme.ConnOptions{LocalAddr: from(2)}) // a third from 127.0.0.2
+	over.ExpectClosed(waitBound)
 	for i := range 3 {
-		c := dialFrom(t, ts.addr, from(1))
-		c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-		flood[i].expectClosed(waitBound) // the oldest unbound made room
+		c := esme.DialConn(t, ts.addr, esme.ConnOptions{LocalAddr: from(1)})
+		c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+		flood[i].ExpectClosed(waitBound) // the oldest unbound made room
 		if got := ts.Stats().EvictedUnbound; got != uint64(i+1) {
 			t.Fatalf("evicted %d, want %d", got, i+1)
 		}
 		// The flood fills the room again from a new address.
-		flood = append(flood, dialFrom(t, ts.addr, from(byte(4+i))))
-		eventually(t, waitBound, func() bool { return ts.Stats().Unbound == 4 }, "four unbound connections")
+		flood = append(flood, esme.DialConn(t, ts.addr, esme.ConnOptions{LocalAddr: from(byte(4 + i))}))
+		// Both counts: a bind answered but not yet marked bound still
+		// counts as unbound, before the new flood connection is accepted.
+		eventually.That(t, waitBound, "four unbound and the bound connections", func() bool {
+			st := ts.Stats()
+			return st.Unbound == 4 && st.Connections == 4+i+1
+		})
 	}
 	st := ts.Stats()
 	if st.RefusedUnboundPerIP != 1 || st.Unbound != 4 || st.Connections != 7 {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -21,10 +23,10 @@ func TestDeliverWindow(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{Window: 3, ResponseTimeout: 200 * time.Millisecond}, b)
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	h := b.handler(t, "shop")
-	s := recv(t, h.bound, "bind")
+	s := eventually.Recv(t, h.bound, waitBound, "bind")
 
 	frame := deliverFrame("hello")
 	for _, ref := range []string{"r1", "r2", "r3"} {
@@ -37,21 +39,21 @@ func TestDeliverWindow(t *testing.T) {
 	}
 	var seqs []uint32
 	for range 3 {
-		hd, f := c.read()
-		if hd.ID != pdu.CmdDeliverSM || !bytes.Equal(f[pdu.HeaderLen:], frame[pdu.HeaderLen:]) {
-			t.Fatalf("got %v % x", hd.ID, f)
+		hd := c.Read()
+		if hd.ID != pdu.CmdDeliverSM || !bytes.Equal(hd.Raw[pdu.HeaderLen:], frame[pdu.HeaderLen:]) {
+			t.Fatalf("got %v % x", hd.ID, hd.Raw)
 		}
 		seqs = append(seqs, hd.Seq)
 	}
 	if seqs[0] == seqs[1] || seqs[1] == seqs[2] || seqs[0] == seqs[2] || seqs[0] == 0 {
 		t.Fatalf("deliver_sm seqs %v", seqs)
 	}
-	c.write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, 999999)) // unknown: ignored
-	c.write(pdu.Append(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, seqs[0], &pdu.SMResp{}))
-	c.write(pdu.AppendHeaderOnly(nil, pdu.CmdGenericNack, pdu.StatusInvCmdID, seqs[1]))
+	c.Write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, 999999)) // unknown: ignored
+	c.Write(pdu.Append(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, seqs[0], &pdu.SMResp{}))
+	c.Write(pdu.AppendHeaderOnly(nil, pdu.CmdGenericNack, pdu.StatusInvCmdID, seqs[1]))
 	want := []delivery{{"r1", pdu.StatusOK, nil}, {"r2", pdu.StatusInvCmdID, nil}, {"r3", 0, ErrTimeout}}
 	for _, w := range want {
-		if d := recv(t, h.delivered, "Delivered"); d.ref != w.ref || d.status != w.status || !errors.Is(d.err, w.err) {
+		if d := eventually.Recv(t, h.delivered, waitBound, "Delivered"); d.ref != w.ref || d.status != w.status || !errors.Is(d.err, w.err) {
 			t.Errorf("Delivered(%q, %v, %v), want (%q, %v, %v)", d.ref, d.status, d.err, w.ref, w.status, w.err)
 		}
 	}
@@ -62,9 +64,9 @@ func TestDeliverWindow(t *testing.T) {
 	if err := s.Deliver(frame, "r5"); err != nil {
 		t.Fatal(err)
 	}
-	c.expectDeliver()
-	c.nc.Close()
-	ev := recv(t, h.closed, "Closed")
+	expectDeliver(t, c)
+	c.NetConn().Close()
+	ev := eventually.Recv(t, h.closed, waitBound, "Closed")
 	select {
 	case d := <-h.delivered:
 		if d.ref != "r5" || !errors.Is(d.err, ErrClosed) {
@@ -84,28 +86,30 @@ func TestDeliverWindow(t *testing.T) {
 	}
 }
 
-func (c *client) expectDeliver() pdu.Header {
-	c.t.Helper()
-	h, _ := c.read()
-	if h.ID != pdu.CmdDeliverSM {
-		c.t.Fatalf("got %v, want deliver_sm", h.ID)
+// expectDeliver reads the next frame and fails t unless it is a
+// deliver_sm.
+func expectDeliver(t *testing.T, c *esme.Conn) esme.Frame {
+	t.Helper()
+	f := c.Read()
+	if f.ID != pdu.CmdDeliverSM {
+		t.Fatalf("got %v, want deliver_sm", f.ID)
 	}
-	return h
+	return f
 }
 
 func TestDeliverRefused(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{}, b)
-	tx := dial(t, ts.addr)
-	tx.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
-	s := recv(t, b.handler(t, "shop").bound, "bind")
+	tx := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	tx.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	s := eventually.Recv(t, b.handler(t, "shop").bound, waitBound, "bind")
 	if err := s.Deliver(deliverFrame("x"), "r"); !errors.Is(err, ErrNotReceiver) {
 		t.Errorf("Deliver to a transmitter: %v", err)
 	}
-	rx := dial(t, ts.addr)
-	rx.bind(pdu.CmdBindReceiver, "bank", "vault", pdu.StatusOK)
-	s = recv(t, b.handler(t, "bank").bound, "bind")
+	rx := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	rx.Bind(pdu.CmdBindReceiver, "bank", "vault", pdu.StatusOK)
+	s = eventually.Recv(t, b.handler(t, "bank").bound, waitBound, "bind")
 	bad := deliverFrame("x")
 	for name, f := range map[string][]byte{
 		"short":     bad[:10],
@@ -122,9 +126,9 @@ func TestDeliverRefused(t *testing.T) {
 	if err := s.Deliver(deliverFrame("y"), "ok"); err != nil {
 		t.Fatal(err)
 	}
-	h := rx.expectDeliver()
-	rx.write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, h.Seq))
-	if d := recv(t, b.handler(t, "bank").delivered, "Delivered"); d.ref != "ok" || d.err != nil {
+	h := expectDeliver(t, rx)
+	rx.Write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, h.Seq))
+	if d := eventually.Recv(t, b.handler(t, "bank").delivered, waitBound, "Delivered"); d.ref != "ok" || d.err != nil {
 		t.Errorf("Delivered(%q, %v)", d.ref, d.err)
 	}
 }
@@ -133,14 +137,14 @@ func TestShutdownUnbinds(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{ResponseTimeout: 300 * time.Millisecond}, b)
-	polite := dial(t, ts.addr)
-	polite.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-	rude := dial(t, ts.addr)
-	rude.bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
-	unbound := dial(t, ts.addr)
-	unbound.ping()
+	polite := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	polite.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	rude := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	rude.Bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
+	unbound := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	unbound.Ping()
 	shop := b.handler(t, "shop")
-	s := recv(t, shop.bound, "bind")
+	s := eventually.Recv(t, shop.bound, waitBound, "bind")
 	if err := s.Deliver(deliverFrame("report"), "pending"); err != nil {
 		t.Fatal(err)
 	}
@@ -148,34 +152,34 @@ func TestShutdownUnbinds(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- ts.shutdown(waitBound) }()
 
-	d := polite.expectDeliver()
-	h, _ := polite.read()
+	d := expectDeliver(t, polite)
+	h := polite.Read()
 	if h.ID != pdu.CmdUnbind {
 		t.Fatalf("got %v, want unbind", h.ID)
 	}
 	if err := s.Deliver(deliverFrame("late"), "late"); !errors.Is(err, ErrClosed) {
 		t.Errorf("Deliver while unbinding: %v", err)
 	}
-	seq := polite.submit("late")
-	polite.expect(pdu.CmdSubmitSMResp, pdu.StatusMsgQueueFull, seq) // temporary: submit again later
-	polite.write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, d.Seq))
-	polite.write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbindResp, 0, h.Seq))
-	polite.expectClosed(waitBound)
+	seq := polite.Send(pdu.CmdSubmitSM, submitBody("late"))
+	polite.Expect(pdu.CmdSubmitSMResp, pdu.StatusMsgQueueFull, seq) // temporary: submit again later
+	polite.Write(pdu.AppendHeaderOnly(nil, pdu.CmdDeliverSMResp, 0, d.Seq))
+	polite.Write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbindResp, 0, h.Seq))
+	polite.ExpectClosed(waitBound)
 
-	if h, _ := rude.read(); h.ID != pdu.CmdUnbind {
+	if h := rude.Read(); h.ID != pdu.CmdUnbind {
 		t.Fatalf("got %v, want unbind", h.ID)
 	}
-	rude.expectClosed(waitBound) // after the unbind wait
-	unbound.expectClosed(waitBound)
+	rude.ExpectClosed(waitBound) // after the unbind wait
+	unbound.ExpectClosed(waitBound)
 
-	if err := recv(t, done, "Shutdown"); err != nil {
+	if err := eventually.Recv(t, done, waitBound, "Shutdown"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if d := recv(t, shop.delivered, "Delivered"); d.ref != "pending" || d.err != nil {
+	if d := eventually.Recv(t, shop.delivered, waitBound, "Delivered"); d.ref != "pending" || d.err != nil {
 		t.Errorf("Delivered(%q, %v)", d.ref, d.err)
 	}
 	for _, id := range []string{"shop", "bank"} {
-		if ev := recv(t, b.handler(t, id).closed, "Closed"); !errors.Is(ev.err, ErrUnbound) {
+		if ev := eventually.Recv(t, b.handler(t, id).closed, waitBound, "Closed"); !errors.Is(ev.err, ErrUnbound) {
 			t.Errorf("%s Closed(%v), want ErrUnbound", id, ev.err)
 		}
 	}
@@ -185,8 +189,8 @@ func TestShutdownContextExpires(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{}, b) // unbind waits 5s
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	start := time.Now()
 	if err := ts.shutdown(100 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown: %v", err)
@@ -194,11 +198,11 @@ func TestShutdownContextExpires(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Shutdown took %v", d)
 	}
-	if h, _ := c.read(); h.ID != pdu.CmdUnbind {
+	if h := c.Read(); h.ID != pdu.CmdUnbind {
 		t.Fatalf("got %v, want unbind", h.ID)
 	}
-	c.expectClosed(waitBound)
-	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, ErrServerClosed) {
+	c.ExpectClosed(waitBound)
+	if ev := eventually.Recv(t, b.handler(t, "shop").closed, waitBound, "Closed"); !errors.Is(ev.err, ErrServerClosed) {
 		t.Errorf("Closed(%v), want ErrServerClosed", ev.err)
 	}
 }
@@ -213,35 +217,35 @@ func TestHandlerPanicClosesOneSession(t *testing.T) {
 		}
 	}
 	ts := startServer(t, Config{ResponseTimeout: 100 * time.Millisecond}, b)
-	bystander := dial(t, ts.addr)
-	bystander.bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
+	bystander := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	bystander.Bind(pdu.CmdBindTransmitter, "bank", "vault", pdu.StatusOK)
 
 	// A panic on the read goroutine (Submit).
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	shop := b.handler(t, "shop")
-	recv(t, shop.bound, "bind")
-	c.submit("panic")
-	c.expectClosed(waitBound)
-	if ev := recv(t, shop.closed, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "submit panic") {
+	eventually.Recv(t, shop.bound, waitBound, "bind")
+	c.Send(pdu.CmdSubmitSM, submitBody("panic"))
+	c.ExpectClosed(waitBound)
+	if ev := eventually.Recv(t, shop.closed, waitBound, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "submit panic") {
 		t.Errorf("Closed(%v), want the panic", ev.err)
 	}
 
 	// A panic on link's timer (Delivered on timeout).
-	c = dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
-	s := recv(t, shop.bound, "bind")
+	c = esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	s := eventually.Recv(t, shop.bound, waitBound, "bind")
 	if err := s.Deliver(deliverFrame("x"), "boom"); err != nil {
 		t.Fatal(err)
 	}
-	c.expectDeliver()
-	c.expectClosed(waitBound)
-	if ev := recv(t, shop.closed, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "delivered panic") {
+	expectDeliver(t, c)
+	c.ExpectClosed(waitBound)
+	if ev := eventually.Recv(t, shop.closed, waitBound, "Closed"); ev.err == nil || !strings.Contains(ev.err.Error(), "delivered panic") {
 		t.Errorf("Closed(%v), want the panic", ev.err)
 	}
 
-	seq := bystander.submit("fine")
-	bystander.expectSubmitResp(pdu.StatusOK, seq)
+	seq := bystander.Send(pdu.CmdSubmitSM, submitBody("fine"))
+	bystander.Expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq).MessageID(t)
 }
 
 func TestSubmitErrorClosesSession(t *testing.T) {
@@ -250,11 +254,11 @@ func TestSubmitErrorClosesSession(t *testing.T) {
 	errRule := errors.New("rule failed")
 	b.onSubmit = func(*Session, []byte) error { return errRule }
 	ts := startServer(t, Config{}, b)
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
-	c.submit("x")
-	c.expectClosed(waitBound)
-	if ev := recv(t, b.handler(t, "shop").closed, "Closed"); !errors.Is(ev.err, errRule) {
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransmitter, "shop", "secret", pdu.StatusOK)
+	c.Send(pdu.CmdSubmitSM, submitBody("x"))
+	c.ExpectClosed(waitBound)
+	if ev := eventually.Recv(t, b.handler(t, "shop").closed, waitBound, "Closed"); !errors.Is(ev.err, errRule) {
 		t.Errorf("Closed(%v)", ev.err)
 	}
 }
@@ -269,10 +273,10 @@ func TestAnswersAfterClientUnbind(t *testing.T) {
 	t.Parallel()
 	b := newBinder()
 	ts := startServer(t, Config{Window: 4, ResponseTimeout: 5 * time.Second}, b)
-	c := dial(t, ts.addr)
-	c.bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
+	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
+	c.Bind(pdu.CmdBindTransceiver, "shop", "secret", pdu.StatusOK)
 	h := b.handler(t, "shop")
-	s := recv(t, h.bound, "bind")
+	s := eventually.Recv(t, h.bound, waitBound, "bind")
 	for _, ref := range []string{"r1", "r2"} {
 		if err := s.Deliver(deliverFrame(ref), ref); err != nil {
 			t.Fatal(err)
@@ -280,25 +284,25 @@ func TestAnswersAfterClientUnbind(t *testing.T) {
 	}
 	var seqs []uint32
 	for range 2 {
-		hd, _ := c.read()
+		hd := c.Read()
 		seqs = append(seqs, hd.Seq)
 	}
-	useq := c.send(pdu.CmdUnbind, 0, nil)
-	c.expect(pdu.CmdUnbindResp, pdu.StatusOK, useq)
+	useq := c.Send(pdu.CmdUnbind, nil)
+	c.Expect(pdu.CmdUnbindResp, pdu.StatusOK, useq)
 	if err := s.Deliver(deliverFrame("r3"), "r3"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Deliver after the client's unbind: %v, want ErrClosed", err)
 	}
 	time.Sleep(time.Second)
 	for _, seq := range seqs {
-		c.write(pdu.Append(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, seq, &pdu.SMResp{}))
+		c.Write(pdu.Append(nil, pdu.CmdDeliverSMResp, pdu.StatusOK, seq, &pdu.SMResp{}))
 	}
 	for range 2 {
-		if d := recv(t, h.delivered, "Delivered"); d.status != pdu.StatusOK || d.err != nil {
+		if d := eventually.Recv(t, h.delivered, waitBound, "Delivered"); d.status != pdu.StatusOK || d.err != nil {
 			t.Errorf("Delivered(%q, %v, %v), want acknowledged", d.ref, d.status, d.err)
 		}
 	}
-	c.expectClosed(waitBound)
-	if ev := recv(t, h.closed, "Closed"); !errors.Is(ev.err, ErrUnbound) {
+	c.ExpectClosed(waitBound)
+	if ev := eventually.Recv(t, h.closed, waitBound, "Closed"); !errors.Is(ev.err, ErrUnbound) {
 		t.Errorf("Closed(%v), want ErrUnbound", ev.err)
 	}
 }

@@ -1,15 +1,14 @@
 package faults
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -41,24 +40,19 @@ type Client struct {
 	refused  map[string]int // receipt id -> deliver_sm refused
 }
 
-// conn is one connection of a Client: a reader goroutine, and the
-// Client's Run goroutine writing submits.
+// conn is one connection of a Client: an esme.Client (its reader
+// answers deliver_sm, enquire_link and unbind, and hands each
+// submit_sm_resp to answered), and the Client's Run goroutine writing
+// submits.
 type conn struct {
 	c      *Client
-	nc     net.Conn
+	ec     *esme.Client
 	dialed time.Time
-	done   chan struct{} // closed when the reader has returned
 
-	wmu sync.Mutex // guards writes to nc and seq
-	seq uint32
-
-	mu       sync.Mutex           // guards pending, unbound, abandon
-	pending  map[uint32]time.Time // seq -> when sent
-	unbound  bool                 // the mux sent unbind: no new submits
-	abandon  bool                 // the client dropped the connection on purpose
-	stallRd  atomic.Bool          // the reader stops reading (a slow consumer)
-	closeOne sync.Once
-	closed   chan struct{} // closed by close
+	mu      sync.Mutex           // guards pending, abandon; held across a submit's write (see submit)
+	pending map[uint32]time.Time // seq -> when sent
+	abandon bool                 // the client dropped the connection on purpose
+	stalled atomic.Bool          // the reader stopped reading (a slow consumer)
 }
 
 // Pause stops (true) or resumes (false) new submits.
@@ -136,7 +130,8 @@ func (c *Client) StallReads() {
 		cn.mu.Lock()
 		cn.abandon = true // a hung client neither submits nor waits for answers
 		cn.mu.Unlock()
-		cn.stallRd.Store(true)
+		cn.stalled.Store(true)
+		cn.ec.StallReads()
 	}
 }
 
@@ -150,7 +145,7 @@ func (c *Client) Drop() {
 		cn.mu.Lock()
 		cn.abandon = true
 		cn.mu.Unlock()
-		cn.close()
+		_ = cn.ec.Drop()
 	}
 }
 
@@ -187,48 +182,40 @@ func (c *Client) Run(ctx context.Context) {
 }
 
 func (c *Client) dial(ctx context.Context) (*conn, error) {
-	d := net.Dialer{Timeout: 3 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", c.Addr)
+	ec, err := esme.DialContext(ctx, c.Addr, c.SystemID, c.Password, esme.Options{
+		Buffer: -1, Ack: c.deliver, Acked: c.acked,
+	})
 	if err != nil {
 		return nil, err
 	}
-	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(nc)
-	if err := bind(nc, br, pdu.CmdBindTransceiver, c.SystemID, c.Password); err != nil {
-		_ = nc.Close()
-		return nil, err
-	}
-	_ = nc.SetDeadline(time.Time{})
-	cn := &conn{c: c, nc: nc, dialed: time.Now(), done: make(chan struct{}), closed: make(chan struct{}), pending: map[uint32]time.Time{}, seq: 1}
-	go cn.readLoop(br)
-	return cn, nil
+	return &conn{c: c, ec: ec, dialed: time.Now(), pending: map[uint32]time.Time{}}, nil
 }
 
-// bind sends a bind and reads its response (a deadline must be set).
-func bind(nc net.Conn, br *bufio.Reader, id pdu.CommandID, systemID, password string) error {
-	b := pdu.Append(nil, id, 0, 1, &pdu.Bind{SystemID: []byte(systemID), Password: []byte(password), InterfaceVersion: pdu.InterfaceVersion34})
-	if _, err := nc.Write(b); err != nil {
-		return err
+// deliver is the status a deliver_sm is answered with: none while NoAck,
+// an error while Refuse.
+func (c *Client) deliver(f []byte) pdu.Status {
+	if c.noAck.Load() {
+		return esme.NoAnswer
 	}
-	for {
-		f, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength)
-		if err != nil {
-			return err
-		}
-		h, _ := pdu.DecodeHeader(f)
-		if h.ID == id|0x80000000 || h.ID == pdu.CmdGenericNack {
-			if h.Status != pdu.StatusOK {
-				return &pdu.StatusError{Status: h.Status, Reason: "bind refused"}
-			}
-			return nil
-		}
+	id, _ := pdu.PeekReceiptedMessageID(f)
+	return c.refusal(string(id))
+}
+
+// acked counts a receipt once its ESME_ROK answer has been written.
+func (c *Client) acked(f []byte, st pdu.Status) {
+	if st != pdu.StatusOK {
+		return
+	}
+	if id, _ := pdu.PeekReceiptedMessageID(f); len(id) > 0 {
+		c.L.receipt(c.SystemID, string(id))
 	}
 }
 
-var sm = pdu.Append(nil, pdu.CmdSubmitSM, 0, 0, &pdu.SM{
+// sm is what every submit carries.
+var sm = &pdu.SM{
 	SourceAddr: []byte("faults"), DestTON: 1, DestNPI: 1, DestAddr: []byte("4512345678"),
 	RegisteredDelivery: 1, ShortMessage: []byte("fault suite"),
-})
+}
 
 // run writes submits until the connection ends or ctx does.
 func (cn *conn) run(ctx context.Context) {
@@ -241,18 +228,16 @@ func (cn *conn) run(ctx context.Context) {
 	}
 	check := time.NewTicker(100 * time.Millisecond)
 	defer check.Stop()
-	frame := make([]byte, len(sm))
 	for {
 		select {
 		case <-ctx.Done():
 			cn.mu.Lock()
 			cn.abandon = true
 			cn.mu.Unlock()
-			cn.close()
-			<-cn.done
+			_ = cn.ec.Drop()
 			cn.ended()
 			return
-		case <-cn.done:
+		case <-cn.ec.Done():
 			cn.ended()
 			return
 		case <-check.C:
@@ -261,45 +246,62 @@ func (cn *conn) run(ctx context.Context) {
 			if c.paused.Load() {
 				continue
 			}
-			cn.mu.Lock()
-			ok := !cn.unbound && !cn.abandon && len(cn.pending) < c.Window
-			cn.mu.Unlock()
-			if !ok {
-				continue
-			}
-			copy(frame, sm)
-			if err := cn.submit(frame); err != nil {
-				cn.close()
+			if err := cn.submit(); err != nil {
+				_ = cn.ec.Drop()
 			}
 		}
 	}
 }
 
-func (cn *conn) submit(frame []byte) error {
-	cn.wmu.Lock()
-	defer cn.wmu.Unlock()
-	cn.seq++
-	pdu.PatchSeq(frame, cn.seq)
+// submit sends one submit_sm if the window and the session allow it.
+// cn.mu is held across the write so that the answer, which the reader
+// hands to answered, finds the submit pending.
+func (cn *conn) submit() error {
 	cn.mu.Lock()
-	cn.pending[cn.seq] = time.Now()
-	cn.mu.Unlock()
+	defer cn.mu.Unlock()
+	if cn.abandon || cn.ec.Unbound() || len(cn.pending) >= cn.c.Window {
+		return nil
+	}
+	sent := time.Now()
+	seq, err := cn.ec.Go(pdu.CmdSubmitSM, sm, cn.answered)
+	if err != nil {
+		return err
+	}
+	cn.pending[seq] = sent
 	cn.c.L.submitted()
-	_ = cn.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := cn.nc.Write(frame)
-	return err
+	return nil
 }
 
-func (cn *conn) write(b []byte) error {
-	cn.wmu.Lock()
-	defer cn.wmu.Unlock()
-	_ = cn.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := cn.nc.Write(b)
-	return err
+// answered accounts for the answer to a submit (submit_sm_resp or
+// generic_nack); resp is nil when the connection ended first, which
+// ended accounts for.
+func (cn *conn) answered(resp []byte) {
+	if resp == nil {
+		return
+	}
+	h, _ := pdu.DecodeHeader(resp)
+	cn.mu.Lock()
+	sent, ok := cn.pending[h.Seq]
+	delete(cn.pending, h.Seq)
+	cn.mu.Unlock()
+	if !ok {
+		return // timed out already
+	}
+	id := ""
+	if h.ID == pdu.CmdSubmitSMResp && h.Status == pdu.StatusOK {
+		if _, body, err := pdu.DecodeFrame(resp); err == nil {
+			if r, ok := body.(*pdu.SMResp); ok {
+				id = string(r.MessageID)
+			}
+		}
+	}
+	c := cn.c
+	c.L.answer(c.SystemID, c.Via, c.Steady, h.Status, id, true, time.Since(sent))
 }
 
 // expire counts submits unanswered past the client's timeout.
 func (cn *conn) expire() {
-	if cn.stallRd.Load() {
+	if cn.stalled.Load() {
 		return // a hung client has no timeout of its own
 	}
 	cutoff := time.Now().Add(-cn.c.Timeout)
@@ -324,74 +326,6 @@ func (cn *conn) ended() {
 	cn.pending = map[uint32]time.Time{}
 	cn.mu.Unlock()
 	cn.c.L.connEnded(cn.dialed, n, abandon)
-}
-
-func (cn *conn) close() {
-	cn.closeOne.Do(func() {
-		_ = cn.nc.Close()
-		close(cn.closed)
-	})
-}
-
-func (cn *conn) readLoop(br *bufio.Reader) {
-	defer close(cn.done)
-	defer cn.close()
-	c := cn.c
-	for {
-		if cn.stallRd.Load() {
-			// A hung client: nothing is read until the connection is dropped.
-			<-cn.closed
-			return
-		}
-		f, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength)
-		if err != nil {
-			return
-		}
-		h, _ := pdu.DecodeHeader(f)
-		switch h.ID {
-		case pdu.CmdSubmitSMResp, pdu.CmdGenericNack:
-			cn.mu.Lock()
-			sent, ok := cn.pending[h.Seq]
-			delete(cn.pending, h.Seq)
-			cn.mu.Unlock()
-			if !ok {
-				continue
-			}
-			id := ""
-			if h.ID == pdu.CmdSubmitSMResp && h.Status == pdu.StatusOK {
-				if _, body, err := pdu.DecodeFrame(f); err == nil {
-					if r, ok := body.(*pdu.SMResp); ok {
-						id = string(r.MessageID)
-					}
-				}
-			}
-			c.L.answer(c.SystemID, c.Via, c.Steady, h.Status, id, true, time.Since(sent))
-		case pdu.CmdDeliverSM:
-			if c.noAck.Load() {
-				continue
-			}
-			id, _ := pdu.PeekReceiptedMessageID(f)
-			if st := c.refusal(string(id)); st != pdu.StatusOK {
-				if err := cn.write(pdu.Append(nil, pdu.CmdDeliverSMResp, st, h.Seq, &pdu.SMResp{})); err != nil {
-					return
-				}
-				continue
-			}
-			if err := cn.write(pdu.Append(nil, pdu.CmdDeliverSMResp, 0, h.Seq, &pdu.SMResp{})); err != nil {
-				return
-			}
-			if len(id) > 0 {
-				c.L.receipt(c.SystemID, string(id))
-			}
-		case pdu.CmdEnquireLink:
-			_ = cn.write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, 0, h.Seq))
-		case pdu.CmdUnbind:
-			cn.mu.Lock()
-			cn.unbound = true
-			cn.mu.Unlock()
-			_ = cn.write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbindResp, 0, h.Seq))
-		}
-	}
 }
 
 // errNotAll is returned by WaitAnswered when submits stay in flight.

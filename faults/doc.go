@@ -19,8 +19,9 @@
 // replies only (21: commands run, the instance hears of none).
 //
 // Start reading at faults_test.go (the suite and its invariants), then
-// ledger.go (what is counted), client.go (the load driver), harness.go
-// (mux process, simulator, config) and inject.go (fault injectors).
+// ledger.go (what is counted), client.go (the load driver, on the
+// internal/esme peer kit), harness.go (mux process, simulator, config)
+// and inject.go (fault injectors).
 //
 //	go test ./faults/...                      # short setting, CI
 //	FAULTS_RESULTS=1 go test ./faults/        # short, and writes its section of RESULTS.md

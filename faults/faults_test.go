@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
@@ -219,7 +220,7 @@ func runFault(t *testing.T, f faultSpec) {
 		f.before(e)
 	}
 	all := append(append([]*Client(nil), e.load.Clients...), e.others...)
-	waitFor(t, 10*time.Second, "every client bound", func() bool {
+	eventually.That(t, 10*time.Second, "every client bound", func() bool {
 		for _, c := range all {
 			if !c.Connected() {
 				return false
@@ -348,18 +349,7 @@ func (e *env) startFleet(opts MuxOptions, n int) {
 	}
 	e.mux = e.muxes[0]
 	if n > 1 { // 2 hosts x sessions_per_host 2 per instance
-		waitFor(t, 10*time.Second, "every instance's upstream sessions bound", func() bool { return e.sim.Stats().SessionsBound == 4*n })
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a subprocess and other goroutines
+		eventually.That(t, 10*time.Second, "every instance's upstream sessions bound", func() bool { return e.sim.Stats().SessionsBound == 4*n })
 	}
 }
 
@@ -436,7 +426,7 @@ func faultList() []faultSpec {
 			}
 			e.end = time.Now()
 		}, after: func(e *env) {
-			waitFor(e.t, 10*time.Second, "both hosts bound again", func() bool { return e.sim.Stats().SessionsBound == 4 })
+			eventually.That(e.t, 10*time.Second, "both hosts bound again", func() bool { return e.sim.Stats().SessionsBound == 4 })
 		}},
 		{name: "04 both hosts down", inject: func(e *env) {
 			e.start = time.Now()

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -44,30 +44,16 @@ func BindCrowd(addr, systemID, password string, n int, timeout, hold time.Durati
 		wg.Go(func() {
 			<-start
 			t0 := time.Now()
-			nc, err := net.DialTimeout("tcp", addr, timeout)
+			ec, err := esme.Dial(addr, systemID, password, esme.Options{Timeout: timeout, Buffer: -1})
 			if err == nil {
-				_ = nc.SetDeadline(t0.Add(timeout))
-				br := bufio.NewReader(nc)
-				err = bind(nc, br, pdu.CmdBindTransceiver, systemID, password)
-				if err == nil {
-					lat := time.Since(t0)
-					mu.Lock()
-					res.Bound++
-					lats = append(lats, lat)
-					mu.Unlock()
-					<-release
-					_ = nc.SetDeadline(time.Now().Add(2 * time.Second))
-					_, _ = nc.Write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbind, 0, 2))
-					for { // read until unbind_resp or close; answer enquire_link meanwhile
-						f, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength)
-						if err != nil || pdu.ID(f) == pdu.CmdUnbindResp {
-							break
-						}
-					}
-					_ = nc.Close()
-					return
-				}
-				_ = nc.Close()
+				lat := time.Since(t0)
+				mu.Lock()
+				res.Bound++
+				lats = append(lats, lat)
+				mu.Unlock()
+				<-release
+				_ = ec.Close() // unbind, and a moment for unbind_resp
+				return
 			}
 			mu.Lock()
 			var se *pdu.StatusError
@@ -239,10 +225,7 @@ func LoopbackIP(n int) net.IP { return net.IPv4(127, 0, 0, byte(n)) }
 
 // dialFrom dials addr from the local IP from (nil: any).
 func dialFrom(from net.IP, addr string, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	if from != nil {
-		d.LocalAddr = &net.TCPAddr{IP: from}
-	}
+	d := net.Dialer{Timeout: timeout, LocalAddr: localAddr(from)}
 	return d.Dial("tcp", addr)
 }
 
@@ -335,23 +318,20 @@ func BindProbes(addr, systemID, password string, froms []net.IP, interval, d, ti
 }
 
 func probe(from net.IP, addr, systemID, password string, timeout time.Duration) error {
-	nc, err := dialFrom(from, addr, timeout)
+	ec, err := esme.Dial(addr, systemID, password, esme.Options{Timeout: timeout, Buffer: -1, LocalAddr: localAddr(from)})
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(timeout))
-	br := bufio.NewReader(nc)
-	if err := bind(nc, br, pdu.CmdBindTransceiver, systemID, password); err != nil {
-		return err
+	_ = ec.Close() // unbind, and a moment for unbind_resp
+	return nil
+}
+
+// localAddr is the address to dial from: from, or any (nil).
+func localAddr(from net.IP) net.Addr {
+	if from == nil {
+		return nil
 	}
-	_, _ = nc.Write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbind, 0, 2))
-	for { // until unbind_resp or close
-		f, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength)
-		if err != nil || pdu.ID(f) == pdu.CmdUnbindResp {
-			return nil
-		}
-	}
+	return &net.TCPAddr{IP: from}
 }
 
 // BurstResult counts the answers to a burst of binds by status; Failed
@@ -396,16 +376,11 @@ func BindBurst(addr, systemID, password string, froms []net.IP, n int, timeout t
 // bindOnce binds once from from and returns the bind's status; err is
 // set when no answer came.
 func bindOnce(from net.IP, addr, systemID, password string, timeout time.Duration) (pdu.Status, error) {
-	nc, err := dialFrom(from, addr, timeout)
-	if err != nil {
-		return 0, err
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(timeout))
-	err = bind(nc, bufio.NewReader(nc), pdu.CmdBindTransceiver, systemID, password)
+	ec, err := esme.Dial(addr, systemID, password, esme.Options{Timeout: timeout, Buffer: -1, LocalAddr: localAddr(from)})
 	var se *pdu.StatusError
 	switch {
 	case err == nil:
+		_ = ec.Drop()
 		return pdu.StatusOK, nil
 	case errors.As(err, &se):
 		return se.Status, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -39,5 +40,5 @@ func TestRefusedDeliveryBacksOff(t *testing.T) {
 	if ids := collect(t, c, 1, 10*time.Second); len(ids) != 1 {
 		t.Fatal("not delivered once accepted")
 	}
-	eventually(t, 5*time.Second, func() bool { return h.mux.Queued("shop") == 0 })
+	eventually.That(t, 5*time.Second, `h.mux.Queued("shop") == 0`, func() bool { return h.mux.Queued("shop") == 0 })
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
@@ -66,6 +67,6 @@ mo_numbers = ["4577777777"]
 	if ids[0] != keepID {
 		t.Fatalf("got the receipt of %s, want only %s (not the dropped %s)", ids[0], keepID, dropID)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.mux.Metrics().Snapshot().DeliverDropped == 1 })
-	eventually(t, 5*time.Second, func() bool { return h.mux.Queued("tagged") == 0 })
+	eventually.That(t, 5*time.Second, "h.mux.Metrics().Snapshot().DeliverDropped == 1", func() bool { return h.mux.Metrics().Snapshot().DeliverDropped == 1 })
+	eventually.That(t, 5*time.Second, `h.mux.Queued("tagged") == 0`, func() bool { return h.mux.Queued("tagged") == 0 })
 }

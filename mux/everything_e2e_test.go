@@ -28,6 +28,7 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/admin"
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/testcert"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -264,7 +265,7 @@ func (r *everything) start(t *testing.T) {
 	})
 	r.admin = "http://" + ln.Addr().String()
 	r.tlsAddr = r.mux.Addrs()[1].String()
-	eventually(t, 5*time.Second, func() bool { return r.mux.UpstreamBound() == 4 })
+	eventually.That(t, 5*time.Second, "r.mux.UpstreamBound() == 4", func() bool { return r.mux.UpstreamBound() == 4 })
 }
 
 // dial binds a transceiver of client "all" over TLS.
@@ -389,7 +390,7 @@ func (l *e2eLoad) run(t *testing.T, c *esme.Client) {
 // ends the test at once when a submit got none.
 func (l *e2eLoad) wait(t *testing.T, since time.Time, n int) {
 	t.Helper()
-	eventually(t, 20*time.Second, func() bool { return l.failed.Load() || l.answered(since) >= n })
+	eventually.That(t, 20*time.Second, "l.failed.Load() || l.answered(since) >= n", func() bool { return l.failed.Load() || l.answered(since) >= n })
 	if l.failed.Load() {
 		t.FailNow()
 	}

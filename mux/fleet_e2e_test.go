@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -107,7 +108,7 @@ func TestFleetMaxBinds(t *testing.T) {
 		}
 	}
 	first.Close()
-	eventually(t, 5*time.Second, func() bool {
+	eventually.That(t, 5*time.Second, "a bind after the first unbound", func() bool {
 		c, st := bindShop(t, b)
 		if c != nil {
 			c.Close()
@@ -166,7 +167,7 @@ func TestFleetMaxRate(t *testing.T) {
 	ms, s, _, _ := startFleet(t, 2, nil, "max_rate = 0.1", "")
 	var cs []*esme.Client
 	for _, m := range ms {
-		eventually(t, 10*time.Second, func() bool { return m.UpstreamBound() == 4 })
+		eventually.That(t, 10*time.Second, "four provider binds", func() bool { return m.UpstreamBound() == 4 })
 		c, st := bindShop(t, m)
 		if st != pdu.StatusOK {
 			t.Fatalf("bind: %v", st)
@@ -199,7 +200,7 @@ func TestFleetMaxRate(t *testing.T) {
 func TestFleetMaxSessions(t *testing.T) {
 	ms, s, _, _ := startFleet(t, 2, nil, "fleet_max_sessions = 3", "")
 	a, b := ms[0], ms[1]
-	eventually(t, 10*time.Second, func() bool { return a.UpstreamBound()+b.UpstreamBound() == 3 })
+	eventually.That(t, 10*time.Second, "three provider binds over the fleet", func() bool { return a.UpstreamBound()+b.UpstreamBound() == 3 })
 	if st := s.Stats(); st.SessionsBound != 3 || st.Binds != 3 {
 		t.Fatalf("simulator: %d sessions bound, %d binds; want 3 and 3", st.SessionsBound, st.Binds)
 	}
@@ -208,7 +209,7 @@ func TestFleetMaxSessions(t *testing.T) {
 	if err := a.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() bool { return b.UpstreamBound() == 3 })
+	eventually.That(t, 10*time.Second, "the other instance taking all three places", func() bool { return b.UpstreamBound() == 3 })
 	if got := s.Stats().SessionsBound; got != 3 {
 		t.Fatalf("simulator: %d sessions bound, want 3", got)
 	}
@@ -226,7 +227,7 @@ func TestFleetRedisDown(t *testing.T) {
 	core, logs := observer.New(zapcore.ErrorLevel)
 	ms, _, stop, restart := startFleet(t, 1, zap.New(zapcore.NewTee(core, zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)).Core())), "", client)
 	m := ms[0]
-	eventually(t, 10*time.Second, func() bool { return m.UpstreamBound() == 4 })
+	eventually.That(t, 10*time.Second, "four provider binds", func() bool { return m.UpstreamBound() == 4 })
 	stop()
 	t.Cleanup(restart) // so that Shutdown finds Redis back
 	c, st := bindShop(t, m)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -97,13 +98,13 @@ func TestJournaledIDsSurviveRestart(t *testing.T) {
 	}
 
 	brokenIDs.Store(false) // the store heals
-	eventually(t, 15*time.Second, func() bool { return h2.mux.Metrics().Snapshot().IDsWrittenBack == n })
+	eventually.That(t, 15*time.Second, "h2.mux.Metrics().Snapshot().IDsWrittenBack == n", func() bool { return h2.mux.Metrics().Snapshot().IDsWrittenBack == n })
 	for _, id := range ids {
 		if client, ok, err := st.LookupID(context.Background(), mux.IDKey(id)); err != nil || !ok || client != "shop" {
 			t.Fatalf("store lookup %s: %q %v %v", id, client, ok, err)
 		}
 	}
-	eventually(t, 5*time.Second, func() bool { return journalLines(t, journal) == 0 })
+	eventually.That(t, 5*time.Second, "journalLines(t, journal) == 0", func() bool { return journalLines(t, journal) == 0 })
 	if _, err := os.Stat(journal); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("journal still there: %v", err)
 	}
@@ -145,7 +146,7 @@ func TestOrphanMatchedAfterWriteBack(t *testing.T) {
 	if err := b.sim.InjectReceipt("acct", id); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return b.mux.Metrics().Snapshot().Orphaned == 1 })
+	eventually.That(t, 5*time.Second, "b.mux.Metrics().Snapshot().Orphaned == 1", func() bool { return b.mux.Metrics().Snapshot().Orphaned == 1 })
 	brokenIDs.Store(false) // the store heals while a is down: nobody knows the id yet
 	if got := b.mux.Queued(mux.OrphanQueue); got != 1 {
 		t.Fatalf("orphan queue: %d, want 1", got)
@@ -158,7 +159,7 @@ func TestOrphanMatchedAfterWriteBack(t *testing.T) {
 	if got := a2.mux.Metrics().Snapshot().IDsWrittenBack; got != 1 {
 		t.Errorf("written back: %d, want 1", got)
 	}
-	eventually(t, 5*time.Second, func() bool { return b.mux.Queued(mux.OrphanQueue) == 0 })
+	eventually.That(t, 5*time.Second, "b.mux.Queued(mux.OrphanQueue) == 0", func() bool { return b.mux.Queued(mux.OrphanQueue) == 0 })
 }
 
 // A journal another process holds stops New with an error that says so,
@@ -206,7 +207,7 @@ func TestJournalUnwritableKeepsIDsInMemory(t *testing.T) {
 	}
 	collect(t, c, 1, 10*time.Second)
 	brokenIDs.Store(false)
-	eventually(t, 15*time.Second, func() bool { return h.mux.Metrics().Snapshot().IDsWrittenBack == 1 })
+	eventually.That(t, 15*time.Second, "h.mux.Metrics().Snapshot().IDsWrittenBack == 1", func() bool { return h.mux.Metrics().Snapshot().IDsWrittenBack == 1 })
 	if client, ok, err := lastFailing.Load().LookupID(context.Background(), mux.IDKey(id)); err != nil || !ok || client != "shop" {
 		t.Fatalf("store lookup: %q %v %v", client, ok, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
@@ -41,19 +42,6 @@ func (j *jointLog) log() [][2]int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return append([][2]int(nil), j.calls...)
-}
-
-// until yields until cond holds: the goroutines it waits for need no
-// time, only to be scheduled.
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		runtime.Gosched()
-	}
 }
 
 func (p *pairing) isWaiting(kind int) bool {
@@ -98,7 +86,7 @@ func TestPairingWaitsForBatchBeingPrepared(t *testing.T) {
 	jw := &jointLog{idsErr: errors.New("ids failed")}
 	p.begin(pairReports) // the report batcher is preparing a batch
 	ids, idsDone := writeAsync(&p, jw, pairIDs, false)
-	until(t, "ids wait for the reports", func() bool { return p.isWaiting(pairIDs) })
+	eventually.That(t, 10*time.Second, "ids wait for the reports", func() bool { return p.isWaiting(pairIDs) })
 	if got := jw.log(); len(got) != 0 {
 		t.Fatalf("calls %v while the reports are prepared, want none", got)
 	}
@@ -119,7 +107,7 @@ func TestPairingGoesAloneWhenOtherWritesNothing(t *testing.T) {
 	jw := &jointLog{}
 	p.begin(pairReports)
 	_, idsDone := writeAsync(&p, jw, pairIDs, false)
-	until(t, "ids wait for the reports", func() bool { return p.isWaiting(pairIDs) })
+	eventually.That(t, 10*time.Second, "ids wait for the reports", func() bool { return p.isWaiting(pairIDs) })
 	p.end(pairReports, false) // all held or resent: nothing to write, nothing queued
 	<-idsDone
 	if got := jw.log(); len(got) != 1 || got[0] != [2]int{1, 0} {
@@ -135,7 +123,7 @@ func TestPairingWaitsForNextBatchWhenQueued(t *testing.T) {
 	p.write(ctx, jw, pairReports, &pairedWrite{items: someItems}) // alone: the id batcher is idle
 	// The reports are answered, more are queued; ids come meanwhile.
 	_, idsDone := writeAsync(&p, jw, pairIDs, false)
-	until(t, "ids wait for the reports", func() bool { return p.isWaiting(pairIDs) })
+	eventually.That(t, 10*time.Second, "ids wait for the reports", func() bool { return p.isWaiting(pairIDs) })
 	p.end(pairReports, true)
 	if !p.isWaiting(pairIDs) {
 		t.Fatal("ids stopped waiting though the next report batch comes at once")
@@ -156,7 +144,7 @@ func TestPairingWaitsNoLongerAfterBatchWithoutWrite(t *testing.T) {
 	jw := &jointLog{}
 	p.begin(pairReports)
 	_, idsDone := writeAsync(&p, jw, pairIDs, false)
-	until(t, "ids wait for the reports", func() bool { return p.isWaiting(pairIDs) })
+	eventually.That(t, 10*time.Second, "ids wait for the reports", func() bool { return p.isWaiting(pairIDs) })
 	p.end(pairReports, true) // all held: nothing written; more queued
 	<-idsDone
 	if got := jw.log(); len(got) != 1 || got[0] != [2]int{1, 0} {
@@ -171,13 +159,13 @@ func TestPairingDoesNotWaitForWriteInProgress(t *testing.T) {
 	hold := make(chan struct{})
 	jw := &jointLog{hold: hold}
 	_, repDone := writeAsync(&p, jw, pairReports, false)
-	until(t, "reports in their write", func() bool {
+	eventually.That(t, 10*time.Second, "reports in their write", func() bool {
 		jw.mu.Lock()
 		defer jw.mu.Unlock()
 		return jw.inCall == 1
 	})
 	_, idsDone := writeAsync(&p, jw, pairIDs, false)
-	until(t, "ids in their write too", func() bool {
+	eventually.That(t, 10*time.Second, "ids in their write too", func() bool {
 		jw.mu.Lock()
 		defer jw.mu.Unlock()
 		return jw.inCall == 2
@@ -213,7 +201,7 @@ func TestBatcherLingering(t *testing.T) {
 		b.add(i)
 		runtime.Gosched() // let run take each item alone
 	}
-	until(t, "a full batch", func() bool { return len(batches()) == 1 })
+	eventually.That(t, 5*time.Second, "a full batch", func() bool { return len(batches()) == 1 })
 	cancel()
 	<-done
 	if g := batches(); len(g) != 2 || len(g[0]) != 3 || len(g[1]) != 1 || g[1][0] != 3 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/store"
 )
@@ -64,7 +65,7 @@ func TestBoltReceiptsRouted(t *testing.T) {
 		}
 	}
 	st := h.cfg.Store.Module.(store.Store)
-	eventually(t, 10*time.Second, func() bool {
+	eventually.That(t, 10*time.Second, "every client's queue emptied", func() bool {
 		s, err := st.Stats(context.Background())
 		return err == nil && s.Queued["shop"] == 0 && s.Queued["bank"] == 0
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -95,7 +96,7 @@ func TestStoreFailureAcknowledgesNothing(t *testing.T) {
 		}
 		ids[id] = true
 	}
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().DLRsSent >= n })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().DLRsSent >= n", func() bool { return h.sim.Stats().DLRsSent >= n })
 	time.Sleep(200 * time.Millisecond) // the mux's answers are on their way; none may be an ack
 	if acked := h.sim.Stats().DLRsAcked; acked != 0 {
 		t.Fatalf("%d reports acknowledged to the provider while the store could not write", acked)
@@ -130,5 +131,5 @@ func TestOrphanReceiptStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect(t, c, 1, 5*time.Second)
-	eventually(t, 10*time.Second, func() bool { return h.mux.Queued(mux.OrphanQueue) == 1 })
+	eventually.That(t, 10*time.Second, "h.mux.Queued(mux.OrphanQueue) == 1", func() bool { return h.mux.Queued(mux.OrphanQueue) == 1 })
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
@@ -40,8 +41,8 @@ func TestUnknownReceiptsDoNotStallOthers(t *testing.T) {
 	if ids := collect(t, c, good, 20*time.Second); len(ids) != good {
 		t.Fatalf("%d of %d good receipts", len(ids), good)
 	}
-	eventually(t, 10*time.Second, func() bool { return h.mux.Queued(mux.OrphanQueue) == unknown })
-	eventually(t, 10*time.Second, func() bool { return h.sim.Stats().DLRsAcked == unknown+good })
+	eventually.That(t, 10*time.Second, "h.mux.Queued(mux.OrphanQueue) == unknown", func() bool { return h.mux.Queued(mux.OrphanQueue) == unknown })
+	eventually.That(t, 10*time.Second, "h.sim.Stats().DLRsAcked == unknown+good", func() bool { return h.sim.Stats().DLRsAcked == unknown+good })
 	if st := h.sim.Stats(); st.Resent != 0 {
 		t.Errorf("provider resent %d receipts", st.Resent)
 	}
@@ -60,18 +61,18 @@ func TestReceiptAheadOfSlowResponse(t *testing.T) {
 	if _, _, err := c.Send(pdu.CmdSubmitSM, sm("4599999999", true, "slow")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits == 1 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().Submits == 1", func() bool { return h.sim.Stats().Submits == 1 })
 	if err := h.sim.InjectReceipt("acct", "slow1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().DLRsAcked == 1 }) // answered before the id is known
+	eventually.That(t, 5*time.Second, "h.sim.Stats().DLRsAcked == 1", func() bool { return h.sim.Stats().DLRsAcked == 1 }) // answered before the id is known
 	if ids := collect(t, c, 1, 10*time.Second); ids[0] != "slow1" {
 		t.Fatalf("receipt for %s", ids[0])
 	}
 	if got := h.mux.Metrics().Snapshot().Orphaned; got != 0 {
 		t.Errorf("%d orphaned, want 0: the id came within response_timeout", got)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.mux.Queued(mux.OrphanQueue) == 0 })
+	eventually.That(t, 5*time.Second, "h.mux.Queued(mux.OrphanQueue) == 0", func() bool { return h.mux.Queued(mux.OrphanQueue) == 0 })
 }
 
 // A receipt orphaned (its id unknown past the grace) is still matched
@@ -83,7 +84,7 @@ func TestOrphanMatchedWhenIDArrives(t *testing.T) {
 	if err := h.sim.InjectReceipt("acct", "late1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.mux.Metrics().Snapshot().Orphaned == 1 })
+	eventually.That(t, 5*time.Second, "h.mux.Metrics().Snapshot().Orphaned == 1", func() bool { return h.mux.Metrics().Snapshot().Orphaned == 1 })
 	c := h.dial("shop", "shop-pw", esme.Options{})
 	if st, id, err := c.Submit(ctxT(t), sm("4599999999", true, "late")); err != nil || st != pdu.StatusOK || id != "late1" {
 		t.Fatalf("submit: %v %q %v", st, id, err)
@@ -91,7 +92,7 @@ func TestOrphanMatchedWhenIDArrives(t *testing.T) {
 	if ids := collect(t, c, 1, 10*time.Second); ids[0] != "late1" {
 		t.Fatalf("receipt for %s", ids[0])
 	}
-	eventually(t, 5*time.Second, func() bool { return h.mux.Queued(mux.OrphanQueue) == 0 })
+	eventually.That(t, 5*time.Second, "h.mux.Queued(mux.OrphanQueue) == 0", func() bool { return h.mux.Queued(mux.OrphanQueue) == 0 })
 	select {
 	case f := <-c.Deliveries:
 		t.Fatalf("a second delivery: %x", f)
@@ -111,7 +112,7 @@ func TestUnknownReceiptAnsweredNotResent(t *testing.T) {
 	if err := h.sim.InjectReceipt("acct", "0badc0de"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().DLRsAcked == 1 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().DLRsAcked == 1", func() bool { return h.sim.Stats().DLRsAcked == 1 })
 	time.Sleep(time.Second) // three of the provider's answer timeouts: a held receipt would have been resent
 	if st := h.sim.Stats(); st.Resent != 0 || st.DLRsSent != 1 {
 		t.Errorf("provider sent %d, resent %d; want 1 and 0", st.DLRsSent, st.Resent)

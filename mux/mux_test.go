@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
@@ -133,7 +134,7 @@ address = %q
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
-	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 4 })
+	eventually.That(t, 5*time.Second, "m.UpstreamBound() == 4", func() bool { return m.UpstreamBound() == 4 })
 	return h
 }
 
@@ -164,17 +165,6 @@ func (h *harness) dial(systemID, password string, o esme.Options) *esme.Client {
 	}
 	h.t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func eventually(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func sm(dest string, receipt bool, text string) *pdu.SM {
@@ -279,7 +269,7 @@ func TestReceiptWaitsForClientToBind(t *testing.T) {
 	if err != nil || st != pdu.StatusOK {
 		t.Fatalf("submit: %v %v", st, err)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.mux.Queued("shop") >= 1 })
+	eventually.That(t, 5*time.Second, `h.mux.Queued("shop") >= 1`, func() bool { return h.mux.Queued("shop") >= 1 })
 	rx := h.dial("shop", "shop-pw", esme.Options{Bind: pdu.CmdBindReceiver})
 	if ids := collect(t, rx, 1, 5*time.Second); ids[0] != id {
 		t.Fatalf("receipt for %s, want %s", ids[0], id)
@@ -418,9 +408,9 @@ func TestHostDownMidLoad(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let load run before the failure
 	h.sim.StopHost(0)                  // the listener and its sessions die
 	before := h.sim.Stats().Submits
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits > before+100 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().Submits > before+100", func() bool { return h.sim.Stats().Submits > before+100 })
 	h.sim.StartHost(0) // maintenance over: the mux binds to it again
-	eventually(t, 10*time.Second, func() bool { return h.mux.UpstreamBound() == 4 })
+	eventually.That(t, 10*time.Second, "h.mux.UpstreamBound() == 4", func() bool { return h.mux.UpstreamBound() == 4 })
 	close(stop)
 	got := <-done
 	if got[pdu.StatusOK] < 100 {
@@ -444,7 +434,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 		}
 		chans = append(chans, ch)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits == 20 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().Submits == 20", func() bool { return h.sim.Stats().Submits == 20 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.mux.Shutdown(ctx); err != nil {
@@ -586,12 +576,12 @@ func TestReceiptRacingItsResponseIsHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits == 1 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().Submits == 1", func() bool { return h.sim.Stats().Submits == 1 })
 	// The provider reports the message before it answers the submit.
 	if err := h.sim.InjectReceipt("acct", "race1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.mux.Status().Held == 1 })
+	eventually.That(t, 5*time.Second, "h.mux.Status().Held == 1", func() bool { return h.mux.Status().Held == 1 })
 	select {
 	case f := <-resp:
 		var r pdu.SMResp
@@ -621,7 +611,7 @@ func TestResentReceiptNotDeliveredTwice(t *testing.T) {
 		}
 	}
 	collect(t, c, 1, 5*time.Second)
-	eventually(t, 5*time.Second, func() bool { return h.mux.Metrics().Snapshot().Resent == 1 })
+	eventually.That(t, 5*time.Second, "h.mux.Metrics().Snapshot().Resent == 1", func() bool { return h.mux.Metrics().Snapshot().Resent == 1 })
 	select {
 	case f := <-c.Deliveries:
 		t.Fatalf("a second copy was delivered: %x", f)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/external"
@@ -88,9 +89,9 @@ password = "pw"
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, func() bool { return plugin.PID() != pid && plugin.PID() != 0 })
+	eventually.That(t, 15*time.Second, "plugin.PID() != pid && plugin.PID() != 0", func() bool { return plugin.PID() != pid && plugin.PID() != 0 })
 	before := len(h.sim.Submits())
-	eventually(t, 10*time.Second, func() bool { return len(h.sim.Submits()) > before+50 })
+	eventually.That(t, 10*time.Second, "len(h.sim.Submits()) > before+50", func() bool { return len(h.sim.Submits()) > before+50 })
 	close(stop)
 	wg.Wait()
 	t.Logf("answered %d submits, %d with ESME_RSYSERR while the plugin restarted", answered.Load(), sysErr.Load())
@@ -169,5 +170,5 @@ password = "pw"
 	if got := pluginOf(changed).PID(); got == pid || got == 0 {
 		t.Fatalf("changed command: pid %d after the reload, %d before", got, pid)
 	}
-	eventually(t, 5*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
+	eventually.That(t, 5*time.Second, "syscall.Kill(pid, 0) != nil", func() bool { return syscall.Kill(pid, 0) != nil })
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 	_ "github.com/smpp-mux/smpp-mux/store/bolt"
@@ -121,7 +122,7 @@ address = %q
 address = %q
 %s`, rebindWindow, storeTOML, s.Addrs()[0], s.Addrs()[1], clients.String())
 	m := startMux(t, src) // logs at Warn: a line per PDU would be most of the test's work
-	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 4 })
+	eventually.That(t, 5*time.Second, "m.UpstreamBound() == 4", func() bool { return m.UpstreamBound() == 4 })
 	addr := m.Addrs()[0].String()
 
 	ledgers := make([]*rebindLedger, *rebindClients)

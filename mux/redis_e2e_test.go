@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -34,7 +35,7 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 	submit(10)
 	stop()
 	submit(10) // Redis down: the ids are kept in memory
-	eventually(t, 10*time.Second, func() bool { return h.mux.Metrics().Snapshot().StoreErrors > 0 })
+	eventually.That(t, 10*time.Second, "h.mux.Metrics().Snapshot().StoreErrors > 0", func() bool { return h.mux.Metrics().Snapshot().StoreErrors > 0 })
 	restart()
 	// At least once: a write Redis applied but did not acknowledge in time
 	// is answered ESME_RX_T_APPN, and the provider's resend is a duplicate.
@@ -97,7 +98,7 @@ func TestRedisOutageIDsReachOtherInstance(t *testing.T) {
 	}
 	// An id whose write Redis applied while the mux saw a timeout routes
 	// its receipt before its write-back: the count may come last.
-	eventually(t, 10*time.Second, func() bool { return a.mux.Metrics().Snapshot().IDsWrittenBack == n })
+	eventually.That(t, 10*time.Second, "a.mux.Metrics().Snapshot().IDsWrittenBack == n", func() bool { return a.mux.Metrics().Snapshot().IDsWrittenBack == n })
 }
 
 // Two instances share Redis: the trace of a message submitted through a,
@@ -120,7 +121,7 @@ func TestRedisMessageTraceAcrossInstances(t *testing.T) {
 		t.Fatalf("receipt for %s, want %s", got, id)
 	}
 	var tr mux.MessageTrace
-	eventually(t, 10*time.Second, func() bool {
+	eventually.That(t, 10*time.Second, "both instances' events in the trace", func() bool {
 		var ok bool
 		tr, ok, err = b.mux.Message(ctxT(t), id)
 		// Each instance writes its own events (b the receipt stored, a its

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/freeport"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -149,7 +150,7 @@ address = %q
 	if got := h.sim.Stats().Binds; got != binds {
 		t.Errorf("%d binds during the reload, want none: the kept session stays bound", got-binds)
 	}
-	eventually(t, 10*time.Second, func() bool { return h.sim.Stats().SessionsBound == 1 })
+	eventually.That(t, 10*time.Second, "h.sim.Stats().SessionsBound == 1", func() bool { return h.sim.Stats().SessionsBound == 1 })
 	time.Sleep(200 * time.Millisecond) // traffic on the remaining session
 	close(stop)
 	got := <-done
@@ -213,7 +214,7 @@ func TestReloadUpstreamRolling(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan map[pdu.Status]int)
 	go func() { done <- load(t, h, 2, 4, stop) }()
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Accepted > 20 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().Accepted > 20", func() bool { return h.sim.Stats().Accepted > 20 })
 	if err := h.reloadUpstream(hosts[2:], ""); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
@@ -232,7 +233,7 @@ func TestReloadUpstreamRolling(t *testing.T) {
 		}
 	}
 	accepted := h.sim.Stats().Accepted
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Accepted > accepted+20 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().Accepted > accepted+20", func() bool { return h.sim.Stats().Accepted > accepted+20 })
 	close(stop)
 	got := <-done
 	for st, n := range got {
@@ -240,7 +241,7 @@ func TestReloadUpstreamRolling(t *testing.T) {
 			t.Fatalf("statuses %v: %d submits got %v across the reload", got, n, st)
 		}
 	}
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().SessionsBound == 4 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().SessionsBound == 4", func() bool { return h.sim.Stats().SessionsBound == 4 })
 	close(stopWatch)
 	most := <-watched
 	t.Logf("at most %d sessions listed, %d bound at the provider", most[1], most[0])
@@ -256,7 +257,7 @@ func TestReloadUpstreamRolling(t *testing.T) {
 	if most[0] > 6 {
 		t.Errorf("up to %d sessions bound at the provider; want at most 4+1, and one unbound a moment ago", most[0])
 	}
-	eventually(t, 10*time.Second, func() bool {
+	eventually.That(t, 10*time.Second, "every accepted message's receipt acknowledged", func() bool {
 		s := h.sim.Stats()
 		return s.Pending == 0 && s.DLRsAcked >= s.Accepted
 	})
@@ -382,11 +383,11 @@ func TestReloadUpstreamShutdownMidRollout(t *testing.T) {
 		}
 		chans = append(chans, ch)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().Submits == 20 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().Submits == 20", func() bool { return h.sim.Stats().Submits == 20 })
 	cfg := h.upstreamConfig(h.sim.Addrs()[2:], "", clientsTOML)
 	reloaded := make(chan error, 1)
 	go func() { reloaded <- h.mux.Reload(cfg) }()
-	eventually(t, 5*time.Second, func() bool {
+	eventually.That(t, 5*time.Second, "an upstream session draining", func() bool {
 		for _, u := range h.mux.Status().Upstream {
 			if u.State == "draining" {
 				return true
@@ -408,5 +409,5 @@ func TestReloadUpstreamShutdownMidRollout(t *testing.T) {
 		t.Fatal("reload still running after Shutdown")
 	}
 	expectAllOK(t, chans)
-	eventually(t, 5*time.Second, func() bool { return h.sim.Stats().SessionsBound == 0 })
+	eventually.That(t, 5*time.Second, "h.sim.Stats().SessionsBound == 0", func() bool { return h.sim.Stats().SessionsBound == 0 })
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	_ "github.com/smpp-mux/smpp-mux/plugins/standard"
 )
@@ -87,7 +88,7 @@ func TestNoUpstreamAnswersTemporary(t *testing.T) {
 	c := h.dial("shop", "shop-pw", esme.Options{})
 	h.sim.StopHost(0)
 	h.sim.StopHost(1)
-	eventually(t, 5*time.Second, func() bool { return h.mux.UpstreamBound() == 0 })
+	eventually.That(t, 5*time.Second, "h.mux.UpstreamBound() == 0", func() bool { return h.mux.UpstreamBound() == 0 })
 	st, _, err := c.Submit(ctxT(t), sm("4599999999", false, "nowhere"))
 	if err != nil || !st.Temporary() {
 		t.Fatalf("status %v err %v; want a temporary status", st, err)

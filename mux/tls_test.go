@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/testcert"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -70,7 +71,7 @@ password = "pw"
 		defer cancel()
 		_ = m.Shutdown(ctx)
 	})
-	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 1 })
+	eventually.That(t, 5*time.Second, "m.UpstreamBound() == 1", func() bool { return m.UpstreamBound() == 1 })
 	tlsAddr := m.Addrs()[1].String()
 	c, err := esme.Dial(tlsAddr, "shop", "pw", esme.Options{TLS: &tls.Config{RootCAs: certs.Pool, ServerName: "127.0.0.1"}})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -36,7 +37,7 @@ address = %q
 system_id = "shop"
 password = "pw"
 `, s.Addr()), zap.New(core))
-	eventually(t, 5*time.Second, func() bool { return m.UpstreamBound() == 1 })
+	eventually.That(t, 5*time.Second, "m.UpstreamBound() == 1", func() bool { return m.UpstreamBound() == 1 })
 	return m, logs, s
 }
 
@@ -80,7 +81,7 @@ func TestBindRefusedLogged(t *testing.T) {
 	if _, err := esme.Dial(m.Addrs()[0].String(), "shop", "guess", esme.Options{}); err == nil {
 		t.Fatal("bind with a wrong password succeeded")
 	}
-	eventually(t, 5*time.Second, func() bool { return logs.FilterMessage("bind refused: wrong password").Len() == 1 })
+	eventually.That(t, 5*time.Second, `logs.FilterMessage("bind refused: wrong password").Len() == 1`, func() bool { return logs.FilterMessage("bind refused: wrong password").Len() == 1 })
 	e := logs.FilterMessage("bind refused: wrong password").All()[0]
 	f := e.ContextMap()
 	if e.LoggerName != "downstream" || f["system_id"] != "shop" || f["session"] == nil || f["remote"] == nil {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -83,9 +84,9 @@ func TestWakeAcrossInstances(t *testing.T) {
 	storeTOML := fmt.Sprintf("module = \"redis\"\nurl = \"redis://%s/0\"\nprefix = \"wake\"", addr)
 	a := startMux(t, muxConfig(s, storeTOML))
 	b := startMux(t, muxConfig(s, storeTOML))
-	eventually(t, 5*time.Second, func() bool { return a.UpstreamBound() == 4 && b.UpstreamBound() == 4 })
+	eventually.That(t, 5*time.Second, "a.UpstreamBound() == 4 && b.UpstreamBound() == 4", func() bool { return a.UpstreamBound() == 4 && b.UpstreamBound() == 4 })
 	for _, m := range []*mux.Mux{a, b} {
-		eventually(t, 5*time.Second, func() bool { return m.Metrics().Snapshot().WakeAll >= 1 })
+		eventually.That(t, 5*time.Second, "m.Metrics().Snapshot().WakeAll >= 1", func() bool { return m.Metrics().Snapshot().WakeAll >= 1 })
 	}
 	c, err := esme.Dial(b.Addrs()[0].String(), "shop", "shop-pw", esme.Options{})
 	if err != nil {
@@ -115,7 +116,7 @@ func TestWakeAcrossInstances(t *testing.T) {
 	if stored == 0 {
 		t.Fatalf("instance A stored no receipt: the provider did not spread them")
 	}
-	eventually(t, 5*time.Second, func() bool { return b.Metrics().Snapshot().Wakeups > 0 })
+	eventually.That(t, 5*time.Second, "b.Metrics().Snapshot().Wakeups > 0", func() bool { return b.Metrics().Snapshot().Wakeups > 0 })
 	wb, wa := b.Metrics().Snapshot().Wakeups, a.Metrics().Snapshot().Wakeups
 	if wb > stored {
 		t.Errorf("B woken %d times for %d receipts A stored; want at most one per batch", wb, stored)
@@ -164,8 +165,8 @@ func TestFinalReceiptShortensID(t *testing.T) {
 				}
 				return ok
 			}
-			eventually(t, 5*time.Second, func() bool { return h.mux.Metrics().Snapshot().IDsShortened == 1 })
-			eventually(t, 5*time.Second, func() bool { return !lookup(ids[0]) })
+			eventually.That(t, 5*time.Second, "h.mux.Metrics().Snapshot().IDsShortened == 1", func() bool { return h.mux.Metrics().Snapshot().IDsShortened == 1 })
+			eventually.That(t, 5*time.Second, "!lookup(ids[0])", func() bool { return !lookup(ids[0]) })
 			if !lookup(ids[1]) {
 				t.Fatalf("id %s with an ENROUTE receipt only is gone before dlr_ttl", ids[1])
 			}
@@ -199,15 +200,15 @@ func TestLateMatchedFinalReceiptShortensID(t *testing.T) {
 	if err := h.sim.InjectReceipt("acct", id); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return h.mux.Queued(mux.OrphanQueue) == 1 })
+	eventually.That(t, 5*time.Second, "h.mux.Queued(mux.OrphanQueue) == 1", func() bool { return h.mux.Queued(mux.OrphanQueue) == 1 })
 	st := h.cfg.Store.Module.(store.Store)
 	ctx := context.Background()
 	if err := st.PutIDs(ctx, []store.IDRecord{{ID: mux.IDKey(id), Client: "shop", Expires: time.Now().Add(time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
 	deliveries(t, c, 1, "stat:DELIVRD")
-	eventually(t, 5*time.Second, func() bool { return h.mux.Metrics().Snapshot().IDsShortened == 1 })
-	eventually(t, 5*time.Second, func() bool {
+	eventually.That(t, 5*time.Second, "h.mux.Metrics().Snapshot().IDsShortened == 1", func() bool { return h.mux.Metrics().Snapshot().IDsShortened == 1 })
+	eventually.That(t, 5*time.Second, "the id gone from the store", func() bool {
 		_, ok, err := st.LookupID(ctx, mux.IDKey(id))
 		return !ok && err == nil
 	})

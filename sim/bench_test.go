@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
 )
@@ -46,7 +47,7 @@ func benchSubmit(b *testing.B, cfg sim.Config) {
 	defer nc.Close()
 	bw := bufio.NewWriterSize(nc, 64<<10)
 	br := bufio.NewReaderSize(nc, 64<<10)
-	bind := &pdu.Bind{SystemID: []byte("bench"), Password: []byte("pw"), InterfaceVersion: 0x34}
+	bind := esme.BindRequest("bench", "pw")
 	_, _ = nc.Write(pdu.Append(nil, pdu.CmdBindTransceiver, pdu.StatusOK, 1, bind))
 	if f, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength); err != nil || pdu.ID(f) != pdu.CmdBindTransceiverResp {
 		b.Fatalf("bind: %v", err)

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"testing"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -28,13 +29,13 @@ func TestBind(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := dial(t, srv.Addr(), true)
-			f := c.bind(tc.id, tc.systemID, tc.password, tc.want)
+			f := c.Bind(tc.id, tc.systemID, tc.password, tc.want)
 			if tc.want != pdu.StatusOK {
-				c.waitClosed() // a refused bind ends the connection
+				c.WaitClosed() // a refused bind ends the connection
 				return
 			}
 			var r pdu.BindResp
-			if err := r.Decode(f.raw[pdu.HeaderLen:]); err != nil {
+			if err := r.Decode(f.Raw[pdu.HeaderLen:]); err != nil {
 				t.Fatalf("bind_resp: %v", err)
 			}
 			if string(r.SystemID) != sim.SystemID {
@@ -51,7 +52,7 @@ func TestAnyCredentialsWithoutAccounts(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t)
 	c := dial(t, srv.Addr(), true)
-	c.bind(pdu.CmdBindTransceiver, "anyone", "anything", pdu.StatusOK)
+	c.Bind(pdu.CmdBindTransceiver, "anyone", "anything", pdu.StatusOK)
 }
 
 func TestSessionStates(t *testing.T) {
@@ -61,30 +62,30 @@ func TestSessionStates(t *testing.T) {
 	t.Run("submit before bind", func(t *testing.T) {
 		t.Parallel()
 		c := dial(t, srv.Addr(), true)
-		if f := c.submit(textSM("hi", 0)); f.ID != pdu.CmdSubmitSMResp || f.Status != pdu.StatusInvBindStatus {
+		if f := c.Submit(textSM("hi", 0)); f.ID != pdu.CmdSubmitSMResp || f.Status != pdu.StatusInvBindStatus {
 			t.Fatalf("got %v %v, want submit_sm_resp ESME_RINVBNDSTS", f.ID, f.Status)
 		}
 	})
 	t.Run("submit on receiver", func(t *testing.T) {
 		t.Parallel()
 		c := dialBound(t, srv.Addr(), pdu.CmdBindReceiver, true)
-		if f := c.submit(textSM("hi", 0)); f.Status != pdu.StatusInvBindStatus {
+		if f := c.Submit(textSM("hi", 0)); f.Status != pdu.StatusInvBindStatus {
 			t.Fatalf("status %v, want ESME_RINVBNDSTS", f.Status)
 		}
 	})
 	t.Run("second bind", func(t *testing.T) {
 		t.Parallel()
 		c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
-		c.bind(pdu.CmdBindTransmitter, "acct", "pw", pdu.StatusAlreadyBound)
-		if f := c.submit(textSM("still bound", 0)); f.Status != pdu.StatusOK {
+		c.Bind(pdu.CmdBindTransmitter, "acct", "pw", pdu.StatusAlreadyBound)
+		if f := c.Submit(textSM("still bound", 0)); f.Status != pdu.StatusOK {
 			t.Fatalf("submit after refused rebind: %v", f.Status)
 		}
 	})
 	t.Run("unknown command", func(t *testing.T) {
 		t.Parallel()
 		c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
-		seq := c.send(pdu.CommandID(0x00000777), nil)
-		f := c.resp(seq)
+		seq := c.Send(pdu.CommandID(0x00000777), nil)
+		f := c.Resp(seq)
 		if f.ID != pdu.CmdGenericNack || f.Status != pdu.StatusInvCmdID {
 			t.Fatalf("got %v %v, want generic_nack ESME_RINVCMDID", f.ID, f.Status)
 		}
@@ -92,17 +93,17 @@ func TestSessionStates(t *testing.T) {
 	t.Run("enquire_link", func(t *testing.T) {
 		t.Parallel()
 		c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
-		if f := c.resp(c.send(pdu.CmdEnquireLink, nil)); f.ID != pdu.CmdEnquireLinkResp {
+		if f := c.Resp(c.Send(pdu.CmdEnquireLink, nil)); f.ID != pdu.CmdEnquireLinkResp {
 			t.Fatalf("got %v, want enquire_link_resp", f.ID)
 		}
 	})
 	t.Run("unbind", func(t *testing.T) {
 		t.Parallel()
 		c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
-		if f := c.resp(c.send(pdu.CmdUnbind, nil)); f.ID != pdu.CmdUnbindResp || f.Status != pdu.StatusOK {
+		if f := c.Resp(c.Send(pdu.CmdUnbind, nil)); f.ID != pdu.CmdUnbindResp || f.Status != pdu.StatusOK {
 			t.Fatalf("got %v %v, want unbind_resp", f.ID, f.Status)
 		}
-		c.waitClosed()
+		c.WaitClosed()
 	})
 }
 
@@ -112,11 +113,11 @@ func TestStatsCountBinds(t *testing.T) {
 	a := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
 	dialBound(t, srv.Addr(), pdu.CmdBindReceiver, true)
 	bad := dial(t, srv.Addr(), true)
-	bad.bind(pdu.CmdBindTransmitter, "acct", "bad", pdu.StatusInvPassword)
+	bad.Bind(pdu.CmdBindTransmitter, "acct", "bad", pdu.StatusInvPassword)
 	st := srv.Stats()
 	if st.Binds != 2 || st.BindFailures != 1 || st.SessionsBound != 2 {
 		t.Fatalf("stats %+v: want 2 binds, 1 failure, 2 bound", st)
 	}
-	a.close()
-	eventually(t, wait, func() bool { return srv.Stats().SessionsBound == 1 }, "one session bound after close")
+	a.Close()
+	eventually.That(t, wait, "one session bound after close", func() bool { return srv.Stats().SessionsBound == 1 })
 }

@@ -1,59 +1,41 @@
 package sim_test
 
 import (
-	"reflect"
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
 
-// collect reads n deliver_sm in all from the clients, in arrival order,
-// and returns them by client index.
-func collect(t *testing.T, n int, clients ...*client) [][]frame {
+// collect reads n deliver_sm in all from the clients, in arrival order
+// per client, and returns them by client index.
+func collect(t *testing.T, n int, clients ...*esme.Conn) [][]esme.Frame {
 	t.Helper()
-	out := make([][]frame, len(clients))
-	got := 0
-	for i, c := range clients { // frames already read by next() first
-		for j := 0; j < len(c.backlog); j++ {
-			if c.backlog[j].ID == pdu.CmdDeliverSM {
-				out[i] = append(out[i], c.backlog[j])
-				c.backlog = append(c.backlog[:j], c.backlog[j+1:]...)
-				j--
+	out := make([][]esme.Frame, len(clients))
+	isDeliver := func(f esme.Frame) bool { return f.ID == pdu.CmdDeliverSM }
+	deadline := time.Now().Add(wait)
+	for got := 0; got < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d deliver_sm within %v", got, n, wait)
+		}
+		for i, c := range clients { // a short look at each, in turn
+			if f, ok := c.TryNext(isDeliver, time.Millisecond); ok {
+				out[i] = append(out[i], f)
 				got++
 			}
 		}
-	}
-	cases := make([]reflect.SelectCase, len(clients)+1)
-	for i, c := range clients {
-		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.frames)}
-	}
-	cases[len(clients)] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(wait))}
-	for got < n {
-		i, v, ok := reflect.Select(cases)
-		switch {
-		case i == len(clients):
-			t.Fatalf("%d of %d deliver_sm within %v", got, n, wait)
-		case !ok:
-			t.Fatalf("client %d closed after %d of %d deliver_sm", i, got, n)
-		}
-		f := v.Interface().(frame)
-		if f.ID != pdu.CmdDeliverSM {
-			clients[i].backlog = append(clients[i].backlog, f)
-			continue
-		}
-		out[i] = append(out[i], f)
-		got++
 	}
 	return out
 }
 
 // checkReceipt checks a receipt against the submit it reports on.
-func checkReceipt(t *testing.T, f frame, msgID, stat string, state byte, umr uint16) {
+func checkReceipt(t *testing.T, f esme.Frame, msgID, stat string, state byte, umr uint16) {
 	t.Helper()
-	m := f.sm(t)
+	m := f.SM(t)
 	if m.ESMClass != pdu.ESMClassReceipt || m.DataCoding != 3 {
 		t.Errorf("esm_class %#x data_coding %d, want 0x04 and 3", m.ESMClass, m.DataCoding)
 	}
@@ -89,8 +71,8 @@ func TestReceiptsSpreadOverSessionsAndHosts(t *testing.T) {
 	for range n {
 		m := textSM("spread me", 1)
 		m.TLVs = pdu.AppendTLV(nil, pdu.TagUserMessageReference, []byte{0x01, 0x02})
-		f := a.submit(m)
-		ids[messageID(t, f)] = true
+		f := a.Submit(m)
+		ids[f.MessageID(t)] = true
 	}
 	got := collect(t, n, a, b)
 	if len(got[1]) == 0 {
@@ -98,7 +80,7 @@ func TestReceiptsSpreadOverSessionsAndHosts(t *testing.T) {
 	}
 	for _, fs := range got {
 		for _, f := range fs {
-			m := f.sm(t)
+			m := f.SM(t)
 			id, _ := m.TLVs.CString(pdu.TagReceiptedMessageID)
 			if !ids[string(id)] {
 				t.Fatalf("receipt for unknown or repeated id %q", id)
@@ -110,7 +92,7 @@ func TestReceiptsSpreadOverSessionsAndHosts(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, wait, func() bool { return srv.Stats().DLRsAcked == n }, "all receipts acknowledged")
+	eventually.That(t, wait, "all receipts acknowledged", func() bool { return srv.Stats().DLRsAcked == n })
 }
 
 func TestReceiptTextWithoutReference(t *testing.T) {
@@ -119,10 +101,10 @@ func TestReceiptTextWithoutReference(t *testing.T) {
 	c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
 	m := textSM("", 1)
 	m.DataCoding, m.ShortMessage = 8, []byte{0x00, 0xE9, 0x04, 0x3F, 0x00, 0x21} // "é" CYRILLIC ER "!"
-	id := messageID(t, c.submit(m))
-	f := c.deliver()
+	id := c.Submit(m).MessageID(t)
+	f := c.Deliver()
 	checkReceipt(t, f, id, pdu.StatDelivered, pdu.StateDelivered, 0)
-	r, _ := pdu.ParseReceipt(f.sm(t).ShortMessage)
+	r, _ := pdu.ParseReceipt(f.SM(t).ShortMessage)
 	if r.Text != "\xE9?!" {
 		t.Fatalf("text %q, want Latin-1 é, ?, !", r.Text)
 	}
@@ -132,18 +114,18 @@ func TestEnrouteThenDelivered(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.Enroute(), simtest.DLRDelay(20*time.Millisecond))
 	c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
-	id := messageID(t, c.submit(textSM("twice", 1)))
-	checkReceipt(t, c.deliver(), id, pdu.StatEnroute, pdu.StateEnroute, 0)
-	checkReceipt(t, c.deliver(), id, pdu.StatDelivered, pdu.StateDelivered, 0)
+	id := c.Submit(textSM("twice", 1)).MessageID(t)
+	checkReceipt(t, c.Deliver(), id, pdu.StatEnroute, pdu.StateEnroute, 0)
+	checkReceipt(t, c.Deliver(), id, pdu.StatDelivered, pdu.StateDelivered, 0)
 }
 
 func TestNoReceiptUnlessRequested(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t)
 	c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
-	c.submit(textSM("no receipt", 0))
-	id := messageID(t, c.submit(textSM("receipt", 1)))
-	checkReceipt(t, c.deliver(), id, pdu.StatDelivered, pdu.StateDelivered, 0)
+	c.Submit(textSM("no receipt", 0))
+	id := c.Submit(textSM("receipt", 1)).MessageID(t)
+	checkReceipt(t, c.Deliver(), id, pdu.StatDelivered, pdu.StateDelivered, 0)
 	if st := srv.Stats(); st.DLRsSent != 1 {
 		t.Fatalf("%d receipts sent, want 1", st.DLRsSent)
 	}
@@ -154,9 +136,9 @@ func TestReceiptsWaitForReceiver(t *testing.T) {
 	srv := simtest.NewServer(t, simtest.Hosts(2))
 	tx := dialBound(t, srv.Addrs()[0], pdu.CmdBindTransmitter, true)
 	for range 3 {
-		tx.submit(textSM("later", 1))
+		tx.Submit(textSM("later", 1))
 	}
-	eventually(t, wait, func() bool { return srv.Stats().Pending == 3 }, "3 receipts pending")
+	eventually.That(t, wait, "3 receipts pending", func() bool { return srv.Stats().Pending == 3 })
 	rx := dialBound(t, srv.Addrs()[1], pdu.CmdBindReceiver, true)
 	collect(t, 3, rx)
 	if st := srv.Stats(); st.Pending != 0 {
@@ -170,18 +152,17 @@ func TestWindowLimitsUnacknowledged(t *testing.T) {
 	tx := dialBound(t, srv.Addr(), pdu.CmdBindTransmitter, true)
 	rx := dialBound(t, srv.Addr(), pdu.CmdBindReceiver, false)
 	for range 5 {
-		tx.submit(textSM("windowed", 1))
+		tx.Submit(textSM("windowed", 1))
 	}
-	eventually(t, wait, func() bool { st := srv.Stats(); return st.DLRsSent == 2 && st.Pending == 3 },
-		"2 in the window, 3 waiting")
+	eventually.That(t, wait, "2 in the window, 3 waiting", func() bool { st := srv.Stats(); return st.DLRsSent == 2 && st.Pending == 3 })
 	first := collect(t, 2, rx)[0]
-	rx.ack(first[0], pdu.StatusOK)
-	eventually(t, wait, func() bool { return srv.Stats().DLRsSent == 3 }, "a third after one ack")
-	rx.ack(first[1], pdu.StatusOK)
+	rx.Ack(first[0], pdu.StatusOK)
+	eventually.That(t, wait, "a third after one ack", func() bool { return srv.Stats().DLRsSent == 3 })
+	rx.Ack(first[1], pdu.StatusOK)
 	for range 3 {
-		rx.ack(rx.deliver(), pdu.StatusOK)
+		rx.Ack(rx.Deliver(), pdu.StatusOK)
 	}
-	eventually(t, wait, func() bool { st := srv.Stats(); return st.DLRsAcked == 5 && st.Pending == 0 }, "all acked")
+	eventually.That(t, wait, "all acked", func() bool { st := srv.Stats(); return st.DLRsAcked == 5 && st.Pending == 0 })
 }
 
 func TestReceiptResentOnAnotherSession(t *testing.T) {
@@ -192,25 +173,25 @@ func TestReceiptResentOnAnotherSession(t *testing.T) {
 	r2 := dialBound(t, srv.Addrs()[1], pdu.CmdBindReceiver, true)
 
 	t.Run("session drops before deliver_sm_resp", func(t *testing.T) {
-		id := messageID(t, tx.submit(textSM("resend me", 1)))
-		f := r1.deliver() // never acknowledged
+		id := tx.Submit(textSM("resend me", 1)).MessageID(t)
+		f := r1.Deliver() // never acknowledged
 		checkReceipt(t, f, id, pdu.StatDelivered, pdu.StateDelivered, 0)
-		r1.close()
-		checkReceipt(t, r2.deliver(), id, pdu.StatDelivered, pdu.StateDelivered, 0)
+		r1.Close()
+		checkReceipt(t, r2.Deliver(), id, pdu.StatDelivered, pdu.StateDelivered, 0)
 	})
 	t.Run("error answer", func(t *testing.T) {
 		r3 := dialBound(t, srv.Addrs()[0], pdu.CmdBindReceiver, false)
-		var f frame
+		var f esme.Frame
 		var id string
 		for { // round-robin: submit until one lands on r3
-			id = messageID(t, tx.submit(textSM("nack me", 1)))
+			id = tx.Submit(textSM("nack me", 1)).MessageID(t)
 			got := collect(t, 1, r2, r3)
 			if len(got[1]) == 1 {
 				f = got[1][0]
 				break
 			}
 		}
-		r3.ack(f, pdu.StatusSysErr)
+		r3.Ack(f, pdu.StatusSysErr)
 		got := collect(t, 1, r2, r3)
 		all := append(got[0], got[1]...)
 		checkReceipt(t, all[0], id, pdu.StatDelivered, pdu.StateDelivered, 0)
@@ -227,12 +208,12 @@ func TestReceiptResentAfterTimeout(t *testing.T) {
 		cfg.Tick = 5 * time.Millisecond
 	}))
 	c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, false)
-	id := messageID(t, c.submit(textSM("slow", 1)))
-	checkReceipt(t, c.deliver(), id, pdu.StatDelivered, pdu.StateDelivered, 0)
-	f := c.deliver() // the same report again, unanswered past the timeout
+	id := c.Submit(textSM("slow", 1)).MessageID(t)
+	checkReceipt(t, c.Deliver(), id, pdu.StatDelivered, pdu.StateDelivered, 0)
+	f := c.Deliver() // the same report again, unanswered past the timeout
 	checkReceipt(t, f, id, pdu.StatDelivered, pdu.StateDelivered, 0)
-	c.ack(f, pdu.StatusOK)
-	eventually(t, wait, func() bool { return srv.Stats().DLRsAcked == 1 }, "ack counted")
+	c.Ack(f, pdu.StatusOK)
+	eventually.That(t, wait, "ack counted", func() bool { return srv.Stats().DLRsAcked == 1 })
 }
 
 func TestShuffledReceiptsAllArrive(t *testing.T) {
@@ -243,13 +224,13 @@ func TestShuffledReceiptsAllArrive(t *testing.T) {
 	b := dialBound(t, srv.Addr(), pdu.CmdBindReceiver, true)
 	const n = 50
 	for range n {
-		a.send(pdu.CmdSubmitSM, textSM("shuffle", 1))
+		a.Send(pdu.CmdSubmitSM, textSM("shuffle", 1))
 	}
 	got := collect(t, 2*n, a, b)
 	states := map[byte]int{}
 	for _, fs := range got {
 		for _, f := range fs {
-			st, _ := f.sm(t).TLVs.Byte(pdu.TagMessageState)
+			st, _ := f.SM(t).TLVs.Byte(pdu.TagMessageState)
 			states[st]++
 		}
 	}

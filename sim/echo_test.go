@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -29,12 +30,12 @@ func TestEchoMO(t *testing.T) {
 			m := &pdu.SM{SourceTON: 1, SourceNPI: 1, SourceAddr: []byte("4512345678"),
 				DestTON: 1, DestNPI: 1, DestAddr: []byte("4500000000"), DataCoding: 8,
 				RegisteredDelivery: 1, ShortMessage: ucs2}
-			if f := c.submit(m); f.Status != pdu.StatusOK {
+			if f := c.Submit(m); f.Status != pdu.StatusOK {
 				t.Fatalf("submit: %v", f.Status)
 			}
 			var mo pdu.SM
 			for mo.ESMClass&pdu.ESMClassReceipt != 0 || mo.SourceAddr == nil { // skip the receipt
-				mo = c.deliver().sm(t)
+				mo = c.Deliver().SM(t)
 			}
 			if string(mo.SourceAddr) != "4500000000" || string(mo.DestAddr) != "4512345678" ||
 				mo.DestTON != 1 || mo.DestNPI != 1 || mo.DataCoding != 8 || !bytes.Equal(mo.ShortMessage, ucs2) || mo.ESMClass != 0 {
@@ -46,15 +47,15 @@ func TestEchoMO(t *testing.T) {
 			long := bytes.Repeat([]byte("echo "), 80)
 			m = &pdu.SM{SourceTON: 5, SourceAddr: []byte("Shop"), DestTON: 1, DestAddr: []byte("+4500000000"),
 				TLVs: pdu.AppendTLV(nil, pdu.TagMessagePayload, long)}
-			if f := c.submit(m); f.Status != pdu.StatusOK {
+			if f := c.Submit(m); f.Status != pdu.StatusOK {
 				t.Fatalf("submit: %v", f.Status)
 			}
-			mo = c.deliver().sm(t)
+			mo = c.Deliver().SM(t)
 			payload, ok := mo.TLVs.Lookup(pdu.TagMessagePayload)
 			if string(mo.DestAddr) != "Shop" || mo.DestTON != 5 || !ok || !bytes.Equal(payload, long) || len(mo.ShortMessage) != 0 {
 				t.Fatalf("long echo to %q (TON %d): payload %v %d octets, short_message %q", mo.DestAddr, mo.DestTON, ok, len(payload), mo.ShortMessage)
 			}
-			eventually(t, wait, func() bool { return srv.Stats().MOsAcked == 2 }, "2 echoes acked")
+			eventually.That(t, wait, "2 echoes acked", func() bool { return srv.Stats().MOsAcked == 2 })
 		})
 	}
 }
@@ -71,7 +72,7 @@ func TestNoEcho(t *testing.T) {
 		}
 		m := textSM("hi", 0)
 		m.DestAddr = []byte(dest)
-		if f := c.submit(m); f.Status != pdu.StatusOK {
+		if f := c.Submit(m); f.Status != pdu.StatusOK {
 			t.Fatalf("submit: %v", f.Status)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -88,7 +89,7 @@ func TestEchoOnlyAccepted(t *testing.T) {
 	c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
 	m := textSM("hi", 0)
 	m.DestAddr, m.DataCoding = []byte("4500000000"), 5 // data_coding 5 is refused
-	if f := c.submit(m); f.Status == pdu.StatusOK {
+	if f := c.Submit(m); f.Status == pdu.StatusOK {
 		t.Fatal("data_coding 5 accepted")
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -113,7 +114,7 @@ func TestTrace(t *testing.T) {
 	c := dialBound(t, srv.Addr(), pdu.CmdBindTransceiver, true)
 	m := &pdu.SM{SourceAddr: []byte("Shop"), DestTON: 1, DestAddr: []byte("4512345678"), ShortMessage: []byte("hi"),
 		TLVs: pdu.TLVs(pdu.AppendTLV(pdu.AppendTLV(nil, pdu.TagMessageClass, []byte("premium")), 0x0204, []byte{0, 7}))}
-	if f := c.submit(m); f.Status != pdu.StatusOK {
+	if f := c.Submit(m); f.Status != pdu.StatusOK {
 		t.Fatalf("submit: %v", f.Status)
 	}
 	mu.Lock()

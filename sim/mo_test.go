@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -29,7 +30,7 @@ func TestInjectMO(t *testing.T) {
 	if len(got[1]) != 0 {
 		t.Fatalf("a transmitter got %d MOs", len(got[1]))
 	}
-	first, second := got[0][0].sm(t), got[0][1].sm(t)
+	first, second := got[0][0].SM(t), got[0][1].SM(t)
 	if first.ESMClass != 0 || string(first.ShortMessage) != "STOP" || string(first.SourceAddr) != "4512345678" ||
 		string(first.DestAddr) != "1204" || first.DataCoding != 0 {
 		t.Errorf("short MO %+v", first)
@@ -41,7 +42,7 @@ func TestInjectMO(t *testing.T) {
 	if !ok || !bytes.Equal(payload, long) || len(second.ShortMessage) != 0 {
 		t.Errorf("long MO: payload %v (%d octets), short_message %d octets", ok, len(payload), len(second.ShortMessage))
 	}
-	eventually(t, wait, func() bool { st := srv.Stats(); return st.MOsAcked == 2 && st.MOsSent == 2 }, "2 MOs acked")
+	eventually.That(t, wait, "2 MOs acked", func() bool { st := srv.Stats(); return st.MOsAcked == 2 && st.MOsSent == 2 })
 }
 
 func TestInjectMOErrors(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
@@ -38,7 +40,7 @@ func TestShutdownUnbindsAndWaits(t *testing.T) {
 	addrs, errs := serve(t, srv, 2)
 	a := dialBound(t, addrs[0], pdu.CmdBindTransceiver, true)
 	b := dialBound(t, addrs[1], pdu.CmdBindReceiver, true)
-	a.send(pdu.CmdSubmitSM, textSM("never answered", 1)) // sits in the scheduler
+	a.Send(pdu.CmdSubmitSM, textSM("never answered", 1)) // sits in the scheduler
 	idle := dial(t, addrs[0], true)                      // never binds
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -46,13 +48,13 @@ func TestShutdownUnbindsAndWaits(t *testing.T) {
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	for _, c := range []*client{a, b} {
-		c.waitClosed()
-		if c.next(func(f frame) bool { return f.ID == pdu.CmdUnbind }).ID != pdu.CmdUnbind {
+	for _, c := range []*esme.Conn{a, b} {
+		c.WaitClosed()
+		if c.Next(func(f esme.Frame) bool { return f.ID == pdu.CmdUnbind }).ID != pdu.CmdUnbind {
 			t.Fatal("no unbind")
 		}
 	}
-	idle.waitClosed()
+	idle.WaitClosed()
 	for range addrs {
 		if err := <-errs; !errors.Is(err, sim.ErrServerClosed) {
 			t.Fatalf("serve: %v", err)
@@ -75,14 +77,14 @@ func TestShutdownClosesPeersThatIgnoreUnbind(t *testing.T) {
 	srv := sim.New(sim.Config{Logger: zaptest.NewLogger(t)})
 	addrs, errs := serve(t, srv, 1)
 	c := dialBound(t, addrs[0], pdu.CmdBindTransceiver, true)
-	c.ignoreUnbind.Store(true)
+	c.IgnoreUnbind(true)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("shutdown: %v, want deadline exceeded", err)
 	}
-	c.waitClosed()
+	c.WaitClosed()
 	if err := <-errs; !errors.Is(err, sim.ErrServerClosed) {
 		t.Fatalf("serve: %v", err)
 	}
@@ -98,12 +100,12 @@ func TestCloseUnderLoad(t *testing.T) {
 		c := dialBound(t, addrs[i%2], pdu.CmdBindTransceiver, true)
 		wg.Go(func() {
 			for range 200 {
-				c.send(pdu.CmdSubmitSM, textSM("load", 1))
+				c.Send(pdu.CmdSubmitSM, textSM("load", 1))
 			}
 		})
 	}
 	wg.Wait()
-	eventually(t, wait, func() bool { return srv.Stats().DLRsAcked > 0 }, "some receipts")
+	eventually.That(t, wait, "some receipts", func() bool { return srv.Stats().DLRsAcked > 0 })
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -125,35 +127,31 @@ func TestDropSessions(t *testing.T) {
 	b := dialBound(t, addrs[1], pdu.CmdBindTransceiver, true)
 
 	srv.DropSessions(addrs[0])
-	a.waitClosed()
-	if f := b.submit(textSM("still here", 0)); f.Status != pdu.StatusOK {
+	a.WaitClosed()
+	if f := b.Submit(textSM("still here", 0)); f.Status != pdu.StatusOK {
 		t.Fatalf("host b after dropping a: %v", f.Status)
 	}
-	eventually(t, wait, func() bool { return srv.Stats().SessionsBound == 1 }, "one bound")
+	eventually.That(t, wait, "one bound", func() bool { return srv.Stats().SessionsBound == 1 })
 
 	again := dialBound(t, addrs[0], pdu.CmdBindTransceiver, true) // host a accepts again
 	srv.DropSessions("")
-	b.waitClosed()
-	again.waitClosed()
-	eventually(t, wait, func() bool { return srv.Stats().SessionsBound == 0 }, "none bound")
+	b.WaitClosed()
+	again.WaitClosed()
+	eventually.That(t, wait, "none bound", func() bool { return srv.Stats().SessionsBound == 0 })
 }
 
 func TestStopHostRefusesThenStartsAgain(t *testing.T) {
 	s := simtest.NewServer(t, simtest.Hosts(2), simtest.Account("acct", "pw"))
 	c := dialBound(t, s.Addrs()[0], pdu.CmdBindTransceiver, false)
 	s.StopHost(0)
-	select {
-	case <-c.done:
-	case <-time.After(wait):
-		t.Fatal("session on the stopped host still open")
-	}
-	eventually(t, wait, func() bool {
+	c.WaitClosed() // the session on the stopped host ends
+	eventually.That(t, wait, "the stopped host to refuse connections", func() bool {
 		nc, err := net.DialTimeout("tcp", s.Addrs()[0], time.Second)
 		if err == nil {
 			nc.Close()
 		}
 		return err != nil
-	}, "the stopped host to refuse connections")
+	})
 	dialBound(t, s.Addrs()[1], pdu.CmdBindTransceiver, false) // the other host serves on
 	s.StartHost(0)
 	dialBound(t, s.Addrs()[0], pdu.CmdBindTransceiver, false)

@@ -18,11 +18,11 @@ func TestSubmitUniqueIDsAndRecord(t *testing.T) {
 	const n = 200
 	seen := make(map[string]bool, n)
 	for range n {
-		f := c.submit(textSM("hello", 0))
+		f := c.Submit(textSM("hello", 0))
 		if f.Status != pdu.StatusOK {
 			t.Fatalf("status %v", f.Status)
 		}
-		id := messageID(t, f)
+		id := f.MessageID(t)
 		if !hex16.MatchString(id) || seen[id] {
 			t.Fatalf("message_id %q: not 16 hex digits or repeated", id)
 		}
@@ -33,13 +33,13 @@ func TestSubmitUniqueIDsAndRecord(t *testing.T) {
 	tlvs = pdu.AppendTLV(tlvs, pdu.TagUserMessageReference, []byte{0x01, 0x02})
 	m := textSM("classy", 1)
 	m.PriorityFlag, m.DataCoding, m.TLVs = 2, 3, tlvs
-	f := c.submit(m)
+	f := c.Submit(m)
 	subs := srv.Submits()
 	if len(subs) != n+1 {
 		t.Fatalf("%d submits recorded, want %d", len(subs), n+1)
 	}
 	got := subs[n]
-	if got.MessageID != messageID(t, f) || got.Dest != "4512345678" || got.Source != "Shop" ||
+	if got.MessageID != f.MessageID(t) || got.Dest != "4512345678" || got.Source != "Shop" ||
 		got.PriorityFlag != 2 || got.DataCoding != 3 || got.RegisteredDelivery != 1 ||
 		string(got.Text) != "classy" || got.SystemID != "acct" || got.Host != srv.Addr() || got.Status != pdu.StatusOK {
 		t.Fatalf("recorded %+v", got)
@@ -99,7 +99,7 @@ func TestSubmitValidation(t *testing.T) {
 		{"payload bad ucs2", payload(8, make([]byte, 301)), pdu.StatusSubmitFail},
 	}
 	for _, tc := range tests {
-		f := c.submit(tc.m)
+		f := c.Submit(tc.m)
 		if f.Status != tc.want {
 			t.Errorf("%s: status %v, want %v", tc.name, f.Status, tc.want)
 		}
@@ -118,7 +118,7 @@ func TestThrottling(t *testing.T) {
 		want := []pdu.Status{pdu.StatusOK, pdu.StatusOK, pdu.StatusThrottled, pdu.StatusMsgQueueFull,
 			pdu.StatusOK, pdu.StatusThrottled, pdu.StatusOK, pdu.StatusMsgQueueFull}
 		for i, w := range want {
-			if f := c.submit(textSM("x", 0)); f.Status != w {
+			if f := c.Submit(textSM("x", 0)); f.Status != w {
 				t.Errorf("submit %d: %v, want %v", i+1, f.Status, w)
 			}
 		}
@@ -132,12 +132,12 @@ func TestThrottling(t *testing.T) {
 		c := dialBound(t, srv.Addr(), pdu.CmdBindTransmitter, true)
 		srv.SetThrottle(true)
 		for range 3 {
-			if f := c.submit(textSM("x", 0)); f.Status != pdu.StatusThrottled {
+			if f := c.Submit(textSM("x", 0)); f.Status != pdu.StatusThrottled {
 				t.Fatalf("throttled: %v", f.Status)
 			}
 		}
 		srv.SetThrottle(false)
-		if f := c.submit(textSM("x", 0)); f.Status != pdu.StatusOK {
+		if f := c.Submit(textSM("x", 0)); f.Status != pdu.StatusOK {
 			t.Fatalf("after throttle: %v", f.Status)
 		}
 	})
@@ -153,7 +153,7 @@ func TestThrottling(t *testing.T) {
 			if i%2 == 1 {
 				c = b
 			}
-			if c.submit(textSM("x", 0)).Status == pdu.StatusOK {
+			if c.Submit(textSM("x", 0)).Status == pdu.StatusOK {
 				ok++
 			}
 		}
@@ -176,10 +176,10 @@ func TestRespLatency(t *testing.T) {
 	start := time.Now()
 	seqs := make([]uint32, 10)
 	for i := range seqs {
-		seqs[i] = c.send(pdu.CmdSubmitSM, textSM("later", 1))
+		seqs[i] = c.Send(pdu.CmdSubmitSM, textSM("later", 1))
 	}
 	for _, seq := range seqs {
-		if f := c.resp(seq); f.Status != pdu.StatusOK {
+		if f := c.Resp(seq); f.Status != pdu.StatusOK {
 			t.Fatalf("status %v", f.Status)
 		}
 	}
@@ -187,7 +187,7 @@ func TestRespLatency(t *testing.T) {
 		t.Fatalf("responses after %v, want at least %v", d, latency)
 	}
 	for range seqs {
-		c.deliver() // every receipt still comes
+		c.Deliver() // every receipt still comes
 	}
 }
 
@@ -197,7 +197,7 @@ func TestCustomMessageID(t *testing.T) {
 		cfg.MessageID = func(n uint64) string { return "m" + string(rune('0'+n)) }
 	}))
 	c := dialBound(t, srv.Addr(), pdu.CmdBindTransmitter, true)
-	if id := messageID(t, c.submit(textSM("x", 0))); id != "m1" {
+	if id := c.Submit(textSM("x", 0)).MessageID(t); id != "m1" {
 		t.Fatalf("message_id %q, want m1", id)
 	}
 }
@@ -210,7 +210,7 @@ func TestMessageIDNoNUL(t *testing.T) {
 		cfg.MessageIDNoNUL = true
 	}))
 	c := dialBound(t, srv.Addr(), pdu.CmdBindTransmitter, true)
-	if f := c.submit(textSM("x", 0)); string(f.raw[pdu.HeaderLen:]) != "abc" || f.Length != pdu.HeaderLen+3 {
-		t.Fatalf("submit_sm_resp %x, want the body abc without NUL", f.raw)
+	if f := c.Submit(textSM("x", 0)); string(f.Raw[pdu.HeaderLen:]) != "abc" || f.Length != pdu.HeaderLen+3 {
+		t.Fatalf("submit_sm_resp %x, want the body abc without NUL", f.Raw)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/testcert"
 
 	"go.uber.org/zap/zapcore"
@@ -132,12 +133,12 @@ func TestTLS(t *testing.T) {
 	roots, cert := certs.Pool, certs.Certificate
 	addr, srv := newTLSSim(t, cert)
 	p := newTestPool(t, Config{Hosts: []Host{{Address: addr, TLS: true, TLSConfig: &tls.Config{RootCAs: roots}}}, SessionsPerHost: 1}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound over TLS")
+	eventually.That(t, waitBound, "bound over TLS", func() bool { return p.Bound() == 1 })
 	r := newRecorder(1)
 	if err := p.Sessions()[0].Submit(submitFrame(t, "secure", false), r, 1); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	if res := recv(t, r.ch, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
+	if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
 		t.Fatalf("got %v %v", res.err, res.status())
 	}
 	if got := srv.Stats().Accepted; got != 1 {
@@ -147,9 +148,9 @@ func TestTLS(t *testing.T) {
 	// The system roots do not know the test CA: the handshake fails and
 	// the slot stays down, logging why.
 	bad := newTestPool(t, Config{Hosts: []Host{{Address: addr, TLS: true}}, SessionsPerHost: 1, ReconnectDelay: time.Second}, nil)
-	eventually(t, waitBound, func() bool {
+	eventually.That(t, waitBound, "handshake failure logged", func() bool {
 		return countLogs(bad.logs, zapcore.WarnLevel, "upstream connection down; reconnecting") > 0
-	}, "handshake failure logged")
+	})
 	if bad.Bound() != 0 {
 		t.Errorf("bound with an unknown CA")
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -19,13 +20,13 @@ func TestResponseTimeoutAndLateResponse(t *testing.T) {
 		return silent.Load() && pdu.ID(frame) == pdu.CmdSubmitSM
 	})
 	p := newTestPool(t, Config{Hosts: hostsOf(f.addr), SessionsPerHost: 1, ResponseTimeout: 200 * time.Millisecond, EnquireLink: time.Second}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	s, r, frame := p.Sessions()[0], newRecorder(10), submitFrame(t, "hi", false)
 	if err := s.Submit(frame, r, 1); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
 	first := f.next(pdu.CmdSubmitSM)
-	res := recv(t, r.ch, "SubmitDone")
+	res := eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 	if !errors.Is(res.err, ErrTimeout) || res.resp != nil || res.ref != 1 || res.reqSeq != first.h.Seq {
 		t.Fatalf("got ref %d seq %d err %v, want ErrTimeout for seq %d", res.ref, res.reqSeq, res.err, first.h.Seq)
 	}
@@ -39,7 +40,7 @@ func TestResponseTimeoutAndLateResponse(t *testing.T) {
 	if err := s.Submit(frame, r, 2); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	if res := recv(t, r.ch, "SubmitDone"); res.ref != 2 || res.err != nil {
+	if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.ref != 2 || res.err != nil {
 		t.Fatalf("got ref %d err %v, want ref 2 answered", res.ref, res.err)
 	}
 	select {
@@ -59,12 +60,12 @@ func TestGenericNackAndUnknownRequests(t *testing.T) {
 		return true
 	})
 	p := newTestPool(t, Config{Hosts: hostsOf(f.addr), SessionsPerHost: 1}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	s, r := p.Sessions()[0], newRecorder(10)
 	if err := s.Submit(submitFrame(t, "hi", false), r, 5); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	res := recv(t, r.ch, "SubmitDone")
+	res := eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 	if res.err != nil || pdu.ID(res.resp) != pdu.CmdSubmitSMResp || res.status() != pdu.StatusThrottled || pdu.Seq(res.resp) != res.reqSeq {
 		t.Fatalf("got %x err %v, want a submit_sm_resp ESME_RTHROTTLED", res.resp, res.err)
 	}
@@ -98,7 +99,7 @@ func TestProviderUnbindReconnects(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, "127.0.0.1:0", nil)
 	p := newTestPool(t, Config{Hosts: hostsOf(f.addr), SessionsPerHost: 1}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	s := p.Sessions()[0]
 	gen := s.Gen()
 	fc := f.next(pdu.CmdBindTransceiver).fc
@@ -106,7 +107,7 @@ func TestProviderUnbindReconnects(t *testing.T) {
 	if got := f.next(pdu.CmdUnbindResp); got.h.Seq != 42 || got.h.Status != pdu.StatusOK {
 		t.Fatalf("unbind answered seq %d status %v", got.h.Seq, got.h.Status)
 	}
-	eventually(t, waitBound, func() bool { return s.State() == StateBound && s.Gen() != gen }, "rebound")
+	eventually.That(t, waitBound, "rebound", func() bool { return s.State() == StateBound && s.Gen() != gen })
 	if n := f.accepts.Load(); n != 2 {
 		t.Errorf("%d connections accepted, want 2", n)
 	}
@@ -118,7 +119,7 @@ func TestHalfDeadSessionReplacedWithinLimit(t *testing.T) {
 	f := newFake(t, "127.0.0.1:0", func(_ *fakeConn, frame []byte) bool { return !pdu.ID(frame).IsBind() })
 	p := newTestPool(t, Config{Hosts: hostsOf(f.addr), SessionsPerHost: 2, EnquireLink: 60 * time.Millisecond,
 		ResponseTimeout: 100 * time.Millisecond, ReconnectDelay: 200 * time.Millisecond}, nil)
-	eventually(t, waitBound, func() bool { return f.accepts.Load() >= 6 }, "dead sessions replaced")
+	eventually.That(t, waitBound, "dead sessions replaced", func() bool { return f.accepts.Load() >= 6 })
 	if m := p.conns.max.Load(); m > 2 {
 		t.Errorf("%d connections open at once, want at most 2", m)
 	}
@@ -135,7 +136,7 @@ func TestStoppedListenerBacksOff(t *testing.T) {
 	const delay = 500 * time.Millisecond
 	p := newTestPool(t, Config{Hosts: hostsOf(addr), SessionsPerHost: 2, ReconnectDelay: delay}, nil)
 	start := time.Now()
-	eventually(t, waitBound, func() bool { return p.conns.dials.Load() >= 8 }, "four dials per slot")
+	eventually.That(t, waitBound, "four dials per slot", func() bool { return p.conns.dials.Load() >= 8 })
 	elapsed := time.Since(start)
 	// Full jitter makes single delays short, never all of them: hammering
 	// would dial thousands of times in this while.
@@ -148,7 +149,7 @@ func TestStoppedListenerBacksOff(t *testing.T) {
 		}
 	}
 	f := newFake(t, addr, nil)
-	eventually(t, delay+waitBound, func() bool { return p.Bound() == 2 }, "bound once the host is back")
+	eventually.That(t, delay+waitBound, "bound once the host is back", func() bool { return p.Bound() == 2 })
 	if n := f.accepts.Load(); n != 2 {
 		t.Errorf("%d connections accepted, want exactly 2", n)
 	}
@@ -161,7 +162,7 @@ func TestShutdownContextEnds(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, "127.0.0.1:0", silentSubmits)
 	p := newTestPool(t, Config{Hosts: hostsOf(f.addr), SessionsPerHost: 1}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	r := newRecorder(1)
 	if err := p.Sessions()[0].Submit(submitFrame(t, "hi", false), r, 3); err != nil {
 		t.Fatalf("Submit: %v", err)
@@ -171,7 +172,7 @@ func TestShutdownContextEnds(t *testing.T) {
 	if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown: %v, want DeadlineExceeded", err)
 	}
-	if res := recv(t, r.ch, "SubmitDone"); !errors.Is(res.err, ErrSessionLost) {
+	if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); !errors.Is(res.err, ErrSessionLost) {
 		t.Errorf("open submit got %v, want ErrSessionLost", res.err)
 	}
 	if s := p.Sessions()[0]; s.State() != StateClosed {
@@ -210,14 +211,14 @@ func TestFlappingHostKeepsBackingOff(t *testing.T) {
 	p := newTestPool(t, Config{Hosts: hostsOf(f.addr), SessionsPerHost: 1, ReconnectDelay: 300 * time.Millisecond}, nil)
 	// Short-lived binds do not reset the back-off: the attempt count keeps
 	// growing (Warn is logged at attempts 1, 2, 4, ...).
-	eventually(t, waitBound, func() bool {
+	eventually.That(t, waitBound, "a fourth attempt without reset", func() bool {
 		for _, e := range p.logs.FilterMessage("upstream connection down; reconnecting").All() {
 			if e.ContextMap()["attempt"] == int64(4) {
 				return true
 			}
 		}
 		return false
-	}, "a fourth attempt without reset")
+	})
 	if m := p.conns.max.Load(); m > 1 {
 		t.Errorf("%d connections open at once, want 1", m)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -122,7 +123,7 @@ func (f *fakeSMSC) answer(fc *fakeConn, h pdu.Header) bool {
 func (f *fakeSMSC) next(id pdu.CommandID) fakeFrame {
 	f.t.Helper()
 	for {
-		fr := recv(f.t, f.frames, id.String())
+		fr := eventually.Recv(f.t, f.frames, waitBound, id.String())
 		if fr.h.ID == id {
 			return fr
 		}

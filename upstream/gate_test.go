@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
 
@@ -44,7 +45,7 @@ func TestGateCapsBinds(t *testing.T) {
 	srv := simtest.NewServer(t, simtest.Hosts(2))
 	g := newCapGate(2)
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addrs()...), SessionsPerHost: 3, Gate: g}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 2 }, "two sessions bound")
+	eventually.That(t, waitBound, "two sessions bound", func() bool { return p.Bound() == 2 })
 	if got := srv.Stats().SessionsBound; got != 2 {
 		t.Fatalf("simulator sees %d sessions, want 2", got)
 	}
@@ -55,7 +56,7 @@ func TestGateCapsBinds(t *testing.T) {
 			break
 		}
 	}
-	eventually(t, waitBound, func() bool { return srv.Stats().Binds > binds && p.Bound() == 2 }, "new binds in the freed places")
+	eventually.That(t, waitBound, "new binds in the freed places", func() bool { return srv.Stats().Binds > binds && p.Bound() == 2 })
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}

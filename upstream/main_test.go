@@ -22,30 +22,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // waitBound bounds every wait of these tests.
 const waitBound = 5 * time.Second
 
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// recv receives from ch within waitBound.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitBound):
-		t.Fatalf("no %s within %v", what, waitBound)
-		panic("unreachable")
-	}
-}
-
 // result is one SubmitDone call, with copies of its frames.
 type result struct {
 	s         *Session

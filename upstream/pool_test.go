@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
@@ -17,7 +18,7 @@ func TestPoolBindsEveryHost(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.Hosts(2))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addrs()...), SessionsPerHost: 3}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 6 }, "six sessions bound")
+	eventually.That(t, waitBound, "six sessions bound", func() bool { return p.Bound() == 6 })
 	if got := srv.Stats().SessionsBound; got != 6 {
 		t.Errorf("simulator sees %d sessions, want 6", got)
 	}
@@ -69,7 +70,7 @@ func TestSubmitConcurrentSameRefs(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.Hosts(2), simtest.RespLatency(2*time.Millisecond))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addrs()...), Window: 4}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 4 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 4 })
 	const clients, perClient = 8, 60
 	recs := make([]*recorder, clients)
 	var wg sync.WaitGroup
@@ -86,7 +87,7 @@ func TestSubmitConcurrentSameRefs(t *testing.T) {
 	for c, r := range recs {
 		seen := make(map[uint64]bool)
 		for range perClient {
-			res := recv(t, r.ch, "SubmitDone")
+			res := eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 			if res.err != nil || res.status() != pdu.StatusOK {
 				t.Fatalf("client %d ref %d: err %v status %v", c, res.ref, res.err, res.status())
 			}
@@ -122,7 +123,7 @@ func TestWindowFull(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.RespLatency(300*time.Millisecond))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SessionsPerHost: 1, Window: 2}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	s, r, frame := p.Sessions()[0], newRecorder(10), submitFrame(t, "hi", false)
 	for ref := range uint64(2) {
 		if err := s.Submit(frame, r, ref); err != nil {
@@ -136,7 +137,7 @@ func TestWindowFull(t *testing.T) {
 	if s.Free() != 0 || s.Pending() != 2 || s.Available(time.Now()) {
 		t.Errorf("free %d pending %d available %v; want 0, 2, false", s.Free(), s.Pending(), s.Available(time.Now()))
 	}
-	recv(t, room, "Room signal")
+	eventually.Recv(t, room, waitBound, "Room signal")
 	if !s.Available(time.Now()) {
 		t.Fatalf("not available after a response")
 	}
@@ -144,7 +145,7 @@ func TestWindowFull(t *testing.T) {
 		t.Fatalf("Submit after room: %v", err)
 	}
 	for range 3 {
-		if res := recv(t, r.ch, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
+		if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
 			t.Errorf("ref %d: %v %v", res.ref, res.err, res.status())
 		}
 	}
@@ -154,13 +155,13 @@ func TestThrottledResponsePausesSession(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t)
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SessionsPerHost: 1, ThrottlePause: 300 * time.Millisecond}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	s, r, frame := p.Sessions()[0], newRecorder(10), submitFrame(t, "hi", false)
 	srv.SetThrottle(true)
 	if err := s.Submit(frame, r, 7); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	res := recv(t, r.ch, "SubmitDone")
+	res := eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 	if res.err != nil || res.status() != pdu.StatusThrottled || res.ref != 7 {
 		t.Fatalf("got ref %d err %v status %v, want ESME_RTHROTTLED", res.ref, res.err, res.status())
 	}
@@ -177,7 +178,7 @@ func TestThrottledResponsePausesSession(t *testing.T) {
 		if s.Available(time.Now()) {
 			break
 		}
-		recv(t, room, "Room signal at the end of the pause")
+		eventually.Recv(t, room, waitBound, "Room signal at the end of the pause")
 	}
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("pause ended after %v, want about 300ms", d)
@@ -185,7 +186,7 @@ func TestThrottledResponsePausesSession(t *testing.T) {
 	if err := s.Submit(frame, r, 9); err != nil {
 		t.Fatalf("Submit after the pause: %v", err)
 	}
-	if res := recv(t, r.ch, "SubmitDone"); res.status() != pdu.StatusOK {
+	if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.status() != pdu.StatusOK {
 		t.Errorf("after the pause: %v", res.status())
 	}
 }
@@ -195,7 +196,7 @@ func TestDropSessionsOneHost(t *testing.T) {
 	srv := simtest.NewServer(t, simtest.Hosts(2), simtest.RespLatency(time.Second))
 	a, b := srv.Addrs()[0], srv.Addrs()[1]
 	p := newTestPool(t, Config{Hosts: hostsOf(a, b), ReconnectDelay: 10 * time.Second}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 4 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 4 })
 	before := gens(p.Pool)
 	r, frame := newRecorder(10), submitFrame(t, "hi", false)
 	for i, s := range p.Sessions() {
@@ -206,12 +207,12 @@ func TestDropSessionsOneHost(t *testing.T) {
 	srv.DropSessions(a)
 	start := time.Now()
 	for range 2 {
-		res := recv(t, r.ch, "SubmitDone of a dropped session")
+		res := eventually.Recv(t, r.ch, waitBound, "SubmitDone of a dropped session")
 		if !errors.Is(res.err, ErrSessionLost) || res.resp != nil || res.s.Host() != a {
 			t.Fatalf("ref %d on %s: err %v resp %x, want ErrSessionLost on %s", res.ref, res.s.Host(), res.err, res.resp, a)
 		}
 	}
-	eventually(t, 2*time.Second, func() bool { return p.Bound() == 4 }, "host a rebound")
+	eventually.That(t, 2*time.Second, "host a rebound", func() bool { return p.Bound() == 4 })
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("rebinding took %v, want a quick first retry", d)
 	}
@@ -226,7 +227,7 @@ func TestDropSessionsOneHost(t *testing.T) {
 		t.Errorf("Reply on a replaced connection: %v, want ErrStale", err)
 	}
 	for range 2 {
-		res := recv(t, r.ch, "SubmitDone on host b")
+		res := eventually.Recv(t, r.ch, waitBound, "SubmitDone on host b")
 		if res.err != nil || res.status() != pdu.StatusOK || res.s.Host() != b {
 			t.Errorf("ref %d on %s: %v %v", res.ref, res.s.Host(), res.err, res.status())
 		}
@@ -241,13 +242,13 @@ func TestDeliverAndReply(t *testing.T) {
 	srv := simtest.NewServer(t)
 	h := newDeliverRecorder()
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SessionsPerHost: 1}, h)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	r := newRecorder(1)
 	if err := p.Sessions()[0].Submit(submitFrame(t, "report me", true), r, 1); err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	recv(t, r.ch, "SubmitDone")
-	d := recv(t, h.ch, "deliver_sm")
+	eventually.Recv(t, r.ch, waitBound, "SubmitDone")
+	d := eventually.Recv(t, h.ch, waitBound, "deliver_sm")
 	if d.gen != d.s.Gen() {
 		t.Fatalf("deliver gen %d, session gen %d", d.gen, d.s.Gen())
 	}
@@ -261,14 +262,14 @@ func TestDeliverAndReply(t *testing.T) {
 	if err := d.s.Reply(d.gen, resp); err != nil {
 		t.Fatalf("Reply: %v", err)
 	}
-	eventually(t, waitBound, func() bool { return srv.Stats().DLRsAcked == 1 }, "receipt acknowledged")
+	eventually.That(t, waitBound, "receipt acknowledged", func() bool { return srv.Stats().DLRsAcked == 1 })
 }
 
 func TestShutdownWaitsThenUnbinds(t *testing.T) {
 	t.Parallel()
 	srv := simtest.NewServer(t, simtest.RespLatency(300*time.Millisecond))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr())}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 2 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 2 })
 	r, frame := newRecorder(10), submitFrame(t, "hi", false)
 	for ref := range uint64(4) {
 		if err := p.Sessions()[ref%2].Submit(frame, r, ref); err != nil {
@@ -279,14 +280,14 @@ func TestShutdownWaitsThenUnbinds(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Shutdown(ctx) }()
-	eventually(t, waitBound, func() bool {
+	eventually.That(t, waitBound, "Submit refused while shutting down", func() bool {
 		return errors.Is(p.Sessions()[0].Submit(frame, r, 99), ErrClosing)
-	}, "Submit refused while shutting down")
-	if err := recv(t, done, "Shutdown"); err != nil {
+	})
+	if err := eventually.Recv(t, done, waitBound, "Shutdown"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	for range 4 {
-		if res := recv(t, r.ch, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
+		if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
 			t.Errorf("ref %d: err %v status %v; want every in-flight submit answered", res.ref, res.err, res.status())
 		}
 	}
@@ -298,7 +299,7 @@ func TestShutdownWaitsThenUnbinds(t *testing.T) {
 			t.Errorf("session %d: %v, want closed", s.Index(), s.State())
 		}
 	}
-	eventually(t, waitBound, func() bool { return srv.Stats().SessionsBound == 0 }, "simulator sessions gone")
+	eventually.That(t, waitBound, "simulator sessions gone", func() bool { return srv.Stats().SessionsBound == 0 })
 	if p.Bound() != 0 {
 		t.Errorf("Bound() = %d after Shutdown", p.Bound())
 	}
@@ -310,7 +311,7 @@ func TestBadCredentialsRetrySlowly(t *testing.T) {
 	const delay = 400 * time.Millisecond
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SystemID: "acct", Password: "wrong-pw", ReconnectDelay: delay}, nil)
 	start := time.Now()
-	eventually(t, waitBound, func() bool { return srv.Stats().BindFailures >= 6 }, "three refused binds per slot")
+	eventually.That(t, waitBound, "three refused binds per slot", func() bool { return srv.Stats().BindFailures >= 6 })
 	if d := time.Since(start); d < 2*delay-50*time.Millisecond {
 		t.Errorf("6 refused binds within %v: retries not slowed to %v", d, delay)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/freeport"
 	"github.com/smpp-mux/smpp-mux/internal/testcert"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -59,7 +60,7 @@ func TestReconfigureReplacesOneAtATime(t *testing.T) {
 	oldSrv := simtest.NewServer(t, simtest.Hosts(2), simtest.RespLatency(10*time.Millisecond))
 	newSrv := simtest.NewServer(t, simtest.Hosts(2), simtest.RespLatency(10*time.Millisecond))
 	p := newTestPool(t, Config{Hosts: hostsOf(oldSrv.Addrs()...), Window: 4}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 4 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 4 })
 	before := p.Sessions()
 
 	w := &tally{}
@@ -81,15 +82,15 @@ func TestReconfigureReplacesOneAtATime(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, waitBound, func() bool { return w.ok.Load() > 50 }, "traffic before the change")
+	eventually.That(t, waitBound, "traffic before the change", func() bool { return w.ok.Load() > 50 })
 	if err := p.reconfigure(context.Background(), Config{Hosts: hostsOf(newSrv.Addrs()...), Window: 4}, waitBound); err != nil {
 		t.Fatalf("Reconfigure: %v", err)
 	}
 	atSwitch := w.ok.Load()
-	eventually(t, waitBound, func() bool { return w.ok.Load() > atSwitch+50 }, "traffic after the change")
+	eventually.That(t, waitBound, "traffic after the change", func() bool { return w.ok.Load() > atSwitch+50 })
 	close(stop)
 	wg.Wait()
-	eventually(t, waitBound, func() bool { return w.ok.Load()+w.bad.Load() == sent.Load() }, "every submit answered")
+	eventually.That(t, waitBound, "every submit answered", func() bool { return w.ok.Load()+w.bad.Load() == sent.Load() })
 	if n := w.bad.Load(); n != 0 {
 		t.Errorf("%d of %d submits not answered ESME_ROK; first: %s", n, sent.Load(), w.first)
 	}
@@ -114,7 +115,7 @@ func TestReconfigureReplacesOneAtATime(t *testing.T) {
 	if got := countLogs(p.logs, zapcore.InfoLevel, "session retired"); got != 4 {
 		t.Errorf("%d sessions retired, want 4", got)
 	}
-	eventually(t, waitBound, func() bool { return oldSrv.Stats().SessionsBound == 0 }, "old hosts unbound")
+	eventually.That(t, waitBound, "old hosts unbound", func() bool { return oldSrv.Stats().SessionsBound == 0 })
 	if got := newSrv.Stats().SessionsBound; got != 4 {
 		t.Errorf("new hosts see %d sessions, want 4", got)
 	}
@@ -125,7 +126,7 @@ func TestReconfigureKeepsWhatStays(t *testing.T) {
 	srv := simtest.NewServer(t, simtest.Hosts(2))
 	hosts := hostsOf(srv.Addrs()...)
 	p := newTestPool(t, Config{Hosts: hosts}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 4 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 4 })
 	ctx := context.Background()
 	orig, g := p.Sessions(), gens(p.Pool)
 	dials := p.conns.dials.Load()
@@ -158,7 +159,7 @@ func TestReconfigureKeepsWhatStays(t *testing.T) {
 	if got := p.Sessions(); !slices.Equal(got, []*Session{orig[0], orig[2]}) || got[0].Gen() != g[0] || got[1].Gen() != g[2] {
 		t.Fatalf("after shrinking: %d sessions; want slots 0 and 2 kept on their connections", len(got))
 	}
-	eventually(t, waitBound, func() bool { return srv.Stats().SessionsBound == 2 }, "surplus unbound")
+	eventually.That(t, waitBound, "surplus unbound", func() bool { return srv.Stats().SessionsBound == 2 })
 
 	// A new password touches every connection: each slot is replaced.
 	dials = p.conns.dials.Load()
@@ -243,7 +244,7 @@ func TestReconfigureRetiredSessionDrains(t *testing.T) {
 	newF := newFake(t, "127.0.0.1:0", nil)
 	h := newDeliverRecorder()
 	p := newTestPool(t, Config{Hosts: hostsOf(oldF.addr), SessionsPerHost: 1}, h)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	old := p.Sessions()[0]
 	r, frame := newRecorder(10), submitFrame(t, "in flight", false)
 	for ref := range uint64(3) {
@@ -262,7 +263,7 @@ func TestReconfigureRetiredSessionDrains(t *testing.T) {
 	go func() {
 		done <- p.reconfigure(context.Background(), Config{Hosts: hostsOf(newF.addr), SessionsPerHost: 1}, waitBound)
 	}()
-	eventually(t, waitBound, func() bool { return old.State() == StateDraining }, "old session draining")
+	eventually.That(t, waitBound, "old session draining", func() bool { return old.State() == StateDraining })
 	if ss := p.Sessions(); len(ss) != 2 || ss[1].Host() != newF.addr || ss[1].State() != StateBound {
 		t.Fatalf("while draining: %d sessions; want the old one and its replacement, bound", len(ss))
 	}
@@ -286,12 +287,12 @@ func TestReconfigureRetiredSessionDrains(t *testing.T) {
 		fc.send(pdu.Append(nil, pdu.CmdSubmitSMResp, pdu.StatusOK, seq, &pdu.SMResp{MessageID: []byte("m")}))
 	}
 	for range 3 {
-		if res := recv(t, r.ch, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
+		if res := eventually.Recv(t, r.ch, waitBound, "SubmitDone"); res.err != nil || res.status() != pdu.StatusOK {
 			t.Errorf("ref %d: %v %v; want answered by the provider", res.ref, res.err, res.status())
 		}
 	}
 	oldF.next(pdu.CmdUnbind)
-	if err := recv(t, done, "Reconfigure"); err != nil {
+	if err := eventually.Recv(t, done, waitBound, "Reconfigure"); err != nil {
 		t.Fatalf("Reconfigure: %v", err)
 	}
 	if ss := p.Sessions(); len(ss) != 1 || ss[0].Host() != newF.addr || old.State() != StateClosed {
@@ -310,7 +311,7 @@ func TestReconfigureBindFailure(t *testing.T) {
 	b := simtest.NewServer(t, simtest.Hosts(2))
 	dead := deadAddr(t)
 	p := newTestPool(t, Config{Hosts: hostsOf(a.Addrs()...), SessionsPerHost: 1}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 2 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 2 })
 	ctx, orig := context.Background(), p.Sessions()
 
 	// Nothing binds: nothing changes.
@@ -343,7 +344,7 @@ func TestReconfigureBindFailure(t *testing.T) {
 	if ss := p.Sessions(); len(ss) != 2 || ss[0] != moved || ss[1].Host() != b.Addrs()[1] || p.Bound() != 2 {
 		t.Fatalf("after the fix: %d sessions, %d bound; want the moved one kept and one more on b[1]", len(ss), p.Bound())
 	}
-	eventually(t, waitBound, func() bool { return a.Stats().SessionsBound == 0 }, "old hosts unbound")
+	eventually.That(t, waitBound, "old hosts unbound", func() bool { return a.Stats().SessionsBound == 0 })
 }
 
 func TestReconfigureStoppedByShutdown(t *testing.T) {
@@ -351,7 +352,7 @@ func TestReconfigureStoppedByShutdown(t *testing.T) {
 	srv := simtest.NewServer(t)
 	mute := newFake(t, "127.0.0.1:0", func(_ *fakeConn, frame []byte) bool { return pdu.ID(frame).IsBind() })
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SessionsPerHost: 1}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 1 })
 	done := make(chan error, 1)
 	go func() {
 		done <- p.reconfigure(context.Background(), Config{Hosts: hostsOf(mute.addr), SessionsPerHost: 1}, time.Minute)
@@ -362,7 +363,7 @@ func TestReconfigureStoppedByShutdown(t *testing.T) {
 	if err := p.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if err := recv(t, done, "Reconfigure"); !errors.Is(err, ErrClosing) {
+	if err := eventually.Recv(t, done, waitBound, "Reconfigure"); !errors.Is(err, ErrClosing) {
 		t.Fatalf("Reconfigure stopped by Shutdown: %v, want ErrClosing", err)
 	}
 	for _, s := range p.Sessions() {
@@ -370,7 +371,7 @@ func TestReconfigureStoppedByShutdown(t *testing.T) {
 			t.Errorf("session %d on %s: %v, want closed", s.Index(), s.Host(), s.State())
 		}
 	}
-	eventually(t, waitBound, func() bool { return srv.Stats().SessionsBound == 0 }, "simulator sessions gone")
+	eventually.That(t, waitBound, "simulator sessions gone", func() bool { return srv.Stats().SessionsBound == 0 })
 }
 
 // A reload during the provider's rolling maintenance: one host is down,
@@ -383,9 +384,9 @@ func TestReconfigureDuringMaintenance(t *testing.T) {
 	sim := simtest.NewServer(t, simtest.Hosts(2))
 	hosts := hostsOf(sim.Addrs()...)
 	p := newTestPool(t, Config{Hosts: hosts, SessionsPerHost: 1, ReconnectDelay: 50 * time.Millisecond}, nil)
-	eventually(t, waitBound, func() bool { return p.Bound() == 2 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return p.Bound() == 2 })
 	sim.StopHost(1)
-	eventually(t, waitBound, func() bool { return p.Bound() == 1 }, "the session on the stopped host down")
+	eventually.That(t, waitBound, "the session on the stopped host down", func() bool { return p.Bound() == 1 })
 
 	// New settings (a window change replaces every slot).
 	next := Config{Hosts: hosts, SessionsPerHost: 1, ReconnectDelay: 50 * time.Millisecond, Window: 7}
@@ -405,12 +406,12 @@ func TestReconfigureDuringMaintenance(t *testing.T) {
 		t.Errorf("%d bound while host 1 is down, want 1", p.Bound())
 	}
 	sim.StartHost(1)
-	eventually(t, waitBound, func() bool { return p.Bound() == 2 }, "the new session on the restarted host bound")
+	eventually.That(t, waitBound, "the new session on the restarted host bound", func() bool { return p.Bound() == 2 })
 
 	// Every host down: the settings cannot be proven; nothing changes.
 	sim.StopHost(0)
 	sim.StopHost(1)
-	eventually(t, waitBound, func() bool { return p.Bound() == 0 }, "all down")
+	eventually.That(t, waitBound, "all down", func() bool { return p.Bound() == 0 })
 	before := p.Sessions()
 	err := p.reconfigure(context.Background(), Config{Hosts: hosts, SessionsPerHost: 1, ReconnectDelay: 50 * time.Millisecond, Window: 9}, 300*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "no session was changed") {

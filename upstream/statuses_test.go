@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
@@ -70,7 +71,7 @@ func TestSessionLastFailureAndSince(t *testing.T) {
 	srv := simtest.NewServer(t, simtest.Account("acct", "right"))
 	p := newTestPool(t, Config{Hosts: hostsOf(srv.Addr()), SystemID: "acct", Password: "wrong-pw", SessionsPerHost: 1, ReconnectDelay: time.Hour}, nil)
 	s := p.Sessions()[0]
-	eventually(t, waitBound, func() bool { return s.LastFailure().Err != nil && s.State() == StateDown }, "refused bind")
+	eventually.That(t, waitBound, "refused bind", func() bool { return s.LastFailure().Err != nil && s.State() == StateDown })
 	f := s.LastFailure()
 	var be *BindError
 	if !errors.As(f.Err, &be) || be.Status != pdu.StatusInvPassword || FailureKind(f.Err) != "bind_refused" {
@@ -90,7 +91,7 @@ func TestSessionLastFailureAndSince(t *testing.T) {
 
 	ok := simtest.NewServer(t, simtest.Account("acct", "secret"))
 	q := newTestPool(t, Config{Hosts: hostsOf(ok.Addr()), SystemID: "acct", Password: "secret", SessionsPerHost: 1}, nil)
-	eventually(t, waitBound, func() bool { return q.Bound() == 1 }, "bound")
+	eventually.That(t, waitBound, "bound", func() bool { return q.Bound() == 1 })
 	qs := q.Sessions()[0]
 	if qs.LastFailure().Err != nil || qs.Since().IsZero() {
 		t.Fatalf("bound session: last failure %v, since %v", qs.LastFailure().Err, qs.Since())
@@ -99,7 +100,7 @@ func TestSessionLastFailureAndSince(t *testing.T) {
 	if err := qs.Submit(submitFrame(t, "hi", false), r, 1); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, r.ch, "SubmitDone")
+	eventually.Recv(t, r.ch, waitBound, "SubmitDone")
 	if got := qs.Stats().Responses; got[pdu.StatusOK] != 1 || len(got) != 1 {
 		t.Fatalf("Responses %v, want one ESME_ROK", got)
 	}

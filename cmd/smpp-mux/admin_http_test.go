@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/mux"
 )
 
@@ -85,7 +86,7 @@ func TestRunAdminReload(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	waitFor(t, 10*time.Second, func() bool { code, _ := call("GET", "/healthz", "", ""); return code == http.StatusOK }, "upstream bound")
+	eventually.That(t, 10*time.Second, "upstream bound", func() bool { code, _ := call("GET", "/healthz", "", ""); return code == http.StatusOK })
 	if code, _ := call("POST", "/reload", "", ""); code != http.StatusUnauthorized {
 		t.Fatalf("POST /reload without the token: %d, want 401", code)
 	}

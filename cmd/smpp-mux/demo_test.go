@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -50,7 +51,7 @@ func startDemo(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 			t.Logf("demo output:\n%s", out)
 		}
 	})
-	waitFor(t, 15*time.Second, func() bool { return strings.Contains(out.String(), "Ctrl-C stops.") }, "demo banner")
+	eventually.That(t, 15*time.Second, "demo banner", func() bool { return strings.Contains(out.String(), "Ctrl-C stops.") })
 	return cmd, out
 }
 
@@ -64,14 +65,14 @@ func TestDemoEchoAndAdmin(t *testing.T) {
 	if !strings.Contains(out.String(), "admin HTTP: http://"+adminAddr+"/") {
 		t.Fatalf("no admin URL in the banner:\n%s", out)
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	eventually.That(t, 10*time.Second, "admin /healthz 200", func() bool {
 		resp, err := http.Get("http://" + adminAddr + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, "admin /healthz 200")
+	})
 
 	shop, err := esme.Dial(muxAddr, "shop", "shop", esme.Options{})
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sys/unix"
+
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 )
 
 // openPTY returns the two ends of a new pseudo-terminal.
@@ -61,11 +63,11 @@ func TestHashPasswordTerminal(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, 10*time.Second, func() bool { return strings.Contains(stderr.String(), "Password: ") }, "the first prompt")
+	eventually.That(t, 10*time.Second, "the first prompt", func() bool { return strings.Contains(stderr.String(), "Password: ") })
 	if _, err := ptm.WriteString("s3cret\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return strings.Contains(stderr.String(), "Again: ") }, "the second prompt")
+	eventually.That(t, 10*time.Second, "the second prompt", func() bool { return strings.Contains(stderr.String(), "Again: ") })
 	if _, err := ptm.WriteString("s3cret\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestHashPasswordTerminal(t *testing.T) {
 	if _, err := ptm.WriteString("after\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return strings.Contains(echoed.String(), "after") }, "echo back on")
+	eventually.That(t, 10*time.Second, "echo back on", func() bool { return strings.Contains(echoed.String(), "after") })
 	if strings.Contains(echoed.String(), "s3cret") || strings.Contains(stderr.String(), "s3cret") {
 		t.Fatalf("the password was echoed: terminal %q, stderr %q", echoed, stderr)
 	}

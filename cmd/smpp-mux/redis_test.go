@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
@@ -133,7 +134,7 @@ func twoInstances(t *testing.T, where string, kill bool) {
 			_ = procs[1].Wait()
 		}
 	}
-	waitFor(t, 30*time.Second, func() bool { d, _ := rec.count(ids); return d == n }, "every receipt")
+	eventually.That(t, 30*time.Second, "every receipt", func() bool { d, _ := rec.count(ids); return d == n })
 	time.Sleep(500 * time.Millisecond) // a duplicate would arrive now
 	_, dups := rec.count(ids)
 	t.Logf("%d receipts, %d duplicates", n, dups)

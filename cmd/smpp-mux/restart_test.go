@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
 
@@ -64,7 +64,7 @@ func reportsSurvive(t *testing.T, sig syscall.Signal) {
 			ids[id] = true
 		}
 	}
-	waitFor(t, 10*time.Second, func() bool { return queued(t, adminAddr, "shop") == n }, "receipts stored")
+	eventually.That(t, 10*time.Second, "receipts stored", func() bool { return queued(t, adminAddr, "shop") == n })
 	tx.Close()
 	if sig == syscall.SIGKILL {
 		_ = first.Process.Kill()
@@ -97,11 +97,11 @@ func reportsSurvive(t *testing.T, sig syscall.Signal) {
 func bindEventually(t *testing.T, addr string, bind pdu.CommandID) *esme.Client {
 	t.Helper()
 	var c *esme.Client
-	waitFor(t, 10*time.Second, func() bool {
+	eventually.That(t, 10*time.Second, "bind", func() bool {
 		var err error
 		c, err = esme.Dial(addr, "shop", "pw", esme.Options{Bind: bind})
 		return err == nil
-	}, "bind")
+	})
 	return c
 }
 
@@ -118,15 +118,4 @@ func queued(t *testing.T, adminAddr, client string) int {
 		return -1
 	}
 	return st.Queued[client]
-}
-
-func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", strings.TrimSpace(what), d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

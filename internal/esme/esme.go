@@ -1,7 +1,27 @@
-// Package esme is a small SMPP client (an ESME) for the end-to-end tests
-// of mux, admin and cmd/smpp-mux: bind, submit_sm with responses matched
-// by sequence number, deliver_sm received on a channel and acknowledged.
-// It is deliberately plain: one reader goroutine, writes under a mutex.
+// Package esme is this module's SMPP peer kit for tests: the one place
+// that dials an SMPP server as a client (an ESME) and builds bind
+// requests (BindRequest).
+//
+// Client is a bound session for tests that talk SMPP correctly: bind of
+// any type, requests with responses matched by sequence number (Request,
+// Send, or Go with a callback), deliver_sm received on a channel or
+// answered by a function, enquire_link and unbind answered. It also
+// plays the hostile client the fault suite needs: StallReads (stops
+// reading), Drop (closes without unbind), WriteRaw. It is deliberately
+// plain: one reader goroutine, writes under a mutex.
+//
+// Conn is an SMPP connection at the frame level for tests that must see
+// every frame in order, or read nothing at all (a slow consumer), or
+// write anything (half frames, a bind after a bind); its methods fail the
+// test.
+//
+// Users: the tests of mux, admin, downstream, sim and cmd/smpp-mux, and
+// the fault suite's load driver and bind injectors (faults.Client,
+// BindCrowd, BindBurst). bench takes only BindRequest and keeps its own
+// pipelined client: it batches submits through one buffered writer and
+// paces them on a schedule (latency from the scheduled time, no
+// coordinated omission), with a slot per request and no channel or
+// callback per request, which a plain kit does not try to be.
 package esme
 
 import (
@@ -12,6 +32,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -28,30 +49,54 @@ type Client struct {
 	seq uint32
 
 	mu      sync.Mutex // guards waiting, err
-	waiting map[uint32]chan []byte
+	waiting map[uint32]func(resp []byte)
 	err     error
 
-	// Deliveries receives every deliver_sm (whole frames). The client
-	// answers each with deliver_sm_resp status Ack() unless AutoAck is off.
+	unbound   atomic.Bool   // the server sent unbind
+	stall     atomic.Bool   // the reader reads nothing more
+	closing   chan struct{} // closed by Drop: a stalled reader returns
+	closeOnce sync.Once     // guards closing and nc.Close
+
+	// Deliveries receives every deliver_sm (whole frames), unless
+	// Options.Buffer is negative. The client answers each with
+	// deliver_sm_resp status Options.Ack().
 	Deliveries chan []byte
 	ack        func(frame []byte) pdu.Status
+	acked      func(frame []byte, st pdu.Status) // nil: none
 	done       chan struct{}
 }
 
-// Options tune a Client.
+// Options tune a Client. Ack and Acked are called from the Client's
+// reader goroutine, one deliver_sm at a time; they must not block.
 type Options struct {
 	Bind    pdu.CommandID                 // default bind_transceiver
 	Ack     func(frame []byte) pdu.Status // status for each deliver_sm; nil: 0; return 0xFFFFFFFF to not answer
-	Buffer  int                           // Deliveries capacity; default 1024
+	Buffer  int                           // Deliveries capacity; default 1024; negative: no Deliveries (Ack sees each deliver_sm)
 	Timeout time.Duration                 // dial and bind bound; default 5s
 	TLS     *tls.Config                   // dial TLS with this config; nil: plain TCP
+	// LocalAddr, when set, is the address to dial from.
+	LocalAddr net.Addr
+	// Acked, when set, is called after a deliver_sm's answer has been
+	// written, with the frame and the status answered.
+	Acked func(frame []byte, st pdu.Status)
 }
 
 // NoAnswer, returned by Options.Ack, leaves a deliver_sm unanswered.
 const NoAnswer pdu.Status = 0xFFFFFFFF
 
+// BindRequest is the body of every bind_* this module's tests and tools
+// send: system_id, password, interface_version 3.4 (SMPP 3.4 §4.1).
+func BindRequest(systemID, password string) *pdu.Bind {
+	return &pdu.Bind{SystemID: []byte(systemID), Password: []byte(password), InterfaceVersion: pdu.InterfaceVersion34}
+}
+
 // Dial connects to addr and binds; a refused bind is a *pdu.StatusError.
 func Dial(addr, systemID, password string, o Options) (*Client, error) {
+	return DialContext(context.Background(), addr, systemID, password, o)
+}
+
+// DialContext is Dial, also bounded by ctx.
+func DialContext(ctx context.Context, addr, systemID, password string, o Options) (*Client, error) {
 	if o.Bind == 0 {
 		o.Bind = pdu.CmdBindTransceiver
 	}
@@ -64,74 +109,114 @@ func Dial(addr, systemID, password string, o Options) (*Client, error) {
 	if o.Ack == nil {
 		o.Ack = func([]byte) pdu.Status { return pdu.StatusOK }
 	}
-	d := &net.Dialer{Timeout: o.Timeout}
-	var nc net.Conn
-	var err error
-	if o.TLS != nil {
-		nc, err = tls.DialWithDialer(d, "tcp", addr, o.TLS)
-	} else {
-		nc, err = d.Dial("tcp", addr)
-	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	nc, err := dial(ctx, addr, o.LocalAddr, o.TLS)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{nc: nc, waiting: map[uint32]chan []byte{}, Deliveries: make(chan []byte, o.Buffer), ack: o.Ack, done: make(chan struct{})}
+	c := &Client{nc: nc, waiting: map[uint32]func([]byte){}, ack: o.Ack, acked: o.Acked, done: make(chan struct{}), closing: make(chan struct{})}
+	if o.Buffer > 0 {
+		c.Deliveries = make(chan []byte, o.Buffer)
+	}
 	go c.readLoop()
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
-	resp, err := c.Request(ctx, o.Bind, &pdu.Bind{SystemID: []byte(systemID), Password: []byte(password), InterfaceVersion: pdu.InterfaceVersion34})
+	resp, err := c.Request(ctx, o.Bind, BindRequest(systemID, password))
 	if err != nil {
-		c.Close()
+		c.Drop()
 		return nil, err
 	}
 	if h, _ := pdu.DecodeHeader(resp); h.Status != pdu.StatusOK {
-		c.Close()
+		c.Drop()
 		return nil, &pdu.StatusError{Status: h.Status, Reason: "bind refused"}
 	}
 	return c, nil
 }
 
+// dial connects from local (if set) over TCP, or TLS with cfg.
+func dial(ctx context.Context, addr string, local net.Addr, cfg *tls.Config) (net.Conn, error) {
+	nd := &net.Dialer{LocalAddr: local}
+	if cfg != nil {
+		d := &tls.Dialer{NetDialer: nd, Config: cfg}
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	return nd.DialContext(ctx, "tcp", addr)
+}
+
 func (c *Client) readLoop() {
 	defer close(c.done)
+	defer c.closeConn() // the connection ends with its reader
 	br := bufio.NewReader(c.nc)
 	for {
+		if c.stall.Load() {
+			<-c.closing // a hung client: nothing more is read
+			c.fail(ErrClosed)
+			return
+		}
 		frame, err := pdu.ReadFrame(br, nil, pdu.DefaultMaxLength)
 		if err != nil {
+			if c.stall.Load() {
+				continue // StallReads cut the read short
+			}
 			c.fail(err)
 			return
 		}
 		h, _ := pdu.DecodeHeader(frame)
 		switch {
 		case h.ID == pdu.CmdDeliverSM:
-			c.Deliveries <- frame
-			if st := c.ack(frame); st != NoAnswer {
-				_ = c.write(pdu.Append(nil, pdu.CmdDeliverSMResp, st, h.Seq, &pdu.SMResp{}))
+			if c.Deliveries != nil {
+				c.Deliveries <- frame
+			}
+			st := c.ack(frame)
+			if st == NoAnswer {
+				continue
+			}
+			err = c.answer(pdu.Append(nil, pdu.CmdDeliverSMResp, st, h.Seq, &pdu.SMResp{}))
+			if err == nil && c.acked != nil {
+				c.acked(frame, st)
 			}
 		case h.ID == pdu.CmdEnquireLink:
-			_ = c.write(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, 0, h.Seq))
+			err = c.answer(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, 0, h.Seq))
 		case h.ID == pdu.CmdUnbind:
-			_ = c.write(pdu.AppendHeaderOnly(nil, pdu.CmdUnbindResp, 0, h.Seq))
+			c.unbound.Store(true)
+			err = c.answer(pdu.AppendHeaderOnly(nil, pdu.CmdUnbindResp, 0, h.Seq))
 		case h.ID.IsResp():
 			c.mu.Lock()
-			ch := c.waiting[h.Seq]
+			done := c.waiting[h.Seq]
 			delete(c.waiting, h.Seq)
 			c.mu.Unlock()
-			if ch != nil {
-				ch <- frame
+			if done != nil {
+				done(frame)
 			}
+		}
+		if err != nil {
+			c.fail(err)
+			return
 		}
 	}
 }
 
+// answer writes an answer of the reader's; if that fails, the stream
+// may hold half a frame, so the connection is closed.
+func (c *Client) answer(b []byte) error {
+	err := c.write(b)
+	if err != nil {
+		_ = c.closeConn()
+	}
+	return err
+}
+
+// fail records why the connection ended and tells every request still
+// waiting, with a nil response.
 func (c *Client) fail(err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.err == nil {
 		c.err = err
 	}
-	for seq, ch := range c.waiting {
-		close(ch)
-		delete(c.waiting, seq)
+	waiting := c.waiting
+	c.waiting = map[uint32]func([]byte){}
+	c.mu.Unlock()
+	for _, done := range waiting {
+		done(nil)
 	}
 }
 
@@ -143,10 +228,10 @@ func (c *Client) write(b []byte) error {
 	return err
 }
 
-// Send writes a request with the next sequence number and returns a
-// channel that receives its response frame (closed if the connection ends).
-func (c *Client) Send(id pdu.CommandID, body pdu.Body) (uint32, <-chan []byte, error) {
-	ch := make(chan []byte, 1)
+// Go writes a request with the next sequence number and returns it. The
+// reader goroutine calls done with the response frame, or with nil if
+// the connection ends first; done must not block.
+func (c *Client) Go(id pdu.CommandID, body pdu.Body, done func(resp []byte)) (uint32, error) {
 	c.wmu.Lock()
 	c.seq++
 	seq := c.seq
@@ -154,11 +239,31 @@ func (c *Client) Send(id pdu.CommandID, body pdu.Body) (uint32, <-chan []byte, e
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
-		return 0, nil, fmt.Errorf("%w: %v", ErrClosed, c.err)
+		return 0, fmt.Errorf("%w: %v", ErrClosed, c.err)
 	}
-	c.waiting[seq] = ch
+	c.waiting[seq] = done
 	c.mu.Unlock()
 	if err := c.write(pdu.Append(nil, id, 0, seq, body)); err != nil {
+		c.mu.Lock()
+		delete(c.waiting, seq)
+		c.mu.Unlock()
+		return 0, err
+	}
+	return seq, nil
+}
+
+// Send writes a request with the next sequence number and returns a
+// channel that receives its response frame (closed if the connection ends).
+func (c *Client) Send(id pdu.CommandID, body pdu.Body) (uint32, <-chan []byte, error) {
+	ch := make(chan []byte, 1)
+	seq, err := c.Go(id, body, func(resp []byte) {
+		if resp == nil {
+			close(ch)
+			return
+		}
+		ch <- resp
+	})
+	if err != nil {
 		return 0, nil, err
 	}
 	return seq, ch, nil
@@ -201,15 +306,45 @@ func (c *Client) Submit(ctx context.Context, sm *pdu.SM) (pdu.Status, string, er
 // WriteRaw writes octets as they are, for tests of hostile input.
 func (c *Client) WriteRaw(b []byte) error { return c.write(b) }
 
+// Unbound reports whether the server has sent unbind (it was answered).
+func (c *Client) Unbound() bool { return c.unbound.Load() }
+
+// StallReads makes the reader stop reading from the socket at once (a
+// read under way is cut short), as a client that hangs: the server's
+// writes back up. Only Drop or Close end that; requests in flight then
+// get no response.
+func (c *Client) StallReads() {
+	c.stall.Store(true)
+	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
 // Done is closed when the connection has ended.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
-// Close unbinds (briefly waiting for unbind_resp) and closes.
-func (c *Client) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, _ = c.Request(ctx, pdu.CmdUnbind, nil)
-	err := c.nc.Close()
+// Drop closes the connection at once, without unbind, and waits for the
+// reader.
+func (c *Client) Drop() error {
+	err := c.closeConn()
 	<-c.done
 	return err
+}
+
+// closeConn closes the connection once; later calls return nil.
+func (c *Client) closeConn() error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.closing)
+		err = c.nc.Close()
+	})
+	return err
+}
+
+// Close unbinds (briefly waiting for unbind_resp) and closes.
+func (c *Client) Close() error {
+	if !c.stall.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = c.Request(ctx, pdu.CmdUnbind, nil)
+	}
+	return c.Drop()
 }

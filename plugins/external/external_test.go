@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/plugins/sdk"
@@ -186,7 +187,7 @@ func TestRestartInProcess(t *testing.T) {
 	}
 	p.cur.Load().stop()
 	sawError := false
-	eventually(t, 10*time.Second, func() bool {
+	eventually.That(t, 10*time.Second, "the restarted plugin answering", func() bool {
 		err := p.Submit(testMessage("45", "a"))
 		if err != nil {
 			if statusOf(err) != pdu.StatusSysErr {
@@ -274,17 +275,5 @@ func TestValidate(t *testing.T) {
 		if err := p.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil", p)
 		}
-	}
-}
-
-// eventually calls cond until it is true, failing t after timeout.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/store/storetest"
 )
@@ -112,7 +113,7 @@ func TestAckCommittedAlone(t *testing.T) {
 	if err := s.Ack(ctx, "shop", ids(es)); err != nil {
 		t.Fatal(err)
 	}
-	storetest.Eventually(t, 5*time.Second, "acknowledgement never committed", func() bool {
+	eventually.That(t, 5*time.Second, "acknowledgement never committed", func() bool {
 		return !inFile(t, s, "shop", es[0].ID)
 	})
 	if q := stats(t, s).Queued["shop"]; q != 0 {

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,9 +32,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// TestContract runs the contract suite on stores made by the config
+// loader, as [store] module = "bolt" makes them.
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, filepath.Join(t.TempDir(), "s.db"), storetest.Limits)
+		return storetest.Load(t, fmt.Sprintf("module = \"bolt\"\npath = %q\n", filepath.Join(t.TempDir(), "s.db"))+
+			storetest.LimitKeys(storetest.Limits, true))
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/store"
 	"github.com/smpp-mux/smpp-mux/store/storetest"
@@ -49,7 +50,7 @@ func subscribe(t *testing.T, s *Store) *wakes {
 			t.Errorf("Subscribe: %v", err)
 		}
 	})
-	storetest.Eventually(t, 5*time.Second, "no wake of every client at subscription", func() bool { return w.count(store.AllClients) == 1 })
+	eventually.That(t, 5*time.Second, "no wake of every client at subscription", func() bool { return w.count(store.AllClients) == 1 })
 	return w
 }
 
@@ -92,7 +93,7 @@ func TestSubscribe(t *testing.T) {
 			if err := a.Enqueue(ctx, items); err != nil {
 				t.Fatal(err)
 			}
-			storetest.Eventually(t, 5*time.Second, "b not woken for shop and bank", func() bool {
+			eventually.That(t, 5*time.Second, "b not woken for shop and bank", func() bool {
 				return wb.count("shop") == 1 && wb.count("bank") == 1
 			})
 			// A resend of r1 adds nothing; a new one for shop is heard.
@@ -102,7 +103,7 @@ func TestSubscribe(t *testing.T) {
 			if err := b.Enqueue(ctx, []store.Item{{Client: "shop", Kind: store.KindReport, Frame: storetest.Frame("r3")}}); err != nil {
 				t.Fatal(err)
 			}
-			storetest.Eventually(t, 5*time.Second, "a not woken by b's enqueue", func() bool { return wa.count("shop") == 1 })
+			eventually.That(t, 5*time.Second, "a not woken by b's enqueue", func() bool { return wa.count("shop") == 1 })
 			if n := wb.count("shop"); n != 1 {
 				t.Errorf("b woken %d times for shop; want 1 (a resend adds nothing, its own enqueue is not heard)", n)
 			}
@@ -124,8 +125,8 @@ func TestSubscribeReconnect(t *testing.T) {
 	wb := subscribe(t, b)
 	stop()
 	restart()
-	storetest.Eventually(t, 20*time.Second, "no wake of every client after the restart", func() bool { return wb.count(store.AllClients) >= 2 })
-	storetest.Eventually(t, 10*time.Second, "no wake-up after the restart", func() bool {
+	eventually.That(t, 20*time.Second, "no wake of every client after the restart", func() bool { return wb.count(store.AllClients) >= 2 })
+	eventually.That(t, 10*time.Second, "no wake-up after the restart", func() bool {
 		_ = a.Enqueue(ctx, []store.Item{{Client: "shop", Kind: store.KindMO, Frame: storetest.Frame("m")}})
 		return wb.count("shop") > 0
 	})

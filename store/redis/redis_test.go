@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
 	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/store"
@@ -50,22 +51,25 @@ func open(t testing.TB, addr, prefix string, limits store.Limits, opts ...Option
 
 func TestContract(t *testing.T) {
 	addr, _, _ := redistest.Start(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, addr, uniquePrefix(), storetest.Limits)
+	storetest.Run(t, func(t *testing.T) store.Store { // made by the config loader
+		return storetest.Load(t, fmt.Sprintf("module = \"redis\"\nurl = %q\nprefix = %q\n", "redis://"+addr+"/0", uniquePrefix())+
+			storetest.LimitKeys(storetest.Limits, true))
 	})
 }
 
-// openAddrs opens a store on addrs (a cluster, or Sentinels with
-// sentinel_master).
+// openAddrs makes a store on addrs (a cluster, or Sentinels with
+// sentinel_master) through the config loader.
 func openAddrs(t testing.TB, addrs []string, sentinelMaster, prefix string, limits store.Limits) *Store {
 	t.Helper()
-	s := &Store{Addrs: addrs, SentinelMaster: sentinelMaster, Prefix: prefix,
-		Limits: limits}
-	if err := s.open(context.Background(), context.Background(), zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))); err != nil {
-		t.Fatalf("open: %v", err)
+	quoted := make([]string, len(addrs))
+	for i, a := range addrs {
+		quoted[i] = strconv.Quote(a)
 	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	keys := fmt.Sprintf("module = \"redis\"\naddrs = [%s]\nprefix = %q\n", strings.Join(quoted, ", "), prefix)
+	if sentinelMaster != "" {
+		keys += fmt.Sprintf("sentinel_master = %q\n", sentinelMaster)
+	}
+	return storetest.Load(t, keys+storetest.LimitKeys(limits, true)).(*Store)
 }
 
 // TestContractCluster runs the contract suite on a three-master Redis
@@ -280,7 +284,7 @@ func TestInstanceDies(t *testing.T) {
 		t.Fatalf("B fetched %q while A's leases run", tagsOf(es))
 	}
 	var again []store.Entry
-	storetest.Eventually(t, 5*time.Second, "B never got the entries of the dead instance", func() bool {
+	eventually.That(t, 5*time.Second, "B never got the entries of the dead instance", func() bool {
 		again = mustFetch(t, b, "bank", 10, time.Minute)
 		return len(again) > 0
 	})
@@ -341,7 +345,7 @@ func TestRedisRestart(t *testing.T) {
 
 	restart()
 	var got []store.Entry
-	storetest.Eventually(t, 10*time.Second, "no entries after the restart", func() bool {
+	eventually.That(t, 10*time.Second, "no entries after the restart", func() bool {
 		es, err := s.Fetch(ctx, "shop", 10, time.Minute)
 		got = append(got, es...)
 		return err == nil && len(got) == 3

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
@@ -15,7 +16,7 @@ import (
 func history(t *testing.T, h store.History, id string, want int) []store.Event {
 	t.Helper()
 	var evs []store.Event
-	Eventually(t, 5*time.Second, fmt.Sprintf("%d events of %s", want, id), func() bool {
+	eventually.That(t, 5*time.Second, fmt.Sprintf("%d events of %s", want, id), func() bool {
 		var err error
 		evs, err = h.History(context.Background(), id)
 		if err != nil {
@@ -71,7 +72,7 @@ func testHistory(t *testing.T, s store.Store) {
 	if err := h.AddEvents(ctx, many); err != nil {
 		t.Fatal(err)
 	}
-	Eventually(t, 5*time.Second, "the history trimmed to its latest events", func() bool {
+	eventually.That(t, 5*time.Second, "the history trimmed to its latest events", func() bool {
 		got, err := h.History(ctx, "h1")
 		return err == nil && len(got) == store.MaxHistory && got[len(got)-1].Stat == fmt.Sprint(store.MaxHistory+7) &&
 			slices.IndexFunc(got, func(e store.Event) bool { return e.Kind == store.EventSubmit }) < 0
@@ -86,7 +87,7 @@ func testHistory(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	history(t, h, "h2", 1)
-	Eventually(t, 10*time.Second, "the history of an expired id gone", func() bool {
+	eventually.That(t, 10*time.Second, "the history of an expired id gone", func() bool {
 		got, err := h.History(ctx, "h2")
 		return err == nil && len(got) == 0
 	})

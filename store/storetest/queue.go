@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
@@ -60,7 +61,7 @@ func testLeaseExpires(t *testing.T, s store.Store) {
 	wantTags(t, "leased", first, "e1")
 	wantTags(t, "other entry", fetch(t, s, "e", 10, time.Minute), "e2")
 	var again []store.Entry
-	Eventually(t, 5*time.Second, "a lapsed lease did not make its entry fetchable again", func() bool {
+	eventually.That(t, 5*time.Second, "a lapsed lease did not make its entry fetchable again", func() bool {
 		again = fetch(t, s, "e", 10, time.Minute)
 		return len(again) > 0
 	})
@@ -105,7 +106,7 @@ func testQueueCap(t *testing.T, s store.Store) {
 	enqueueTags(t, s, "cap", all[n-3:]...)
 	enqueueTags(t, s, "other", "o1")
 	var st store.Stats
-	Eventually(t, 5*time.Second, "queue not cut to its cap, or the drops not counted", func() bool {
+	eventually.That(t, 5*time.Second, "queue not cut to its cap, or the drops not counted", func() bool {
 		st = stats(t, s)
 		return st.Queued["cap"] == Limits.QueueCap && st.Dropped-dropped0 >= over
 	})
@@ -119,7 +120,7 @@ func testRetention(t *testing.T, s store.Store) {
 	time.Sleep(Limits.Retention + 50*time.Millisecond) // waiting out retention is the point
 	enqueueTags(t, s, "r", "new1")
 	wantTags(t, "entries past retention are not fetched", fetch(t, s, "r", 10, time.Minute), "new1")
-	Eventually(t, 5*time.Second, "entries past retention not removed", func() bool {
+	eventually.That(t, 5*time.Second, "entries past retention not removed", func() bool {
 		st := stats(t, s)
 		return st.Queued["r"] == 1 && st.Dropped-dropped0 >= 3
 	})

@@ -1,10 +1,11 @@
 // Package storetest is the contract suite every store.Store must pass.
 // A store module's test calls Run with a function that opens a fresh,
-// empty store with Limits:
+// empty store with Limits, made by the config loader (Load) as the mux
+// makes it from a [store] table:
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store {
-//			return memory.New(storetest.Limits)
+//			return storetest.Load(t, `module = "memory"`+"\n"+storetest.LimitKeys(storetest.Limits, false))
 //		})
 //	}
 //
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/store"
 )
 
@@ -67,19 +69,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Cleanup(func() { _ = s.Close() })
 			tc.fn(t, s)
 		})
-	}
-}
-
-// Eventually polls cond every 10ms until it returns true, failing t when
-// timeout passes first.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -206,7 +195,7 @@ func testIDExpiry(t *testing.T, s store.Store) {
 	if _, ok, err := s.LookupID(ctx, "past"); ok || err != nil {
 		t.Errorf("LookupID(past) = %v, %v; want not found", ok, err)
 	}
-	Eventually(t, 5*time.Second, "id \"soon\" did not expire", func() bool {
+	eventually.That(t, 5*time.Second, "id \"soon\" did not expire", func() bool {
 		_, ok, err := s.LookupID(ctx, "soon")
 		return !ok && err == nil
 	})
@@ -243,11 +232,11 @@ func testExpireIDs(t *testing.T, s store.Store) {
 	if c, ok, err := s.LookupID(ctx, "final"); !ok || c != "shop" || err != nil {
 		t.Errorf("LookupID(final) at once = %q, %v, %v; want shop until its new expiry", c, ok, err)
 	}
-	Eventually(t, 5*time.Second, "id \"final\" did not expire at its earlier expiry", func() bool {
+	eventually.That(t, 5*time.Second, "id \"final\" did not expire at its earlier expiry", func() bool {
 		_, ok, err := s.LookupID(ctx, "final")
 		return !ok && err == nil
 	})
-	Eventually(t, 5*time.Second, "id \"early\" did not expire", func() bool {
+	eventually.That(t, 5*time.Second, "id \"early\" did not expire", func() bool {
 		_, ok, err := s.LookupID(ctx, "early")
 		return !ok && err == nil
 	})
@@ -261,7 +250,7 @@ func testExpireIDs(t *testing.T, s store.Store) {
 	if err := ex.ExpireIDs(ctx, []string{"kept"}, now.Add(2*time.Hour)); err != nil {
 		t.Fatalf("ExpireIDs(kept, later): %v", err)
 	}
-	Eventually(t, 5*time.Second, "id \"kept\" did not expire at the earlier of its expiries", func() bool {
+	eventually.That(t, 5*time.Second, "id \"kept\" did not expire at the earlier of its expiries", func() bool {
 		_, ok, err := s.LookupID(ctx, "kept")
 		return !ok && err == nil
 	})
