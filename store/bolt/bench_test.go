@@ -221,9 +221,17 @@ func BenchmarkFetchAck(b *testing.B) {
 // clients, one PutIDs of their ids (ascending, as the provider's are),
 // one lookup of each id, one Enqueue of their reports, and per client
 // Fetch calls of at most 10 (a bind's deliver window), then one Ack per
-// client of what it fetched. It reports commits and pages written per
+// client of what it fetched. "trace" adds what the mux's defaults add:
+// the history's three events per message (submit, receipt, delivered,
+// each AddEvents call a batch) and one ExpireIDs of the cycle's ids (each
+// receipt final, final_ttl). It reports commits and pages written per
 // message.
 func BenchmarkReceiptCycle(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { receiptCycle(b, false) })
+	b.Run("trace", func(b *testing.B) { receiptCycle(b, true) })
+}
+
+func receiptCycle(b *testing.B, trace bool) {
 	const (
 		cycle   = 256
 		clients = 16
@@ -238,7 +246,21 @@ func BenchmarkReceiptCycle(b *testing.B) {
 	exp := time.Now().Add(72 * time.Hour)
 	recs := make([]store.IDRecord, cycle)
 	items := make([]store.Item, cycle)
+	ids := make([]string, cycle)
 	next := uint64(0xc0ffee) << 32
+	events := func(kind store.EventKind, stat string) {
+		if !trace {
+			return
+		}
+		evs := make([]store.Event, cycle)
+		now := time.Now()
+		for i, r := range recs {
+			evs[i] = store.Event{ID: r.ID, Kind: kind, At: now, Queue: r.Client, Stat: stat, Expires: exp}
+		}
+		if err := s.AddEvents(ctx, evs); err != nil {
+			b.Fatal(err)
+		}
+	}
 	m := startMeter(s)
 	var msgs int
 	b.ReportAllocs()
@@ -248,10 +270,12 @@ func BenchmarkReceiptCycle(b *testing.B) {
 				next++
 				recs[i] = store.IDRecord{ID: strconv.FormatUint(next, 16), Client: names[i%clients], Expires: exp}
 				items[i] = store.Item{Client: names[i%clients], Kind: store.KindReport, Frame: reportFrame}
+				ids[i] = recs[i].ID
 			}
 			if err := s.PutIDs(ctx, recs); err != nil {
 				b.Fatal(err)
 			}
+			events(store.EventSubmit, "")
 			for _, r := range recs {
 				if c, ok, err := s.LookupID(ctx, r.ID); !ok || err != nil || c != r.Client {
 					b.Fatalf("LookupID(%s) = %q, %v, %v", r.ID, c, ok, err)
@@ -259,6 +283,12 @@ func BenchmarkReceiptCycle(b *testing.B) {
 			}
 			if err := s.Enqueue(ctx, items); err != nil {
 				b.Fatal(err)
+			}
+			events(store.EventReceipt, "DELIVRD")
+			if trace {
+				if err := s.ExpireIDs(ctx, ids, time.Now().Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
 			}
 			for _, c := range names {
 				var ids []string
@@ -278,6 +308,7 @@ func BenchmarkReceiptCycle(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			events(store.EventDelivered, "DELIVRD")
 		}
 		msgs++
 	}
