@@ -110,3 +110,45 @@ func DecodeEvent(b []byte, id string) (Event, []byte, error) {
 	}
 	return e, b, nil
 }
+
+// eventLen returns the length of the encoded event at the start of b (see
+// AppendEvent), or 0 when b does not start with a whole one.
+func eventLen(b []byte) int {
+	if len(b) < 9 {
+		return 0
+	}
+	n := 9
+	for range 2 {
+		if len(b) < n+1 || len(b) < n+1+int(b[n]) {
+			return 0
+		}
+		n += 1 + int(b[n])
+	}
+	if EventKind(b[0]) == EventMoved {
+		if len(b) < n+8 {
+			return 0
+		}
+		n += 8
+	}
+	return n
+}
+
+// TrimHistory returns the last max events of an encoded history (events
+// of AppendEvent, back to back), without decoding them: a store that
+// appends events to a history trims it with it. A history that does not
+// decode to its end is returned empty, as DecodeEvent would fail on it.
+func TrimHistory(b []byte, max int) []byte {
+	var ends []int // end offset of each event
+	for off := 0; off < len(b); {
+		n := eventLen(b[off:])
+		if n == 0 {
+			return nil
+		}
+		off += n
+		ends = append(ends, off)
+	}
+	if len(ends) <= max {
+		return b
+	}
+	return b[ends[len(ends)-max-1]:]
+}
