@@ -35,8 +35,9 @@
 //
 //	ids      message id -> expiry (8 bytes, unix ns, big-endian) + client system_id
 //	id_exp   expiry (8) + message id -> nothing; the sweep walks it in expiry order
-//	id_final earlier expiry (8) + message id -> the record's expiry (8): ExpireIDs (final_ttl);
-//	         appended to, riding the next commit like acknowledgements; the sweep walks it too
+//	id_final earlier expiry (8) + message id -> the record's old expiry (8): ExpireIDs (final_ttl)
+//	         rewrites the record and appends here, riding the next commit like acknowledgements;
+//	         the sweep walks it too
 //	queues   one bucket per client: sequence (8, big-endian) -> kind (1) + enqueued (8, unix ns) + frame
 //	history  message id -> its trace (store.History): at most store.MaxHistory events, deleted with the id;
 //	         events ride along in the next commit, like acknowledgements, and are appended
@@ -85,9 +86,10 @@
 // full disk) lives beside it by default: smpp-mux.db ->
 // smpp-mux.ids.journal. On the same full disk it fails too, and the ids
 // are kept in memory only. ExpireIDs (the mux's final_ttl) costs no commit
-// of its own and does not rewrite the id's record: the next commit appends
-// one id_final key per id, and the first sweep after the earlier expiry
-// removes the id (LookupID finds it until then).
+// of its own: the next commit rewrites the id's record with the earlier
+// expiry and appends one id_final key, leaving its id_exp key for the
+// sweep to drop; LookupID does not find it past the earlier expiry, and
+// the first sweep after that removes it.
 //
 // # Example
 //

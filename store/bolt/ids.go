@@ -231,9 +231,10 @@ func (s *Store) expireIDs(now time.Time, limit int) (n int, more bool, err error
 			if err := fin.Delete(d.k); err != nil {
 				return err
 			}
-			// d.v is the expiry the record had when it was brought forward:
-			// a record put again since then is not this one.
-			ok, err := b.remove(d.k[8:], d.v)
+			// Only the record brought forward (a record put again since
+			// has another expiry); d.v is its old expiry, the one of its
+			// id_exp key.
+			ok, err := b.remove(d.k[8:], d.k[:8], d.v)
 			if err != nil {
 				return err
 			}
@@ -251,7 +252,7 @@ func (s *Store) expireIDs(now time.Time, limit int) (n int, more bool, err error
 			}
 			// Only the record this index key was written for: PutIDs
 			// removes stale keys, but be safe against an older file.
-			ok, err := b.remove(d.k[8:], d.k[:8])
+			ok, err := b.remove(d.k[8:], d.k[:8], d.k[:8])
 			if err != nil {
 				return err
 			}
@@ -287,17 +288,18 @@ func dueKeys(idx *bbolt.Bucket, cut int64, limit int) (due []dueKey, more bool) 
 // idBuckets are the buckets an id's removal changes.
 type idBuckets struct{ ids, exp, hist *bbolt.Bucket }
 
-// remove deletes id's record, its id_exp key and its history, if its
-// record's expiry is exp (8 bytes); it reports whether it did.
-func (b idBuckets) remove(id, exp []byte) (bool, error) {
+// remove deletes id's record, its id_exp key (at idxExp) and its
+// history, if its record's expiry is exp; it reports whether it did.
+// Both expiries are 8 bytes, as in keys.
+func (b idBuckets) remove(id, exp, idxExp []byte) (bool, error) {
 	v := b.ids.Get(id)
-	if len(v) < 8 || len(exp) != 8 || !bytes.Equal(v[:8], exp) {
+	if len(v) < 8 || len(exp) != 8 || len(idxExp) != 8 || !bytes.Equal(v[:8], exp) {
 		return false, nil
 	}
 	if err := b.ids.Delete(id); err != nil {
 		return false, err
 	}
-	ek := append(slices.Clone(exp), id...)
+	ek := append(slices.Clone(idxExp), id...)
 	if err := b.exp.Delete(ek); err != nil {
 		return false, err
 	}
@@ -307,13 +309,13 @@ func (b idBuckets) remove(id, exp []byte) (bool, error) {
 // ExpireIDs implements store.IDExpirer. The ids are only queued, like
 // acknowledgements and history events: they ride along in the next
 // commit of other writes (or are committed within ackLinger by the store
-// itself), where each id the store holds with a later expiry gets one
-// key appended to the id_final index (at + id -> its record's expiry);
-// its record is not rewritten. The sweep removes the id once at has
-// passed; until then LookupID still finds it. An id that expires before
-// at already, or that the store does not hold, is left alone. A crash
-// before the commit loses the shortening, which only leaves the ids their
-// longer expiry.
+// itself), where each id the store holds with a later expiry gets its
+// record rewritten with the earlier expiry and one key appended to the
+// id_final index (at + id -> the record's old expiry); its id_exp key
+// stays, for the sweep to drop. LookupID does not find the id past at,
+// and the sweep removes it. An id that expires before at already, or that
+// the store does not hold, is left alone. A crash before the commit loses
+// the shortening, which only leaves the ids their longer expiry.
 func (s *Store) ExpireIDs(ctx context.Context, ids []string, at time.Time) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
@@ -336,15 +338,17 @@ type finalBatch struct {
 	at  int64 // unix ns
 }
 
-// writeFinals appends the id_final keys of the batches in tx: per id one
-// lookup of its record and one put at the index's end (at ascends with
-// time), as the record keeps its expiry.
+// writeFinals brings the expiry of the batches' ids forward in tx: per
+// id one lookup and one rewrite of its record, and one put at the end of
+// id_final (at ascends with time). Its id_exp key is left for the sweep,
+// which drops a key whose record has another expiry: a delete there would
+// touch a page that no other write of this commit needs.
 func writeFinals(tx *bbolt.Tx, batches []finalBatch) error {
 	ids, fin := tx.Bucket(bucketIDs), tx.Bucket(bucketIDFinal)
 	fin.FillPercent = appendFill
-	var key, fk, vals []byte // vals: the values, which bbolt keeps until the commit
+	var key, fk []byte
 	for _, fb := range batches {
-		vals = make([]byte, 0, 8*len(fb.ids))
+		var vals []byte // the values, which bbolt keeps until the commit
 		for _, id := range fb.ids {
 			if id == "" {
 				continue
@@ -354,9 +358,16 @@ func writeFinals(tx *bbolt.Tx, batches []finalBatch) error {
 			if len(v) < 8 || int64(binary.BigEndian.Uint64(v)) <= fb.at {
 				continue
 			}
+			start := len(vals)
+			vals = append(vals, v[:8]...) // the old expiry, for id_final
+			vals = binary.BigEndian.AppendUint64(vals, uint64(fb.at))
+			vals = append(vals, v[8:]...) // v is only valid until the next write
+			old, rec := vals[start:start+8:start+8], vals[start+8:len(vals):len(vals)]
+			if err := ids.Put(key, rec); err != nil {
+				return err
+			}
 			fk = appendExpKey(fk[:0], fb.at, id)
-			vals = append(vals, v[:8]...)
-			if err := fin.Put(fk, vals[len(vals)-8:len(vals):len(vals)]); err != nil {
+			if err := fin.Put(fk, old); err != nil {
 				return err
 			}
 		}
