@@ -12,5 +12,6 @@ import (
 	_ "github.com/smpp-mux/smpp-mux/plugins/sender"
 	_ "github.com/smpp-mux/smpp-mux/store/bolt"   // store.bolt
 	_ "github.com/smpp-mux/smpp-mux/store/memory" // store.memory
+	_ "github.com/smpp-mux/smpp-mux/store/pebble" // store.pebble
 	_ "github.com/smpp-mux/smpp-mux/store/redis"  // store.redis
 )
