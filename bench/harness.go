@@ -56,8 +56,8 @@ func (s *simHosts) close() {
 // muxConfig is what the generated TOML varies.
 type muxConfig struct {
 	Account         string // upstream system_id: one simulator account per mux process, or receipts would be spread over both
-	Store           string // bolt | memory
-	Path            string // bolt file
+	Store           string // bolt | pebble | memory
+	Path            string // bolt file or pebble directory
 	SimAddrs        []string
 	SessionsPerHost int
 	UpWindow        int
@@ -84,7 +84,7 @@ level = "warn"
 
 [store]
 module = "{{.Store}}"
-{{- if eq .Store "bolt"}}
+{{- if ne .Store "memory"}}
 path = "{{.Path}}"
 {{- end}}
 queue_cap = 1000000

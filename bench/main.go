@@ -70,6 +70,7 @@ type options struct {
 	out         string
 	profileDir  string
 	keep        bool
+	store       string // the durable store module of the runs named mux-bolt
 }
 
 var defaultSteps = []scalingStep{{1, 1, 1}, {4, 4, 1}, {16, 16, 2}, {64, 16, 4}, {256, 16, 8}, {1000, 16, 8}}
@@ -100,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.profileDir, "profile", "", "directory for CPU profiles of the mux (and a heap profile in idle mode)")
 	rerender := fs.String("rerender", "", "write results.md and the plots under -out again from this results.json, running nothing")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (configs, mux logs, bolt files)")
+	fs.StringVar(&o.store, "store", "bolt", "durable store module of the mux: bolt | pebble (rows keep the name mux-bolt)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -108,6 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if o.store != "bolt" && o.store != "pebble" {
+		return usageError{fmt.Errorf("-store: %q, want bolt or pebble", o.store)}
 	}
 	for f := range strings.SplitSeq(*fracs, ",") {
 		if f = strings.TrimSpace(f); f == "" {

@@ -146,6 +146,9 @@ func (b *bench) logRow(r row) {
 }
 
 func (b *bench) muxConf(s *simHosts, store string, clients int) muxConfig {
+	if store == "bolt" && b.o.store != "" {
+		store = b.o.store // -store: the durable store
+	}
 	return muxConfig{
 		Store: store, Path: filepath.Join(b.dir, fmt.Sprintf("mux-%d.db", time.Now().UnixNano())),
 		SimAddrs: s.addrs, SessionsPerHost: b.o.sessions, UpWindow: b.o.upWindow, DownWindow: b.o.downWindow,

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/smpp-mux/smpp-mux/internal/configcases"
 )
 
@@ -44,6 +46,14 @@ func TestValidateProcess(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	boltFile := filepath.Join(dir, "smpp-mux.db")
+	db, err := bbolt.Open(boltFile, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	base := fmt.Sprintf(minimal, "127.0.0.1:2775")
 	cases := []struct {
 		name, cmd, config, want string
@@ -56,6 +66,12 @@ func TestValidateProcess(t *testing.T) {
 			"line 4: server.tls_cert: open " + filepath.Join(dir, "no-cert.pem")},
 		{"store directory not writable", "validate", strings.Replace(base, "module = \"memory\"\n", fmt.Sprintf("module = \"bolt\"\npath = %q\n", filepath.Join(file, "m.db")), 1),
 			"line 7: store.path: store.bolt: " + file + " is not a directory"},
+		{"pebble path is a bolt file", "validate", strings.Replace(base, "module = \"memory\"\n", fmt.Sprintf("module = \"pebble\"\npath = %q\n", boltFile), 1),
+			"line 7: store.path: store.pebble: " + boltFile + " is a store.bolt database, not a pebble directory"},
+		{"run refuses a bolt file for pebble too", "run", strings.Replace(base, "module = \"memory\"\n", fmt.Sprintf("module = \"pebble\"\npath = %q\n", boltFile), 1),
+			"line 7: store.path: store.pebble: " + boltFile + " is a store.bolt database"},
+		{"pebble parent missing", "validate", strings.Replace(base, "module = \"memory\"\n", fmt.Sprintf("module = \"pebble\"\npath = %q\n", filepath.Join(dir, "no-such-dir", "m.pebble")), 1),
+			"line 7: store.path: store.pebble: stat " + filepath.Join(dir, "no-such-dir")},
 		{"duration without unit", "validate", strings.Replace(base, "listen = \"127.0.0.1:0\"\n", "listen = \"127.0.0.1:0\"\nbind_timeout = \"30\"\n", 1),
 			`line 3: server.bind_timeout: not a duration`},
 	}
