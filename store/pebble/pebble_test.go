@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,31 @@ import (
 	"github.com/smpp-mux/smpp-mux/store/storetest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if path := os.Getenv(crashChildEnv); path != "" {
+		s, err := Open(path, store.Limits{Sweep: time.Hour}, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(storetest.LoadUntilKilled(s))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// crashChildEnv names the database directory for a child test process
+// that writes under load until it is killed (see TestKilledMidLoad).
+const crashChildEnv = "SMPPMUX_PEBBLE_CRASH_CHILD"
+
+// TestKilledMidLoad kills (SIGKILL) a child process while it writes ids,
+// reports and acknowledgements (storetest.KilledMidLoad): the database
+// must open and hold every id and report whose write returned. A killed
+// process loses what it had not written to the log; TestCrash covers what
+// was written but not fsynced.
+func TestKilledMidLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	storetest.KilledMidLoad(t, crashChildEnv, path, func() store.Store { return open(t, path, store.Limits{Sweep: time.Hour}) })
+}
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
