@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -30,6 +31,12 @@ func (s *Store) AddEvents(ctx context.Context, events []store.Event) error {
 	}
 	events = slices.Clone(events)
 	slices.SortStableFunc(events, func(a, b store.Event) int { return strings.Compare(a.ID, b.ID) })
+	// One iterator looks the ids up in key order, where a Get each would
+	// make an iterator each.
+	it, err := s.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixID}, UpperBound: []byte{prefixID + 1}})
+	if err != nil {
+		return fmt.Errorf("store.pebble: add %d events: %w", len(events), err)
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	var k, v []byte
@@ -39,13 +46,7 @@ func (s *Store) AddEvents(ctx context.Context, events []store.Event) error {
 			j++
 		}
 		k = idKey(k[:0], events[i].ID)
-		held, closer, err := s.db.Get(k)
-		if err == nil {
-			_ = closer.Close()
-		} else if err != pebbledb.ErrNotFound {
-			return fmt.Errorf("store.pebble: add %d events: %w", len(events), err)
-		}
-		if held != nil { // else not held (any more): nothing would ever delete it
+		if it.SeekGE(k) && bytes.Equal(it.Key(), k) { // else not held (any more): nothing would ever delete it
 			v = v[:0]
 			for _, e := range events[i:j] {
 				v = store.AppendEvent(v, e)
@@ -53,6 +54,9 @@ func (s *Store) AddEvents(ctx context.Context, events []store.Event) error {
 			_ = b.Merge(historyKey(k[:0], events[i].ID), v, nil)
 		}
 		i = j
+	}
+	if err := closeIter(it); err != nil {
+		return fmt.Errorf("store.pebble: add %d events: %w", len(events), err)
 	}
 	if b.Empty() {
 		return nil
