@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -151,4 +153,20 @@ func TrimHistory(b []byte, max int) []byte {
 		return b
 	}
 	return b[ends[len(ends)-max-1]:]
+}
+
+// SortEventsByID returns a copy of events sorted by ID, each ID's events
+// in their order, for a store that writes histories in key order. It
+// sorts indices, not the events, which are large to move.
+func SortEventsByID(events []Event) []Event {
+	idx := make([]int32, len(events))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(a, b int32) int { return strings.Compare(events[a].ID, events[b].ID) })
+	out := make([]Event, len(events))
+	for i, j := range idx {
+		out[i] = events[j]
+	}
+	return out
 }

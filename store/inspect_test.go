@@ -35,3 +35,18 @@ func TestTrimHistory(t *testing.T) {
 		t.Errorf("TrimHistory of a cut history = %d bytes, want none", len(got))
 	}
 }
+
+func TestSortEventsByID(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	in := []Event{{ID: "b", At: at}, {ID: "a", At: at}, {ID: "b", At: at.Add(time.Second)}, {ID: "a", At: at.Add(time.Second)}}
+	got := SortEventsByID(in)
+	want := []Event{in[1], in[3], in[0], in[2]}
+	for i := range want {
+		if got[i].ID != want[i].ID || !got[i].At.Equal(want[i].At) {
+			t.Fatalf("SortEventsByID = %+v, want %+v", got, want)
+		}
+	}
+	if in[0].ID != "b" {
+		t.Error("SortEventsByID changed its argument")
+	}
+}

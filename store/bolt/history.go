@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -84,7 +82,7 @@ func (s *Store) takeRiders() (func(*bbolt.Tx) error, func(bool)) {
 // stay in order), so the bucket is walked in key order.
 func writeEvents(tx *bbolt.Tx, events []store.Event) error {
 	ids, hist := tx.Bucket(bucketIDs), tx.Bucket(bucketHistory)
-	slices.SortStableFunc(events, func(a, b store.Event) int { return strings.Compare(a.ID, b.ID) })
+	events = store.SortEventsByID(events)
 	var key []byte
 	for i := 0; i < len(events); {
 		j := i + 1

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
@@ -29,8 +27,7 @@ func (s *Store) AddEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	events = slices.Clone(events)
-	slices.SortStableFunc(events, func(a, b store.Event) int { return strings.Compare(a.ID, b.ID) })
+	events = store.SortEventsByID(events)
 	// One iterator looks the ids up in key order, where a Get each would
 	// make an iterator each.
 	it, err := s.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixID}, UpperBound: []byte{prefixID + 1}})

@@ -22,8 +22,9 @@ import (
 // from several goroutines, printing each write once it returned. reopen
 // then opens the store at path (and may check its files): it must hold
 // every id and report whose write returned, and, of the reports
-// acknowledged, any: an acknowledgement lost with the process only makes
-// its report be delivered again. Skipped with -short.
+// acknowledged or being acknowledged when the kill came, any: an
+// acknowledgement lost with the process only makes its report be
+// delivered again. Skipped with -short.
 func KilledMidLoad(t *testing.T, childEnv, path string, reopen func() store.Store) {
 	t.Helper()
 	if testing.Short() {
@@ -47,6 +48,7 @@ func KilledMidLoad(t *testing.T, childEnv, path string, reopen func() store.Stor
 		putIDs = map[string]string{} // id -> client
 		queued = map[string]string{} // tag -> client
 		acked  = map[string]bool{}   // tag
+		acking = map[string]bool{}   // tag: Ack called, maybe returned
 		nAcks  int
 		killed bool
 	)
@@ -61,6 +63,8 @@ func KilledMidLoad(t *testing.T, childEnv, path string, reopen func() store.Stor
 			putIDs[f[1]] = f[2]
 		case "enq":
 			queued[f[1]] = f[2]
+		case "acking":
+			acking[f[1]] = true
 		case "ack":
 			acked[f[1]] = true
 			nAcks++
@@ -99,7 +103,7 @@ func KilledMidLoad(t *testing.T, childEnv, path string, reopen func() store.Stor
 	var again int
 	for tag := range queued {
 		switch {
-		case !acked[tag] && !found[tag]:
+		case !acking[tag] && !found[tag]:
 			t.Errorf("report %s, stored and never acknowledged, lost", tag)
 		case acked[tag] && found[tag]:
 			again++
@@ -167,7 +171,7 @@ func LoadUntilKilled(s store.Store) int {
 					time.Sleep(time.Millisecond)
 					continue
 				}
-				var lines []string
+				var before, lines []string
 				var ackIDs, releaseIDs []string
 				for j, e := range es {
 					if (i+j)%5 == 4 {
@@ -175,8 +179,10 @@ func LoadUntilKilled(s store.Store) int {
 						continue
 					}
 					ackIDs = append(ackIDs, e.ID)
+					before = append(before, fmt.Sprintf("acking %s %s\n", Tag(e.Frame), c))
 					lines = append(lines, fmt.Sprintf("ack %s %s\n", Tag(e.Frame), c))
 				}
+				say(before) // the kill may come once Ack has removed them, before it returns
 				if err := s.Ack(ctx, c, ackIDs); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)
