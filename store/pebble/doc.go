@@ -62,9 +62,15 @@
 // named as such: store.pebble does not read or convert it, and never
 // silently starts empty beside it (see Configuration). A missing parent
 // directory, no permission, or a database locked by another process fail
-// Provision too. A failed write (disk full, I/O error) is returned by the
-// call; the mux then answers the provider with ESME_RX_T_APPN (0x64) so
-// that the provider keeps the report and sends it again.
+// Provision too.
+//
+// A full disk is where store.pebble falls short of store.bolt: pebble
+// treats a failed write of its log as fatal (its "fatal commit error",
+// passed to the mux's log at Fatal level), so the process exits where
+// store.bolt returns the error and the mux answers the provider with
+// ESME_RX_T_APPN (0x64) until space comes back. The fault suite's full
+// disk case (faults/, 11) fails with store.pebble for this reason: run it
+// on a volume with room to spare, watched, or keep store.bolt.
 //
 // Memory: pebble keeps recent writes in a 32 MiB memtable (two while one
 // is flushed) and reads through its block cache (8 MiB), about 40-60 MiB
