@@ -84,7 +84,7 @@ level = "warn"
 
 [store]
 module = "{{.Store}}"
-{{- if eq .Store "bolt"}}
+{{- if ne .Store "memory"}}
 path = "{{.Path}}"
 {{- end}}
 queue_cap = 1000000

@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -109,4 +111,62 @@ func DecodeEvent(b []byte, id string) (Event, []byte, error) {
 		b = b[8:]
 	}
 	return e, b, nil
+}
+
+// eventLen returns the length of the encoded event at the start of b (see
+// AppendEvent), or 0 when b does not start with a whole one.
+func eventLen(b []byte) int {
+	if len(b) < 9 {
+		return 0
+	}
+	n := 9
+	for range 2 {
+		if len(b) < n+1 || len(b) < n+1+int(b[n]) {
+			return 0
+		}
+		n += 1 + int(b[n])
+	}
+	if EventKind(b[0]) == EventMoved {
+		if len(b) < n+8 {
+			return 0
+		}
+		n += 8
+	}
+	return n
+}
+
+// TrimHistory returns the last max events of an encoded history (events
+// of AppendEvent, back to back), without decoding them: a store that
+// appends events to a history trims it with it. A history that does not
+// decode to its end is returned empty, as DecodeEvent would fail on it.
+func TrimHistory(b []byte, max int) []byte {
+	var ends []int // end offset of each event
+	for off := 0; off < len(b); {
+		n := eventLen(b[off:])
+		if n == 0 {
+			return nil
+		}
+		off += n
+		ends = append(ends, off)
+	}
+	if len(ends) <= max {
+		return b
+	}
+	return b[ends[len(ends)-max-1]:]
+}
+
+// SortEventsByID returns a copy of events sorted by ID, each ID's events
+// in their order, for a store that writes histories in key order. It
+// sorts indices, not the events, which are large to move.
+func SortEventsByID(events []Event) []Event {
+	idx := make([]int32, len(events))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(a, b int32) int { return strings.Compare(events[a].ID, events[b].ID) })
+	out := make([]Event, len(events))
+	for i, j := range idx {
+		out[i] = events[j]
+	}
+	return out
 }

@@ -45,9 +45,10 @@ type Entry struct {
 // Store keeps message ids and per-client queues. Every method is safe for
 // concurrent use, may be called from any goroutine, and returns only after
 // its effect is as durable as the implementation promises (fsync for
-// store.bolt, the server's acknowledgement for store.redis), with one
-// exception allowed: Ack (see there). Callers batch their calls (group
-// commit); an implementation must not assume one item per call.
+// store.bolt, the server's acknowledgement for
+// store.redis), with one exception allowed: Ack (see there). Callers batch
+// their calls (group commit); an implementation must not assume one item
+// per call.
 type Store interface {
 	// PutIDs records message ids. The mux calls it before a client sees
 	// its submit_sm_resp.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/smpp-mux/smpp-mux/internal/configcases"
 )
 
@@ -42,6 +44,14 @@ func TestValidateProcess(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	boltFile := filepath.Join(dir, "smpp-mux.db")
+	db, err := bbolt.Open(boltFile, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	base := fmt.Sprintf(minimal, "127.0.0.1:2775")

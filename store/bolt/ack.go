@@ -60,17 +60,35 @@ func (s *Store) Ack(ctx context.Context, client string, ids []string) error {
 			continue // acknowledged twice: its delete is queued already
 		}
 		held[seq] = acking
-		if len(s.acks) == 0 && len(s.events) == 0 {
-			s.acksSince = time.Now()
-		}
+		s.queueRiderLocked()
 		s.acks = append(s.acks, pendingAck{client: client, seq: seq, prev: prev})
 	}
 	s.mu.Unlock()
+	s.wakeAckLoop()
+	return nil
+}
+
+// queueRiderLocked notes, with s.mu held, that a write nobody waits for
+// (an acknowledgement, events, finals) is about to be queued: the first
+// one starts ackLinger.
+func (s *Store) queueRiderLocked() {
+	if s.ridersQueuedLocked() == 0 {
+		s.acksSince = time.Now()
+	}
+}
+
+// ridersQueuedLocked counts, with s.mu held, the writes nobody waits for
+// that no commit has taken yet.
+func (s *Store) ridersQueuedLocked() int {
+	return len(s.acks) + len(s.events) + len(s.finals)
+}
+
+// wakeAckLoop tells ackLoop that riders were queued.
+func (s *Store) wakeAckLoop() {
 	select {
 	case s.ackWake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // takeAcks is the batcher's rider: it hands the queued deletes to the
@@ -147,7 +165,7 @@ func (s *Store) ackLoop() {
 		}
 		for {
 			s.mu.Lock()
-			pending, since := len(s.acks)+len(s.events) > 0, s.acksSince
+			pending, since := s.ridersQueuedLocked() > 0, s.acksSince
 			s.mu.Unlock()
 			if !pending {
 				break // a commit took them: wait for the next Ack
@@ -168,11 +186,12 @@ func (s *Store) ackLoop() {
 	}
 }
 
-// flushAcks returns once the acknowledgements queued before its call are
-// committed (or their commit failed).
+// flushAcks returns once the acknowledgements (and the other riders:
+// events, finals) queued before its call are committed (or their commit
+// failed).
 func (s *Store) flushAcks() {
 	s.mu.Lock()
-	n := len(s.acks) + s.acksRiding + len(s.events) + s.eventsRiding
+	n := s.ridersQueuedLocked() + s.acksRiding + s.eventsRiding + s.finalsRiding
 	s.mu.Unlock()
 	if n > 0 {
 		_ = s.batch.do(nil)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -217,71 +216,16 @@ func BenchmarkFetchAck(b *testing.B) {
 }
 
 // BenchmarkReceiptCycle runs the store's side of the receipts path as the
-// mux drives it, one op per message: per cycle of 256 messages over 16
-// clients, one PutIDs of their ids (ascending, as the provider's are),
-// one lookup of each id, one Enqueue of their reports, and per client
-// Fetch calls of at most 10 (a bind's deliver window), then one Ack per
-// client of what it fetched. It reports commits and pages written per
-// message.
+// mux drives it (storetest.ReceiptCycle), plain and with the trace and
+// final_ttl calls. It reports commits and pages written per message.
 func BenchmarkReceiptCycle(b *testing.B) {
-	const (
-		cycle   = 256
-		clients = 16
-		window  = 10
-	)
-	s := benchStore(b)
-	ctx := context.Background()
-	names := make([]string, clients)
-	for i := range names {
-		names[i] = "client-" + strconv.Itoa(i)
+	for _, trace := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "trace"}[trace], func(b *testing.B) {
+			s := benchStore(b)
+			m := startMeter(s)
+			m.report(b, storetest.ReceiptCycle(b, s, trace))
+		})
 	}
-	exp := time.Now().Add(72 * time.Hour)
-	recs := make([]store.IDRecord, cycle)
-	items := make([]store.Item, cycle)
-	next := uint64(0xc0ffee) << 32
-	m := startMeter(s)
-	var msgs int
-	b.ReportAllocs()
-	for b.Loop() {
-		if msgs%cycle == 0 {
-			for i := range recs {
-				next++
-				recs[i] = store.IDRecord{ID: strconv.FormatUint(next, 16), Client: names[i%clients], Expires: exp}
-				items[i] = store.Item{Client: names[i%clients], Kind: store.KindReport, Frame: reportFrame}
-			}
-			if err := s.PutIDs(ctx, recs); err != nil {
-				b.Fatal(err)
-			}
-			for _, r := range recs {
-				if c, ok, err := s.LookupID(ctx, r.ID); !ok || err != nil || c != r.Client {
-					b.Fatalf("LookupID(%s) = %q, %v, %v", r.ID, c, ok, err)
-				}
-			}
-			if err := s.Enqueue(ctx, items); err != nil {
-				b.Fatal(err)
-			}
-			for _, c := range names {
-				var ids []string
-				for {
-					es, err := s.Fetch(ctx, c, window, time.Minute)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(es) == 0 {
-						break
-					}
-					for _, e := range es {
-						ids = append(ids, e.ID)
-					}
-				}
-				if err := s.Ack(ctx, c, ids); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		msgs++
-	}
-	m.report(b, msgs)
 }
 
 // meter measures what a benchmark's messages cost the store: commits,
@@ -294,7 +238,7 @@ type meter struct {
 }
 
 func startMeter(s *Store) meter {
-	return meter{s: s, commits: s.batch.commits.Load(), pages: pagesWritten(s), cpu: cpuTime()}
+	return meter{s: s, commits: s.batch.commits.Load(), pages: pagesWritten(s), cpu: storetest.CPUTime()}
 }
 
 // report reports per message (or id, or item: what msgs counts).
@@ -306,7 +250,7 @@ func (m meter) report(b *testing.B, msgs int) {
 		b.ReportMetric(pages/commits, "pages/commit")
 	}
 	b.ReportMetric(pages/float64(msgs), "pages/msg")
-	b.ReportMetric(float64(cpuTime()-m.cpu)/float64(time.Microsecond)/float64(msgs), "cpu-µs/msg")
+	b.ReportMetric(float64(storetest.CPUTime()-m.cpu)/float64(time.Microsecond)/float64(msgs), "cpu-µs/msg")
 }
 
 // pagesWritten is how many pages the store's commits wrote, meta pages
@@ -314,12 +258,4 @@ func (m meter) report(b *testing.B, msgs int) {
 func pagesWritten(s *Store) int64 {
 	st := s.db.Stats()
 	return st.TxStats.GetWrite()
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -31,6 +31,8 @@ var (
 	bucketIDs    = []byte("ids")    // id -> expiry (8 bytes, unix ns) + client
 	bucketIDExp  = []byte("id_exp") // expiry (8) + id -> nothing: ids in expiry order, for the sweep
 	bucketQueues = []byte("queues") // client -> bucket of seq (8, big-endian) -> kind (1) + enqueued (8) + frame
+	// bucketIDFinal: expiry brought forward (8) + id -> the record's expiry (8), for ExpireIDs and the sweep
+	bucketIDFinal = []byte("id_final")
 	// bucketHistory (history.go): id -> its events
 )
 
@@ -55,16 +57,18 @@ type Store struct {
 	db      *bbolt.DB    // nil until opened; guarded by closeMu
 	closed  bool         // guarded by closeMu
 
-	mu         sync.Mutex                      // guards leases, acks, acksRiding, events, eventsRiding
+	mu         sync.Mutex                      // guards leases and the riders: acks, events, finals and their counts riding
 	leases     map[string]map[uint64]time.Time // client -> seq -> lease end
 	acks       []pendingAck                    // acknowledged entries whose deletes wait for a commit
-	acksSince  time.Time                       // when the first of acks or events was queued
+	acksSince  time.Time                       // when the first of acks, events or finals was queued
 	ackLinger  time.Duration                   // 0: the default, ackLinger
 	acksRiding int                             // deletes taken by a commit that has not ended
-	ackWake    chan struct{}                   // cap 1: acks or events were queued
+	ackWake    chan struct{}                   // cap 1: acks, events or finals were queued
 
 	events       []store.Event // history events waiting for a commit (history.go)
 	eventsRiding int           // events taken by a commit that has not ended
+	finals       []finalBatch  // ExpireIDs calls waiting for a commit (ids.go)
+	finalsRiding int           // finals taken by a commit that has not ended
 
 	// statsMu is held for writing by the sweep from a delete's commit to
 	// its counting, and for reading by Stats, so that a snapshot's depths
@@ -155,7 +159,7 @@ func (s *Store) open(ctx context.Context, log *zap.Logger) error {
 	}
 	var n int
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketIDs, bucketIDExp, bucketQueues, bucketHistory} {
+		for _, name := range [][]byte{bucketIDs, bucketIDExp, bucketIDFinal, bucketQueues, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

@@ -31,13 +31,17 @@
 // fail, the entries get back the leases they had and are delivered again
 // once those run out.
 //
-// The file holds four top-level buckets:
+// The file holds five top-level buckets:
 //
 //	ids      message id -> expiry (8 bytes, unix ns, big-endian) + client system_id
 //	id_exp   expiry (8) + message id -> nothing; the sweep walks it in expiry order
+//	id_final earlier expiry (8) + message id -> the record's old expiry (8): ExpireIDs (final_ttl)
+//	         rewrites the record and appends here, riding the next commit like acknowledgements;
+//	         the sweep walks it too
 //	queues   one bucket per client: sequence (8, big-endian) -> kind (1) + enqueued (8, unix ns) + frame
 //	history  message id -> its trace (store.History): at most store.MaxHistory events, deleted with the id;
-//	         events ride along in the next commit, like acknowledgements
+//	         events ride along in the next commit, like acknowledgements, and are appended
+//	         to the id's bytes without decoding them
 //
 // A queue key is the client bucket's NextSequence, so iteration is oldest
 // first and an entry id (the sequence in decimal) is never reused. Leases
@@ -81,9 +85,11 @@
 // above. The mux's journal of message ids the database failed to take (a
 // full disk) lives beside it by default: smpp-mux.db ->
 // smpp-mux.ids.journal. On the same full disk it fails too, and the ids
-// are kept in memory only. ExpireIDs (the mux's final_ttl) rewrites an
-// id's record and its id_exp key with the earlier expiry, in a group
-// commit; the sweep removes it then.
+// are kept in memory only. ExpireIDs (the mux's final_ttl) costs no commit
+// of its own: the next commit rewrites the id's record with the earlier
+// expiry and appends one id_final key, leaving its id_exp key for the
+// sweep to drop; LookupID does not find it past the earlier expiry, and
+// the first sweep after that removes it.
 //
 // # Example
 //

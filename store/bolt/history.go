@@ -32,28 +32,25 @@ func (s *Store) AddEvents(ctx context.Context, events []store.Event) error {
 		return nil
 	}
 	s.mu.Lock()
-	if len(s.acks) == 0 && len(s.events) == 0 {
-		s.acksSince = time.Now()
-	}
+	s.queueRiderLocked()
 	s.events = append(s.events, events...)
 	s.mu.Unlock()
-	select {
-	case s.ackWake <- struct{}{}:
-	default:
-	}
+	s.wakeAckLoop()
 	return nil
 }
 
-// takeRiders is the batcher's rider: the queued acknowledgements' deletes
-// (takeAcks), then the queued history events.
+// takeRiders is the batcher's rider: the queued acknowledgements'
+// deletes (takeAcks), then the queued history events, then the queued
+// ExpireIDs calls (after the events, which look up the same ids).
 func (s *Store) takeRiders() (func(*bbolt.Tx) error, func(bool)) {
 	ackWrite, ackDone := s.takeAcks()
 	s.mu.Lock()
-	events := s.events
-	s.events = nil
+	events, finals := s.events, s.finals
+	s.events, s.finals = nil, nil
 	s.eventsRiding += len(events)
+	s.finalsRiding += len(finals)
 	s.mu.Unlock()
-	if len(events) == 0 {
+	if len(events) == 0 && len(finals) == 0 {
 		return ackWrite, ackDone
 	}
 	write := func(tx *bbolt.Tx) error {
@@ -62,11 +59,15 @@ func (s *Store) takeRiders() (func(*bbolt.Tx) error, func(bool)) {
 				return err
 			}
 		}
-		return writeEvents(tx, events)
+		if err := writeEvents(tx, events); err != nil {
+			return err
+		}
+		return writeFinals(tx, finals)
 	}
 	done := func(committed bool) {
 		s.mu.Lock()
 		s.eventsRiding -= len(events)
+		s.finalsRiding -= len(finals)
 		s.mu.Unlock()
 		if ackDone != nil {
 			ackDone(committed)
@@ -75,46 +76,38 @@ func (s *Store) takeRiders() (func(*bbolt.Tx) error, func(bool)) {
 	return write, done
 }
 
-// writeEvents appends events to the histories of their ids, one read and
-// one write of each id's history.
+// writeEvents appends events to the histories of their ids: per id one
+// lookup of the id, one read of its history, whose bytes are copied, not
+// decoded, and one write. The events are sorted by id (stable: each id's
+// stay in order), so the bucket is walked in key order.
 func writeEvents(tx *bbolt.Tx, events []store.Event) error {
 	ids, hist := tx.Bucket(bucketIDs), tx.Bucket(bucketHistory)
-	byID := make(map[string][]store.Event)
-	var order []string
-	for _, e := range events {
-		if _, ok := byID[e.ID]; !ok {
-			order = append(order, e.ID)
+	events = store.SortEventsByID(events)
+	var key []byte
+	for i := 0; i < len(events); {
+		j := i + 1
+		for j < len(events) && events[j].ID == events[i].ID {
+			j++
 		}
-		byID[e.ID] = append(byID[e.ID], e)
-	}
-	for _, id := range order {
-		if ids.Get([]byte(id)) == nil {
-			continue // not held (any more): nothing would ever delete it
-		}
-		var v []byte
-		n := 0
-		for rest := hist.Get([]byte(id)); len(rest) > 0; n++ {
-			e, r, err := store.DecodeEvent(rest, id)
-			if err != nil {
-				break // damaged: start again
+		key = append(key[:0], events[i].ID...)
+		if ids.Get(key) != nil { // else not held (any more): nothing would ever delete it
+			old := hist.Get(key)
+			v := make([]byte, len(old), len(old)+(j-i)*eventSize)
+			copy(v, old) // old is only valid until the next write
+			for _, e := range events[i:j] {
+				v = store.AppendEvent(v, e)
 			}
-			v = store.AppendEvent(v, e)
-			rest = r
+			if err := hist.Put(key, store.TrimHistory(v, store.MaxHistory)); err != nil {
+				return err
+			}
 		}
-		for _, e := range byID[id] {
-			v = store.AppendEvent(v, e)
-			n++
-		}
-		for ; n > store.MaxHistory; n-- {
-			_, r, _ := store.DecodeEvent(v, id)
-			v = r
-		}
-		if err := hist.Put([]byte(id), v); err != nil {
-			return err
-		}
+		i = j
 	}
 	return nil
 }
+
+// eventSize is about the size of an encoded event, for allocation.
+const eventSize = 32
 
 // History implements store.History. It first commits the events queued,
 // so that a trace read right after AddEvents has them.

@@ -216,39 +216,47 @@ func unixNano(t time.Time) int64 {
 }
 
 // expireIDs removes ids whose expiry is before now, up to limit of them,
-// in one transaction. It returns how many it removed and whether more may
-// be due.
+// in one transaction: first those brought forward by ExpireIDs (id_final),
+// then those past their own expiry (id_exp). It returns how many it
+// removed and whether more may be due.
 func (s *Store) expireIDs(now time.Time, limit int) (n int, more bool, err error) {
 	cut := unixNano(now)
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		n, more = 0, false
-		ids, exp, hist := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp), tx.Bucket(bucketHistory)
-		var due [][]byte
-		c := exp.Cursor()
-		for k, _ := c.First(); len(k) >= 8; k, _ = c.Next() {
-			if int64(binary.BigEndian.Uint64(k)) > cut {
-				break
-			}
-			if len(due) == limit {
-				more = true
-				break
-			}
-			due = append(due, append([]byte(nil), k...))
-		}
-		for _, k := range due {
-			if err := exp.Delete(k); err != nil {
+		b := idBuckets{tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp), tx.Bucket(bucketHistory)}
+		fin := tx.Bucket(bucketIDFinal)
+		var due []dueKey
+		due, more = dueKeys(fin, cut, limit)
+		for _, d := range due {
+			if err := fin.Delete(d.k); err != nil {
 				return err
 			}
-			id := k[8:]
+			// Only the record brought forward (a record put again since
+			// has another expiry); d.v is its old expiry, the one of its
+			// id_exp key.
+			ok, err := b.remove(d.k[8:], d.k[:8], d.v)
+			if err != nil {
+				return err
+			}
+			if ok {
+				n++
+			}
+		}
+		if more {
+			return nil
+		}
+		due, more = dueKeys(b.exp, cut, limit-len(due))
+		for _, d := range due {
+			if err := b.exp.Delete(d.k); err != nil {
+				return err
+			}
 			// Only the record this index key was written for: PutIDs
 			// removes stale keys, but be safe against an older file.
-			if v := ids.Get(id); len(v) >= 8 && binary.BigEndian.Uint64(v) == binary.BigEndian.Uint64(k) {
-				if err := ids.Delete(id); err != nil {
-					return err
-				}
-				if err := hist.Delete(id); err != nil {
-					return err
-				}
+			ok, err := b.remove(d.k[8:], d.k[:8], d.k[:8])
+			if err != nil {
+				return err
+			}
+			if ok {
 				n++
 			}
 		}
@@ -257,11 +265,57 @@ func (s *Store) expireIDs(now time.Time, limit int) (n int, more bool, err error
 	return n, more, err
 }
 
-// ExpireIDs implements store.IDExpirer: the ids' records and their
-// id_exp index keys are rewritten with the earlier expiry in one write
-// transaction, shared with other writers' (group commit); the sweep then
-// removes them at at. An id that expires before at already, or that the
-// store does not hold, is left alone.
+// dueKey is a copy of an index key (expiry (8) + id) and its value.
+type dueKey struct{ k, v []byte }
+
+// dueKeys returns copies of the keys of an expiry index (id_exp or
+// id_final) at or before cut, at most limit of them, and whether more
+// are due.
+func dueKeys(idx *bbolt.Bucket, cut int64, limit int) (due []dueKey, more bool) {
+	c := idx.Cursor()
+	for k, v := c.First(); len(k) >= 8; k, v = c.Next() {
+		if int64(binary.BigEndian.Uint64(k)) > cut {
+			break
+		}
+		if len(due) >= limit {
+			return due, true
+		}
+		due = append(due, dueKey{slices.Clone(k), slices.Clone(v)})
+	}
+	return due, false
+}
+
+// idBuckets are the buckets an id's removal changes.
+type idBuckets struct{ ids, exp, hist *bbolt.Bucket }
+
+// remove deletes id's record, its id_exp key (at idxExp) and its
+// history, if its record's expiry is exp; it reports whether it did.
+// Both expiries are 8 bytes, as in keys.
+func (b idBuckets) remove(id, exp, idxExp []byte) (bool, error) {
+	v := b.ids.Get(id)
+	if len(v) < 8 || len(exp) != 8 || len(idxExp) != 8 || !bytes.Equal(v[:8], exp) {
+		return false, nil
+	}
+	if err := b.ids.Delete(id); err != nil {
+		return false, err
+	}
+	ek := append(slices.Clone(idxExp), id...)
+	if err := b.exp.Delete(ek); err != nil {
+		return false, err
+	}
+	return true, b.hist.Delete(id)
+}
+
+// ExpireIDs implements store.IDExpirer. The ids are only queued, like
+// acknowledgements and history events: they ride along in the next
+// commit of other writes (or are committed within ackLinger by the store
+// itself), where each id the store holds with a later expiry gets its
+// record rewritten with the earlier expiry and one key appended to the
+// id_final index (at + id -> the record's old expiry); its id_exp key
+// stays, for the sweep to drop. LookupID does not find the id past at,
+// and the sweep removes it. An id that expires before at already, or that
+// the store does not hold, is left alone. A crash before the commit loses
+// the shortening, which only leaves the ids their longer expiry.
 func (s *Store) ExpireIDs(ctx context.Context, ids []string, at time.Time) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
@@ -270,40 +324,53 @@ func (s *Store) ExpireIDs(ctx context.Context, ids []string, at time.Time) error
 	if len(ids) == 0 {
 		return nil
 	}
-	cut := unixNano(at)
-	err := s.batch.do(func(tx *bbolt.Tx) error {
-		b, exp := tx.Bucket(bucketIDs), tx.Bucket(bucketIDExp)
-		var key, ek []byte
-		for _, id := range ids {
+	s.mu.Lock()
+	s.queueRiderLocked()
+	s.finals = append(s.finals, finalBatch{ids: slices.Clone(ids), at: unixNano(at)})
+	s.mu.Unlock()
+	s.wakeAckLoop()
+	return nil
+}
+
+// finalBatch is one ExpireIDs call, queued for the next commit.
+type finalBatch struct {
+	ids []string
+	at  int64 // unix ns
+}
+
+// writeFinals brings the expiry of the batches' ids forward in tx: per
+// id one lookup and one rewrite of its record, and one put at the end of
+// id_final (at ascends with time). Its id_exp key is left for the sweep,
+// which drops a key whose record has another expiry: a delete there would
+// touch a page that no other write of this commit needs.
+func writeFinals(tx *bbolt.Tx, batches []finalBatch) error {
+	ids, fin := tx.Bucket(bucketIDs), tx.Bucket(bucketIDFinal)
+	fin.FillPercent = appendFill
+	var key, fk []byte
+	for _, fb := range batches {
+		var vals []byte // the values, which bbolt keeps until the commit
+		for _, id := range fb.ids {
 			if id == "" {
 				continue
 			}
 			key = append(key[:0], id...)
-			v := b.Get(key)
-			if len(v) < 8 {
+			v := ids.Get(key)
+			if len(v) < 8 || int64(binary.BigEndian.Uint64(v)) <= fb.at {
 				continue
 			}
-			old := int64(binary.BigEndian.Uint64(v))
-			if old <= cut {
-				continue
-			}
-			ek = appendExpKey(ek[:0], old, id)
-			if err := exp.Delete(ek); err != nil {
+			start := len(vals)
+			vals = append(vals, v[:8]...) // the old expiry, for id_final
+			vals = binary.BigEndian.AppendUint64(vals, uint64(fb.at))
+			vals = append(vals, v[8:]...) // v is only valid until the next write
+			old, rec := vals[start:start+8:start+8], vals[start+8:len(vals):len(vals)]
+			if err := ids.Put(key, rec); err != nil {
 				return err
 			}
-			nv := binary.BigEndian.AppendUint64(make([]byte, 0, len(v)), uint64(cut))
-			nv = append(nv, v[8:]...) // v is only valid in tx: copied before the Put
-			if err := b.Put(key, nv); err != nil {
-				return err
-			}
-			if err := exp.Put(appendExpKey(nil, cut, id), nil); err != nil {
+			fk = appendExpKey(fk[:0], fb.at, id)
+			if err := fin.Put(fk, old); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store.bolt: expire %d ids: %w", len(ids), err)
 	}
 	return nil
 }
