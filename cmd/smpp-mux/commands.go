@@ -83,7 +83,12 @@ func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) e
 	var err error
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fd := int(f.Fd())
+		restore, nerr := noEcho(fd)
+		if nerr != nil {
+			return nerr
+		}
 		pw, err = promptPassword(func() ([]byte, error) { return term.ReadPassword(fd) }, stderr)
+		restore()
 	} else {
 		pw, err = readPasswordLine(stdin)
 	}

@@ -140,12 +140,17 @@ func TestSubmit(t *testing.T) {
 				t.Error("a refused edit changed the message")
 			}
 		}},
+		// The plugin's context may end a little before the host's deadline
+		// (the deadline travels with the call); the rule answers well after
+		// both, so that its answer never beats the host's timeout.
 		{name: "timeout rejects", want: pdu.StatusSysErr, rule: func(ctx context.Context, _ *sdk.Message) (sdk.Verdict, error) {
 			<-ctx.Done()
+			time.Sleep(500 * time.Millisecond)
 			return sdk.Pass(), nil
 		}},
 		{name: "timeout passes", onError: "pass", rule: func(ctx context.Context, _ *sdk.Message) (sdk.Verdict, error) {
 			<-ctx.Done()
+			time.Sleep(500 * time.Millisecond)
 			return sdk.Reject(1, "too late"), nil
 		}},
 	}
