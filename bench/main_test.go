@@ -36,5 +36,23 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("smoke output lacks %q:\n%s", want, out.String())
 		}
 	}
+	if !strings.Contains(out.String(), "| proxy | reference |") && !strings.Contains(out.String(), "No reference rows") {
+		t.Errorf("smoke output has neither reference rows nor the note why not:\n%s", out.String())
+	}
 	t.Log(logs.String())
+}
+
+// TestResolveReference checks the -reference forms that need no build.
+func TestResolveReference(t *testing.T) {
+	r, note, err := resolveReference("none", t.TempDir())
+	if r != nil || err != nil || !strings.Contains(note, "left out") {
+		t.Errorf("none: got %v, %q, %v; want no reference and a note", r, note, err)
+	}
+	if _, _, err := resolveReference("no-such-reference-binary -x", t.TempDir()); err == nil {
+		t.Error("a missing binary: want an error")
+	}
+	r, _, err = resolveReference("true -a b", t.TempDir())
+	if err != nil || r == nil || r.name != "true" || strings.Join(r.args, " ") != "-a b" {
+		t.Errorf("a binary with arguments: got %+v, %v", r, err)
+	}
 }
