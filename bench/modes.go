@@ -39,11 +39,18 @@ type idlePoint struct {
 	Clients    int    `json:"clients,omitempty"`
 	Binds      int    `json:"binds"`
 	RSSAfterGC int64  `json:"rss_after_forced_gc,omitempty"` // mux, last step: after runtime.GC and debug.FreeOSMemory
-	RSS        int64  `json:"rss"`
-	HWM        int64  `json:"hwm"`
-	HeapInuse  int64  `json:"heap_inuse"`
-	StackInuse int64  `json:"stack_inuse"`
-	Goroutines int    `json:"goroutines"`
+	// The mux's heap in use and stacks after that GC.
+	HeapAfterGC int64 `json:"heap_after_forced_gc,omitempty"`
+	// The mux's free heap not yet returned to the OS, and the runtime's
+	// own structures (see helperStats).
+	HeapUnreleased int64 `json:"heap_unreleased,omitempty"`
+	Runtime        int64 `json:"runtime,omitempty"`
+	StackAfterGC   int64 `json:"stack_after_forced_gc,omitempty"`
+	RSS            int64 `json:"rss"`
+	HWM            int64 `json:"hwm"`
+	HeapInuse      int64 `json:"heap_inuse"`
+	StackInuse     int64 `json:"stack_inuse"`
+	Goroutines     int   `json:"goroutines"`
 }
 
 // bench holds the options and everything measured so far.
@@ -517,21 +524,29 @@ func (b *bench) idleRun(path string, p *proc, mp *muxProc, clients int) error {
 				var hs helperStats
 				if json.Unmarshal([]byte(ans), &hs) == nil {
 					pt.HeapInuse, pt.StackInuse, pt.Goroutines = int64(hs.HeapInuse), int64(hs.StackInuse), hs.Goroutines
+					pt.HeapUnreleased, pt.Runtime = int64(hs.HeapUnreleased), int64(hs.Runtime)
 				}
 			}
 			if step == steps {
 				if b.o.profileDir != "" {
 					_, _ = mp.command("heap " + filepath.Join(b.o.profileDir, "mux-idle-heap.pprof"))
+					_, _ = mp.command("goroutines " + filepath.Join(b.o.profileDir, "mux-idle-goroutines.txt"))
 				}
 				if _, err := mp.command("gc"); err != nil {
 					return err
 				}
 				pt.RSSAfterGC, _ = p.mem()
+				if ans, err := mp.command("stats"); err == nil {
+					var hs helperStats
+					if json.Unmarshal([]byte(ans), &hs) == nil {
+						pt.HeapAfterGC, pt.StackAfterGC = int64(hs.HeapInuse), int64(hs.StackInuse)
+					}
+				}
 			}
 		}
 		b.idle = append(b.idle, pt)
-		b.logf("idle     %-9s %5d binds: rss=%.1fMiB hwm=%.1fMiB heap=%.1fMiB stacks=%.1fMiB goroutines=%d rss-after-forced-gc=%.1fMiB",
-			path, pt.Binds, mib(pt.RSS), mib(pt.HWM), mib(pt.HeapInuse), mib(pt.StackInuse), pt.Goroutines, mib(pt.RSSAfterGC))
+		b.logf("idle     %-9s %5d binds: rss=%.1fMiB hwm=%.1fMiB heap=%.1fMiB stacks=%.1fMiB goroutines=%d unreleased=%.1fMiB runtime=%.1fMiB; after a forced GC: rss=%.1fMiB heap=%.1fMiB stacks=%.1fMiB",
+			path, pt.Binds, mib(pt.RSS), mib(pt.HWM), mib(pt.HeapInuse), mib(pt.StackInuse), pt.Goroutines, mib(pt.HeapUnreleased), mib(pt.Runtime), mib(pt.RSSAfterGC), mib(pt.HeapAfterGC), mib(pt.StackAfterGC))
 	}
 	return nil
 }
