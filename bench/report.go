@@ -348,8 +348,8 @@ func (b *bench) rerender(path string, stdout io.Writer) error {
 func (b *bench) write(stdout io.Writer, started time.Time) error {
 	md := b.markdown()
 	host, _ := os.Hostname()
-	head := fmt.Sprintf("Run %s (%v), %s/%s, %d CPUs, %s, host %s.\nCommand: `go run ./bench %s`\n",
-		started.Format("2006-01-02 15:04 MST"), time.Since(started).Round(time.Second), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), host, strings.Join(os.Args[1:], " "))
+	head := fmt.Sprintf("Run %s (%v), %s/%s, %d CPUs, %s, host %s.\nCommand: `%s`\n",
+		started.Format("2006-01-02 15:04 MST"), time.Since(started).Round(time.Second), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), host, strings.TrimSpace("go run ./bench "+strings.Join(os.Args[1:], " ")))
 	if b.ref != nil {
 		head += "Reference: " + b.ref.name + ": " + b.ref.desc + ".\n"
 	}
