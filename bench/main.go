@@ -10,9 +10,10 @@
 // SMPPMUX_BENCH_HELPER=mux) so that its CPU and memory are its own; the
 // reference is built once with go build and runs as a child too.
 //
-//	go run ./bench                      # every mode, ~8 minutes; results and plots under bench/
+//	go run ./bench                           # every mode, ~9 minutes; results and plots under bench/
+//	go run ./bench -reference none           # without the reference path
 //	go run ./bench -mode smoke -duration 2s  # each mode briefly; for CI
-//	go run ./bench -mode proxy -profile /tmp/prof
+//	go run ./bench -mode proxy -profile DIR
 //
 // Modes: proxy, receipts, idle, scaling, rules, all, smoke. See README.md.
 package main
