@@ -3,6 +3,7 @@ package downstream
 import (
 	"fmt"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
@@ -225,18 +226,23 @@ func (s *Session) check(req BindRequest) (Handler, pdu.Status) {
 }
 
 // aside runs fn on a goroutine of its own and waits for it; a panic is
-// raised again here, where link's read loop recovers it as on the session
-// goroutine. A bind's work (decoding, the Binder with its bcrypt and
+// raised again here, as a *link.PanicError with the stack where it began,
+// and link's read loop recovers it as on the session goroutine (cause
+// unwraps it). A bind's work (decoding, the Binder with its bcrypt and
 // logging, the Handler's Bound) needs a deep stack: run on the session
 // goroutine it would grow that goroutine's stack from 2 to 4 or 8 KiB, and
 // a stack never shrinks below four times what its goroutine uses parked,
 // so every idle bound session would keep the larger stack.
 func (s *Session) aside(fn func()) {
-	var panicked any
+	var panicked *link.PanicError
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer func() { panicked = recover() }()
+		defer func() {
+			if v := recover(); v != nil {
+				panicked = &link.PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
 		fn()
 	}()
 	<-done

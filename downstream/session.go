@@ -253,6 +253,9 @@ func (s *Session) cause(err error) error {
 		// link has answered generic_nack ESME_RINVCMDLEN before closing.
 		return fmt.Errorf("%w: %w", ErrCommandLength, err)
 	case errors.As(err, &pe):
+		if inner, ok := pe.Value.(*link.PanicError); ok {
+			pe = inner // raised again by aside: its stack is where the panic began
+		}
 		return s.panicked(pe.Value, pe.Stack)
 	case errors.Is(err, os.ErrDeadlineExceeded) && s.bound.Load() == nil:
 		// Only the bind timeout sets a read deadline; link maps write
