@@ -252,7 +252,7 @@ func (b *bench) proxy() error {
 			}
 		}
 	}
-	peak := b.median("proxy", "mux", 0, func(r row) float64 { return r.Throughput })
+	peak := b.median("proxy", "mux", b.o.conns, b.o.window, 0, func(r row) float64 { return r.Throughput })
 	for _, f := range b.o.fractions {
 		rate := float64(int(f * peak))
 		if rate < 1 {
@@ -331,7 +331,7 @@ func (b *bench) receipts() error {
 			}
 		}
 	}
-	peak := b.median("receipts", "mux-bolt", 0, func(r row) float64 { return r.Throughput })
+	peak := b.median("receipts", "mux-bolt", b.o.conns, b.o.window, 0, func(r row) float64 { return r.Throughput })
 	rate := float64(int(peak / 2))
 	if rate < 1 {
 		return nil
@@ -603,11 +603,11 @@ func (c *idleConn) close() {
 	<-c.done
 }
 
-// median of f over the rows of mode and path at offered rate.
-func (b *bench) median(mode, path string, offered float64, f func(row) float64) float64 {
+// median of f over the rows of mode, path and shape at offered rate.
+func (b *bench) median(mode, path string, conns, window int, offered float64, f func(row) float64) float64 {
 	var v []float64
 	for _, r := range b.rows {
-		if r.Mode == mode && r.Path == path && r.Offered == offered {
+		if r.Mode == mode && r.Path == path && r.Conns == conns && r.Window == window && r.Offered == offered {
 			v = append(v, f(r))
 		}
 	}
