@@ -128,16 +128,23 @@ var muxTOML = template.Must(template.New("mux").Funcs(template.FuncMap{
 	"clients": func(n int) []struct{} { return make([]struct{}, n) },
 }).Parse(muxTOMLText))
 
-// muxProc is the mux running in a child process (helperMain).
+// proc is a child process under test: the mux (helperMain) or the
+// reference proxy. Its CPU, memory and system calls come from /proc.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	addr string // where clients dial
+	pid  int
+	logf *os.File
+	done chan error
+}
+
+// muxProc is the mux running in a child process (helperMain), obeying
+// commands on its stdin.
 type muxProc struct {
-	name  string
-	cmd   *exec.Cmd
+	*proc
 	stdin io.WriteCloser
 	out   *bufio.Reader
-	addr  string
-	pid   int
-	logf  *os.File
-	done  chan error
 }
 
 // startMux writes the config into dir and starts the helper with it.
@@ -182,7 +189,7 @@ func launchMux(dir, name string, config []byte, upstream int) (*muxProc, error) 
 		logf.Close()
 		return nil, err
 	}
-	p := &muxProc{name: name, cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), pid: cmd.Process.Pid, logf: logf, done: make(chan error, 1)}
+	p := &muxProc{proc: &proc{name: name, cmd: cmd, pid: cmd.Process.Pid, logf: logf, done: make(chan error, 1)}, stdin: stdin, out: bufio.NewReader(stdout)}
 	type ready struct {
 		line string
 		err  error
@@ -237,14 +244,14 @@ func (p *muxProc) stop() {
 	p.logf.Close()
 }
 
-func (p *muxProc) kill() {
+func (p *proc) kill() {
 	_ = p.cmd.Process.Kill()
 	_ = p.cmd.Wait()
 	p.logf.Close()
 }
 
 // cpu returns the process's user+system CPU time so far.
-func (p *muxProc) cpu() time.Duration { return procCPU(p.pid) }
+func (p *proc) cpu() time.Duration { return procCPU(p.pid) }
 
 func procCPU(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -268,7 +275,7 @@ func procCPU(pid int) time.Duration {
 
 // syscalls returns the read and write system calls the process made so
 // far (/proc/PID/io syscr and syscw).
-func (p *muxProc) syscalls() (r, w int64) {
+func (p *proc) syscalls() (r, w int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", p.pid))
 	if err != nil {
 		return 0, 0
@@ -287,7 +294,7 @@ func (p *muxProc) syscalls() (r, w int64) {
 }
 
 // mem returns VmRSS and VmHWM (peak RSS) in bytes.
-func (p *muxProc) mem() (rss, hwm int64) {
+func (p *proc) mem() (rss, hwm int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
 	if err != nil {
 		return 0, 0

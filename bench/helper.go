@@ -33,7 +33,7 @@ const (
 // "ready <addr>" once its upstream sessions are bound, then obeys one
 // command per stdin line (answering one line each) until "quit" or EOF:
 //
-//	cpuprofile PATH | cpuprofile-stop | heap PATH | gc | stats | quit
+//	cpuprofile PATH | cpuprofile-stop | heap PATH | goroutines PATH | gc | stats | quit
 func helperMain() int {
 	raiseNoFile()
 	cfg, err := mux.Load(os.Getenv(envConfig))
@@ -117,6 +117,17 @@ loop:
 				continue
 			}
 			fmt.Println("ok")
+		case "goroutines":
+			f, err := os.Create(arg)
+			if err == nil {
+				err = pprof.Lookup("goroutine").WriteTo(f, 1)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Println("error", err)
+				continue
+			}
+			fmt.Println("ok")
 		case "gc":
 			runtime.GC()
 			debug.FreeOSMemory()
@@ -127,6 +138,7 @@ loop:
 			b, _ := json.Marshal(helperStats{
 				Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse,
 				Sys: ms.Sys, Upstream: m.UpstreamBound(),
+				HeapUnreleased: ms.HeapIdle - ms.HeapReleased, Runtime: ms.MSpanSys + ms.MCacheSys + ms.BuckHashSys + ms.GCSys + ms.OtherSys,
 			})
 			fmt.Println(string(b))
 		case "quit":
@@ -154,6 +166,10 @@ type helperStats struct {
 	StackInuse uint64 `json:"stack_inuse"`
 	Sys        uint64 `json:"sys"`
 	Upstream   int    `json:"upstream"`
+	// Free heap pages not yet returned to the OS, and the runtime's own
+	// structures (spans, GC metadata, profiling buckets).
+	HeapUnreleased uint64 `json:"heap_unreleased"`
+	Runtime        uint64 `json:"runtime"`
 }
 
 // raiseNoFile lifts the soft RLIMIT_NOFILE to the hard limit: 10,000

@@ -1,15 +1,19 @@
 // Command bench is the load generator and benchmark harness of smpp-mux.
 //
 // In one run it drives client binds with a window of submit_sm against the
-// simulator (sim, in this process), once directly and once through the
-// mux, interleaved (direct, mux, direct, mux, ...), and reports throughput,
-// latency percentiles, the mux's CPU seconds per million messages and its
-// peak RSS. The mux runs in a child process (this executable started again
-// with SMPPMUX_BENCH_HELPER=mux) so that its CPU and memory are its own.
+// simulator (sim, in this process), directly, through the mux and through
+// a reference proxy (-reference; by default trivproxy beside the
+// checkout), interleaved (direct, mux, reference, direct, ...), and
+// reports throughput, latency percentiles, CPU seconds per million
+// messages and peak RSS of the mux and of the reference, and their ratio.
+// The mux runs in a child process (this executable started again with
+// SMPPMUX_BENCH_HELPER=mux) so that its CPU and memory are its own; the
+// reference is built once with go build and runs as a child too.
 //
-//	go run ./bench                      # every mode, ~8 minutes; results and plots under bench/
+//	go run ./bench                           # every mode, ~9 minutes; results and plots under bench/
+//	go run ./bench -reference none           # without the reference path
 //	go run ./bench -mode smoke -duration 2s  # each mode briefly; for CI
-//	go run ./bench -mode proxy -profile /tmp/prof
+//	go run ./bench -mode proxy -profile DIR
 //
 // Modes: proxy, receipts, idle, scaling, rules, instances, all, smoke.
 // See README.md.
@@ -65,13 +69,19 @@ type options struct {
 	dlrCap      int
 	dlrDrain    time.Duration
 	idleBinds   int
+	idleClients int
 	idleSettle  time.Duration
+	few         shape // second closed-loop proxy shape; conns 0: none
+	reference   string
 	fractions   []float64 // of the mux's peak, for paced runs
 	steps       []scalingStep
 	out         string
 	profileDir  string
 	keep        bool
 }
+
+// shape is a closed-loop load: binds x window.
+type shape struct{ conns, window int }
 
 var defaultSteps = []scalingStep{{1, 1, 1}, {4, 4, 1}, {16, 16, 2}, {64, 16, 4}, {256, 16, 8}, {1000, 16, 8}}
 
@@ -94,7 +104,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.dlrCap, "dlr-cap", 2048, "receipts mode: submits per bind awaiting their receipt before the bind waits")
 	fs.DurationVar(&o.dlrDrain, "dlr-drain", 30*time.Second, "receipts mode: how long to wait for the last receipts after a run")
 	fs.IntVar(&o.idleBinds, "idle-binds", 10000, "downstream binds held open in idle mode")
-	fs.DurationVar(&o.idleSettle, "idle-settle", time.Second, "wait before reading RSS at each idle step")
+	fs.IntVar(&o.idleClients, "idle-clients", 50, "idle mode: accounts the binds are spread over")
+	fs.DurationVar(&o.idleSettle, "idle-settle", 3*time.Second, "wait before reading RSS at each idle step (no GC is forced)")
+	few := fs.String("few", "4:64", "proxy mode: a second closed-loop shape binds:window (\"\": none)")
+	fs.StringVar(&o.reference, "reference", "auto", "reference proxy with trivproxy's flags, run as a third path: a Go package directory, \"go run DIR\", or a binary path (+ args); auto: "+defaultReference+" beside the checkout if there; none: no reference")
 	fracs := fs.String("fractions", "0.25,0.5,0.75", "paced runs at these fractions of the mux's closed-loop peak (proxy)")
 	steps := fs.String("steps", "", "scaling steps conns:window:sessions_per_host,... (default 1:1:1,4:4:1,16:16:2,64:16:4,256:16:8,1000:16:8)")
 	fs.StringVar(&o.out, "out", "bench", "directory for results.json, results.md and the PNG plots")
@@ -120,6 +133,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		o.fractions = append(o.fractions, v)
 	}
+	if *few != "" {
+		if _, err := fmt.Sscanf(*few, "%d:%d", &o.few.conns, &o.few.window); err != nil || o.few.conns < 1 || o.few.window < 1 {
+			return usageError{fmt.Errorf("-few: bad shape %q", *few)}
+		}
+	}
 	o.steps = defaultSteps
 	if *steps != "" {
 		o.steps = nil
@@ -131,8 +149,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			o.steps = append(o.steps, st)
 		}
 	}
-	if o.reps < 1 || o.conns < 1 || o.window < 1 || o.sessions < 1 || o.duration <= 0 {
-		return usageError{errors.New("-reps, -conns, -window, -sessions and -duration must be positive")}
+	if o.reps < 1 || o.conns < 1 || o.window < 1 || o.sessions < 1 || o.duration <= 0 || o.idleClients < 1 {
+		return usageError{errors.New("-reps, -conns, -window, -sessions, -idle-clients and -duration must be positive")}
 	}
 	if *rerender != "" {
 		b := &bench{o: o}
@@ -168,6 +186,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 	}}
 	started := time.Now()
+	if b.ref, b.refNote, err = resolveReference(o.reference, dir); err != nil {
+		return err
+	}
+	if b.ref != nil {
+		b.logf("reference: %s (%s)", b.ref.name, b.ref.desc)
+	} else {
+		b.logf("%s", b.refNote)
+	}
 	b.logf("bench %s: %d binds x window %d, %d upstream sessions (window %d), %d reps, %v per run", o.mode, o.conns, o.window, 2*o.sessions, o.upWindow, o.reps, o.duration)
 	for _, m := range modes {
 		var err error
@@ -215,7 +241,8 @@ func (o *options) smokeDefaults() {
 	o.sessions = 1
 	o.fractions = []float64{0.5}
 	o.steps = []scalingStep{{1, 1, 1}, {8, 4, 1}}
-	o.idleBinds = 200
+	o.few = shape{2, 8}
+	o.idleBinds, o.idleClients = 200, 10
 	o.idleSettle = 50 * time.Millisecond
 	o.dlrDelay = 5 * time.Millisecond
 	o.dlrDrain = 3 * time.Second

@@ -32,14 +32,25 @@ type row struct {
 	MuxWritesPerMsg float64 `json:"mux_write_syscalls_per_msg"`
 }
 
-// idlePoint is the mux's memory with binds downstream connections bound.
+// idlePoint is the memory of a path's process (mux or reference) with
+// Binds downstream connections bound.
 type idlePoint struct {
-	Binds      int   `json:"binds"`
-	RSS        int64 `json:"rss"`
-	HWM        int64 `json:"hwm"`
-	HeapInuse  int64 `json:"heap_inuse"`
-	StackInuse int64 `json:"stack_inuse"`
-	Goroutines int   `json:"goroutines"`
+	Path       string `json:"path"` // mux | reference; "" in older results: mux
+	Clients    int    `json:"clients,omitempty"`
+	Binds      int    `json:"binds"`
+	RSSAfterGC int64  `json:"rss_after_forced_gc,omitempty"` // mux, last step: after runtime.GC and debug.FreeOSMemory
+	// The mux's heap in use and stacks after that GC.
+	HeapAfterGC int64 `json:"heap_after_forced_gc,omitempty"`
+	// The mux's free heap not yet returned to the OS, and the runtime's
+	// own structures (see helperStats).
+	HeapUnreleased int64 `json:"heap_unreleased,omitempty"`
+	Runtime        int64 `json:"runtime,omitempty"`
+	StackAfterGC   int64 `json:"stack_after_forced_gc,omitempty"`
+	RSS            int64 `json:"rss"`
+	HWM            int64 `json:"hwm"`
+	HeapInuse      int64 `json:"heap_inuse"`
+	StackInuse     int64 `json:"stack_inuse"`
+	Goroutines     int   `json:"goroutines"`
 }
 
 // bench holds the options and everything measured so far.
@@ -50,6 +61,9 @@ type bench struct {
 	rows []row
 	idle []idlePoint
 	logf func(format string, args ...any)
+
+	ref     *reference // nil: no reference path
+	refNote string     // why there is none
 }
 
 func accounts(n int) []string {
@@ -69,9 +83,16 @@ func (b *bench) spec(addrs []string, conns, window int) loadSpec {
 	}
 }
 
+// measured is a process under test: the mux or the reference.
+type measured interface {
+	cpu() time.Duration
+	syscalls() (r, w int64)
+	mem() (rss, hwm int64)
+}
+
 // runOne runs sp, measuring mp's CPU (when mp is set) over the measure
-// window, and records the row.
-func (b *bench) runOne(mode, path string, upstream int, sp loadSpec, mp *muxProc, profile string) (row, error) {
+// window, and records the row; a CPU profile is taken only of a mux.
+func (b *bench) runOne(mode, path string, upstream int, sp loadSpec, mp measured, profile string) (row, error) {
 	var wg sync.WaitGroup
 	var muxCPU, selfCPUd time.Duration
 	var sysR, sysW int64
@@ -87,15 +108,15 @@ func (b *bench) runOne(mode, path string, upstream int, sp loadSpec, mp *muxProc
 				r1, w1 := mp.syscalls()
 				sysR, sysW = r1-r0, w1-w0
 			})
-			if profile != "" {
+			if mux, ok := mp.(*muxProc); ok && profile != "" {
 				wg.Go(func() {
 					sleepUntil(ctx, t0)
-					if _, err := mp.command("cpuprofile " + profile); err != nil {
+					if _, err := mux.command("cpuprofile " + profile); err != nil {
 						b.logf("cpuprofile: %v", err)
 						return
 					}
 					sleepUntil(ctx, t1)
-					_, _ = mp.command("cpuprofile-stop")
+					_, _ = mux.command("cpuprofile-stop")
 				})
 			}
 		}
@@ -162,35 +183,76 @@ func (b *bench) profilePath(name string) string {
 
 func (b *bench) upstream() int { return 2 * b.o.sessions }
 
-// proxy: submits without receipts, direct and through the mux,
-// interleaved; closed loop for the peak, then paced at fractions of the
-// mux's peak for latency under load.
+// refPath is the reference proxy's path in the rows.
+const refPath = "reference"
+
+// startRef starts the reference proxy against the simulator with the
+// mux's upstream sessions and window; nil without a reference.
+func (b *bench) startRef(s *simHosts, name string, sessions, window int) (*proc, error) {
+	if b.ref == nil {
+		return nil, nil
+	}
+	// One address: both simulator listeners serve the same accounts.
+	return startRef(b.ref, b.dir, "ref-"+name, s.addrs[0], "ref-"+name, sessions, window)
+}
+
+// trio runs the direct, mux and reference paths of one shape, in that
+// order; rf nil leaves the reference out.
+func (b *bench) trio(mode string, d, m loadSpec, mp *muxProc, rf *proc, prof string) error {
+	if _, err := b.runOne(mode, "direct", 0, d, nil, ""); err != nil {
+		return err
+	}
+	if _, err := b.runOne(mode, "mux", b.upstream(), m, mp, prof); err != nil {
+		return err
+	}
+	if rf == nil {
+		return nil
+	}
+	r := m
+	r.addrs = []string{rf.addr}
+	_, err := b.runOne(mode, refPath, b.upstream(), r, rf, "")
+	return err
+}
+
+// proxy: submits without receipts, direct, through the mux and through
+// the reference, interleaved; closed loop for the peak (the main shape and
+// the few-binds shape), then paced at fractions of the mux's peak for
+// latency under load.
 func (b *bench) proxy() error {
 	s, err := startSim(sim.Config{Window: b.o.simWindow})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	mp, err := startMux(b.dir, "proxy", b.muxConf(s, "bolt", b.o.conns))
+	mp, err := startMux(b.dir, "proxy", b.muxConf(s, "bolt", max(b.o.conns, b.o.few.conns)))
 	if err != nil {
 		return err
 	}
 	defer mp.stop()
+	rf, err := b.startRef(s, "proxy", b.upstream(), b.o.upWindow)
+	if err != nil {
+		return err
+	}
+	if rf != nil {
+		defer stopRef(rf)
+	}
 	direct := b.spec(s.addrs, b.o.conns, b.o.window)
 	viaMux := b.spec([]string{mp.addr}, b.o.conns, b.o.window)
 	for rep := range b.o.reps {
-		if _, err := b.runOne("proxy", "direct", 0, direct, nil, ""); err != nil {
-			return err
-		}
 		prof := ""
 		if rep == 0 {
 			prof = b.profilePath("mux-proxy")
 		}
-		if _, err := b.runOne("proxy", "mux", b.upstream(), viaMux, mp, prof); err != nil {
+		if err := b.trio("proxy", direct, viaMux, mp, rf, prof); err != nil {
 			return err
 		}
+		if f := b.o.few; f.conns > 0 {
+			if err := b.trio("proxy", b.spec(s.addrs, f.conns, f.window), b.spec([]string{mp.addr}, f.conns, f.window), mp, rf, ""); err != nil {
+				return err
+			}
+		}
 	}
-	peak := b.median("proxy", "mux", 0, func(r row) float64 { return r.Throughput })
+	peak := b.median("proxy", "mux", b.o.conns, b.o.window, 0, func(r row) float64 { return r.Throughput })
 	for _, f := range b.o.fractions {
 		rate := float64(int(f * peak))
 		if rate < 1 {
@@ -199,14 +261,11 @@ func (b *bench) proxy() error {
 		d, m := direct, viaMux
 		d.rate, m.rate = rate, rate
 		for rep := range b.o.reps {
-			if _, err := b.runOne("proxy", "direct", 0, d, nil, ""); err != nil {
-				return err
-			}
 			prof := ""
 			if rep == 0 && f == 0.5 {
 				prof = b.profilePath("mux-proxy-half")
 			}
-			if _, err := b.runOne("proxy", "mux", b.upstream(), m, mp, prof); err != nil {
+			if err := b.trio("proxy", d, m, mp, rf, prof); err != nil {
 				return err
 			}
 		}
@@ -216,7 +275,8 @@ func (b *bench) proxy() error {
 
 // receipts: every submit asks for a receipt; the simulator spreads the
 // receipts over the account's binds (the mux's upstream sessions). The
-// mux runs with the bolt store (durable) and the memory store.
+// mux runs with the bolt store (durable) and the memory store; the
+// reference keeps its ids in a map.
 func (b *bench) receipts() error {
 	s, err := startSim(sim.Config{Window: b.o.simWindow, DLRDelay: b.o.dlrDelay, MaxPending: 1 << 22})
 	if err != nil {
@@ -233,6 +293,13 @@ func (b *bench) receipts() error {
 		return err
 	}
 	defer mm.stop()
+	rf, err := b.startRef(s, "receipts", b.upstream(), b.o.upWindow)
+	if err != nil {
+		return err
+	}
+	if rf != nil {
+		defer stopRef(rf)
+	}
 	withReceipts := func(sp loadSpec) loadSpec {
 		sp.receipts, sp.dlrCap, sp.drain = true, b.o.dlrCap, b.o.dlrDrain
 		return sp
@@ -240,6 +307,10 @@ func (b *bench) receipts() error {
 	direct := withReceipts(b.spec(s.addrs, b.o.conns, b.o.window))
 	viaBolt := withReceipts(b.spec([]string{mb.addr}, b.o.conns, b.o.window))
 	viaMem := withReceipts(b.spec([]string{mm.addr}, b.o.conns, b.o.window))
+	var viaRef loadSpec
+	if rf != nil {
+		viaRef = withReceipts(b.spec([]string{rf.addr}, b.o.conns, b.o.window))
+	}
 	for rep := range b.o.reps {
 		if _, err := b.runOne("receipts", "direct", 0, direct, nil, ""); err != nil {
 			return err
@@ -254,19 +325,29 @@ func (b *bench) receipts() error {
 		if _, err := b.runOne("receipts", "mux-memory", b.upstream(), viaMem, mm, ""); err != nil {
 			return err
 		}
+		if rf != nil {
+			if _, err := b.runOne("receipts", refPath, b.upstream(), viaRef, rf, ""); err != nil {
+				return err
+			}
+		}
 	}
-	peak := b.median("receipts", "mux-bolt", 0, func(r row) float64 { return r.Throughput })
+	peak := b.median("receipts", "mux-bolt", b.o.conns, b.o.window, 0, func(r row) float64 { return r.Throughput })
 	rate := float64(int(peak / 2))
 	if rate < 1 {
 		return nil
 	}
-	direct.rate, viaBolt.rate = rate, rate
+	direct.rate, viaBolt.rate, viaRef.rate = rate, rate, rate
 	for range b.o.reps {
 		if _, err := b.runOne("receipts", "direct", 0, direct, nil, ""); err != nil {
 			return err
 		}
 		if _, err := b.runOne("receipts", "mux-bolt", b.upstream(), viaBolt, mb, ""); err != nil {
 			return err
+		}
+		if rf != nil {
+			if _, err := b.runOne("receipts", refPath, b.upstream(), viaRef, rf, ""); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -319,29 +400,50 @@ func (b *bench) scaling() error {
 	}
 	defer s.close()
 	for _, st := range b.o.steps {
-		mc := b.muxConf(s, "bolt", st.conns)
-		mc.SessionsPerHost = st.sessionsPerHost
-		mc.UpWindow = max(16, (st.conns*st.window+2*st.sessionsPerHost-1)/(2*st.sessionsPerHost))
-		mp, err := startMux(b.dir, fmt.Sprintf("scaling-%d", st.conns), mc)
-		if err != nil {
+		if err := b.scalingStep(s, st); err != nil {
 			return err
 		}
-		for range b.o.scalingReps {
-			if _, err := b.runOne("scaling", "direct", 0, b.spec(s.addrs, st.conns, st.window), nil, ""); err != nil {
-				mp.stop()
-				return err
-			}
-			if _, err := b.runOne("scaling", "mux", 2*st.sessionsPerHost, b.spec([]string{mp.addr}, st.conns, st.window), mp, ""); err != nil {
-				mp.stop()
-				return err
-			}
-		}
-		mp.stop()
 	}
 	return nil
 }
 
-// idle: downstream binds held open without traffic; the mux's RSS as
+// scalingStep runs one step: direct, mux and reference, each with its
+// own mux and reference process sized for the step.
+func (b *bench) scalingStep(s *simHosts, st scalingStep) error {
+	mc := b.muxConf(s, "bolt", st.conns)
+	mc.SessionsPerHost = st.sessionsPerHost
+	mc.UpWindow = max(16, (st.conns*st.window+2*st.sessionsPerHost-1)/(2*st.sessionsPerHost))
+	up := 2 * st.sessionsPerHost
+	mp, err := startMux(b.dir, fmt.Sprintf("scaling-%d", st.conns), mc)
+	if err != nil {
+		return err
+	}
+	defer mp.stop()
+	rf, err := b.startRef(s, fmt.Sprintf("scaling-%d", st.conns), up, mc.UpWindow)
+	if err != nil {
+		return err
+	}
+	if rf != nil {
+		defer stopRef(rf)
+	}
+	for range b.o.scalingReps {
+		if _, err := b.runOne("scaling", "direct", 0, b.spec(s.addrs, st.conns, st.window), nil, ""); err != nil {
+			return err
+		}
+		if _, err := b.runOne("scaling", "mux", up, b.spec([]string{mp.addr}, st.conns, st.window), mp, ""); err != nil {
+			return err
+		}
+		if rf != nil {
+			if _, err := b.runOne("scaling", refPath, up, b.spec([]string{rf.addr}, st.conns, st.window), rf, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// idle: downstream binds held open without traffic, spread over
+// idleClients accounts; the RSS of the mux, then of the reference, as
 // they grow.
 func (b *bench) idleMode() error {
 	s, err := startSim(sim.Config{Window: b.o.simWindow})
@@ -349,16 +451,33 @@ func (b *bench) idleMode() error {
 		return err
 	}
 	defer s.close()
-	const bindsPerClient = 10
-	clients := (b.o.idleBinds + bindsPerClient - 1) / bindsPerClient
+	clients := min(b.o.idleClients, b.o.idleBinds)
 	mc := b.muxConf(s, "bolt", clients)
-	mc.MaxBinds = bindsPerClient
+	mc.MaxBinds = (b.o.idleBinds + clients - 1) / clients
 	mc.MaxConnections = b.o.idleBinds + 1000
 	mp, err := startMux(b.dir, "idle", mc)
 	if err != nil {
 		return err
 	}
-	defer mp.stop()
+	err = b.idleRun("mux", mp.proc, mp, clients)
+	mp.stop()
+	if err != nil || b.ref == nil {
+		return err
+	}
+	rf, err := b.startRef(s, "idle", b.upstream(), b.o.upWindow)
+	if err != nil {
+		return err
+	}
+	defer stopRef(rf)
+	return b.idleRun(refPath, rf, nil, clients)
+}
+
+// idleRun binds up to idleBinds idle connections to p in four steps and
+// records p's RSS at each, after idleSettle: the figure an outside
+// observer reads. A mux (mp set) also reports its Go heap, stacks and
+// goroutines, and at the last step its RSS after a forced GC that
+// returns free memory to the OS.
+func (b *bench) idleRun(path string, p *proc, mp *muxProc, clients int) error {
 	accts := accounts(clients)
 	var conns []*idleConn
 	defer func() {
@@ -370,7 +489,7 @@ func (b *bench) idleMode() error {
 		}
 		wg.Wait()
 	}()
-	steps := 4
+	const steps = 4
 	for step := 0; step <= steps; step++ {
 		target := b.o.idleBinds * step / steps
 		var mu sync.Mutex
@@ -381,12 +500,12 @@ func (b *bench) idleMode() error {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				c, err := dialIdle(mp.addr, accts[i/bindsPerClient], "pw")
+				c, err := dialIdle(p.addr, accts[i%clients], "pw")
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
 					if dialErr == nil {
-						dialErr = fmt.Errorf("idle bind %d: %w", i, err)
+						dialErr = fmt.Errorf("idle %s bind %d: %w", path, i, err)
 					}
 					return
 				}
@@ -398,23 +517,36 @@ func (b *bench) idleMode() error {
 			return dialErr
 		}
 		sleepUntil(b.ctx, time.Now().Add(b.o.idleSettle))
-		if _, err := mp.command("gc"); err != nil {
-			return err
-		}
-		rss, hwm := mp.mem()
-		p := idlePoint{Binds: len(conns), RSS: rss, HWM: hwm}
-		if ans, err := mp.command("stats"); err == nil {
-			var hs helperStats
-			if json.Unmarshal([]byte(ans), &hs) == nil {
-				p.HeapInuse, p.StackInuse, p.Goroutines = int64(hs.HeapInuse), int64(hs.StackInuse), hs.Goroutines
+		rss, hwm := p.mem()
+		pt := idlePoint{Path: path, Clients: clients, Binds: len(conns), RSS: rss, HWM: hwm}
+		if mp != nil {
+			if ans, err := mp.command("stats"); err == nil {
+				var hs helperStats
+				if json.Unmarshal([]byte(ans), &hs) == nil {
+					pt.HeapInuse, pt.StackInuse, pt.Goroutines = int64(hs.HeapInuse), int64(hs.StackInuse), hs.Goroutines
+					pt.HeapUnreleased, pt.Runtime = int64(hs.HeapUnreleased), int64(hs.Runtime)
+				}
+			}
+			if step == steps {
+				if b.o.profileDir != "" {
+					_, _ = mp.command("heap " + filepath.Join(b.o.profileDir, "mux-idle-heap.pprof"))
+					_, _ = mp.command("goroutines " + filepath.Join(b.o.profileDir, "mux-idle-goroutines.txt"))
+				}
+				if _, err := mp.command("gc"); err != nil {
+					return err
+				}
+				pt.RSSAfterGC, _ = p.mem()
+				if ans, err := mp.command("stats"); err == nil {
+					var hs helperStats
+					if json.Unmarshal([]byte(ans), &hs) == nil {
+						pt.HeapAfterGC, pt.StackAfterGC = int64(hs.HeapInuse), int64(hs.StackInuse)
+					}
+				}
 			}
 		}
-		if step == steps && b.o.profileDir != "" {
-			_, _ = mp.command("heap " + filepath.Join(b.o.profileDir, "mux-idle-heap.pprof"))
-		}
-		b.idle = append(b.idle, p)
-		b.logf("idle     %5d binds: rss=%.1fMiB hwm=%.1fMiB heap=%.1fMiB stacks=%.1fMiB goroutines=%d",
-			p.Binds, mib(p.RSS), mib(p.HWM), mib(p.HeapInuse), mib(p.StackInuse), p.Goroutines)
+		b.idle = append(b.idle, pt)
+		b.logf("idle     %-9s %5d binds: rss=%.1fMiB hwm=%.1fMiB heap=%.1fMiB stacks=%.1fMiB goroutines=%d unreleased=%.1fMiB runtime=%.1fMiB; after a forced GC: rss=%.1fMiB heap=%.1fMiB stacks=%.1fMiB",
+			path, pt.Binds, mib(pt.RSS), mib(pt.HWM), mib(pt.HeapInuse), mib(pt.StackInuse), pt.Goroutines, mib(pt.HeapUnreleased), mib(pt.Runtime), mib(pt.RSSAfterGC), mib(pt.HeapAfterGC), mib(pt.StackAfterGC))
 	}
 	return nil
 }
@@ -471,11 +603,11 @@ func (c *idleConn) close() {
 	<-c.done
 }
 
-// median of f over the rows of mode and path at offered rate.
-func (b *bench) median(mode, path string, offered float64, f func(row) float64) float64 {
+// median of f over the rows of mode, path and shape at offered rate.
+func (b *bench) median(mode, path string, conns, window int, offered float64, f func(row) float64) float64 {
 	var v []float64
 	for _, r := range b.rows {
-		if r.Mode == mode && r.Path == path && r.Offered == offered {
+		if r.Mode == mode && r.Path == path && r.Conns == conns && r.Window == window && r.Offered == offered {
 			v = append(v, f(r))
 		}
 	}

@@ -126,6 +126,11 @@ func (b *bench) markdown() string {
 					}
 				}
 				w("| proxy: mux peak RSS | %.1f MiB | - |\n", mib(m.PeakRSS))
+				if r, ok := b.find("proxy", refPath, 0); ok && r.Throughput > 0 {
+					ratio := m.Throughput / r.Throughput
+					w("| proxy: mux throughput >= 1.5 x the reference (%dx%d, closed loop) | %.0f / %.0f msg/s = %.2f x | %s |\n",
+						m.Conns, m.Window, m.Throughput, r.Throughput, ratio, yes(ratio >= 1.5))
+				}
 			}
 		}
 		if m, ok := b.find("receipts", "mux-bolt", 0); ok {
@@ -138,27 +143,41 @@ func (b *bench) markdown() string {
 		if m, ok := b.find("receipts", "mux-memory", 0); ok {
 			w("| receipts, memory store (comparison) | %.0f msg/s end to end | - |\n", m.EndToEnd)
 		}
+		if r, ok := b.find("receipts", refPath, 0); ok {
+			lost := r.Missing + r.Wrong + r.Unknown + r.Dup
+			w("| receipts, reference: every receipt routed, none lost (all runs) | right %d, wrong %d, unknown %d, missing %d, dup %d | %s |\n",
+				r.Right, r.Wrong, r.Unknown, r.Missing, r.Dup, yes(lost == 0 && r.Right > 0))
+		}
 	}
-	if n := len(b.idle); n >= 2 {
-		first, last := b.idle[0], b.idle[n-1]
-		if last.Binds > first.Binds {
-			per := float64(last.RSS-first.RSS) / float64(last.Binds-first.Binds)
-			w("| idle: <= 8 KiB RSS per downstream bind at %d binds | %.1f KiB | %s |\n", last.Binds, per/1024, yes(per <= 8192))
+	if first, last, ok := b.idleEnds("mux"); ok {
+		per := perBind(first, last)
+		w("| idle: <= 8 KiB RSS per downstream bind at %d binds over %d clients (VmRSS, no forced GC, minus the RSS before binds) | %.1f KiB | %s |\n",
+			last.Binds, last.Clients, per/1024, yes(per <= 8192))
+		if last.RSSAfterGC > 0 {
+			w("| idle: the same after a forced GC and `debug.FreeOSMemory` in the mux (the method before) | %.1f KiB | - |\n",
+				float64(last.RSSAfterGC-first.RSS)/float64(last.Binds-first.Binds)/1024)
+		}
+		if rf, rl, ok := b.idleEnds(refPath); ok {
+			rper := perBind(rf, rl)
+			w("| idle: reference, same method | %.1f KiB per bind (mux/reference %.2f) | - |\n", rper/1024, per/rper)
 		}
 	}
 	if len(gs) > 0 {
 		w("\n### Runs (medians of the repetitions)\n\n")
-		w("| mode | path | binds x window | upstream | offered msg/s | n | msg/s | mux/direct | p50 ms | p99 ms | p99.9 ms | mux CPU s/M | mux syscalls/msg r+w | harness CPU s/M | mux peak RSS MiB | errors | receipts e2e msg/s | right/wrong/unknown/missing |\n")
-		w("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		w("| mode | path | binds x window | upstream | offered msg/s | n | msg/s | mux/direct | mux/ref | p50 ms | p99 ms | p99.9 ms | CPU s/M | syscalls/msg r+w | harness CPU s/M | peak RSS MiB | errors | receipts e2e msg/s | right/wrong/unknown/missing/dup |\n")
+		w("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 		for _, g := range gs {
 			offered := "closed loop"
 			if g.Offered > 0 {
 				offered = fmt.Sprintf("%.0f", g.Offered)
 			}
-			ratio, cpu, rss, e2e, dlr, sc := "", "", "", "", "", ""
+			vsDirect, vsRef, cpu, rss, e2e, dlr, sc := "", "", "", "", "", "", ""
+			if r, ok := b.refFor(g); ok {
+				vsRef = ratio(g.Throughput, r.Throughput)
+			}
 			if g.Path != "direct" {
-				if d, ok := b.findShape(g.Mode, "direct", g.Conns, g.Window, g.Offered); ok && d.Throughput > 0 {
-					ratio = fmt.Sprintf("%.2f", g.Throughput/d.Throughput)
+				if d, ok := b.findShape(g.Mode, "direct", g.Conns, g.Window, g.Offered); ok {
+					vsDirect = ratio(g.Throughput, d.Throughput)
 				}
 				cpu = fmt.Sprintf("%.2f", g.CPUPerM)
 				rss = fmt.Sprintf("%.1f", mib(g.PeakRSS))
@@ -166,23 +185,111 @@ func (b *bench) markdown() string {
 			}
 			if g.Mode == "receipts" {
 				e2e = fmt.Sprintf("%.0f", g.EndToEnd)
-				dlr = fmt.Sprintf("%d/%d/%d/%d", g.Right, g.Wrong, g.Unknown, g.Missing)
+				dlr = fmt.Sprintf("%d/%d/%d/%d/%d", g.Right, g.Wrong, g.Unknown, g.Missing, g.Dup)
 			}
-			w("| %s | %s | %dx%d | %d | %s | %d | %.0f | %s | %.2f | %.2f | %.2f | %s | %s | %.2f | %s | %d | %s | %s |\n",
-				g.Mode, g.Path, g.Conns, g.Window, g.Up, offered, g.N, g.Throughput, ratio, g.P50, g.P99, g.P999, cpu, sc, g.HarnessPerM, rss, g.Errors, e2e, dlr)
+			w("| %s | %s | %dx%d | %d | %s | %d | %.0f | %s | %s | %.2f | %.2f | %.2f | %s | %s | %.2f | %s | %d | %s | %s |\n",
+				g.Mode, g.Path, g.Conns, g.Window, g.Up, offered, g.N, g.Throughput, vsDirect, vsRef, g.P50, g.P99, g.P999, cpu, sc, g.HarnessPerM, rss, g.Errors, e2e, dlr)
 		}
 	}
+	b.refTable(w)
 	if len(b.idle) > 0 {
-		w("\n### Idle binds\n\n| binds | RSS MiB | peak RSS MiB | heap in use MiB | stacks MiB | goroutines | RSS per bind since 0 |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		w("\n### Idle binds\n\nVmRSS read %v after each step without forcing a GC; per bind: RSS grown since 0 binds, divided by the binds.\n\n", b.o.idleSettle)
+		w("| path | clients | binds | RSS MiB | peak RSS MiB | heap in use MiB | stacks MiB | goroutines | RSS per bind since 0 | after forced GC |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		var base idlePoint
 		for _, p := range b.idle {
-			per := ""
-			if p.Binds > 0 {
-				per = fmt.Sprintf("%.1f KiB", float64(p.RSS-b.idle[0].RSS)/float64(p.Binds)/1024)
+			if p.Binds == 0 {
+				base = p
 			}
-			w("| %d | %.1f | %.1f | %.1f | %.1f | %d | %s |\n", p.Binds, mib(p.RSS), mib(p.HWM), mib(p.HeapInuse), mib(p.StackInuse), p.Goroutines, per)
+			per, gc := "", ""
+			if p.Binds > 0 {
+				per = fmt.Sprintf("%.1f KiB", float64(p.RSS-base.RSS)/float64(p.Binds)/1024)
+			}
+			if p.RSSAfterGC > 0 && p.Binds > 0 {
+				gc = fmt.Sprintf("%.1f MiB, %.1f KiB/bind", mib(p.RSSAfterGC), float64(p.RSSAfterGC-base.RSS)/float64(p.Binds)/1024)
+			}
+			heap, stacks, gs := "-", "-", "-" // the reference is not asked
+			if path := cmp.Or(p.Path, "mux"); path != refPath {
+				heap, stacks, gs = fmt.Sprintf("%.1f", mib(p.HeapInuse)), fmt.Sprintf("%.1f", mib(p.StackInuse)), fmt.Sprint(p.Goroutines)
+			}
+			w("| %s | %d | %d | %.1f | %.1f | %s | %s | %s | %s | %s |\n", cmp.Or(p.Path, "mux"), p.Clients, p.Binds, mib(p.RSS), mib(p.HWM), heap, stacks, gs, per, gc)
 		}
+	}
+	if b.refNote != "" {
+		w("\nNo reference rows: %s.\n", b.refNote)
 	}
 	return sb.String()
+}
+
+// idleEnds returns the first and last idle points of path, when the
+// last has more binds.
+func (b *bench) idleEnds(path string) (first, last idlePoint, ok bool) {
+	var ps []idlePoint
+	for _, p := range b.idle {
+		if p.Path == path || (p.Path == "" && path == "mux") {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) < 2 || ps[len(ps)-1].Binds <= ps[0].Binds {
+		return idlePoint{}, idlePoint{}, false
+	}
+	return ps[0], ps[len(ps)-1], true
+}
+
+// perBind is the RSS grown from first to last per bind added, in bytes.
+func perBind(first, last idlePoint) float64 {
+	return float64(last.RSS-first.RSS) / float64(last.Binds-first.Binds)
+}
+
+// muxPath tells the mux's paths (mux, mux-bolt, mux-memory, mux-rules).
+func muxPath(p string) bool { return strings.HasPrefix(p, "mux") }
+
+// refFor returns the reference run of g's shape; for receipts, the mux's
+// stores all compare with it.
+func (b *bench) refFor(g group) (group, bool) {
+	if !muxPath(g.Path) {
+		return group{}, false
+	}
+	return b.findShape(g.Mode, refPath, g.Conns, g.Window, g.Offered)
+}
+
+// refTable renders the mux's runs beside the reference's of the same
+// shape: the ratios issue 17 asks for.
+func (b *bench) refTable(w func(string, ...any)) {
+	first := true
+	for _, g := range b.groups() {
+		r, ok := b.refFor(g)
+		if !ok {
+			continue
+		}
+		if first {
+			first = false
+			w("\n### Against the reference (medians; mux/ref > 1: the mux carries more, ref/mux CPU > 1: the mux spends less per message)\n\n")
+			w("| mode | path | binds x window | upstream | offered msg/s | mux msg/s | ref msg/s | mux/ref | mux CPU s/M | ref CPU s/M | ref/mux CPU | mux p99 ms | ref p99 ms | mux peak RSS MiB | ref peak RSS MiB | ref receipts right/wrong/unknown/missing/dup |\n")
+			w("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		}
+		offered := "closed loop"
+		if g.Offered > 0 {
+			offered = fmt.Sprintf("%.0f", g.Offered)
+		}
+		mt, rt := g.Throughput, r.Throughput
+		if g.Mode == "receipts" && g.Offered == 0 { // the closed loop is bound by receipts
+			mt, rt = g.EndToEnd, r.EndToEnd
+		}
+		dlr := ""
+		if g.Mode == "receipts" {
+			dlr = fmt.Sprintf("%d/%d/%d/%d/%d", r.Right, r.Wrong, r.Unknown, r.Missing, r.Dup)
+		}
+		w("| %s | %s | %dx%d | %d | %s | %.0f | %.0f | %s | %.2f | %.2f | %s | %.2f | %.2f | %.1f | %.1f | %s |\n",
+			g.Mode, g.Path, g.Conns, g.Window, g.Up, offered, mt, rt, ratio(mt, rt), g.CPUPerM, r.CPUPerM, ratio(r.CPUPerM, g.CPUPerM),
+			g.P99, r.P99, mib(g.PeakRSS), mib(r.PeakRSS), dlr)
+	}
+}
+
+func ratio(a, b float64) string {
+	if b <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f", a/b)
 }
 
 func (b *bench) findShape(mode, path string, conns, window int, offered float64) (group, bool) {
@@ -203,10 +310,12 @@ func yes(ok bool) string {
 
 // results is the file write saves and -rerender reads.
 type results struct {
-	Started time.Time   `json:"started"`
-	Args    []string    `json:"args"`
-	Rows    []row       `json:"runs"`
-	Idle    []idlePoint `json:"idle"`
+	Started   time.Time   `json:"started"`
+	Args      []string    `json:"args"`
+	Reference string      `json:"reference,omitempty"` // what -reference resolved to
+	RefNote   string      `json:"reference_note,omitempty"`
+	Rows      []row       `json:"runs"`
+	Idle      []idlePoint `json:"idle"`
 }
 
 // rerender reads a results.json and writes results.md and the plots
@@ -220,8 +329,12 @@ func (b *bench) rerender(path string, stdout io.Writer) error {
 	if err := json.Unmarshal(js, &res); err != nil {
 		return err
 	}
-	b.rows, b.idle = res.Rows, res.Idle
-	head := fmt.Sprintf("Run %s, re-rendered from %s.\nCommand: `go run ./bench %s`\n\n", res.Started.Format("2006-01-02 15:04 MST"), path, strings.Join(res.Args, " "))
+	b.rows, b.idle, b.refNote = res.Rows, res.Idle, res.RefNote
+	head := fmt.Sprintf("Run %s, re-rendered from %s.\nCommand: `go run ./bench %s`\n", res.Started.Format("2006-01-02 15:04 MST"), path, strings.Join(res.Args, " "))
+	if res.Reference != "" {
+		head += "Reference: " + res.Reference + ".\n"
+	}
+	head += "\n"
 	md := head + b.markdown()
 	fmt.Fprint(stdout, md)
 	if err := os.WriteFile(filepath.Join(b.o.out, "results.md"), []byte(md), 0o644); err != nil {
@@ -235,8 +348,12 @@ func (b *bench) rerender(path string, stdout io.Writer) error {
 func (b *bench) write(stdout io.Writer, started time.Time) error {
 	md := b.markdown()
 	host, _ := os.Hostname()
-	head := fmt.Sprintf("Run %s (%v), %s/%s, %d CPUs, %s, host %s.\nCommand: `go run ./bench %s`\n\n",
-		started.Format("2006-01-02 15:04 MST"), time.Since(started).Round(time.Second), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), host, strings.Join(os.Args[1:], " "))
+	head := fmt.Sprintf("Run %s (%v), %s/%s, %d CPUs, %s, host %s.\nCommand: `%s`\n",
+		started.Format("2006-01-02 15:04 MST"), time.Since(started).Round(time.Second), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), host, strings.TrimSpace("go run ./bench "+strings.Join(os.Args[1:], " ")))
+	if b.ref != nil {
+		head += "Reference: " + b.ref.name + ": " + b.ref.desc + ".\n"
+	}
+	head += "\n"
 	fmt.Fprint(stdout, head+md)
 	if b.o.out == "" {
 		return nil
@@ -244,7 +361,11 @@ func (b *bench) write(stdout io.Writer, started time.Time) error {
 	if err := os.MkdirAll(b.o.out, 0o755); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(results{started, os.Args[1:], b.rows, b.idle}, "", "  ")
+	res := results{Started: started, Args: os.Args[1:], RefNote: b.refNote, Rows: b.rows, Idle: b.idle}
+	if b.ref != nil {
+		res.Reference = b.ref.name + ": " + b.ref.desc
+	}
+	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -269,9 +390,9 @@ func (b *bench) plots() error {
 	by := func(mode string, x func(group) float64, y func(group) float64, paths ...string) []series {
 		var out []series
 		for _, p := range paths {
-			s := series{name: p}
+			s := series{name: b.seriesName(mode, p)}
 			for _, g := range gs {
-				if g.Mode == mode && g.Path == p {
+				if g.Mode == mode && g.Path == p && (mode != "proxy" || g.Conns == b.o.conns || g.Offered > 0) {
 					s.xy = append(s.xy, plotter.XY{X: x(g), Y: y(g)})
 				}
 			}
@@ -298,9 +419,9 @@ func (b *bench) plots() error {
 		paths               []string
 	}
 	figs := []fig{
-		{"proxy.png", "proxy: submit_sm, no receipts", "offered load, msg/s (rightmost: closed loop)", false, load, []string{"direct", "mux"}},
-		{"receipts.png", "receipts: every submit asks for a receipt", "offered load, msg/s (rightmost: closed loop)", false, load, []string{"direct", "mux-bolt", "mux-memory"}},
-		{"scaling.png", "scaling: closed loop as client binds grow", "client binds", true, conns, []string{"direct", "mux"}},
+		{"proxy.png", "proxy: submit_sm, no receipts", "offered load, msg/s (rightmost: closed loop)", false, load, []string{"direct", "mux", refPath}},
+		{"receipts.png", "receipts: every submit asks for a receipt", "offered load, msg/s (rightmost: closed loop)", false, load, []string{"direct", "mux-bolt", "mux-memory", refPath}},
+		{"scaling.png", "scaling: closed loop as client binds grow", "client binds", true, conns, []string{"direct", "mux", refPath}},
 	}
 	for _, f := range figs {
 		tp := by(f.file[:len(f.file)-4], f.x, thr, f.paths...)
@@ -320,23 +441,64 @@ func (b *bench) plots() error {
 			return err
 		}
 	}
-	if len(b.idle) > 1 {
-		p := newPlot("idle: mux RSS with downstream binds held open", "downstream binds", "MiB", false, false)
-		var rss, heap, stack plotter.XYs
-		for _, pt := range b.idle {
-			rss = append(rss, plotter.XY{X: float64(pt.Binds), Y: mib(pt.RSS)})
-			heap = append(heap, plotter.XY{X: float64(pt.Binds), Y: mib(pt.HeapInuse)})
-			stack = append(stack, plotter.XY{X: float64(pt.Binds), Y: mib(pt.StackInuse)})
+	return b.idlePlot()
+}
+
+// seriesName labels a path in a plot; a mux path carries its closed-loop
+// throughput ratio to the reference.
+func (b *bench) seriesName(mode, path string) string {
+	for _, g := range b.groups() {
+		if g.Mode != mode || g.Path != path || g.Offered != 0 {
+			continue
 		}
-		if err := plotutil.AddLinePoints(p, "RSS", rss, "Go heap in use", heap, "goroutine stacks", stack); err != nil {
-			return err
+		if r, ok := b.refFor(g); ok && r.Throughput > 0 {
+			mt, rt := g.Throughput, r.Throughput
+			if mode == "receipts" {
+				mt, rt = g.EndToEnd, r.EndToEnd
+			}
+			return fmt.Sprintf("%s (%s x reference, %dx%d closed loop)", path, ratio(mt, rt), g.Conns, g.Window)
 		}
-		p.Legend.Top, p.Legend.Left = true, true
-		if err := p.Save(6*vg.Inch, 4*vg.Inch, filepath.Join(b.o.out, "idle.png")); err != nil {
-			return err
-		}
+		break
 	}
-	return nil
+	return path
+}
+
+// idlePlot draws RSS against idle binds for each path, and the mux's Go
+// heap and stacks.
+func (b *bench) idlePlot() error {
+	if len(b.idle) < 2 {
+		return nil
+	}
+	p := newPlot("idle: RSS with downstream binds held open", "downstream binds", "MiB", false, false)
+	var rss, refRSS, heap, stack plotter.XYs
+	for _, pt := range b.idle {
+		x := float64(pt.Binds)
+		if pt.Path == refPath {
+			refRSS = append(refRSS, plotter.XY{X: x, Y: mib(pt.RSS)})
+			continue
+		}
+		rss = append(rss, plotter.XY{X: x, Y: mib(pt.RSS)})
+		heap = append(heap, plotter.XY{X: x, Y: mib(pt.HeapInuse)})
+		stack = append(stack, plotter.XY{X: x, Y: mib(pt.StackInuse)})
+	}
+	args := []any{b.idleName("mux"), rss, "mux: Go heap in use", heap, "mux: goroutine stacks", stack}
+	if len(refRSS) > 0 {
+		args = append(args, b.idleName(refPath), refRSS)
+	}
+	if err := plotutil.AddLinePoints(p, args...); err != nil {
+		return err
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	return p.Save(6*vg.Inch, 4*vg.Inch, filepath.Join(b.o.out, "idle.png"))
+}
+
+// idleName labels a path's RSS line with its RSS per bind.
+func (b *bench) idleName(path string) string {
+	first, last, ok := b.idleEnds(path)
+	if !ok {
+		return path + ": RSS"
+	}
+	return fmt.Sprintf("%s: RSS (%.1f KiB per bind)", path, perBind(first, last)/1024)
 }
 
 func newPlot(title, x, y string, logX, logY bool) *plot.Plot {

@@ -148,9 +148,11 @@ type BindRequest struct {
 	Remote     net.Addr
 }
 
-// Binder authenticates binds. The Server calls Bind on the connection's
-// read goroutine for each bind_* PDU of a connection that is not yet bound
-// and whose remote IP is not locked out; Bind must not block for long.
+// Binder authenticates binds. The Server calls Bind for each bind_* PDU
+// of a connection that is not yet bound and whose remote IP is not locked
+// out, on a goroutine of the bind's own while the connection's read
+// goroutine waits for it (so that the read goroutine, idle for the rest
+// of the session, keeps a small stack); Bind must not block for long.
 // To accept, it returns StatusOK and the Handler for the session's traffic;
 // any other status (ESME_RINVPASWD, ESME_RINVSYSID, ESME_RBINDFAIL,
 // ESME_RALYBND for too many binds, ...) is sent to the client in
@@ -191,9 +193,10 @@ type Handler interface {
 }
 
 // BoundHandler is a Handler that wants to know when its session is ready.
-// Bound is called on the read goroutine right after the successful
-// bind_*_resp has been queued: from then on Deliver is accepted, and no
-// deliver_sm can overtake the bind_*_resp. It must not block for long.
+// Bound is called right after the successful bind_*_resp has been
+// queued, like Bind on a goroutine of its own while the read goroutine
+// waits: from then on Deliver is accepted, and no deliver_sm can overtake
+// the bind_*_resp. It must not block for long.
 type BoundHandler interface {
 	Handler
 	Bound(s *Session)

@@ -12,8 +12,10 @@
 // enquire_link and a bad command_length (generic_nack, then close).
 //
 // Each connection runs on one session goroutine (internal/link's read loop),
-// plus a flush goroutine while frames wait to be written; an idle session
-// holds no buffers. The Server waits for every session goroutine in
+// plus a flush goroutine while frames wait to be written, and for a bind a
+// goroutine that runs the check while the session goroutine waits; an
+// idle session holds no buffers, and its goroutine mostly a 2 KiB stack
+// (the bind check's deep stack does not land on it: Session.aside). The Server waits for every session goroutine in
 // Shutdown and Close.
 //
 // Start reading with Server.Serve in server.go, then sessionLink.HandleFrame

@@ -3,9 +3,11 @@ package downstream
 import (
 	"fmt"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/smpp-mux/smpp-mux/internal/link"
 	"github.com/smpp-mux/smpp-mux/pdu"
@@ -29,7 +31,7 @@ func (l sessionLink) HandleFrame(c *link.Conn, frame []byte) error {
 	s := l.s
 	h, _ := pdu.DecodeHeader(frame) // ReadFrame returns at least a header
 	if ce := s.debug("pdu received"); ce != nil {
-		ce.Write(s.fields(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID), zap.Stringer("command_status", h.Status))...)
+		s.logPDU(ce, h)
 	}
 	switch h.ID {
 	case pdu.CmdBindReceiver, pdu.CmdBindTransmitter, pdu.CmdBindTransceiver:
@@ -55,10 +57,19 @@ func (l sessionLink) HandleFrame(c *link.Conn, frame []byte) error {
 		if !h.ID.Known() {
 			s.reply(pdu.CmdGenericNack, pdu.StatusInvCmdID, h.Seq)
 		} else if ce := s.debug("unexpected response ignored"); ce != nil {
-			ce.Write(s.fields(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID))...)
+			s.logPDU(ce, h)
 		}
 	}
 	return nil
+}
+
+// logPDU writes a debug line about the PDU with header h. It is a
+// function of its own so that HandleFrame's frame stays small: the
+// session goroutine's stack holds it while the session waits idle.
+//
+//go:noinline
+func (s *Session) logPDU(ce *zapcore.CheckedEntry, h pdu.Header) {
+	ce.Write(s.fields(zap.Uint32("seq", h.Seq), zap.Stringer("command_id", h.ID), zap.Stringer("command_status", h.Status))...)
 }
 
 // Tick implements link.Ticker. It runs on link's timer: it times out
@@ -99,18 +110,40 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 		_ = s.conn.Send(bindResp(h, pdu.StatusAlreadyBound, false))
 		return
 	}
+	var b *boundState
+	var v34 bool
+	s.aside(func() { b, v34 = s.checkBind(h, frame) })
+	if b == nil {
+		return // refused, and answered
+	}
+	_ = s.conn.Send(bindResp(h, pdu.StatusOK, v34))
+	s.bound.Store(b) // after bind_resp is queued, so no deliver_sm overtakes it
+	s.srv.markBound(s)
+	s.aside(func() {
+		if s.srv.log.Core().Enabled(zap.InfoLevel) { // see debug
+			s.Logger().Info("bound")
+		}
+		if bh, ok := b.handler.(BoundHandler); ok {
+			bh.Bound(s)
+		}
+	})
+}
+
+// checkBind decodes a bind, runs the check and refuses it when it fails
+// (nil); it returns the bound state and whether the client speaks 3.4.
+func (s *Session) checkBind(h pdu.Header, frame []byte) (*boundState, bool) {
 	var req pdu.Bind
 	if err := req.Decode(frame[pdu.HeaderLen:]); err != nil {
 		s.srv.bindsMalformed.Add(1)
 		s.countFailure()
 		s.refuse(h, pdu.StatusOf(err), "", "bind refused: does not decode")
-		return
+		return nil, false
 	}
 	ip, ipOK := ipOf(s.remote)
 	if ipOK && !s.beginCheck(ip) {
 		s.srv.bindsLocked.Add(1)
 		s.refuse(h, pdu.StatusBindFail, string(req.SystemID), "bind refused: remote locked out")
-		return
+		return nil, false
 	}
 	// A check begun must end, even if the Binder panics (the read loop
 	// recovers it): else the address keeps a check running for ever, and
@@ -138,17 +171,10 @@ func (s *Session) handleBind(h pdu.Header, frame []byte) {
 	}
 	if st != pdu.StatusOK {
 		s.refuse(h, st, string(req.SystemID), "bind refused") // the Binder logs why
-		return
+		return nil, false
 	}
-	b := &boundState{typ: typ, systemID: string(req.SystemID), handler: handler}
 	_ = s.conn.NetConn().SetReadDeadline(time.Time{}) // bound: the bind timeout no longer applies
-	_ = s.conn.Send(bindResp(h, pdu.StatusOK, req.InterfaceVersion >= pdu.InterfaceVersion34))
-	s.bound.Store(b) // after bind_resp is queued, so no deliver_sm overtakes it
-	s.srv.markBound(s)
-	s.Logger().Info("bound")
-	if bh, ok := handler.(BoundHandler); ok {
-		bh.Bound(s)
-	}
+	return &boundState{typ: typ, systemID: string(req.SystemID), handler: handler}, req.InterfaceVersion >= pdu.InterfaceVersion34
 }
 
 // beginCheck waits for the remote IP's turn to run a bind check; false
@@ -197,6 +223,32 @@ func (s *Session) check(req BindRequest) (Handler, pdu.Status) {
 	}
 	defer func() { <-s.srv.checks }()
 	return s.srv.binder.Bind(s, req)
+}
+
+// aside runs fn on a goroutine of its own and waits for it; a panic is
+// raised again here, as a *link.PanicError with the stack where it began,
+// and link's read loop recovers it as on the session goroutine (cause
+// unwraps it). A bind's work (decoding, the Binder with its bcrypt and
+// logging, the Handler's Bound) needs a deep stack: run on the session
+// goroutine it would grow that goroutine's stack from 2 to 4 or 8 KiB, and
+// a stack never shrinks below four times what its goroutine uses parked,
+// so every idle bound session would keep the larger stack.
+func (s *Session) aside(fn func()) {
+	var panicked *link.PanicError
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if v := recover(); v != nil {
+				panicked = &link.PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		fn()
+	}()
+	<-done
+	if panicked != nil {
+		panic(panicked)
+	}
 }
 
 // refuse answers a bind with status and closes the connection once the

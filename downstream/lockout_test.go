@@ -1,12 +1,18 @@
 package downstream
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/internal/eventually"
@@ -302,10 +308,13 @@ type panicBinder struct{}
 func (panicBinder) Bind(*Session, BindRequest) (Handler, pdu.Status) { panic("binder bug") }
 
 // A bind check ends even when the Binder panics: the address has no check
-// left running, so its next binds do not wait for one for ever.
+// left running, so its next binds do not wait for one for ever. The panic
+// is logged with its value and the stack where it began (the Binder runs
+// aside from the session goroutine).
 func TestBindCheckEndsOnPanic(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, Config{BindFailLimit: 5}, panicBinder{})
+	core, logs := observer.New(zapcore.ErrorLevel)
+	ts := startServer(t, Config{BindFailLimit: 5, Logger: zap.New(core)}, panicBinder{})
 	c := esme.DialConn(t, ts.addr, esme.ConnOptions{})
 	c.Send(pdu.CmdBindTransceiver, esme.BindRequest("shop", "secret"))
 	c.ExpectClosed(waitBound)
@@ -316,4 +325,9 @@ func TestBindCheckEndsOnPanic(t *testing.T) {
 		f := ts.lock.ips[ip]
 		return f != nil && f.inflight == 0 && f.n == 1
 	})
+	eventually.That(t, waitBound, "the panic logged", func() bool { return logs.FilterMessage("handler panic; session closed").Len() == 1 })
+	m := logs.FilterMessage("handler panic; session closed").All()[0].ContextMap()
+	if m["panic"] != "binder bug" || !strings.Contains(fmt.Sprint(m["stack"]), "panicBinder.Bind") {
+		t.Errorf("panic logged as %v with stack\n%v\nwant binder bug and panicBinder.Bind in the stack", m["panic"], m["stack"])
+	}
 }

@@ -92,8 +92,10 @@ func (s *Session) Type() BindType {
 // Logger returns a logger with the session's fields: session and remote,
 // and after bind system_id and bind_type. It is built at each call (an
 // idle session holds no logger), so keep it off paths taken per PDU; those
-// use debug.
-func (s *Session) Logger() *zap.Logger { return s.srv.log.With(s.fields()...) }
+// use debug. Its fields are encoded only once it writes (zap's WithLazy):
+// a line below the level costs no copy of the encoder, which a bind
+// would otherwise leave behind as garbage.
+func (s *Session) Logger() *zap.Logger { return s.srv.log.WithLazy(s.fields()...) }
 
 // fields returns the session's fields followed by more.
 func (s *Session) fields(more ...zap.Field) []zap.Field {
@@ -110,8 +112,13 @@ func (s *Session) fields(more ...zap.Field) []zap.Field {
 }
 
 // debug returns the checked entry of a debug line about the session, or
-// nil when debug is off; write it with s.fields(...).
+// nil when debug is off; write it with s.fields(...). It asks the core
+// first: zap's Check takes a frame of over a kilobyte, which would grow
+// the session goroutine's stack (see checkAside) for a line not written.
 func (s *Session) debug(msg string) *zapcore.CheckedEntry {
+	if !s.srv.log.Core().Enabled(zap.DebugLevel) {
+		return nil
+	}
 	return s.srv.log.Check(zap.DebugLevel, msg)
 }
 
@@ -246,6 +253,9 @@ func (s *Session) cause(err error) error {
 		// link has answered generic_nack ESME_RINVCMDLEN before closing.
 		return fmt.Errorf("%w: %w", ErrCommandLength, err)
 	case errors.As(err, &pe):
+		if inner, ok := pe.Value.(*link.PanicError); ok {
+			pe = inner // raised again by aside: its stack is where the panic began
+		}
 		return s.panicked(pe.Value, pe.Stack)
 	case errors.Is(err, os.ErrDeadlineExceeded) && s.bound.Load() == nil:
 		// Only the bind timeout sets a read deadline; link maps write

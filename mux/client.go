@@ -153,7 +153,7 @@ func (m *Mux) Bind(s *downstream.Session, req downstream.BindRequest) (downstrea
 	c := m.live.Load().byID[req.SystemID]
 	// The session's logger: named for the downstream side, with the
 	// session and remote of every line about it.
-	log := s.Logger().With(zap.String("system_id", req.SystemID), zap.Stringer("bind_type", req.Type))
+	log := s.Logger().WithLazy(zap.String("system_id", req.SystemID), zap.Stringer("bind_type", req.Type)) // encoded only if a line is written
 	refused := &m.metrics.bindsRefused
 	if c == nil {
 		refused[refusedUnknownSystemID].Add(1)
