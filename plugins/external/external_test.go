@@ -79,6 +79,9 @@ func statusOf(err error) pdu.Status {
 func TestSubmit(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
+	// late holds the timeout cases' answers until the subtests are done.
+	late := make(chan struct{})
+	t.Cleanup(func() { close(late) })
 	tests := []struct {
 		name    string
 		rule    ruleFunc
@@ -141,16 +144,17 @@ func TestSubmit(t *testing.T) {
 			}
 		}},
 		// The plugin's context may end a little before the host's deadline
-		// (the deadline travels with the call); the rule answers well after
-		// both, so that its answer never beats the host's timeout.
+		// (the deadline travels with the call); the rule answers only once
+		// the test is over, so that its answer never beats the host's
+		// timeout.
 		{name: "timeout rejects", want: pdu.StatusSysErr, rule: func(ctx context.Context, _ *sdk.Message) (sdk.Verdict, error) {
 			<-ctx.Done()
-			time.Sleep(500 * time.Millisecond)
+			<-late
 			return sdk.Pass(), nil
 		}},
 		{name: "timeout passes", onError: "pass", rule: func(ctx context.Context, _ *sdk.Message) (sdk.Verdict, error) {
 			<-ctx.Done()
-			time.Sleep(500 * time.Millisecond)
+			<-late
 			return sdk.Reject(1, "too late"), nil
 		}},
 	}
