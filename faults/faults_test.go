@@ -243,6 +243,9 @@ func runFault(t *testing.T, f faultSpec) {
 	}
 	var rec time.Duration
 	var recovered bool
+	// The waits of a fault are polled here, not with eventually: what
+	// they find when they end is a row of the fault's result (e.check,
+	// e.note), and the run goes on to the next check either way.
 	for {
 		if rec, recovered = e.L.Recovered(e.end, baseline, 0.8); recovered || time.Since(e.end) > bound+time.Second {
 			break
@@ -258,7 +261,7 @@ func runFault(t *testing.T, f faultSpec) {
 	if err := WaitAnswered(all, 20*time.Second); err != nil {
 		e.note("drain: %v", err)
 	}
-	deadline := time.Now().Add(s.drain)
+	deadline := time.Now().Add(s.drain) // polled, not eventually: "no DLR lost" below is the row
 	for e.L.Counts().DLRLost > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -560,7 +563,7 @@ func faultList() []faultSpec {
 			// A killed mux must not leave its plugins running.
 			e.mux.Kill()
 			alive := kids
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(5 * time.Second) // polled, not eventually: the check below is the row
 			for len(alive) > 0 && time.Now().Before(deadline) {
 				time.Sleep(100 * time.Millisecond)
 				alive = alive[:0:0]
@@ -730,7 +733,7 @@ var (
 func (e *env) settleFDs(before int) {
 	var now int
 	ok := false
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second) // polled, not eventually: the check below is the row
 	for time.Now().Before(deadline) {
 		if now = e.mux.FDs(); now >= 0 && now <= before+10 {
 			ok = true
@@ -781,7 +784,7 @@ func (e *env) injectUnknown(n, copies int, hold time.Duration) {
 			}
 		}
 	}
-	deadline := e.start.Add(e.s.bound)
+	deadline := e.start.Add(e.s.bound) // polled, not eventually: how long it took is a note, the depth a check
 	for e.orphans() < n && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond) // polling the mux's /status
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/freeport"
 )
 
@@ -205,8 +206,7 @@ func startDemo(t *testing.T, bin string) *demo {
 		}
 	})
 
-	deadline := time.Now().Add(readyTimeout)
-	for {
+	eventually.NoError(t, readyTimeout, "smpp-mux demo accepting connections on "+addr, func() error {
 		select {
 		case <-d.done:
 			t.Fatalf("smpp-mux demo exited before accepting connections: %v", d.err)
@@ -215,13 +215,10 @@ func startDemo(t *testing.T, bin string) *demo {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			_ = c.Close()
-			return d
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("smpp-mux demo did not accept connections on %s within %v: %v", addr, readyTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
+	return d
 }
 
 // stop sends SIGTERM and expects exit status 0 within stopTimeout.

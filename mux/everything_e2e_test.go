@@ -102,7 +102,8 @@ func TestEverythingAtOnce(t *testing.T) {
 	n := len(msgs)
 	checkSubmits(t, r.sim, msgs, before, after, reloadStart, reloadDone)
 	// Wait until every receipt the provider sent is acknowledged; past
-	// the deadline, checkReceipts says which are missing.
+	// the deadline, checkReceipts says which are missing (so not
+	// eventually.That, which would fail without saying which).
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if st := r.sim.Stats(); st.DLRsAcked >= st.Accepted && st.Pending == 0 && r.mux.Queued("all") == 0 {
 			break

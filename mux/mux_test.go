@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -405,8 +403,8 @@ func TestHostDownMidLoad(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan map[pdu.Status]int)
 	go func() { done <- load(t, h, 4, 8, stop) }()
-	time.Sleep(300 * time.Millisecond) // let load run before the failure
-	h.sim.StopHost(0)                  // the listener and its sessions die
+	eventually.That(t, 5*time.Second, "100 submits before the failure", func() bool { return h.sim.Stats().Submits >= 100 })
+	h.sim.StopHost(0) // the listener and its sessions die
 	before := h.sim.Stats().Submits
 	eventually.That(t, 5*time.Second, "h.sim.Stats().Submits > before+100", func() bool { return h.sim.Stats().Submits > before+100 })
 	h.sim.StartHost(0) // maintenance over: the mux binds to it again
@@ -548,16 +546,10 @@ func TestGarbageConnections(t *testing.T) {
 		{0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 9}, // command_length 3
 		bytes.Repeat([]byte{0xff}, 64),
 	} {
-		nc, err := net.Dial("tcp", h.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = nc.Write(garbage)
-		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.Copy(io.Discard, nc); err != nil {
-			t.Fatalf("garbage %d: connection not closed by the mux: %v", i, err)
-		}
-		nc.Close()
+		c := esme.DialConn(t, h.addr, esme.ConnOptions{})
+		c.Write(garbage)
+		c.WaitClosed() // whatever the mux answers first, it closes the connection
+		c.Close()
 		if st, _, err := good.Submit(ctxT(t), sm("4599999999", false, "fine")); err != nil || st != pdu.StatusOK {
 			t.Fatalf("good client after garbage %d: %v %v", i, st, err)
 		}

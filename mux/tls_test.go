@@ -3,8 +3,8 @@ package mux_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -82,9 +82,11 @@ password = "pw"
 		t.Fatalf("submit over TLS: %v %v", st, err)
 	}
 	collect(t, c, 1, 5*time.Second)
-	// TLS 1.1 is refused.
+	// TLS 1.1 is refused: the handshake fails, so no bind is answered.
 	old := &tls.Config{RootCAs: certs.Pool, ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS11}
-	if _, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", tlsAddr, old); err == nil {
-		t.Fatal("TLS 1.1 handshake accepted")
+	_, err = esme.Dial(tlsAddr, "shop", "pw", esme.Options{TLS: old, Timeout: 2 * time.Second})
+	var se *pdu.StatusError
+	if err == nil || errors.As(err, &se) {
+		t.Fatalf("bind over TLS 1.1: %v, want the handshake refused", err)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/smpp-mux/smpp-mux/internal/esme"
+	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/freeport"
 	"github.com/smpp-mux/smpp-mux/pdu"
 )
@@ -119,33 +119,16 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 	cfg := writeConfig(t, strings.Replace(fmt.Sprintf(minimal, simAddr), "127.0.0.1:0", muxAddr, 1))
 	muxProc := start(t, "run", "--config", cfg)
 	waitListening(t, muxAddr)
-	var c *esme.Client
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		if c, err = esme.Dial(muxAddr, "shop", "pw", esme.Options{}); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bind: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	c := bindEventually(t, muxAddr, "shop", pdu.CmdBindTransceiver)
 	defer c.Close()
 	sm := &pdu.SM{DestTON: 1, DestAddr: []byte("4512345678"), ShortMessage: []byte("hi")}
-	for {
+	eventually.NoError(t, 10*time.Second, "submit accepted (the upstream may still be binding)", func() error {
 		st, _, err := c.Submit(t.Context(), sm)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st == pdu.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) { // upstream still binding
-			t.Fatalf("submit: %v", st)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return st.Err()
+	})
 	// SIGHUP with a broken file keeps the running config; with a new
 	// client added, the client can bind.
 	if err := os.WriteFile(cfg, []byte("[server\n"), 0o600); err != nil {
@@ -157,16 +140,7 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = muxProc.Process.Signal(syscall.SIGHUP)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		late, err := esme.Dial(muxAddr, "late", "pw", esme.Options{})
-		if err == nil {
-			late.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("client added by SIGHUP cannot bind: %v", err)
-		}
-	}
+	bindEventually(t, muxAddr, "late", pdu.CmdBindTransceiver).Close() // the client added by SIGHUP
 	if st, _, err := c.Submit(t.Context(), sm); err != nil || st != pdu.StatusOK {
 		t.Fatalf("session bound before the reloads: %v %v", st, err)
 	}
@@ -218,20 +192,16 @@ func stop(t *testing.T, cmd *exec.Cmd) int {
 	return cmd.ProcessState.ExitCode()
 }
 
+// waitListening waits until addr accepts TCP connections.
 func waitListening(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually.NoError(t, 10*time.Second, addr+" listening", func() error {
 		nc, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			nc.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // The example config documents every key; it must stay valid.

@@ -112,11 +112,11 @@ func twoInstances(t *testing.T, where string, kill bool) {
 	}()
 	rec := &receipts{got: map[string]int{}}
 	for _, a := range addrs {
-		rx := bindEventually(t, a, pdu.CmdBindReceiver)
+		rx := bindEventually(t, a, "shop", pdu.CmdBindReceiver)
 		defer rx.Close()
 		go rec.drain(rx)
 	}
-	tx := bindEventually(t, addrs[0], pdu.CmdBindTransmitter)
+	tx := bindEventually(t, addrs[0], "shop", pdu.CmdBindTransmitter)
 	defer tx.Close()
 	const n = 60
 	ids := map[string]bool{}

@@ -52,7 +52,7 @@ func reportsSurvive(t *testing.T, sig syscall.Signal) {
 
 	first := start(t, "run", "--config", cfg)
 	waitListening(t, muxAddr)
-	tx := bindEventually(t, muxAddr, pdu.CmdBindTransmitter)
+	tx := bindEventually(t, muxAddr, "shop", pdu.CmdBindTransmitter)
 	const n = 20
 	ids := map[string]bool{}
 	for len(ids) < n {
@@ -76,7 +76,7 @@ func reportsSurvive(t *testing.T, sig syscall.Signal) {
 	second := start(t, "run", "--config", cfg)
 	defer stop(t, second)
 	waitListening(t, muxAddr)
-	rx := bindEventually(t, muxAddr, pdu.CmdBindReceiver)
+	rx := bindEventually(t, muxAddr, "shop", pdu.CmdBindReceiver)
 	defer rx.Close()
 	got := map[string]bool{}
 	timeout := time.After(15 * time.Second)
@@ -94,13 +94,15 @@ func reportsSurvive(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-func bindEventually(t *testing.T, addr string, bind pdu.CommandID) *esme.Client {
+// bindEventually binds as systemID (password "pw") once the mux at addr
+// takes the bind, failing t with the last refusal after 10s.
+func bindEventually(t *testing.T, addr, systemID string, bind pdu.CommandID) *esme.Client {
 	t.Helper()
 	var c *esme.Client
-	eventually.That(t, 10*time.Second, "bind", func() bool {
+	eventually.NoError(t, 10*time.Second, "bind as "+systemID, func() error {
 		var err error
-		c, err = esme.Dial(addr, "shop", "pw", esme.Options{Bind: bind})
-		return err == nil
+		c, err = esme.Dial(addr, systemID, "pw", esme.Options{Bind: bind})
+		return err
 	})
 	return c
 }

@@ -5,7 +5,8 @@
 // Client is a bound session for tests that talk SMPP correctly: bind of
 // any type, requests with responses matched by sequence number (Request,
 // Send, or Go with a callback), deliver_sm received on a channel or
-// answered by a function, enquire_link and unbind answered. It also
+// answered by a function (each at once, or the answers to one read
+// together: Options.BatchAcks), enquire_link and unbind answered. It also
 // plays the hostile client the fault suite needs: StallReads (stops
 // reading), Drop (closes without unbind), WriteRaw. It is deliberately
 // plain: one reader goroutine, writes under a mutex.
@@ -63,6 +64,7 @@ type Client struct {
 	Deliveries chan []byte
 	ack        func(frame []byte) pdu.Status
 	acked      func(frame []byte, st pdu.Status) // nil: none
+	batchAcks  bool
 	done       chan struct{}
 }
 
@@ -79,6 +81,13 @@ type Options struct {
 	// Acked, when set, is called after a deliver_sm's answer has been
 	// written, with the frame and the status answered.
 	Acked func(frame []byte, st pdu.Status)
+	// BatchAcks holds the answers to deliver_sm until the reader has no
+	// whole frame left buffered, then writes them in one write, as a
+	// client that batches its writes does: the answers to one read's
+	// frames go out together, and a request (an unbind) may go out
+	// between a deliver_sm and its answer. Without it each answer is
+	// written as its deliver_sm is read.
+	BatchAcks bool
 }
 
 // NoAnswer, returned by Options.Ack, leaves a deliver_sm unanswered.
@@ -115,7 +124,7 @@ func DialContext(ctx context.Context, addr, systemID, password string, o Options
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{nc: nc, waiting: map[uint32]func([]byte){}, ack: o.Ack, acked: o.Acked, done: make(chan struct{}), closing: make(chan struct{})}
+	c := &Client{nc: nc, waiting: map[uint32]func([]byte){}, ack: o.Ack, acked: o.Acked, batchAcks: o.BatchAcks, done: make(chan struct{}), closing: make(chan struct{})}
 	if o.Buffer > 0 {
 		c.Deliveries = make(chan []byte, o.Buffer)
 	}
@@ -146,6 +155,7 @@ func (c *Client) readLoop() {
 	defer close(c.done)
 	defer c.closeConn() // the connection ends with its reader
 	br := bufio.NewReader(c.nc)
+	var acks pendingAcks
 	for {
 		if c.stall.Load() {
 			<-c.closing // a hung client: nothing more is read
@@ -166,13 +176,8 @@ func (c *Client) readLoop() {
 			if c.Deliveries != nil {
 				c.Deliveries <- frame
 			}
-			st := c.ack(frame)
-			if st == NoAnswer {
-				continue
-			}
-			err = c.answer(pdu.Append(nil, pdu.CmdDeliverSMResp, st, h.Seq, &pdu.SMResp{}))
-			if err == nil && c.acked != nil {
-				c.acked(frame, st)
+			if st := c.ack(frame); st != NoAnswer {
+				acks.add(frame, h.Seq, st)
 			}
 		case h.ID == pdu.CmdEnquireLink:
 			err = c.answer(pdu.AppendHeaderOnly(nil, pdu.CmdEnquireLinkResp, 0, h.Seq))
@@ -188,11 +193,43 @@ func (c *Client) readLoop() {
 				done(frame)
 			}
 		}
+		if err == nil && len(acks.wire) > 0 && (!c.batchAcks || br.Buffered() < pdu.HeaderLen) {
+			err = c.flushAcks(&acks)
+		}
 		if err != nil {
 			c.fail(err)
 			return
 		}
 	}
+}
+
+// pendingAcks are answers to deliver_sm read but not written yet.
+type pendingAcks struct {
+	wire   []byte       // the deliver_sm_resp frames
+	frames [][]byte     // the deliver_sm they answer
+	status []pdu.Status // and their statuses
+}
+
+func (a *pendingAcks) add(frame []byte, seq uint32, st pdu.Status) {
+	a.wire = pdu.Append(a.wire, pdu.CmdDeliverSMResp, st, seq, &pdu.SMResp{})
+	a.frames = append(a.frames, frame)
+	a.status = append(a.status, st)
+}
+
+// flushAcks writes the pending answers in one write, then tells Acked
+// about each.
+func (c *Client) flushAcks(a *pendingAcks) error {
+	if err := c.answer(a.wire); err != nil {
+		return err
+	}
+	if c.acked != nil {
+		for i, f := range a.frames {
+			c.acked(f, a.status[i])
+		}
+	}
+	clear(a.frames) // let the frames go
+	a.wire, a.frames, a.status = a.wire[:0], a.frames[:0], a.status[:0]
+	return nil
 }
 
 // answer writes an answer of the reader's; if that fails, the stream

@@ -3,6 +3,10 @@ package esme_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,4 +120,69 @@ func TestConn(t *testing.T) {
 	sync := esme.DialConn(t, srv.Addr(), esme.ConnOptions{})
 	sync.Bind(pdu.CmdBindTransmitter, "acct", "nope", pdu.StatusInvPassword)
 	sync.ExpectClosed(esme.Wait)
+}
+
+// TestBatchAcks: two deliver_sm that arrive in one read are answered
+// together, after both are read, when BatchAcks is set; one by one
+// without it.
+func TestBatchAcks(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		want := "ack 1, acked 1, ack 2, acked 2"
+		if batch {
+			want = "ack 1, ack 2, acked 1, acked 2"
+		}
+		events := make(chan string, 4)
+		addr := twoDeliveries(t)
+		c, err := esme.Dial(addr, "acct", "pw", esme.Options{Buffer: -1, BatchAcks: batch,
+			Ack:   func(f []byte) pdu.Status { events <- fmt.Sprintf("ack %d", pdu.Seq(f)); return pdu.StatusOK },
+			Acked: func(f []byte, _ pdu.Status) { events <- fmt.Sprintf("acked %d", pdu.Seq(f)) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for range 4 {
+			got = append(got, eventually.Recv(t, events, esme.Wait, "an Ack or Acked call"))
+		}
+		if g := strings.Join(got, ", "); g != want {
+			t.Errorf("BatchAcks %v: %s, want %s", batch, g, want)
+		}
+		if err := c.Drop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// twoDeliveries serves one connection: it answers the bind with a
+// bind_transceiver_resp and two deliver_sm (sequence numbers 1 and 2)
+// in one write, then reads until the client closes.
+func twoDeliveries(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		bind, err := pdu.ReadFrame(nc, nil, pdu.DefaultMaxLength)
+		if err != nil {
+			return
+		}
+		out := pdu.Append(nil, pdu.CmdBindTransceiverResp, pdu.StatusOK, pdu.Seq(bind), &pdu.BindResp{SystemID: []byte("sim")})
+		for seq := range uint32(2) {
+			out = pdu.Append(out, pdu.CmdDeliverSM, pdu.StatusOK, seq+1, receiptSM())
+		}
+		if _, err := nc.Write(out); err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, nc)
+	}()
+	return ln.Addr().String()
 }

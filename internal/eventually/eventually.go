@@ -1,7 +1,9 @@
 // Package eventually holds the bounded waits of this module's tests:
 // That checks a condition (a count, a state read under its own lock)
-// until it holds or a bounded time has passed, and Recv receives from a
-// channel within a bound; both fail the test with what they waited for.
+// until it holds or a bounded time has passed, NoError retries an
+// attempt (a bind, a dial) until it succeeds, and Recv receives from a
+// channel within a bound; all fail the test with what they waited for,
+// NoError with the last attempt's error.
 //
 // Tests wait on channels where they can (Recv); they use That where the
 // thing waited for is a counter or a state of other goroutines or of
@@ -33,6 +35,28 @@ func That(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 		left := time.Until(deadline)
 		if left <= 0 {
 			t.Fatalf("%s: not within %v", what, timeout)
+			return // t.Fatalf returns only in a TB that does not stop the goroutine
+		}
+		time.Sleep(min(pause, left))
+		pause = min(2*pause, maxPoll)
+	}
+}
+
+// NoError calls try until it returns nil; if timeout passes first, it
+// fails t with "<what>: not within <timeout>: <try's last error>". It
+// polls as That does, and must be called from the test's goroutine.
+func NoError(t testing.TB, timeout time.Duration, what string, try func() error) {
+	t.Helper()
+	var last error
+	deadline := time.Now().Add(timeout)
+	pause := minPoll
+	for {
+		if last = try(); last == nil {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("%s: not within %v: %v", what, timeout, last)
 			return // t.Fatalf returns only in a TB that does not stop the goroutine
 		}
 		time.Sleep(min(pause, left))

@@ -45,6 +45,29 @@ func TestThatFailsWithWhat(t *testing.T) {
 	}
 }
 
+func TestNoErrorRetries(t *testing.T) {
+	r := &recorder{TB: t}
+	calls := 0
+	NoError(r, 5*time.Second, "the third try", func() error {
+		if calls++; calls < 3 {
+			return fmt.Errorf("try %d refused", calls)
+		}
+		return nil
+	})
+	if r.failed != "" || calls != 3 {
+		t.Fatalf("failed %q after %d calls, want success at the third", r.failed, calls)
+	}
+}
+
+func TestNoErrorFailsWithLastError(t *testing.T) {
+	r := &recorder{TB: t}
+	calls := 0
+	NoError(r, 20*time.Millisecond, "the dial", func() error { calls++; return fmt.Errorf("refused %d", calls) })
+	if want := fmt.Sprintf("the dial: not within 20ms: refused %d", calls); r.failed != want || calls < 2 {
+		t.Fatalf("failure message %q after %d calls, want %q", r.failed, calls, want)
+	}
+}
+
 func TestRecv(t *testing.T) {
 	ch := make(chan int, 1)
 	ch <- 7
