@@ -14,6 +14,7 @@ import (
 	"github.com/smpp-mux/smpp-mux/downstream"
 	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/store"
 )
 
 // client is one configured [[client]] while the mux runs: its config, its
@@ -28,6 +29,10 @@ type client struct {
 	dmsg     module.Message // owned by the client's dispatcher goroutine
 	stats    clientStats
 	refusals refusals // entries the client refused, waiting for their back-off
+
+	backlog atomic.Bool   // its store queue may hold entries for Fetch: the Intake hands over none (handoffPlan)
+	hmu     sync.Mutex    // guards handed
+	handed  []store.Entry // stored leased by the Intake for the dispatcher (dispatch_handoff.go)
 
 	mu       sync.Mutex // guards sessions
 	sessions []*binding
@@ -65,6 +70,7 @@ func wantsDeliver(r module.DeliverRule) bool {
 
 func newClient(cfg ClientConfig, gen *ruleGen) *client {
 	c := &client{id: cfg.SystemID, wake: make(chan struct{}, 1)}
+	c.backlog.Store(true) // until its dispatcher has looked
 	c.conf.Store(newClientConf(cfg, gen))
 	return c
 }
