@@ -33,6 +33,7 @@ type client struct {
 	backlog atomic.Bool   // its store queue may hold entries for Fetch: the Intake hands over none (handoffPlan)
 	hmu     sync.Mutex    // guards handed
 	handed  []store.Entry // stored leased by the Intake for the dispatcher (dispatch_handoff.go)
+	hbuf    []store.Entry // owned by the client's dispatcher goroutine: entries taken from handed
 
 	mu       sync.Mutex // guards sessions
 	sessions []*binding

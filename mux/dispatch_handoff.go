@@ -2,6 +2,7 @@ package mux
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,10 +16,10 @@ import (
 // store's queue: its dispatcher delivers them, as it delivers fetched
 // entries, before it fetches, so that a report costs the store one write
 // in and one delete out (its Ack), and no Fetch. The slot holds at most
-// one window per receiver session beyond the windows themselves; what
-// the dispatcher cannot deliver yet it keeps there while half their
-// lease is left, and releases, for a Fetch to take, after that or when
-// no receiver is bound.
+// handoffSlot entries beyond the sessions' windows; the dispatcher takes
+// from its front what the windows have room for, and releases, for a
+// Fetch to take, what waited there more than half its lease, and all
+// of it when no receiver is bound.
 
 // hand puts entries the store holds leased into the client's slot and
 // wakes its dispatcher.
@@ -29,20 +30,18 @@ func (c *client) hand(entries []store.Entry) {
 	c.notify()
 }
 
-// takeHanded empties the client's slot.
-func (c *client) takeHanded() []store.Entry {
+// takeHanded appends up to max entries from the front of the client's
+// slot to dst.
+func (c *client) takeHanded(dst []store.Entry, max int) []store.Entry {
 	c.hmu.Lock()
 	defer c.hmu.Unlock()
-	h := c.handed
-	c.handed = nil
-	return h
-}
-
-// putBack returns entries taken from the slot to its front.
-func (c *client) putBack(entries []store.Entry) {
-	c.hmu.Lock()
-	defer c.hmu.Unlock()
-	c.handed = append(entries, c.handed...)
+	n := min(max, len(c.handed))
+	dst = append(dst, c.handed[:n]...)
+	clear(c.handed[:n]) // the frames go with dst
+	if c.handed = c.handed[n:]; len(c.handed) == 0 {
+		c.handed = c.handed[:0:0]
+	}
+	return dst
 }
 
 // handedLen is how many entries wait in the client's slot.
@@ -52,30 +51,25 @@ func (c *client) handedLen() int {
 	return len(c.handed)
 }
 
-// deliverHanded delivers entries of the client's slot within room and
-// puts the others back, except those handed over more than half a lease
-// ago, whose lease may run out before the client answers, and all of
-// them when no receiver is bound: it releases those (a Fetch takes
-// them). It reports whether it delivered every entry it took.
+// deliverHanded delivers entries from the front of the client's slot
+// within room, except those handed over more than half a lease ago,
+// whose lease may run out before the client answers, and all of them
+// when no receiver is bound: it releases those (a Fetch takes them). It
+// reports whether the slot is empty now.
 func (d *Dispatcher) deliverHanded(ctx context.Context, c *client, sessions []*binding, room int) bool {
-	handed := c.takeHanded()
-	if len(handed) == 0 {
-		return true
+	if len(sessions) == 0 {
+		room = math.MaxInt
 	}
+	taken := c.takeHanded(c.hbuf[:0], room)
 	fresh := time.Now().Add(-d.lease / 2)
-	var send, keep, release []store.Entry
-	for _, e := range handed {
-		switch {
-		case len(sessions) == 0 || !e.Enqueued.After(fresh):
+	send := taken[:0]
+	var release []store.Entry
+	for _, e := range taken {
+		if len(sessions) == 0 || !e.Enqueued.After(fresh) {
 			release = append(release, e)
-		case len(send) < room:
+		} else {
 			send = append(send, e)
-		default:
-			keep = append(keep, e)
 		}
-	}
-	if len(keep) > 0 {
-		c.putBack(keep)
 	}
 	err := d.releaseEntries(ctx, c, release)
 	if len(send) > 0 {
@@ -83,8 +77,10 @@ func (d *Dispatcher) deliverHanded(ctx context.Context, c *client, sessions []*b
 			err = e
 		}
 	}
+	clear(taken)
+	c.hbuf = taken[:0]
 	if err != nil && ctx.Err() == nil {
 		d.log.Warn("cannot release or acknowledge handed reports; their leases run out", zap.String("system_id", c.id), zap.Error(err))
 	}
-	return len(keep) == 0
+	return c.handedLen() == 0
 }
