@@ -30,7 +30,13 @@ type client struct {
 	stats    clientStats
 	refusals refusals // entries the client refused, waiting for their back-off
 
-	backlog atomic.Bool   // its store queue may hold entries for Fetch: the Intake hands over none (handoffPlan)
+	// backlog: its store queue may hold entries for Fetch. The Intake
+	// hands over none while it is set (handoffPlan); the dispatcher
+	// fetches only while it is set, when the store leases what it
+	// enqueues. Whatever makes entries fetchable sets it: reports stored
+	// unleased, releases, another instance's enqueue (a wake-up), the
+	// matcher, and the dispatcher's poll (leases that ran out).
+	backlog atomic.Bool
 	hmu     sync.Mutex    // guards handed
 	handed  []store.Entry // stored leased by the Intake for the dispatcher (dispatch_handoff.go)
 	hbuf    []store.Entry // owned by the client's dispatcher goroutine: entries taken from handed

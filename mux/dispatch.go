@@ -23,8 +23,9 @@ import (
 // goes into them is the Intake's.
 type Dispatcher struct {
 	shared
-	lease time.Duration // a fetched entry's lease: deliveryLease
-	aw    *batcher[ackJob]
+	lease    time.Duration // a fetched entry's lease: deliveryLease
+	canLease bool          // the store leases what it enqueues: Fetch only when client.backlog says so
+	aw       *batcher[ackJob]
 
 	ctx    context.Context // of the dispatchers; set by start
 	cancel context.CancelFunc
@@ -32,7 +33,7 @@ type Dispatcher struct {
 }
 
 func newDispatcher(sh shared, sc ServerConfig) *Dispatcher {
-	d := &Dispatcher{shared: sh, lease: deliveryLease(sc)}
+	d := &Dispatcher{shared: sh, lease: deliveryLease(sc), canLease: canLease(sh.store)}
 	d.aw = newBatcher(4096, 512, d.ackBatch)
 	return d
 }
@@ -86,13 +87,13 @@ func (d *Dispatcher) wakeups(ctx context.Context, n store.Notifier) {
 		if client == store.AllClients {
 			d.metrics.wakeAll.Add(1)
 			for _, c := range lv.byID {
-				c.notify()
+				c.queued()
 			}
 			return
 		}
 		if c := lv.byID[client]; c != nil {
 			d.metrics.wakeups.Add(1)
-			c.notify()
+			c.queued()
 		}
 	})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
@@ -113,6 +114,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, c *client) {
 			return
 		case <-c.wake:
 		case <-t.C:
+			c.backlog.Store(true) // leases may have run out
 		}
 		d.releaseRefused(ctx, c)
 		for {
@@ -127,8 +129,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, c *client) {
 				}
 				continue // the room is less now
 			}
-			if room == 0 {
-				break
+			if room == 0 || (d.canLease && !c.backlog.Load()) {
+				break // nothing to fetch: see client.backlog
 			}
 			n, err := d.deliverBatch(ctx, c, sessions, room)
 			if err != nil && ctx.Err() == nil {
@@ -199,6 +201,7 @@ func (d *Dispatcher) deliverEntries(ctx context.Context, c *client, sessions []*
 		}
 	}
 	if len(release) > 0 {
+		c.backlog.Store(true)
 		return d.store.Release(ctx, c.id, release)
 	}
 	return nil
@@ -213,6 +216,7 @@ func (d *Dispatcher) releaseEntries(ctx context.Context, c *client, entries []st
 	for i, e := range entries {
 		ids[i] = e.ID
 	}
+	c.backlog.Store(true)
 	return d.store.Release(ctx, c.id, ids)
 }
 
@@ -288,6 +292,9 @@ func (d *Dispatcher) ackBatch(batch []ackJob) {
 		})
 		if err != nil && !errors.Is(err, store.ErrClosed) {
 			d.log.Warn("cannot update the report queue; entries will be delivered again", zap.Error(err))
+		}
+		if !k.ok {
+			k.c.backlog.Store(true) // released: fetchable again
 		}
 		k.c.notify()
 	}

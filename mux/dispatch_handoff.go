@@ -30,6 +30,13 @@ func (c *client) hand(entries []store.Entry) {
 	c.notify()
 }
 
+// queued wakes the client's dispatcher to fetch: its store queue has
+// entries for it (see backlog).
+func (c *client) queued() {
+	c.backlog.Store(true)
+	c.notify()
+}
+
 // takeHanded appends up to max entries from the front of the client's
 // slot to dst.
 func (c *client) takeHanded(dst []store.Entry, max int) []store.Entry {

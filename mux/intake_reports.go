@@ -213,7 +213,7 @@ func (in *Intake) reportBatch(batch []report) {
 		st = pdu.StatusTempAppErr
 	}
 	now := time.Now()
-	for _, r := range ready {
+	for i, r := range ready {
 		if st == pdu.StatusOK && r.kind == store.KindReport && r.id != "" && in.tracing() {
 			k := r.idKey
 			if k == "" {
@@ -233,7 +233,11 @@ func (in *Intake) reportBatch(batch []report) {
 		if st == pdu.StatusOK {
 			in.metrics.reportStored(r)
 			if c := in.live.Load().byID[r.client]; c != nil {
-				c.notify()
+				if i >= len(ids) || ids[i] == "" {
+					c.queued() // for Fetch
+				} else {
+					c.notify()
+				}
 			}
 			in.finalStored(&r)
 		}
