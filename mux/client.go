@@ -14,6 +14,7 @@ import (
 	"github.com/smpp-mux/smpp-mux/downstream"
 	"github.com/smpp-mux/smpp-mux/module"
 	"github.com/smpp-mux/smpp-mux/pdu"
+	"github.com/smpp-mux/smpp-mux/store"
 )
 
 // client is one configured [[client]] while the mux runs: its config, its
@@ -28,6 +29,17 @@ type client struct {
 	dmsg     module.Message // owned by the client's dispatcher goroutine
 	stats    clientStats
 	refusals refusals // entries the client refused, waiting for their back-off
+
+	// backlog: its store queue may hold entries for Fetch. The Intake
+	// hands over none while it is set (handoffPlan); the dispatcher
+	// fetches only while it is set, when the store leases what it
+	// enqueues. Whatever makes entries fetchable sets it: reports stored
+	// unleased, releases, another instance's enqueue (a wake-up), the
+	// matcher, and the dispatcher's poll (leases that ran out).
+	backlog atomic.Bool
+	hmu     sync.Mutex    // guards handed
+	handed  []store.Entry // stored leased by the Intake for the dispatcher (dispatch_handoff.go)
+	hbuf    []store.Entry // owned by the client's dispatcher goroutine: entries taken from handed
 
 	mu       sync.Mutex // guards sessions
 	sessions []*binding
@@ -65,6 +77,7 @@ func wantsDeliver(r module.DeliverRule) bool {
 
 func newClient(cfg ClientConfig, gen *ruleGen) *client {
 	c := &client{id: cfg.SystemID, wake: make(chan struct{}, 1)}
+	c.backlog.Store(true) // until its dispatcher has looked
 	c.conf.Store(newClientConf(cfg, gen))
 	return c
 }

@@ -23,8 +23,9 @@ import (
 // goes into them is the Intake's.
 type Dispatcher struct {
 	shared
-	lease time.Duration // a fetched entry's lease: twice [server] response_timeout
-	aw    *batcher[ackJob]
+	lease    time.Duration // a fetched entry's lease: deliveryLease
+	canLease bool          // the store leases what it enqueues: Fetch only when client.backlog says so
+	aw       *batcher[ackJob]
 
 	ctx    context.Context // of the dispatchers; set by start
 	cancel context.CancelFunc
@@ -32,10 +33,14 @@ type Dispatcher struct {
 }
 
 func newDispatcher(sh shared, sc ServerConfig) *Dispatcher {
-	d := &Dispatcher{shared: sh, lease: 2 * sc.ResponseTimeout}
+	d := &Dispatcher{shared: sh, lease: deliveryLease(sc), canLease: canLease(sh.store)}
 	d.aw = newBatcher(4096, 512, d.ackBatch)
 	return d
 }
+
+// deliveryLease is the lease of an entry on its way to a client: twice
+// [server] response_timeout.
+func deliveryLease(sc ServerConfig) time.Duration { return 2 * sc.ResponseTimeout }
 
 // start starts the acknowledgements, a dispatcher for each client and the
 // store's wake-ups.
@@ -82,13 +87,13 @@ func (d *Dispatcher) wakeups(ctx context.Context, n store.Notifier) {
 		if client == store.AllClients {
 			d.metrics.wakeAll.Add(1)
 			for _, c := range lv.byID {
-				c.notify()
+				c.queued()
 			}
 			return
 		}
 		if c := lv.byID[client]; c != nil {
 			d.metrics.wakeups.Add(1)
-			c.notify()
+			c.queued()
 		}
 	})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
@@ -109,6 +114,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, c *client) {
 			return
 		case <-c.wake:
 		case <-t.C:
+			c.backlog.Store(true) // leases may have run out
 		}
 		d.releaseRefused(ctx, c)
 		for {
@@ -117,8 +123,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, c *client) {
 			for _, b := range sessions {
 				room += b.s.WindowFree()
 			}
-			if room == 0 {
-				break
+			if c.handedLen() > 0 {
+				if !d.deliverHanded(ctx, c, sessions, room) {
+					break // the windows are full: no Fetch
+				}
+				continue // the room is less now
+			}
+			if room == 0 || (d.canLease && !c.backlog.Load()) {
+				break // nothing to fetch: see client.backlog
 			}
 			n, err := d.deliverBatch(ctx, c, sessions, room)
 			if err != nil && ctx.Err() == nil {
@@ -133,18 +145,24 @@ func (d *Dispatcher) dispatch(ctx context.Context, c *client) {
 
 // deliverBatch fetches up to room entries and hands them to sessions.
 func (d *Dispatcher) deliverBatch(ctx context.Context, c *client, sessions []*binding, room int) (int, error) {
+	c.backlog.Store(false) // set again by the Intake for what it stores meanwhile
 	entries, err := d.store.Fetch(ctx, c.id, room, d.lease)
+	if err != nil || len(entries) == room {
+		c.backlog.Store(true)
+	}
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
+	return len(entries), d.deliverEntries(ctx, c, sessions, entries)
+}
+
+// deliverEntries hands leased entries to sessions, and releases those
+// no session took.
+func (d *Dispatcher) deliverEntries(ctx context.Context, c *client, sessions []*binding, entries []store.Entry) error {
 	var release, dropped []string
 	cc, ok := c.enterConf()
 	if !ok { // the client was removed by a reload
-		ids := make([]string, len(entries))
-		for i, e := range entries {
-			ids[i] = e.ID
-		}
-		return 0, d.store.Release(ctx, c.id, ids)
+		return d.releaseEntries(ctx, c, entries)
 	}
 	defer cc.gen.leave()
 	delivers := cc.delivers
@@ -179,15 +197,27 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, c *client, sessions []*bi
 	if len(dropped) > 0 {
 		d.metrics.deliverDropped.Add(uint64(len(dropped)))
 		if err := d.store.Ack(ctx, c.id, dropped); err != nil {
-			return len(entries), err
+			return err
 		}
 	}
 	if len(release) > 0 {
-		if err := d.store.Release(ctx, c.id, release); err != nil {
-			return len(entries), err
-		}
+		c.backlog.Store(true)
+		return d.store.Release(ctx, c.id, release)
 	}
-	return len(entries), nil
+	return nil
+}
+
+// releaseEntries ends the leases of entries not delivered.
+func (d *Dispatcher) releaseEntries(ctx context.Context, c *client, entries []store.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	c.backlog.Store(true)
+	return d.store.Release(ctx, c.id, ids)
 }
 
 // applyDeliverRules runs the client's deliver rules over a queued
@@ -262,6 +292,9 @@ func (d *Dispatcher) ackBatch(batch []ackJob) {
 		})
 		if err != nil && !errors.Is(err, store.ErrClosed) {
 			d.log.Warn("cannot update the report queue; entries will be delivered again", zap.Error(err))
+		}
+		if !k.ok {
+			k.c.backlog.Store(true) // released: fetchable again
 		}
 		k.c.notify()
 	}

@@ -98,6 +98,7 @@ func (d *Dispatcher) releaseRefused(ctx context.Context, c *client) {
 	if len(ids) == 0 {
 		return
 	}
+	c.backlog.Store(true)
 	if err := d.store.Release(ctx, c.id, ids); err != nil && ctx.Err() == nil {
 		// The lease runs out instead; the entries come back then.
 		d.log.Warn("cannot release refused entries", zap.String("system_id", c.id), zap.Error(err))

@@ -22,6 +22,10 @@
 //     goroutine a client fetches its queue within its sessions' windows,
 //     runs its deliver rules, and acknowledges or releases what the
 //     client answered; refused entries back off (dispatch_backoff.go).
+//     Reports for a client bound here skip the Fetch: the Intake stores
+//     them already leased (store.LeasedEnqueuer) and hands them to the
+//     client's slot, which its dispatcher delivers first
+//     (dispatch_handoff.go, intake_handoff.go).
 //
 // A change to how receipts are stored touches the Intake; to how they
 // reach clients, the Dispatcher; to how submits reach the provider, the

@@ -34,6 +34,9 @@ type Intake struct {
 	finalTTL  time.Duration // [store] final_ttl; 0: ids keep dlr_ttl
 	maxHeld   int           // [server] max_held: orphaned receipts the matcher works on
 	upTimeout time.Duration // [upstream] response_timeout: part of an orphan's grace
+	lease     time.Duration // of reports handed to their clients' dispatchers: deliveryLease
+	canLease  bool          // the store leases what it enqueues (see handoffPlan)
+	window    int           // [server] window: deliver_sm in flight per session
 
 	recent     recentReports
 	idFallback idFallback    // ids the store failed to write, until written back
@@ -54,6 +57,9 @@ func newIntake(sh shared, cfg *Config, orphanLog *zap.Logger) (*Intake, error) {
 		dlrTTL:    cfg.Store.DLRTTL.Std(),
 		maxHeld:   cfg.Server.MaxHeld,
 		upTimeout: cfg.Upstream.ResponseTimeout,
+		lease:     deliveryLease(cfg.Server),
+		canLease:  canLease(sh.store),
+		window:    cfg.Server.Window,
 		wbNow:     make(chan struct{}, 1), wbKept: make(chan struct{}, 1)}
 	in.matcher = newMatcher(in)
 	in.journal = newJournal(journalPath(cfg.Store, sh.store), cfg.Store.JournalMaxMB)

@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/smpp-mux/smpp-mux/store"
 )
@@ -47,6 +48,9 @@ type pairing struct {
 type pairedWrite struct {
 	recs             []store.IDRecord
 	items            []store.Item
+	leased           []bool        // items to store leased, or nil (see Intake.handoff)
+	lease            time.Duration // their lease
+	ids              []string      // the leased items' entry ids, once written
 	idsErr, itemsErr error
 	alone            bool          // set before done is closed: write it alone
 	done             chan struct{} // closed once the other batch wrote it too, or alone is set
@@ -67,11 +71,11 @@ func (p *pairing) write(ctx context.Context, jw store.JointWriter, kind int, w *
 		p.waiting[other] = nil
 		p.state[kind] = pairWriting
 		p.mu.Unlock()
-		recs, items := w.recs, o.items
+		ids, reports := w, o
 		if kind == pairReports {
-			recs, items = o.recs, w.items
+			ids, reports = o, w
 		}
-		w.idsErr, w.itemsErr = jw.PutIDsEnqueue(ctx, recs, items)
+		w.idsErr, w.itemsErr = jointWrite(ctx, jw, ids.recs, reports)
 		o.idsErr, o.itemsErr = w.idsErr, w.itemsErr
 		close(o.done)
 		p.setState(kind, pairFinishing)
@@ -89,8 +93,18 @@ func (p *pairing) write(ctx context.Context, jw store.JointWriter, kind int, w *
 	}
 	p.state[kind] = pairWriting
 	p.mu.Unlock()
-	w.idsErr, w.itemsErr = jw.PutIDsEnqueue(ctx, w.recs, w.items)
+	w.idsErr, w.itemsErr = jointWrite(ctx, jw, w.recs, w)
 	p.setState(kind, pairFinishing)
+}
+
+// jointWrite writes recs and the items of reports with jw, the items
+// leased as reports asks (see Intake.handoff) when jw can.
+func jointWrite(ctx context.Context, jw store.JointWriter, recs []store.IDRecord, reports *pairedWrite) (idsErr, itemsErr error) {
+	if lj, ok := jw.(store.LeasedJointWriter); ok && reports.leased != nil {
+		reports.ids, idsErr, itemsErr = lj.PutIDsEnqueueLeased(ctx, recs, reports.items, reports.leased, reports.lease)
+		return idsErr, itemsErr
+	}
+	return jw.PutIDsEnqueue(ctx, recs, reports.items)
 }
 
 func (p *pairing) setState(kind, st int) {

@@ -204,13 +204,16 @@ func (in *Intake) reportBatch(batch []report) {
 		return
 	}
 	st := pdu.StatusOK
-	if err := in.enqueue(ctx, items); err != nil {
+	leased := in.handoffPlan(items)
+	handedAt := time.Now()
+	ids, err := in.enqueue(ctx, items, leased)
+	if err != nil {
 		in.metrics.storeErrors.Add(1)
 		in.storeErr.log("cannot store reports; answering ESME_RX_T_APPN so the provider keeps them", err, zap.Int("reports", len(items)))
 		st = pdu.StatusTempAppErr
 	}
 	now := time.Now()
-	for _, r := range ready {
+	for i, r := range ready {
 		if st == pdu.StatusOK && r.kind == store.KindReport && r.id != "" && in.tracing() {
 			k := r.idKey
 			if k == "" {
@@ -230,13 +233,20 @@ func (in *Intake) reportBatch(batch []report) {
 		if st == pdu.StatusOK {
 			in.metrics.reportStored(r)
 			if c := in.live.Load().byID[r.client]; c != nil {
-				c.notify()
+				if i >= len(ids) || ids[i] == "" {
+					c.queued() // for Fetch
+				} else {
+					c.notify()
+				}
 			}
 			in.finalStored(&r)
 		}
 	}
 	if st == pdu.StatusOK && unmatched > 0 {
 		in.matcher.poke()
+	}
+	if st == pdu.StatusOK && leased != nil {
+		in.handOver(items, ids, handedAt) // last: a delivery patches the frames
 	}
 }
 
@@ -307,15 +317,20 @@ func (in *Intake) putIDs(ctx context.Context, recs []store.IDRecord) error {
 }
 
 // enqueue stores reports: with a batch of message ids ready at the same
-// time when the store is a store.JointWriter (see pairing).
-func (in *Intake) enqueue(ctx context.Context, items []store.Item) error {
+// time when the store is a store.JointWriter (see pairing). The items
+// with leased[i] are stored leased (leased may be nil: none; see
+// handoffPlan); ids are their entry ids.
+func (in *Intake) enqueue(ctx context.Context, items []store.Item, leased []bool) (ids []string, err error) {
 	jw, ok := in.store.(store.JointWriter)
 	if !ok {
-		return in.store.Enqueue(ctx, items)
+		if le, ok := in.store.(store.LeasedEnqueuer); ok && leased != nil {
+			return le.EnqueueLeased(ctx, items, leased, in.lease)
+		}
+		return nil, in.store.Enqueue(ctx, items)
 	}
-	w := &pairedWrite{items: items}
+	w := &pairedWrite{items: items, leased: leased, lease: in.lease}
 	in.pair.write(ctx, jw, pairReports, w)
-	return w.itemsErr
+	return w.ids, w.itemsErr
 }
 
 // finalReceipt reports whether a receipt's state is final: after it no

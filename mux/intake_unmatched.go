@@ -265,7 +265,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 	for _, it := range items {
 		mt.in.metrics.matchedLate.Add(1)
 		if c := lv.byID[it.Client]; c != nil {
-			c.notify()
+			c.queued()
 		}
 	}
 }
@@ -346,7 +346,7 @@ func (in *Intake) moveOrphans(ctx context.Context, p store.Peeker, by, to string
 	in.log.Info("orphaned reports moved by an operator", zap.String("remote", by), zap.String("system_id", to),
 		zap.Int("entries", len(ids)), zap.Strings("entry_ids", ids), zap.Strings("message_ids", msgIDs(moved)))
 	if c := in.live.Load().byID[to]; c != nil {
-		c.notify()
+		c.queued()
 	}
 	return moved, nil
 }

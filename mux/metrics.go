@@ -29,6 +29,7 @@ type Metrics struct {
 	idsWrittenBack atomic.Uint64 // message ids the store failed to take, written to it later
 	idsUnjournaled atomic.Uint64 // message ids neither the store nor the journal took: kept in memory only
 	badMessageIDs  atomic.Uint64 // submit_sm_resp whose message_id is not a valid C-Octet String
+	handedOver     atomic.Uint64 // reports stored leased and handed to their client's dispatcher (dispatch_handoff.go)
 	wakeups        atomic.Uint64 // store wake-ups (store.Notifier) for a client of this config: another instance stored something for it
 	wakeAll        atomic.Uint64 // store wake-ups of every client: the store (re)subscribed and may have missed some
 	idsShortened   atomic.Uint64 // message ids whose expiry was brought forward to final_ttl after a final receipt
@@ -154,7 +155,10 @@ type Counters struct {
 	// subscribed (again). IDsShortened counts the message ids whose
 	// expiry was brought forward to final_ttl after a final receipt.
 	Wakeups, WakeAll, IDsShortened uint64
-	ByStatus                       map[pdu.Status]uint64
+	// HandedOver counts the reports stored already leased and handed
+	// straight to their client's dispatcher, not fetched from the store.
+	HandedOver uint64
+	ByStatus   map[pdu.Status]uint64
 	// BindsRefused counts the client binds the mux refused, by reason:
 	// unknown_system_id, wrong_password, not_allowed (the remote address
 	// is not in allow) and max_binds. The downstream server counts those
@@ -171,7 +175,8 @@ func (mt *Metrics) Snapshot() Counters {
 		MatchedLate: mt.matchedLate.Load(), DeliverDropped: mt.deliverDropped.Load(), Resent: mt.resent.Load(),
 		IDsWrittenBack: mt.idsWrittenBack.Load(), IDsUnjournaled: mt.idsUnjournaled.Load(), BadMessageIDs: mt.badMessageIDs.Load(),
 		Wakeups: mt.wakeups.Load(), WakeAll: mt.wakeAll.Load(), IDsShortened: mt.idsShortened.Load(),
-		ByStatus: map[pdu.Status]uint64{}, BindsRefused: make(map[string]uint64, numBindRefusals),
+		HandedOver: mt.handedOver.Load(),
+		ByStatus:   map[pdu.Status]uint64{}, BindsRefused: make(map[string]uint64, numBindRefusals),
 	}
 	for r, name := range bindRefusalNames {
 		c.BindsRefused[name] = mt.bindsRefused[r].Load()

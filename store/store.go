@@ -108,6 +108,31 @@ type JointWriter interface {
 	PutIDsEnqueue(ctx context.Context, recs []IDRecord, items []Item) (idsErr, itemsErr error)
 }
 
+// LeasedEnqueuer is implemented by stores that can enqueue entries
+// already leased to the caller, as if its Fetch had just returned them:
+// the mux hands a report to its client's bound session at once, and the
+// entry only waits in the store for its acknowledgement (one write in,
+// one delete out) instead of being fetched first. A leased entry behaves
+// like a fetched one: Ack removes it, Release makes it fetchable at once,
+// and when its lease runs out (the holder died, the client never
+// answered) Fetch returns it again. No Fetch returns it while its lease
+// holds, including one that runs while EnqueueLeased is writing it.
+type LeasedEnqueuer interface {
+	// EnqueueLeased is Enqueue, except that each item with leased[i]
+	// true is stored leased for lease; ids[i] is then its entry's id
+	// ("" for the others). leased has len(items) elements.
+	EnqueueLeased(ctx context.Context, items []Item, leased []bool, lease time.Duration) (ids []string, err error)
+}
+
+// LeasedJointWriter is a JointWriter whose joint write can lease items
+// as LeasedEnqueuer does. The mux uses it, when the store has it, for
+// the joint writes of reports it hands to bound clients.
+type LeasedJointWriter interface {
+	// PutIDsEnqueueLeased is PutIDsEnqueue with the items written as
+	// EnqueueLeased(ctx, items, leased, lease) writes them.
+	PutIDsEnqueueLeased(ctx context.Context, recs []IDRecord, items []Item, leased []bool, lease time.Duration) (ids []string, idsErr, itemsErr error)
+}
+
 // LocalFile is implemented by stores that keep their data in a local
 // file (store.bolt). The mux keeps its journal of the message ids the
 // store failed to write beside it, unless [store] journal says otherwise.

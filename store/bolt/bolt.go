@@ -296,12 +296,14 @@ func appendExpKey(k []byte, exp int64, id string) []byte {
 }
 
 var (
-	_ store.Store         = (*Store)(nil)
-	_ store.LocalFile     = (*Store)(nil)
-	_ store.IDBatchLookup = (*Store)(nil)
-	_ store.JointWriter   = (*Store)(nil)
-	_ store.IDExpirer     = (*Store)(nil)
-	_ module.Provisioner  = (*Store)(nil)
-	_ module.Validator    = (*Store)(nil)
-	_ module.CleanerUpper = (*Store)(nil)
+	_ store.Store             = (*Store)(nil)
+	_ store.LocalFile         = (*Store)(nil)
+	_ store.IDBatchLookup     = (*Store)(nil)
+	_ store.JointWriter       = (*Store)(nil)
+	_ store.LeasedEnqueuer    = (*Store)(nil)
+	_ store.LeasedJointWriter = (*Store)(nil)
+	_ store.IDExpirer         = (*Store)(nil)
+	_ module.Provisioner      = (*Store)(nil)
+	_ module.Validator        = (*Store)(nil)
+	_ module.CleanerUpper     = (*Store)(nil)
 )

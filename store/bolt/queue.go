@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,41 +22,65 @@ var acking = time.Unix(1<<62, 0)
 // entries are keyed by the client's bucket sequence, so they iterate
 // oldest first and their ids are never reused.
 func (s *Store) Enqueue(ctx context.Context, items []store.Item) error {
+	_, err := s.EnqueueLeased(ctx, items, nil, 0)
+	return err
+}
+
+// EnqueueLeased implements store.LeasedEnqueuer. Leases are in memory
+// only, as Fetch's are: they are set inside the write transaction,
+// before its commit makes the entries visible to Fetch.
+func (s *Store) EnqueueLeased(ctx context.Context, items []store.Item, leased []bool, lease time.Duration) ([]string, error) {
 	if err := s.acquire(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	defer s.release()
 	if len(items) == 0 {
-		return nil
+		return nil, nil
 	}
-	w := newEnqueueWrite(items)
-	return enqueueDone(w, s.batch.do(w.write))
+	w := s.newEnqueueWrite(items, leased, lease)
+	err := s.batch.do(w.write)
+	return w.settle(err), enqueueDone(w, err)
 }
 
 // enqueueWrite is the write of one Enqueue.
 type enqueueWrite struct {
 	items []store.Item
 	vals  []byte // the entries' values, back to back
+
+	s      *Store
+	leased []bool    // nil: none
+	until  time.Time // the leases' end
+	seqs   []uint64  // the items' sequence numbers, as of the last try
+	tried  []leaseKey
+}
+
+// leaseKey is a lease one try of an enqueueWrite set.
+type leaseKey struct {
+	client string
+	seq    uint64
 }
 
 // newEnqueueWrite prepares the write of items. The values are made here
 // in one allocation, not per try: bbolt keeps a value, without copying
 // it, until the transaction ends.
-func newEnqueueWrite(items []store.Item) *enqueueWrite {
+func (s *Store) newEnqueueWrite(items []store.Item, leased []bool, lease time.Duration) *enqueueWrite {
 	now := time.Now()
 	size := 0
 	for _, it := range items {
 		size += entryHeader + len(it.Frame)
 	}
-	w := &enqueueWrite{items: items, vals: make([]byte, 0, size)}
+	w := &enqueueWrite{items: items, vals: make([]byte, 0, size), s: s}
 	for _, it := range items {
 		w.vals = appendEntry(w.vals, it.Kind, now, it.Frame)
+	}
+	if slices.Contains(leased, true) {
+		w.leased, w.until = leased, now.Add(lease)
 	}
 	return w
 }
 
 // write appends the items to their queues in tx; it may run more than
-// once.
+// once. The leased items get their leases before tx commits.
 func (w *enqueueWrite) write(tx *bbolt.Tx) error {
 	qs := tx.Bucket(bucketQueues)
 	var (
@@ -64,6 +89,7 @@ func (w *enqueueWrite) write(tx *bbolt.Tx) error {
 		key    [8]byte
 		off    int
 	)
+	w.seqs = w.seqs[:0]
 	for i, it := range w.items {
 		if i == 0 || it.Client != client {
 			// The transaction keeps the buckets it opened: going back to
@@ -85,8 +111,63 @@ func (w *enqueueWrite) write(tx *bbolt.Tx) error {
 			return err
 		}
 		off += n
+		w.seqs = append(w.seqs, seq)
+	}
+	if w.leased != nil {
+		w.lease()
 	}
 	return nil
+}
+
+// lease sets the leases of the leased items of this try.
+func (w *enqueueWrite) lease() {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	for i, it := range w.items {
+		if !w.leased[i] {
+			continue
+		}
+		held := w.s.leases[it.Client]
+		if held == nil {
+			held = make(map[uint64]time.Time)
+			w.s.leases[it.Client] = held
+		}
+		held[w.seqs[i]] = w.until
+		w.tried = append(w.tried, leaseKey{it.Client, w.seqs[i]})
+	}
+}
+
+// settle returns the leased items' ids once the write returned err, and
+// drops the leases set by tries that were not committed, so that they
+// hide no later entry that gets their sequence numbers.
+func (w *enqueueWrite) settle(err error) []string {
+	if w.leased == nil {
+		return nil
+	}
+	ids := make([]string, len(w.items))
+	kept := map[leaseKey]bool{}
+	if err == nil {
+		for i, it := range w.items {
+			if w.leased[i] {
+				ids[i] = strconv.FormatUint(w.seqs[i], 10)
+				kept[leaseKey{it.Client, w.seqs[i]}] = true
+			}
+		}
+		if len(kept) == len(w.tried) {
+			return ids // one try, committed
+		}
+	}
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	for _, k := range w.tried {
+		if held := w.s.leases[k.client]; !kept[k] && held[k.seq].Equal(w.until) {
+			delete(held, k.seq)
+		}
+	}
+	if err != nil {
+		return nil
+	}
+	return ids
 }
 
 func enqueueDone(w *enqueueWrite, err error) error {
@@ -100,8 +181,15 @@ func enqueueDone(w *enqueueWrite, err error) error {
 // one transaction, one commit. If that fails, each is tried again on its
 // own, so that each result is what PutIDs or Enqueue alone would return.
 func (s *Store) PutIDsEnqueue(ctx context.Context, recs []store.IDRecord, items []store.Item) (idsErr, itemsErr error) {
+	_, idsErr, itemsErr = s.PutIDsEnqueueLeased(ctx, recs, items, nil, 0)
+	return idsErr, itemsErr
+}
+
+// PutIDsEnqueueLeased implements store.LeasedJointWriter: PutIDsEnqueue
+// with the items leased as EnqueueLeased leases them.
+func (s *Store) PutIDsEnqueueLeased(ctx context.Context, recs []store.IDRecord, items []store.Item, leased []bool, lease time.Duration) (ids []string, idsErr, itemsErr error) {
 	if err := s.acquire(ctx); err != nil {
-		return err, err
+		return nil, err, err
 	}
 	defer s.release()
 	var iw *idsWrite
@@ -110,28 +198,29 @@ func (s *Store) PutIDsEnqueue(ctx context.Context, recs []store.IDRecord, items 
 			idsErr = idsFailed(len(recs), idsErr)
 		}
 	}
-	var ew *enqueueWrite
-	if len(items) > 0 {
-		ew = newEnqueueWrite(items)
-	}
-	switch {
-	case iw != nil && ew != nil:
-		err := s.batch.do(func(tx *bbolt.Tx) error {
-			if err := iw.write(tx); err != nil {
-				return err
-			}
-			return ew.write(tx)
-		})
-		if err == nil {
-			return s.idsDone(iw, nil), nil
+	if len(items) == 0 {
+		if iw != nil {
+			idsErr = s.idsDone(iw, s.batch.do(iw.write))
 		}
-		return s.idsDone(iw, s.batch.do(iw.write)), enqueueDone(ew, s.batch.do(ew.write))
-	case iw != nil:
-		return s.idsDone(iw, s.batch.do(iw.write)), nil
-	case ew != nil:
-		return idsErr, enqueueDone(ew, s.batch.do(ew.write))
+		return nil, idsErr, nil
 	}
-	return idsErr, nil
+	ew := s.newEnqueueWrite(items, leased, lease)
+	if iw == nil {
+		err := s.batch.do(ew.write)
+		return ew.settle(err), idsErr, enqueueDone(ew, err)
+	}
+	err := s.batch.do(func(tx *bbolt.Tx) error {
+		if err := iw.write(tx); err != nil {
+			return err
+		}
+		return ew.write(tx)
+	})
+	if err == nil {
+		return ew.settle(nil), s.idsDone(iw, nil), nil
+	}
+	idsErr = s.idsDone(iw, s.batch.do(iw.write))
+	err = s.batch.do(ew.write)
+	return ew.settle(err), idsErr, enqueueDone(ew, err)
 }
 
 // Fetch implements store.Store. Entries past retention are skipped (the

@@ -174,14 +174,25 @@ func (s *Store) LookupIDs(_ context.Context, ids []string) ([]string, []bool, er
 }
 
 // Enqueue implements store.Store.
-func (s *Store) Enqueue(_ context.Context, items []store.Item) error {
+func (s *Store) Enqueue(ctx context.Context, items []store.Item) error {
+	_, err := s.EnqueueLeased(ctx, items, nil, 0)
+	return err
+}
+
+// EnqueueLeased implements store.LeasedEnqueuer: the entries are leased
+// as they are added, under the lock every Fetch takes.
+func (s *Store) EnqueueLeased(_ context.Context, items []store.Item, leased []bool, lease time.Duration) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return store.ErrClosed
+		return nil, store.ErrClosed
+	}
+	var ids []string
+	if leased != nil {
+		ids = make([]string, len(items))
 	}
 	now := time.Now()
-	for _, it := range items {
+	for i, it := range items {
 		q := s.queueLocked(it.Client)
 		s.next++
 		e := &entry{Entry: store.Entry{
@@ -190,13 +201,17 @@ func (s *Store) Enqueue(_ context.Context, items []store.Item) error {
 			Frame:    append([]byte(nil), it.Frame...),
 			Enqueued: now,
 		}}
+		if leased != nil && leased[i] {
+			e.leaseUntil = now.Add(lease)
+			ids[i] = e.ID
+		}
 		q.byID[e.ID] = q.l.PushBack(e)
 		for q.l.Len() > s.limits.QueueCap {
 			s.removeLocked(q, q.l.Front())
 			s.dropped++
 		}
 	}
-	return nil
+	return ids, nil
 }
 
 func (s *Store) queueLocked(client string) *queue {
@@ -352,12 +367,13 @@ func (s *Store) Close() error {
 }
 
 var (
-	_ store.Store         = (*Store)(nil)
-	_ store.IDBatchLookup = (*Store)(nil)
-	_ store.IDExpirer     = (*Store)(nil)
-	_ store.History       = (*Store)(nil)
-	_ store.Peeker        = (*Store)(nil)
-	_ module.Provisioner  = (*Store)(nil)
-	_ module.Validator    = (*Store)(nil)
-	_ module.CleanerUpper = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.IDBatchLookup  = (*Store)(nil)
+	_ store.IDExpirer      = (*Store)(nil)
+	_ store.LeasedEnqueuer = (*Store)(nil)
+	_ store.History        = (*Store)(nil)
+	_ store.Peeker         = (*Store)(nil)
+	_ module.Provisioner   = (*Store)(nil)
+	_ module.Validator     = (*Store)(nil)
+	_ module.CleanerUpper  = (*Store)(nil)
 )

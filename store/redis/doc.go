@@ -96,6 +96,14 @@
 // cluster); the mux calls it per batch of receipts with a final state, so that an id costs its memory for final_ttl (1h) after
 // its final receipt rather than for the whole dlr_ttl (72h).
 //
+// Leased enqueues (store.LeasedEnqueuer, leased.go): a client's items
+// the mux hands straight to its bound session are added and claimed by
+// this instance's consumer in one script call (XADD, then XREADGROUP of
+// exactly the added entries, leases in the leases set), but only when
+// the group has read the whole queue: otherwise XREADGROUP would claim
+// older entries too, and they are all added unleased, as Enqueue adds
+// them.
+//
 // The queue cap is applied by the sweep, not by XADD MAXLEN: MAXLEN ~
 // trims whole nodes and XADD does not say how many it removed, so drops
 // would go uncounted. One goroutine per instance, started by Provision

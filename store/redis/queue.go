@@ -24,7 +24,7 @@ const (
 
 // scripts are every script of the store: Open loads them (on every
 // master of a cluster), and calls run them by SHA.
-var scripts = []*goredis.Script{enqueueScript, fetchScript, ackScript, releaseScript, acquireScript, renewScript, historyScript, expireScript}
+var scripts = []*goredis.Script{enqueueScript, enqueueLeasedScript, fetchScript, ackScript, releaseScript, acquireScript, renewScript, historyScript, expireScript}
 
 // enqueueScript adds one client's items of a batch to its stream, in
 // order, each report once: a report whose seen key (by a hash of its

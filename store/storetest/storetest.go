@@ -53,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FrameCopied", testFrameCopied},
 		{"FetchMax", testFetchMax},
 		{"Lease", testLease},
+		{"EnqueueLeased", testEnqueueLeased},
+		{"LeasedJointWrite", testLeasedJointWrite},
 		{"LeaseExpires", testLeaseExpires},
 		{"AckUnknown", testAckUnknown},
 		{"QueueCap", testQueueCap},
