@@ -22,6 +22,7 @@ var (
 	descReports   = prometheus.NewDesc("smppmux_reports_stored_total", "deliver_sm stored for clients, by kind.", []string{"kind"}, nil)
 	descOrphaned  = prometheus.NewDesc("smppmux_reports_orphaned_total", "Receipts whose message id stayed unknown past dlr_grace.", nil, nil)
 	descDelivered = prometheus.NewDesc("smppmux_deliveries_acked_total", "deliver_sm acknowledged by clients.", nil, nil)
+	descHanded    = prometheus.NewDesc("smppmux_reports_handed_over_total", "Reports and MOs stored already leased and handed straight to their client bound on this instance, without a fetch from the store.", nil, nil)
 	descStoreErr  = prometheus.NewDesc("smppmux_store_errors_total", "Store writes that failed.", nil, nil)
 	descUpstream  = prometheus.NewDesc("smppmux_upstream_sessions", "Upstream session slots, by host and state.", []string{"host", "state"}, nil)
 	descPending   = prometheus.NewDesc("smppmux_upstream_pending", "Submits waiting for the provider's response, by host.", []string{"host"}, nil)
@@ -53,7 +54,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBinds, descSubmits, descAnswers, descNoRoom, descRetries, descReports,
-		descOrphaned, descDelivered, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
+		descOrphaned, descDelivered, descHanded, descStoreErr, descUpstream, descPending, descBound, descQueued, descHeld,
 		descMatched, descConns, descRefused, descDropped, descClientSub, descClientAns, descClientRef, descRuleEv, descBindsUp, descLatency, descClosed, descResent,
 		descBindsRef, descLockouts, descIDsPend, descIDsBack, descIDsMem, descBadIDs, descUpResp, descWakeups, descShortened} {
 		ch <- d
@@ -80,6 +81,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descReports, n.MOs, "mo")
 	counter(descOrphaned, n.Orphaned)
 	counter(descDelivered, n.Delivered)
+	counter(descHanded, n.HandedOver)
 	counter(descStoreErr, n.StoreErrors)
 	counter(descMatched, n.MatchedLate)
 	counter(descDropped, n.DeliverDropped)
