@@ -69,6 +69,7 @@ url = "redis://{{.Redis}}/0"
 prefix = "bench"
 journal = "{{.Journal}}"
 queue_cap = 1000000
+trace = {{.Trace}}
 
 [upstream]
 system_id = "{{.Account}}"
@@ -98,6 +99,7 @@ type instConfig struct {
 	SessionsPerHost         int
 	UpWindow, DownWindow    int
 	Clients                 int
+	Trace                   bool // [store] trace: the message history
 }
 
 // instances: every submit asks for a receipt; the simulator sends the
@@ -165,7 +167,7 @@ func (b *bench) instRun(rs *redisProc, s *simHosts, n int, rate float64, rep int
 		err := instTOML.Execute(&cfg, instConfig{
 			Redis: redisAddr, Journal: filepath.Join(b.dir, name+".journal"), Account: instancesAccount,
 			SimAddrs: s.addrs, SessionsPerHost: b.o.sessions, UpWindow: b.o.upWindow, DownWindow: b.o.downWindow,
-			Clients: b.o.conns,
+			Clients: b.o.conns, Trace: b.o.trace,
 		})
 		if err != nil {
 			return instRow{}, err

@@ -78,6 +78,7 @@ type options struct {
 	out         string
 	profileDir  string
 	keep        bool
+	trace       bool // instances mode: [store] trace of the muxes
 }
 
 // shape is a closed-loop load: binds x window.
@@ -113,6 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "bench", "directory for results.json, results.md and the PNG plots")
 	fs.StringVar(&o.profileDir, "profile", "", "directory for CPU profiles of the mux (and a heap profile in idle mode)")
 	rerender := fs.String("rerender", "", "write results.md and the plots under -out again from this results.json, running nothing")
+	fs.BoolVar(&o.trace, "trace", true, "instances mode: keep each message's history in Redis ([store] trace); -trace=false measures without it")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (configs, mux logs, bolt files)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
