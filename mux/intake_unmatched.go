@@ -206,7 +206,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 	if err := mt.in.resolve(ctx, batch); err != nil {
 		mt.in.storeErr.log("cannot look up the ids of unmatched receipts; retrying", err)
 		for _, u := range due {
-			u.retryLater(now)
+			u.retrySoon(now)
 		}
 		return
 	}
@@ -243,7 +243,7 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 			mt.in.metrics.storeErrors.Add(1)
 			mt.in.storeErr.log("cannot move matched receipts to their clients; retrying", err)
 			for _, u := range moved {
-				u.retryLater(now)
+				u.retrySoon(now)
 			}
 			return
 		}
@@ -268,6 +268,14 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 			c.queued()
 		}
 	}
+}
+
+// retrySoon sets the next retry of a receipt whose lookup or move the
+// store failed: that says nothing of its id, so its back-off does not
+// grow, and it is matched soon after the store is back (a back-off grown
+// through an outage would hold it for tens of seconds more).
+func (u *unmatched) retrySoon(now time.Time) {
+	u.next = now.Add(matchFirstRetry)
 }
 
 func (u *unmatched) retryLater(now time.Time) {
