@@ -111,6 +111,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, c *client) {
 	for {
 		select {
 		case <-ctx.Done():
+			d.releaseSlot(c)
 			return
 		case <-c.wake:
 		case <-t.C:
@@ -146,15 +147,37 @@ func (d *Dispatcher) dispatch(ctx context.Context, c *client) {
 // deliverBatch fetches up to room entries and hands them to sessions.
 func (d *Dispatcher) deliverBatch(ctx context.Context, c *client, sessions []*binding, room int) (int, error) {
 	c.backlog.Store(false) // set again by the Intake for what it stores meanwhile
-	entries, err := d.store.Fetch(ctx, c.id, room, d.lease)
-	if err != nil || len(entries) == room {
+	want := room
+	if len(sessions) > 0 {
+		want = max(room, min(fetchAhead, room+handoffSlot-c.handedLen()))
+	}
+	at := time.Now() // no later than the leases begin
+	entries, err := d.store.Fetch(ctx, c.id, want, d.lease)
+	if err != nil || len(entries) == want {
 		c.backlog.Store(true)
 	}
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
+	if len(entries) > room { // the rest waits in the slot, as a handoff
+		ahead := entries[room:]
+		for i := range ahead {
+			ahead[i].Enqueued = at
+		}
+		c.hand(ahead)
+		entries = entries[:room]
+	}
 	return len(entries), d.deliverEntries(ctx, c, sessions, entries)
 }
+
+// fetchAhead is how many entries a Fetch asks for when the windows have
+// room for fewer: the rest wait in the client's slot (dispatch_handoff.go)
+// for the windows to free, leased, so that a client whose windows take
+// ten at a time does not cost the store a Fetch per ten entries. A
+// client's window frees as it answers, but the dispatcher learns of it
+// only after the store took the acknowledgements: with one Fetch per
+// window it would wait for two store round trips per window.
+const fetchAhead = 64
 
 // deliverEntries hands leased entries to sessions, and releases those
 // no session took.

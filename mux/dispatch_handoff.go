@@ -19,7 +19,12 @@ import (
 // handoffSlot entries beyond the sessions' windows; the dispatcher takes
 // from its front what the windows have room for, and releases, for a
 // Fetch to take, what waited there more than half its lease, and all
-// of it when no receiver is bound.
+// of it when no receiver is bound. A Fetch puts there too what it took
+// beyond the windows' room (fetchAhead). In the slot an entry's Enqueued
+// is this instance's time no later than its lease began. When the
+// dispatcher stops (the mux stops, or a reload removed the client), it
+// releases what is left in the slot, so that another instance need not
+// wait for the leases to run out.
 
 // hand puts entries the store holds leased into the client's slot and
 // wakes its dispatcher.
@@ -90,4 +95,21 @@ func (d *Dispatcher) deliverHanded(ctx context.Context, c *client, sessions []*b
 		d.log.Warn("cannot release or acknowledge handed reports; their leases run out", zap.String("system_id", c.id), zap.Error(err))
 	}
 	return c.handedLen() == 0
+}
+
+// slotReleaseTimeout bounds the release of a stopping dispatcher's slot.
+const slotReleaseTimeout = 2 * time.Second
+
+// releaseSlot releases the entries left in the client's slot when its
+// dispatcher stops; when the store fails, their leases run out instead.
+func (d *Dispatcher) releaseSlot(c *client) {
+	left := c.takeHanded(nil, math.MaxInt)
+	if len(left) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), slotReleaseTimeout)
+	defer cancel()
+	if err := d.releaseEntries(ctx, c, left); err != nil {
+		d.log.Warn("cannot release the reports waiting for a stopped dispatcher; their leases run out", zap.String("system_id", c.id), zap.Int("entries", len(left)), zap.Error(err))
+	}
 }

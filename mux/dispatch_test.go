@@ -126,3 +126,20 @@ func TestDispatcherAckRetryEndsAtShutdown(t *testing.T) {
 		t.Errorf("%d Ack calls while stopping, want 1", qs.ackCalls)
 	}
 }
+
+// A dispatcher that stops releases what waits in its client's slot, so
+// that another instance need not wait for the leases to run out.
+func TestDispatcherStopReleasesSlot(t *testing.T) {
+	qs := newQueueStore()
+	d := newDispatcher(testShared(qs, &Config{}), defaultServer())
+	c := newClient(ClientConfig{SystemID: "shop"}, &ruleGen{})
+	c.handed = []store.Entry{{ID: "1-0"}, {ID: "2-0"}}
+	d.start(map[string]*client{"shop": c})
+	d.stop()
+	if got := qs.released["shop"]; !slices.Equal(got, []string{"1-0", "2-0"}) {
+		t.Errorf("released %q, want [1-0 2-0]", got)
+	}
+	if n := c.handedLen(); n != 0 {
+		t.Errorf("%d entries left in the slot", n)
+	}
+}
