@@ -33,17 +33,49 @@ func newFlags(name string, stdout io.Writer) *flags {
 // parse parses args. --help (or -h) prints the help and returns an
 // exitError with code 0; a bad flag or a stray argument is a flagErr.
 func (f *flags) parse(args []string) error {
-	if err := f.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			f.printHelp(f.stdout)
-			return &exitError{code: 0, err: err}
-		}
-		return flagErr("%s", doubleDash(err.Error()))
+	_, err := f.parsePositional(args, 0)
+	return err
+}
+
+// parseConfig parses args of a command that reads a config file, given
+// as --config FILE or as its one argument, and sets *path to it.
+func (f *flags) parseConfig(args []string, path *string) error {
+	pos, err := f.parsePositional(args, 1)
+	if err != nil {
+		return err
 	}
-	if f.NArg() > 0 {
-		return flagErr("unexpected argument %q", f.Arg(0))
+	switch {
+	case len(pos) == 1 && *path != "":
+		return flagErr("the config file given twice: --config %q and %q", *path, pos[0])
+	case len(pos) == 1:
+		*path = pos[0]
+	case *path == "":
+		return flagErr("a config file is required: --config FILE, or FILE")
 	}
 	return nil
+}
+
+// parsePositional parses args, flags before and after at most max
+// arguments, which it returns.
+func (f *flags) parsePositional(args []string, max int) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				f.printHelp(f.stdout)
+				return nil, &exitError{code: 0, err: err}
+			}
+			return nil, flagErr("%s", doubleDash(err.Error()))
+		}
+		if f.NArg() == 0 {
+			return pos, nil
+		}
+		if len(pos) == max {
+			return nil, flagErr("unexpected argument %q", f.Arg(0))
+		}
+		pos = append(pos, f.Arg(0))
+		args = f.Args()[1:]
+	}
 }
 
 // singleDash is a flag name in the standard package's messages, e.g.

@@ -96,6 +96,37 @@ func TestSingleDashFlags(t *testing.T) {
 	}
 }
 
+// The config file may be given as the one argument of validate and run,
+// before or after the flags; given twice, or missing, it is a usage error
+// (exit 2, with the usage line).
+func TestConfigFileArgument(t *testing.T) {
+	t.Parallel()
+	good := writeConfig(t, fmt.Sprintf(minimal, "127.0.0.1:2775"))
+	if code, out, errs := runCmd(t, "", "validate", good); code != 0 || out != good+": valid\n" || errs != "" {
+		t.Errorf("validate FILE: exit %d, %q %q", code, out, errs)
+	}
+	broken := writeConfig(t, "[server\n")
+	if code, _, errs := runCmd(t, "", "validate", broken); code != 2 || !strings.Contains(errs, "config: line 2: expected") || strings.Contains(errs, "usage:") {
+		t.Errorf("validate BROKEN: exit %d, %q; want 2, the line, no usage", code, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"validate"}, "a config file is required: --config FILE, or FILE"},
+		{[]string{"run"}, "a config file is required: --config FILE, or FILE"},
+		{[]string{"validate", "--config", good, "other.toml"}, fmt.Sprintf("the config file given twice: --config %q and %q", good, "other.toml")},
+		{[]string{"validate", "other.toml", "--config", good}, fmt.Sprintf("the config file given twice: --config %q and %q", good, "other.toml")},
+		{[]string{"run", good, "other.toml"}, `unexpected argument "other.toml"`},
+		{[]string{"validate", good, "--bogus"}, `unknown flag --bogus`},
+	} {
+		code, out, errs := runCmd(t, "", tc.args...)
+		if code != 2 || out != "" || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "usage: smpp-mux "+tc.args[0]) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q with the usage", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	t.Parallel()
 	for _, arg := range []string{"version", "--version", "-version"} {

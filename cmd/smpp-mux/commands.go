@@ -27,11 +27,8 @@ var version = ""
 func cmdValidate(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	fs := newFlags("validate", stdout)
 	path := fs.String("config", "", "the config `FILE`")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseConfig(args, path); err != nil {
 		return err
-	}
-	if *path == "" {
-		return flagErr("--config FILE is required")
 	}
 	if _, err := mux.Load(*path); err != nil {
 		return &exitError{code: 2, err: err}

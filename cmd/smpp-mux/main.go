@@ -44,8 +44,8 @@ type command struct {
 
 // commands are the subcommands, in the order help lists them.
 var commands = []command{
-	{"run", "--config FILE", "run the mux in the foreground", "SIGINT and SIGTERM stop it gracefully; SIGHUP reloads the config file."},
-	{"validate", "--config FILE", "check a config file (exit 0 valid, 2 invalid)", ""},
+	{"run", "--config FILE | FILE", "run the mux in the foreground", "SIGINT and SIGTERM stop it gracefully; SIGHUP reloads the config file."},
+	{"validate", "--config FILE | FILE", "check a config file (exit 0 valid, 2 invalid)", ""},
 	{"demo", "[--listen ADDR] [--admin ADDR]", "the mux in front of two simulated provider hosts", `It prints the credentials of its two clients and the admin URL. A
 submit_sm to 4500000000 comes back to the sender as an MO.`},
 	{"simulate", "--listen ADDR", "the provider simulator alone", ""},

@@ -22,11 +22,8 @@ import (
 func cmdRun(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stdout)
 	path := fs.String("config", "", "the config `FILE`; SIGHUP reads it again")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseConfig(args, path); err != nil {
 		return err
-	}
-	if *path == "" {
-		return flagErr("--config FILE is required")
 	}
 	cfg, err := mux.Load(*path)
 	if err != nil {
