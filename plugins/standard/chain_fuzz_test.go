@@ -48,7 +48,7 @@ func FuzzRuleChain(f *testing.F) {
 	f.Add(typical[:len(typical)-3], []byte{1, kDestTON, 0})
 	f.Fuzz(func(t *testing.T, body, desc []byte) {
 		specs := specsFromBytes(desc)
-		rules, cleanup := loadRules(t, specs)
+		rules, fs, cleanup := loadRules(t, specs)
 		defer cleanup()
 		st := newChainState(specs)
 		var m module.Message
@@ -71,7 +71,7 @@ func FuzzRuleChain(f *testing.F) {
 			if !bytes.Equal(model.frame(seq), frame) {
 				t.Fatalf("decode and encode do not round trip\n got % x\nwant % x", model.frame(seq), frame)
 			}
-			dst = checkForward(t, rules, specs, st, &m, dst, frame, model)
+			dst = checkForward(t, rules, fs, specs, st, &m, dst, frame, model)
 		}
 	})
 }

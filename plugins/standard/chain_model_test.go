@@ -19,6 +19,24 @@ package standard_test
 // verdict is checked whole before any edit applies: one bad edit refuses
 // it all (ESME_RSYSERR, on_error's default). A rate_limit with burst b
 // and a negligible rate passes its first b messages, then answers 0x58.
+//
+// A rate_limit whose host shares its limits (module.BucketPlace, as the
+// mux with store.redis) draws from the fleet's bucket instead, through
+// store.Bucket over the host's store (a fake here, answering as scripted):
+//   - with the negligible rate a batch is one token, so each message asks
+//     the store: a grant passes it; a refusal (the fleet's bucket is
+//     drained) answers 0x58, and so does every later message, as the
+//     bucket would take longer than any test to refill;
+//   - a failure (the store is down, and stays down) hands that message and
+//     every later one to a local bucket of the rule's own rate and burst,
+//     full at first, as an instance without a shared store has;
+//   - with rate 1e9 the store's one answer decides: a grant passes, a
+//     failure passes too (the local bucket holds a billion), a refusal
+//     answers 0x58.
+//
+// A message that an earlier rule refuses never reaches a later rate_limit,
+// so it takes no token, local or fleet-wide; one that a later rule refuses
+// has spent its tokens.
 
 import (
 	"bytes"
@@ -198,8 +216,10 @@ type ruleSpec struct {
 
 	max, set int // priority; -1 when absent
 
-	huge  bool // rate_limit: rate 1e9, default burst
-	burst int  // else rate 1e-9 per second and this burst: burst passes, then 0x58
+	huge  bool        // rate_limit: rate 1e9, default burst
+	burst int         // else rate 1e-9 per second and this burst: burst passes, then 0x58
+	host  int         // rate_limit: where it is provisioned (hostNone, hostAlone, hostFleet)
+	fleet fleetScript // hostFleet: the answers of the store to its bucket
 
 	rewrite int // dest_ton: 0 absent, 1 true, 2 false
 
@@ -299,14 +319,57 @@ func (r *ruleSpec) toml() string {
 	return b.String()
 }
 
+// Where a rate_limit is provisioned: outside any place (module.NewContext),
+// at a BucketPlace whose host shares nothing (the mux without a shared
+// store), or at one that hands it the fleet's bucket.
+const (
+	hostNone = iota
+	hostAlone
+	hostFleet
+	numHosts
+)
+
+// Answers of the fleet's store to a bucket's TakeTokens.
+const (
+	aGrant  = iota // all the tokens asked for
+	aRefuse        // none: the fleet's bucket is drained
+	aFail          // an error: the store is down
+	numAnswers
+)
+
+// fleetScript is what the store answers a rate_limit's bucket: a grant
+// to each of its first grants calls, then the answer then to every later
+// one. Only a grant may be followed by another answer: after a refusal or
+// a failure the bucket waits (store.Bucket's refill time, or Backoff)
+// before it asks again, and the test must not depend on time.
+type fleetScript struct{ grants, then int }
+
+// answer is the store's answer to the bucket's call number i, from 0.
+func (f fleetScript) answer(i int) int {
+	if i < f.grants {
+		return aGrant
+	}
+	return f.then
+}
+
+// limitState is what the model keeps of one rate_limit: the tokens left
+// in its local bucket (its own, or the fleet bucket's fallback) and, for
+// the fleet's, how often it asked the store and whether it stopped asking.
+type limitState struct {
+	tokens int
+	asked  int
+	empty  bool // the store refused: 0x58 from now on
+	down   bool // the store failed: the local bucket decides from now on
+}
+
 // chainState is what the model keeps between the messages of one chain:
-// the tokens left in each rate_limit with a small burst.
-type chainState struct{ tokens []int }
+// the state of each rate_limit.
+type chainState struct{ limits []limitState }
 
 func newChainState(specs []ruleSpec) *chainState {
-	st := &chainState{tokens: make([]int, len(specs))}
+	st := &chainState{limits: make([]limitState, len(specs))}
 	for i, r := range specs {
-		st.tokens[i] = r.burst
+		st.limits[i].tokens = r.burst
 	}
 	return st
 }
@@ -317,7 +380,7 @@ func runModel(specs []ruleSpec, st *chainState, in modelSM) (modelSM, bool, pdu.
 	s := in.clone()
 	changed := false
 	for i, r := range specs {
-		status, c := r.apply(&s, &st.tokens[i])
+		status, c := r.apply(&s, &st.limits[i])
 		changed = changed || c
 		if status != pdu.StatusOK {
 			return modelSM{}, false, status
@@ -327,7 +390,7 @@ func runModel(specs []ruleSpec, st *chainState, in modelSM) (modelSM, bool, pdu.
 }
 
 // apply is the model of one rule.
-func (r *ruleSpec) apply(s *modelSM, tokens *int) (pdu.Status, bool) {
+func (r *ruleSpec) apply(s *modelSM, ls *limitState) (pdu.Status, bool) {
 	switch r.kind {
 	case kMessageClass:
 		if _, ok := s.lookup(0x2900); ok && r.keep {
@@ -342,13 +405,7 @@ func (r *ruleSpec) apply(s *modelSM, tokens *int) (pdu.Status, bool) {
 			return pdu.StatusOK, setByte(&s.prio, byte(r.max))
 		}
 	case kRateLimit:
-		if r.huge {
-			return pdu.StatusOK, false
-		}
-		if *tokens == 0 {
-			return 0x58, false // ESME_RTHROTTLED
-		}
-		*tokens--
+		return r.limit(ls), false
 	case kDestTON:
 		switch s.dstTON {
 		case 1:
@@ -412,6 +469,39 @@ func (r *ruleSpec) apply(s *modelSM, tokens *int) (pdu.Status, bool) {
 		return pdu.StatusOK, changed
 	}
 	return pdu.StatusOK, false
+}
+
+// limit is the model of rate_limit: its own bucket, or the fleet's.
+func (r *ruleSpec) limit(ls *limitState) pdu.Status {
+	switch {
+	case r.host != hostFleet || ls.down:
+		return r.local(ls)
+	case ls.empty:
+		return 0x58 // ESME_RTHROTTLED
+	}
+	a := r.fleet.answer(ls.asked)
+	ls.asked++
+	switch a {
+	case aGrant:
+		return pdu.StatusOK
+	case aRefuse:
+		ls.empty = true
+		return 0x58
+	}
+	ls.down = true
+	return r.local(ls)
+}
+
+// local is a bucket of the rule's rate and burst on this instance alone.
+func (r *ruleSpec) local(ls *limitState) pdu.Status {
+	if r.huge {
+		return pdu.StatusOK
+	}
+	if ls.tokens == 0 {
+		return 0x58 // ESME_RTHROTTLED
+	}
+	ls.tokens--
+	return pdu.StatusOK
 }
 
 // verdictOK is the host's check of a plugin's edits: a source_addr of at
@@ -577,8 +667,10 @@ type failer interface {
 
 // loadRules builds the chain of specs as the mux does: the built-in rules
 // are decoded by the real config loader from one client's [[client.rule]]
-// tables and provisioned by LoadModule. The returned func cleans them up.
-func loadRules(t failer, specs []ruleSpec) ([]module.Rule, func()) {
+// tables and provisioned by LoadModule, a rate_limit at its host's place
+// (see fleetStore). It returns the store that the fleet buckets draw from
+// and a func that cleans the rules up.
+func loadRules(t failer, specs []ruleSpec) ([]module.Rule, *fleetStore, func()) {
 	t.Helper()
 	var cfg strings.Builder
 	cfg.WriteString(configHead)
@@ -597,6 +689,7 @@ func loadRules(t failer, specs []ruleSpec) ([]module.Rule, func()) {
 	if len(c.Clients) > 0 {
 		loaded = c.Clients[0].Rules
 	}
+	fs := newFleetStore()
 	rules := make([]module.Rule, 0, len(specs))
 	for i := range specs {
 		if specs[i].kind >= kEdits {
@@ -605,13 +698,18 @@ func loadRules(t failer, specs []ruleSpec) ([]module.Rule, func()) {
 		}
 		m := loaded[0]
 		loaded = loaded[1:]
-		if err := ctx.LoadModule(m.MuxModule().ID, m); err != nil {
+		at := ctx
+		if p, ok := fs.placeOf(&specs[i], i); ok {
+			at = ctx.At(p)
+		}
+		if err := at.LoadModule(m.MuxModule().ID, m); err != nil {
 			cleanup()
 			t.Fatalf("load rule %d: %v\n%s", i, err, cfg.String())
 		}
 		rules = append(rules, m.(module.Rule))
 	}
-	return rules, cleanup
+	fs.checkProvisioned(t, specs)
+	return rules, fs, cleanup
 }
 
 // configHead is the smallest whole config, with one client.
@@ -628,10 +726,11 @@ password = "pw"
 `
 
 // checkForward runs frame through rules with mux.ApplyRules, as a
-// session does, and checks the result against the model: the status, and
-// the forwarded frame byte for byte. m and dst are reused across calls as
-// a session reuses them; the new dst is returned.
-func checkForward(t failer, rules []module.Rule, specs []ruleSpec, st *chainState, m *module.Message, dst, frame []byte, in modelSM) []byte {
+// session does, and checks the result against the model: the status, the
+// forwarded frame byte for byte (none when refused), and what the fleet
+// buckets asked of fs. m and dst are reused across calls as a session
+// reuses them; the new dst is returned.
+func checkForward(t failer, rules []module.Rule, fs *fleetStore, specs []ruleSpec, st *chainState, m *module.Message, dst, frame []byte, in modelSM) []byte {
 	t.Helper()
 	orig := bytes.Clone(frame)
 	want, wantChanged, wantStatus := runModel(specs, st, in)
@@ -650,7 +749,11 @@ func checkForward(t failer, rules []module.Rule, specs []ruleSpec, st *chainStat
 	if status != wantStatus {
 		t.Fatalf("status 0x%02X (%v), model 0x%02X", uint32(status), err, uint32(wantStatus))
 	}
+	fs.checkDraws(t, specs, st)
 	if status != pdu.StatusOK {
+		if got != nil {
+			t.Fatalf("refused with 0x%02X, yet a frame would go upstream: % x", uint32(status), got)
+		}
 		return dst
 	}
 	if m.Changed() != wantChanged {

@@ -2,6 +2,7 @@ package standard_test
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -12,25 +13,51 @@ import (
 // TestRuleChainProperty runs random submit_sm through random chains of the
 // built-in rules and SDK-style edits, in any order and with repetitions,
 // and checks every outcome against the model (chain_model_test.go): the
-// status the client gets, and the forwarded frame byte for byte. Each
+// status the client gets, the forwarded frame byte for byte, and what the
+// rate limits drawing from the fleet's bucket asked of the store (a
+// rate_limit is provisioned outside a place, at a host that shares
+// nothing, or at one that shares the fleet's bucket). Each
 // check sends a few messages through one chain with one reused Message,
 // as a session does, so that scratch space and rate limits carry over.
-// Hunt with more checks: go test -run TestRuleChainProperty -rapid.checks=20000 ./plugins/standard/
+// Hunt with more checks: go test -run TestRuleChainProperty ./plugins/standard/ -rapid.checks=20000
 func TestRuleChainProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		p := genPools(t)
 		specs := rapid.SliceOfN(genSpec(p), 0, 10).Draw(t, "chain")
-		rules, cleanup := loadRules(t, specs)
-		defer cleanup()
-		st := newChainState(specs)
-		var m module.Message
-		var dst []byte
-		n := rapid.IntRange(1, 3).Draw(t, "messages")
-		for i := range n {
-			in := genSM(p).Draw(t, "submit_sm")
-			dst = checkForward(t, rules, specs, st, &m, dst, in.frame(uint32(i+1)), in)
-		}
+		runChain(t, p, specs, rapid.IntRange(1, 3).Draw(t, "messages"))
 	})
+}
+
+// TestRuleChainFleetProperty is TestRuleChainProperty with one or two
+// rate_limit rules drawing from the fleet's bucket (chain_fleet_test.go)
+// put anywhere in the chain, and more messages per chain, so that the
+// store's grants, refusals and failures, and the local bucket that takes
+// over from a failed store, run out in composition with the other rules.
+func TestRuleChainFleetProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p := genPools(t)
+		specs := rapid.SliceOfN(genSpec(p), 0, 8).Draw(t, "chain")
+		for range rapid.IntRange(1, 2).Draw(t, "fleet_limits") {
+			r := genFleetLimit.Draw(t, "fleet_limit")
+			at := rapid.IntRange(0, len(specs)).Draw(t, "at")
+			specs = slices.Insert(specs, at, r)
+		}
+		runChain(t, p, specs, rapid.IntRange(2, 8).Draw(t, "messages"))
+	})
+}
+
+// runChain loads specs and sends n random submit_sm through the chain,
+// checking each against the model.
+func runChain(t *rapid.T, p pools, specs []ruleSpec, n int) {
+	rules, fs, cleanup := loadRules(t, specs)
+	defer cleanup()
+	st := newChainState(specs)
+	var m module.Message
+	var dst []byte
+	for i := range n {
+		in := genSM(p).Draw(t, "submit_sm")
+		dst = checkForward(t, rules, fs, specs, st, &m, dst, in.frame(uint32(i+1)), in)
+	}
 }
 
 // pools are values that generated messages and rule configs share, so that
@@ -206,10 +233,7 @@ func genSpec(p pools) *rapid.Generator[ruleSpec] {
 				r.set = rapid.IntRange(0, r.max).Draw(t, "set")
 			}
 		case kRateLimit:
-			r.huge = rapid.Bool().Draw(t, "huge")
-			if !r.huge {
-				r.burst = rapid.IntRange(1, 3).Draw(t, "burst")
-			}
+			r = genLimit(rapid.IntRange(0, numHosts-1).Draw(t, "host")).Draw(t, "rate_limit")
 		case kDestTON:
 			r.rewrite = rapid.IntRange(0, 2).Draw(t, "rewrite_unknown")
 		case kEncodingCheck:
@@ -226,6 +250,31 @@ func genSpec(p pools) *rapid.Generator[ruleSpec] {
 		return r
 	})
 }
+
+// genLimit makes a rate_limit provisioned at host. At hostFleet, the
+// store grants up to three times, then grants, refuses or fails for good;
+// for rate 1e9 it answers its first call for good, as that bucket takes a
+// batch it holds for store.Hold and only then asks again, so what it
+// would get from a script that changes depends on time.
+func genLimit(host int) *rapid.Generator[ruleSpec] {
+	return rapid.Custom(func(t *rapid.T) ruleSpec {
+		r := ruleSpec{kind: kRateLimit, max: -1, set: -1, host: host}
+		r.huge = rapid.Bool().Draw(t, "huge")
+		if !r.huge {
+			r.burst = rapid.IntRange(1, 3).Draw(t, "burst")
+		}
+		if host == hostFleet {
+			if !r.huge {
+				r.fleet.grants = rapid.IntRange(0, 3).Draw(t, "grants")
+			}
+			r.fleet.then = rapid.IntRange(0, numAnswers-1).Draw(t, "then")
+		}
+		return r
+	})
+}
+
+// genFleetLimit is a rate_limit drawing from the fleet's bucket.
+var genFleetLimit = genLimit(hostFleet)
 
 // genEdit makes one edit. A plugin's (sdk) may be one the host refuses:
 // a source_addr over 20 octets or with a NUL, a TLV value over 65535
