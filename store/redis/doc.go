@@ -17,13 +17,13 @@
 //
 // Keys, with prefix (default "smppmux"):
 //
-//	<prefix>:id:<message id>    string: client system_id; expires at the id's expiry (SET ... PXAT)
+//	<prefix>:id:<message id>    string: client system_id, then the id's history; expires at the id's expiry (SET ... PXAT)
 //	<prefix>:q:{<client>}       stream: the client's queue; fields k (kind) and f (the deliver_sm PDU)
 //	<prefix>:lease:{<client>}   sorted set: entry id -> lease end (Redis clock, ms); 0 = released
 //	<prefix>:seen:{<client>}:<sum> string: a report stored within 30 min (against resends)
 //	<prefix>:clients            set: every client ever queued to, for the sweep and Stats
 //	<prefix>:wake               pub/sub channel: "<consumer>\n<client>" when entries were queued
-//	<prefix>:h:{<message id>}   list: the id's trace (store.History), the latest 32 events; expires dlr_ttl after its last event
+//	<prefix>:h:{<message id>}   list: an id's trace as earlier versions kept it: read, no longer written; expires dlr_ttl after its last event
 //	<prefix>:sem:{<key>}        sorted set: a fleet-wide semaphore (store.FleetLimiter): slot id -> expiry (Redis clock, ms)
 //	rate:<prefix>:gcra:{<key>}  string: a fleet-wide GCRA bucket (github.com/go-redis/redis_rate/v10, which puts "rate:" first)
 //
@@ -35,8 +35,8 @@
 // node. On one server (url, or the master behind Sentinels), where any
 // keys may go together, what spans ids takes a batch in one command, up
 // to 256 ids: LookupIDs one MGET, ExpireIDs and AddEvents one script
-// call, so that a batch costs one command where it costs one per id (or
-// three, for the history) on a cluster. The clients set is one
+// call, so that a batch costs one command where it costs one per id on
+// a cluster. The clients set is one
 // key, used on its own: each instance adds a client once (and all its
 // clients again at each sweep, in case the set was lost), and reads it
 // at the sweep and in Stats; nothing else needs one keyspace (no DBSIZE,
@@ -94,7 +94,33 @@
 // forward with PEXPIREAT (with LT on Redis 7, so never later), per batch
 // in one script call (one server) or one per id in one pipeline (a
 // cluster); the mux calls it per batch of receipts with a final state, so that an id costs its memory for final_ttl (1h) after
-// its final receipt rather than for the whole dlr_ttl (72h).
+// its final receipt rather than for the whole dlr_ttl (72h). The id's
+// history lives in its key, so it goes with it.
+//
+// History (store.History, history.go): an id's events are kept in its id
+// key, after the client: each a frame of a 0x00 byte, a 2-byte length
+// and the event (store.AppendEvent); a system_id holds no 0x00, so the
+// client is what comes before the first, and a value with none (as
+// earlier versions wrote them) is the client alone. AddEvents appends an
+// id's frames with one APPEND (in a script: one call per batch on one
+// server, one per id on a cluster), so an event costs one command, not
+// an RPUSH and a PEXPIREAT on a list of its own, and the history expires
+// with the id (PutIDs' PXAT, ExpireIDs) instead of dlr_ttl after its
+// last event: Redis memory follows the ids held. An APPEND that created
+// the key (an id the store does not hold, such as a receipt stored
+// before its id) is undone in the script, so no key is left without an
+// expiry; such events are dropped, as store.History allows. A value long
+// enough to hold more than 32 events is read in the script and set again
+// (KEEPTTL) with the client and the latest 32. History is one GET, and
+// an LRANGE of the list h:{id} where earlier versions kept the trace, in
+// the same pipeline, its events first, so that an upgrade loses no
+// trace; nothing writes those lists any more, and they expire by
+// themselves. Events come after their id's SET: the mux traces a submit
+// after PutIDs returned, and a receipt once its id was found. PutIDs of
+// an id already held (the mux writes back an id it journaled after a
+// PutIDs error, which may have come after Redis did the SET) uses
+// SET ... GET and appends the replaced value's events again, so that
+// they are kept.
 //
 // Leased enqueues (store.LeasedEnqueuer, leased.go): a client's items
 // the mux hands straight to its bound session are added and claimed by

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/store"
 )
@@ -15,10 +17,22 @@ import (
 // errEmptyID rejects a record no report could ever be matched to.
 var errEmptyID = errors.New("empty message id")
 
-// PutIDs implements store.Store: one SET key client PXAT expiry per
+// errNULClient rejects a client the id key's value could not tell from
+// its history (see history.go); an SMPP system_id, a C-Octet String,
+// holds no 0x00.
+var errNULClient = errors.New("client system_id holds a 0x00 byte")
+
+// PutIDs implements store.Store: one SET key client PXAT expiry GET per
 // record, in one pipeline; Redis removes each key at its expiry. A record
 // already past its expiry deletes the id instead. It returns after Redis
-// acknowledged every write. A record for an id already held replaces it.
+// acknowledged every write. A record for an id already held replaces it,
+// but keeps its history (see history.go): the SET's GET returns the value
+// it replaced, and when that held events they are appended again, in a
+// second round trip. An id is put again after the mux journaled it on an
+// error of a PutIDs whose SET had in fact been done, and its receipts
+// have been traced meanwhile; without this the new SET would drop them.
+// An event added between the SET and the append of the old ones comes
+// before them.
 func (s *Store) PutIDs(ctx context.Context, recs []store.IDRecord) error {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
@@ -32,10 +46,14 @@ func (s *Store) PutIDs(ctx context.Context, recs []store.IDRecord) error {
 		if r.ID == "" {
 			return fmt.Errorf("store.redis: put %d ids: %w", len(recs), errEmptyID)
 		}
+		if strings.IndexByte(r.Client, frameMark) >= 0 {
+			return fmt.Errorf("store.redis: put %d ids: %w", len(recs), errNULClient)
+		}
 	}
 	now := time.Now()
-	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, r := range recs {
+	sets := make([]*goredis.Cmd, len(recs))
+	cmds, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, r := range recs {
 			k := s.keys.id(r.ID)
 			if !r.Expires.After(now.Add(time.Millisecond)) {
 				p.Del(ctx, k)
@@ -44,14 +62,35 @@ func (s *Store) PutIDs(ctx context.Context, recs []store.IDRecord) error {
 			// PXAT always: SetArgs would send EXAT (whole seconds)
 			// for an expiry on a second boundary; both are fine, one
 			// form is easier to read in MONITOR.
-			p.Do(ctx, "set", k, r.Client, "pxat", r.Expires.UnixMilli())
+			sets[i] = p.Do(ctx, "set", k, r.Client, "pxat", r.Expires.UnixMilli(), "get")
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, goredis.Nil) {
 		return fmt.Errorf("store.redis: put %d ids: %w", len(recs), err)
 	}
+	for _, c := range cmds { // a SET's GET answers nil for a new id
+		if err := c.Err(); err != nil && !errors.Is(err, goredis.Nil) {
+			return fmt.Errorf("store.redis: put %d ids: %w", len(recs), err)
+		}
+	}
+	var kept []string
+	var frames [][]byte
+	for i, c := range sets {
+		if c == nil {
+			continue
+		}
+		if old, ok := c.Val().(string); ok && framesOf(old) != "" {
+			kept = append(kept, recs[i].ID)
+			frames = append(frames, []byte(framesOf(old)))
+		}
+	}
 	s.ids.add(recs, now)
+	if len(kept) > 0 {
+		if err := s.appendFrames(ctx, kept, frames); err != nil {
+			s.log.Warn("ids put again lost their history", zap.Int("ids", len(kept)), zap.Error(err))
+		}
+	}
 	return nil
 }
 
@@ -92,27 +131,29 @@ func (c *idCount) live(now time.Time) int {
 	return n
 }
 
-// LookupID implements store.Store. Redis expires ids itself, so an id
-// past its expiry is not found.
+// LookupID implements store.Store: one GET, of which the client is what
+// comes before the history (see clientOf). Redis expires ids itself, so
+// an id past its expiry is not found.
 func (s *Store) LookupID(ctx context.Context, id string) (client string, ok bool, err error) {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
 		return "", false, err
 	}
 	defer s.release(cancel)
-	client, err = s.rdb.Get(ctx, s.keys.id(id)).Result()
+	v, err := s.rdb.Get(ctx, s.keys.id(id)).Result()
 	if errors.Is(err, goredis.Nil) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("store.redis: lookup id: %w", err)
 	}
-	return client, true, nil
+	return clientOf(v), true, nil
 }
 
 // LookupIDs implements store.IDBatchLookup, in one pipeline (one round
 // trip): on one server one MGET per batchKeys ids; on a cluster one GET
-// per id, as an MGET's keys would have to share a slot.
+// per id, as an MGET's keys would have to share a slot. Each value is cut
+// before its history (see clientOf).
 func (s *Store) LookupIDs(ctx context.Context, ids []string) (clients []string, found []bool, err error) {
 	ctx, cancel, err := s.acquire(ctx)
 	if err != nil {
@@ -150,12 +191,12 @@ func (s *Store) LookupIDs(ctx context.Context, ids []string) (clients []string, 
 		switch c := c.(type) {
 		case *goredis.StringCmd:
 			if c.Err() == nil {
-				clients[n], found[n] = c.Val(), true
+				clients[n], found[n] = clientOf(c.Val()), true
 			}
 		case *goredis.SliceCmd:
 			for j, v := range c.Val() {
 				if v, ok := v.(string); ok {
-					clients[n*per+j], found[n*per+j] = v, true
+					clients[n*per+j], found[n*per+j] = clientOf(v), true
 				}
 			}
 		}

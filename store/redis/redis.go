@@ -551,8 +551,8 @@ func (k keys) clients() string             { return k.prefix + ":clients" }
 // wake is the one pub/sub channel of wake-up messages (see notify.go).
 func (k keys) wake() string { return k.prefix + ":wake" }
 
-// history is the list of an id's trace (history.go); the id is its hash
-// tag.
+// history is the list where earlier versions kept an id's trace; History
+// still reads it (history.go), nothing writes it. The id is its hash tag.
 func (k keys) history(id string) string { return k.prefix + ":h:{" + id + "}" }
 
 // seen is the key that marks a report stored; it shares the client's hash
