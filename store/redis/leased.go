@@ -148,6 +148,8 @@ func (s *Store) EnqueueLeased(ctx context.Context, items []store.Item, leased []
 	}
 	add := s.known.missing(order)
 	var sadd *goredis.IntCmd
+	s.leasing.RLock()
+	defer s.leasing.RUnlock()
 	start := time.Now()
 	s.runScripts(ctx, calls, func(p goredis.Pipeliner) {
 		if len(add) > 0 {

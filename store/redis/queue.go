@@ -339,6 +339,8 @@ func (s *Store) Fetch(ctx context.Context, client string, max int, lease time.Du
 			return nil, err
 		}
 	}
+	s.leasing.RLock()
+	defer s.leasing.RUnlock()
 	start := time.Now()
 	res, err := fetchScript.Run(ctx, s.rdb,
 		[]string{s.keys.queue(client), s.keys.leases(client)},

@@ -97,6 +97,12 @@ type Store struct {
 	known    knownSet // clients this instance added to the clients set
 	expireLT bool     // Redis has PEXPIREAT ... LT (7.0 and later); set by ping
 	handouts handouts // entries Fetch handed out, to find those a lost reply leased
+	// leasing is held shared by the calls that lease entries to this
+	// consumer (Fetch, EnqueueLeased) from before their script runs until
+	// handouts knows what they leased, and exclusively by the recovery of
+	// stranded entries (stranded.go), which would otherwise take an entry
+	// whose reply is on its way for one a lost reply leased.
+	leasing sync.RWMutex
 
 	closeMu sync.RWMutex            // held for reading by every call; for writing by Close
 	rdb     goredis.UniversalClient // nil until opened; guarded by closeMu

@@ -19,7 +19,9 @@ import (
 // acknowledged, released or their lease has passed; after a Fetch of a
 // client fails, its next Fetch first releases the entries pending for this
 // consumer that were not handed out. This consumer name is this process's
-// alone, so no other caller's lease is touched.
+// alone, so no other caller's lease is touched; within the process, the
+// recovery waits for the Fetch and EnqueueLeased calls in flight, whose
+// entries Redis may have leased before their reply is back (Store.leasing).
 type handouts struct {
 	mu        sync.Mutex                      // guards the maps
 	out       map[string]map[string]time.Time // client -> entry id -> lease end (local clock)
@@ -127,6 +129,10 @@ const maxStranded = 10000
 // consumer that no Fetch handed out: a Fetch whose reply was lost leased
 // them.
 func (s *Store) releaseStranded(ctx context.Context, client string) error {
+	// No leasing call is between its script and its handouts meanwhile:
+	// their entries are pending in Redis and not yet known here.
+	s.leasing.Lock()
+	defer s.leasing.Unlock()
 	pending, err := s.rdb.XPendingExt(ctx, &goredis.XPendingExtArgs{
 		Stream: s.keys.queue(client), Group: group, Start: "-", End: "+", Count: maxStranded, Consumer: s.consumer,
 	}).Result()
