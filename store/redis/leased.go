@@ -7,6 +7,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/smpp-mux/smpp-mux/store"
 )
@@ -161,6 +162,7 @@ func (s *Store) EnqueueLeased(ctx context.Context, items []store.Item, leased []
 	}
 	ids := make([]string, len(items))
 	var firstErr error
+	handed := map[string][]string{} // client -> entries leased to this instance
 	for _, client := range order {
 		c := by[client]
 		if err := c.call.cmd.Err(); err != nil {
@@ -190,14 +192,32 @@ func (s *Store) EnqueueLeased(ctx context.Context, items []store.Item, leased []
 			}
 		}
 		s.handouts.handed(client, out, start.Add(lease))
+		if len(out) > 0 {
+			handed[client] = out
+		}
 	}
 	if firstErr != nil {
+		s.releaseHanded(ctx, handed)
 		return nil, fmt.Errorf("store.redis: enqueue %d items: %w", len(items), firstErr)
 	}
 	if sadd != nil && sadd.Err() != nil {
 		return nil, fmt.Errorf("store.redis: enqueue %d items: clients set: %w", len(items), sadd.Err())
 	}
 	return ids, nil
+}
+
+// releaseHanded releases entries an EnqueueLeased that failed for other
+// clients leased to this instance: the caller sees only the failure and
+// hands them to no one, and would else leave them until their lease ran
+// out. Released, they wait in their queues for a Fetch, as unleased
+// entries do; their stores' wake-up (the release publishes none) is the
+// dispatchers' poll. When the release fails too, the leases run out.
+func (s *Store) releaseHanded(ctx context.Context, handed map[string][]string) {
+	for client, ids := range handed {
+		if err := s.releaseEntries(ctx, client, ids); err != nil {
+			s.log.Warn("cannot release entries a failed enqueue leased; their leases run out", zap.String("client", client), zap.Int("entries", len(ids)), zap.Error(err))
+		}
+	}
 }
 
 func boolArg(b bool) string {

@@ -482,6 +482,11 @@ func (s *Store) Release(ctx context.Context, client string, ids []string) error 
 		return err
 	}
 	defer s.release(cancel)
+	return s.releaseEntries(ctx, client, ids)
+}
+
+// releaseEntries is Release, for a caller that holds closeMu.
+func (s *Store) releaseEntries(ctx context.Context, client string, ids []string) error {
 	ids = streamIDs(ids)
 	if len(ids) == 0 {
 		return nil
@@ -491,7 +496,7 @@ func (s *Store) Release(ctx context.Context, client string, ids []string) error 
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	err = releaseScript.Run(ctx, s.rdb, []string{s.keys.queue(client), s.keys.leases(client)}, args...).Err()
+	err := releaseScript.Run(ctx, s.rdb, []string{s.keys.queue(client), s.keys.leases(client)}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("store.redis: release %d entries of %s: %w", len(ids), client, err)
 	}

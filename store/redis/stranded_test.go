@@ -92,3 +92,25 @@ func TestStrandedRecoverySparesLeasesInFlight(t *testing.T) {
 		t.Fatalf("%d of %d entries handed out by EnqueueLeased were released as stranded", released, len(handed))
 	}
 }
+
+// An EnqueueLeased that fails for one client fails as a whole, and the
+// caller hands none of its entries to anyone: what it leased for the
+// other clients is released at once, for any instance's Fetch, instead
+// of waiting out its lease.
+func TestFailedLeasedEnqueueReleasesTheRest(t *testing.T) {
+	addr, _, _ := redistest.Start(t)
+	prefix := uniquePrefix()
+	s := open(t, addr, prefix, storetest.Limits)
+	other := open(t, addr, prefix, storetest.Limits) // a second instance
+	ctx := context.Background()
+	if err := s.rdb.Set(ctx, s.keys.queue("bad"), "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	in := append(items("good", "g1", "g2"), items("bad", "b1")...)
+	if _, err := s.EnqueueLeased(ctx, in, []bool{true, true, true}, time.Hour); err == nil {
+		t.Fatal("EnqueueLeased succeeded with a queue that is no stream")
+	}
+	if got := mustFetch(t, other, "good", 10, time.Hour); tagsOf(got) != "g1,g2" {
+		t.Fatalf("another instance fetched %q of the stored entries, want g1,g2", tagsOf(got))
+	}
+}
