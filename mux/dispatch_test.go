@@ -143,3 +143,22 @@ func TestDispatcherStopReleasesSlot(t *testing.T) {
 		t.Errorf("%d entries left in the slot", n)
 	}
 }
+
+// A receiver's session that ends wakes its client's dispatcher, which
+// then releases what waits in the slot if no receiver is left, rather
+// than at its next poll; a transmitter's does not.
+func TestReceiverClosedWakesDispatcher(t *testing.T) {
+	c := newClient(ClientConfig{SystemID: "shop"}, &ruleGen{})
+	(&binding{c: c}).Closed(nil, nil)
+	select {
+	case <-c.wake:
+		t.Fatal("a transmitter's end woke the dispatcher")
+	default:
+	}
+	(&binding{c: c, receiver: true}).Closed(nil, nil)
+	select {
+	case <-c.wake:
+	default:
+		t.Fatal("a receiver's end did not wake the dispatcher")
+	}
+}

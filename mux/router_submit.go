@@ -311,6 +311,9 @@ func (b *binding) Bound(s *downstream.Session) {
 func (b *binding) Closed(s *downstream.Session, err error) {
 	b.c.remove(b) // downstream logs the end of the session
 	b.fleet.unbind(b)
+	if b.receiver {
+		b.c.notify() // its dispatcher releases the slot if no receiver is left
+	}
 }
 
 var (
