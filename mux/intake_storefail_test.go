@@ -31,6 +31,7 @@ type failing struct {
 
 var (
 	broken, brokenIDs atomic.Bool
+	failEnqueues      atomic.Int32 // Enqueue fails while it counts down to 0
 	failingShared     atomic.Pointer[memory.Store]
 	lastFailing       atomic.Pointer[failing] // the one made last, for tests to read
 )
@@ -72,8 +73,22 @@ func (f *failing) PutIDs(ctx context.Context, r []store.IDRecord) error {
 	return f.Store.PutIDs(ctx, r)
 }
 
+// takeEnqueueFailure reports whether this Enqueue is one of those
+// failEnqueues asks to fail, and counts it.
+func takeEnqueueFailure() bool {
+	for {
+		n := failEnqueues.Load()
+		if n <= 0 {
+			return false
+		}
+		if failEnqueues.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
 func (f *failing) Enqueue(ctx context.Context, items []store.Item) error {
-	if broken.Load() {
+	if broken.Load() || takeEnqueueFailure() {
 		return errDiskFull
 	}
 	return f.Store.Enqueue(ctx, items)

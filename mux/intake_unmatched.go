@@ -211,7 +211,8 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		return
 	}
 	var items []store.Item
-	var finals []*report // of items, for finalStored
+	keys := map[uint64]struct{}{} // of items, for recent once they are stored
+	var finals []*report          // of items, for finalStored
 	var ids []string
 	var moved []*unmatched
 	var traced []*report
@@ -224,10 +225,10 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 		key := reportKey(r.client, r.frame)
 		ids = append(ids, u.entry.ID)
 		moved = append(moved, u)
-		if mt.in.recent.has(key) { // stored for the client already (a resend matched earlier)
+		if _, dup := keys[key]; dup || mt.in.recent.has(key) { // stored for the client already (a resend matched earlier)
 			continue
 		}
-		mt.in.recent.add(key)
+		keys[key] = struct{}{}
 		items = append(items, store.Item{Client: r.client, Kind: store.KindReport, Frame: r.frame})
 		traced = append(traced, r)
 		if ce := mt.in.log.Check(zap.DebugLevel, "receipt matched"); ce != nil {
@@ -247,6 +248,11 @@ func (mt *matcher) match(ctx context.Context, now time.Time, due []*unmatched) {
 			}
 			return
 		}
+	}
+	// Only now: a receipt whose move failed is not stored anywhere but
+	// here, and its retry must not take it for a resend stored already.
+	for k := range keys {
+		mt.in.recent.add(k)
 	}
 	for _, r := range finals {
 		mt.in.finalStored(r)

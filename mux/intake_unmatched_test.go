@@ -121,3 +121,31 @@ func TestUnknownReceiptAnsweredNotResent(t *testing.T) {
 		t.Errorf("orphan queue %d, want 1", got)
 	}
 }
+
+// A receipt matched in the orphan queue whose move to its client the
+// store refuses is moved at the next try, not taken for a resend already
+// stored: before, the first try marked it stored, the retry skipped it
+// and removed it from the orphan queue, and the client never got it
+// (TestRedisRestartLosesNothing saw this after a Redis restart).
+func TestOrphanMoveFailedIsMovedAtRetry(t *testing.T) {
+	h := newHarnessConf(t, harnessConf{store: `module = "failing_test"`, server: `dlr_grace = "50ms"`, upstream: `response_timeout = "50ms"`},
+		simtest.Config(func(c *sim.Config) { c.MessageID = func(uint64) string { return "late2" } }),
+		simtest.DLRDelay(time.Hour)) // only the injected receipt
+	if err := h.sim.InjectReceipt("acct", "late2"); err != nil {
+		t.Fatal(err)
+	}
+	eventually.That(t, 5*time.Second, "h.mux.Metrics().Snapshot().Orphaned == 1", func() bool { return h.mux.Metrics().Snapshot().Orphaned == 1 })
+	failEnqueues.Store(1) // the matcher's move, once the id is known
+	defer failEnqueues.Store(0)
+	c := h.dial("shop", "shop-pw", esme.Options{})
+	if st, id, err := c.Submit(ctxT(t), sm("4599999999", true, "late")); err != nil || st != pdu.StatusOK || id != "late2" {
+		t.Fatalf("submit: %v %q %v", st, id, err)
+	}
+	if ids := collect(t, c, 1, 10*time.Second); ids[0] != "late2" {
+		t.Fatalf("receipt for %s", ids[0])
+	}
+	if n := failEnqueues.Load(); n != 0 {
+		t.Fatalf("the move did not fail first (%d failures left): the test proved nothing", n)
+	}
+	eventually.That(t, 5*time.Second, "h.mux.Queued(mux.OrphanQueue) == 0", func() bool { return h.mux.Queued(mux.OrphanQueue) == 0 })
+}
