@@ -44,6 +44,7 @@ type Ledger struct {
 	acceptedAt map[string]time.Time // accepted id -> when its submit_sm_resp came
 	via        map[string]string    // accepted id -> the mux instance it was submitted through, when the client says
 	dupAt      []time.Duration      // duplicate receipt times after their first
+	dupSoonest time.Duration        // the shortest of those times, over every duplicate
 	notes      []string
 }
 
@@ -110,8 +111,14 @@ func (l *Ledger) receipt(tenant, id string) {
 	if _, ok := l.gotBy[id]; !ok {
 		l.gotBy[id] = tenant
 		l.firstAt[id] = time.Now()
-	} else if len(l.dupAt) < 10 {
-		l.dupAt = append(l.dupAt, time.Since(l.firstAt[id]).Round(time.Millisecond))
+	} else {
+		after := time.Since(l.firstAt[id]).Round(time.Millisecond)
+		if l.dupSoonest == 0 || after < l.dupSoonest {
+			l.dupSoonest = after
+		}
+		if len(l.dupAt) < 10 {
+			l.dupAt = append(l.dupAt, after)
+		}
 	}
 	if o, ok := l.owner[id]; ok && o != tenant {
 		l.misrouted++
@@ -176,8 +183,11 @@ type Counts struct {
 	// connection that was neither killed nor dropped by the client.
 	Unanswered                        int
 	DLRExpected, DLRDelivered, DLRDup int
-	DLRLost, DLRUnknown, Misrouted    int
-	Notes                             []string
+	// DLRDupSoonest is how soon after its first copy the quickest
+	// duplicate came (0 without duplicates).
+	DLRDupSoonest                  time.Duration
+	DLRLost, DLRUnknown, Misrouted int
+	Notes                          []string
 }
 
 // Counts returns the figures now. A receipt is expected per accepted
@@ -192,7 +202,7 @@ func (l *Ledger) Counts() Counts {
 		Sent: l.sent, Answered: l.answered, ByStatus: map[pdu.Status]int{},
 		TimedOut: l.timedOut, ConnLost: l.connLost, LostToKill: l.lostToKill, Abandon: l.abandoned,
 		Unanswered: l.timedOut + l.connLost, Misrouted: l.misrouted,
-		Notes: append([]string(nil), l.notes...),
+		Notes: append([]string(nil), l.notes...), DLRDupSoonest: l.dupSoonest,
 	}
 	for k, v := range l.byStatus {
 		c.ByStatus[k] = v
