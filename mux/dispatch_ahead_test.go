@@ -2,7 +2,6 @@ package mux_test
 
 import (
 	"context"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,27 +37,8 @@ func TestFetchAheadDeliversOnceInFewFetches(t *testing.T) {
 	fetches.Store(0)
 	fetched.Store(0)
 	rx := h.dial("shop", "shop-pw", esme.Options{Bind: pdu.CmdBindReceiver, Buffer: 2 * n})
-	counts := map[string]int{}
-	timeout := time.After(30 * time.Second)
-	for len(counts) < n {
-		select {
-		case f := <-rx.Deliveries:
-			if text, _, _, _ := pdu.PeekText(f); !strings.Contains(string(text), "stat:") {
-				t.Fatalf("not a receipt: %q", text)
-			}
-			id := receiptID(t, f)
-			if !ids[id] {
-				t.Fatalf("receipt for unknown id %s", id)
-			}
-			counts[id]++
-		case <-timeout:
-			t.Fatalf("%d of %d receipts", len(counts), n)
-		}
-	}
+	counts := receiptsOnce(t, rx, ids, n, 30*time.Second)
 	eventually.That(t, 10*time.Second, "the queue is empty", func() bool { return h.mux.Queued("shop") == 0 })
-	for len(rx.Deliveries) > 0 {
-		counts[receiptID(t, <-rx.Deliveries)]++
-	}
 	for id, k := range counts {
 		if k != 1 {
 			t.Errorf("receipt %s delivered %d times", id, k)

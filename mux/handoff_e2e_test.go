@@ -37,40 +37,8 @@ func TestHandoffNoDuplicates(t *testing.T) {
 			h := newHarnessFull(t, tc.store(t), "", "", simtest.DLRDelay(50*time.Millisecond))
 			c := h.dial("shop", "shop-pw", esme.Options{Buffer: n + 100})
 			ids := submitMany(t, c, n, 16)
-			counts := map[string]int{}
-			timeout := time.After(120 * time.Second)
-			for got := 0; got < n; {
-				select {
-				case f := <-c.Deliveries:
-					text, _, _, _ := pdu.PeekText(f)
-					if !strings.Contains(string(text), "stat:DELIVRD") {
-						continue
-					}
-					id := receiptID(t, f)
-					if !ids[id] {
-						t.Fatalf("receipt for unknown id %s", id)
-					}
-					if counts[id]++; counts[id] == 1 {
-						got++
-					}
-				case <-timeout:
-					t.Fatalf("%d of %d receipts", len(counts), n)
-				}
-			}
-			// Whatever was delivered twice has been by now: the client
-			// acknowledged every receipt at once.
-			time.Sleep(200 * time.Millisecond)
-			for len(c.Deliveries) > 0 {
-				f := <-c.Deliveries
-				text, _, _, _ := pdu.PeekText(f)
-				if strings.Contains(string(text), "stat:DELIVRD") {
-					counts[receiptID(t, f)]++
-				}
-			}
-			dups := 0
-			for _, k := range counts {
-				dups += k - 1
-			}
+			counts := receiptsOnce(t, c, ids, n, 120*time.Second)
+			dups := duplicates(counts)
 			snap := h.mux.Metrics().Snapshot()
 			handed := snap.HandedOver
 			t.Logf("%s: %d receipts, %d duplicates, %d handed over, %d matched late", tc.name, len(counts), dups, handed, snap.MatchedLate)
@@ -114,4 +82,50 @@ func submitMany(t *testing.T, c *esme.Client, n, workers int) map[string]bool {
 		t.Fatal(err)
 	}
 	return ids
+}
+
+// receiptsOnce reads the DELIVRD receipts c gets until each of n message
+// ids in ids has one, failing at a receipt for another id or when timeout
+// has passed; then, since a receipt delivered twice has come 200ms later
+// (the client acknowledges each at once), it counts what else came, and
+// returns how often each id's receipt came.
+func receiptsOnce(t *testing.T, c *esme.Client, ids map[string]bool, n int, timeout time.Duration) map[string]int {
+	t.Helper()
+	counts := make(map[string]int, n)
+	isReceipt := func(f []byte) bool {
+		text, _, _, _ := pdu.PeekText(f)
+		return strings.Contains(string(text), "stat:DELIVRD")
+	}
+	deadline := time.After(timeout)
+	for len(counts) < n {
+		select {
+		case f := <-c.Deliveries:
+			if !isReceipt(f) {
+				continue
+			}
+			id := receiptID(t, f)
+			if !ids[id] {
+				t.Fatalf("receipt for unknown id %s", id)
+			}
+			counts[id]++
+		case <-deadline:
+			t.Fatalf("%d of %d receipts", len(counts), n)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for len(c.Deliveries) > 0 {
+		if f := <-c.Deliveries; isReceipt(f) {
+			counts[receiptID(t, f)]++
+		}
+	}
+	return counts
+}
+
+// duplicates is how many receipts came more than once, over counts.
+func duplicates(counts map[string]int) int {
+	dups := 0
+	for _, k := range counts {
+		dups += k - 1
+	}
+	return dups
 }

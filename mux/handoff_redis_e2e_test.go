@@ -2,14 +2,12 @@ package mux_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/internal/eventually"
 	"github.com/smpp-mux/smpp-mux/internal/redistest"
-	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 )
 
@@ -34,36 +32,8 @@ func TestHandoffAcrossInstancesNoDuplicates(t *testing.T) {
 	}
 	t.Cleanup(func() { c.Close() })
 	ids := submitMany(t, c, n, 16)
-	counts := map[string]int{}
-	timeout := time.After(120 * time.Second)
-	for len(counts) < n {
-		select {
-		case f := <-c.Deliveries:
-			text, _, _, _ := pdu.PeekText(f)
-			if !strings.Contains(string(text), "stat:DELIVRD") {
-				continue
-			}
-			id := receiptID(t, f)
-			if !ids[id] {
-				t.Fatalf("receipt for unknown id %s", id)
-			}
-			counts[id]++
-		case <-timeout:
-			t.Fatalf("%d of %d receipts", len(counts), n)
-		}
-	}
-	time.Sleep(200 * time.Millisecond) // a receipt delivered twice has come by now
-	for len(c.Deliveries) > 0 {
-		f := <-c.Deliveries
-		text, _, _, _ := pdu.PeekText(f)
-		if strings.Contains(string(text), "stat:DELIVRD") {
-			counts[receiptID(t, f)]++
-		}
-	}
-	dups := 0
-	for _, k := range counts {
-		dups += k - 1
-	}
+	counts := receiptsOnce(t, c, ids, n, 120*time.Second)
+	dups := duplicates(counts)
 	sa, sb := a.Metrics().Snapshot(), b.Metrics().Snapshot()
 	t.Logf("%d receipts, %d duplicates; stored by A %d, by B %d, handed over by B %d, by A %d", len(counts), dups, sa.Reports, sb.Reports, sb.HandedOver, sa.HandedOver)
 	if dups != 0 {
