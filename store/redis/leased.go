@@ -32,12 +32,7 @@ import (
 var enqueueLeasedScript = goredis.NewScript(`
 local q, l, ttl = KEYS[1], KEYS[2], ARGV[1]
 local group, consumer, lease = ARGV[4], ARGV[5], tonumber(ARGV[6])
-local function older(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
-  return tonumber(as) < tonumber(bs)
-end
+` + olderLua + `
 local caught = false
 if redis.call('EXISTS', q) == 0 then
   redis.call('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')

@@ -68,6 +68,15 @@ func reportSum(frame []byte) string {
 	return hex.EncodeToString(sum[:12])
 }
 
+// olderLua is the Lua function older(a, b) of the scripts that order
+// stream entry ids ("ms-seq"): whether a comes before b.
+const olderLua = `local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+  return tonumber(as) < tonumber(bs)
+end`
+
 // fetchScript leases up to max entries of one client's queue, atomically,
 // so that two instances never lease one entry at once. It first trims
 // entries past retention (XTRIM MINID: a stream id starts with its
@@ -92,12 +101,7 @@ local trimmed = 0
 if now > retention then
   trimmed = redis.call('XTRIM', q, 'MINID', string.format('%d', now - retention))
 end
-local function older(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
-  return tonumber(as) < tonumber(bs)
-end
+` + olderLua + `
 local out = {}
 local til = string.format('%d', now + lease)
 local due = redis.call('ZRANGEBYSCORE', l, '-inf', now)
