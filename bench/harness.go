@@ -56,8 +56,9 @@ func (s *simHosts) close() {
 // muxConfig is what the generated TOML varies.
 type muxConfig struct {
 	Account         string // upstream system_id: one simulator account per mux process, or receipts would be spread over both
-	Store           string // bolt | memory
+	Store           string // bolt | memory | redis
 	Path            string // bolt file
+	StoreKeys       string // more [store] lines (the instances mode's redis)
 	SimAddrs        []string
 	SessionsPerHost int
 	UpWindow        int
@@ -84,8 +85,11 @@ level = "warn"
 
 [store]
 module = "{{.Store}}"
-{{- if ne .Store "memory"}}
+{{- if eq .Store "bolt"}}
 path = "{{.Path}}"
+{{- end}}
+{{- with .StoreKeys}}
+{{.}}
 {{- end}}
 queue_cap = 1000000
 
@@ -235,9 +239,15 @@ func (p *muxProc) command(line string) (string, error) {
 // stop asks the mux to shut down and waits for it, killing it after 20s.
 func (p *muxProc) stop() {
 	_ = p.stdin.Close()
+	p.wait(20 * time.Second)
+}
+
+// wait waits for the process to exit, killing it after d, and closes its
+// log.
+func (p *proc) wait(d time.Duration) {
 	select {
 	case <-p.done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(d):
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}

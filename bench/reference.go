@@ -166,11 +166,5 @@ func (a *addrWriter) Write(b []byte) (int, error) {
 // stopRef ends the reference with SIGTERM, killing it after 10s.
 func stopRef(p *proc) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-	p.logf.Close()
+	p.wait(10 * time.Second)
 }
