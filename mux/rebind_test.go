@@ -13,6 +13,8 @@ import (
 
 	"github.com/smpp-mux/smpp-mux/internal/esme"
 	"github.com/smpp-mux/smpp-mux/internal/eventually"
+	"github.com/smpp-mux/smpp-mux/internal/redistest"
+	"github.com/smpp-mux/smpp-mux/mux"
 	"github.com/smpp-mux/smpp-mux/pdu"
 	"github.com/smpp-mux/smpp-mux/sim/simtest"
 	_ "github.com/smpp-mux/smpp-mux/store/bolt"
@@ -38,8 +40,12 @@ const rebindWindow = 16
 // (stalls; server.response_timeout is far longer than the round's wait,
 // so a deliver_sm whose answer the mux lost shows up as missing). It
 // counts, and does not time: it fails on the counts only.
+//
+// With "redis", two instances share one Redis: a client binds to one and
+// then the other in turn, and the provider spreads the receipts over the
+// binds of both, so half of them cross instances.
 func TestRebindRounds(t *testing.T) {
-	for _, st := range []string{"bolt", "memory"} {
+	for _, st := range []string{"bolt", "memory", "redis"} {
 		for _, hog := range []bool{false, true} {
 			name := st
 			if hog {
@@ -91,8 +97,14 @@ type rebindTally struct {
 
 func runRebindRounds(t *testing.T, storeModule string) {
 	storeTOML := fmt.Sprintf("module = %q", storeModule)
-	if storeModule == "bolt" {
+	instances := 1
+	switch storeModule {
+	case "bolt":
 		storeTOML += fmt.Sprintf("\npath = %q", filepath.Join(t.TempDir(), "mux.db"))
+	case "redis":
+		addr, _, _ := redistest.Start(t)
+		storeTOML += fmt.Sprintf("\nurl = \"redis://%s/0\"", addr)
+		instances = 2
 	}
 	s := simtest.NewServer(t, simtest.Hosts(2), simtest.Account("acct", "secret"), simtest.Window(rebindWindow))
 	var clients strings.Builder
@@ -118,10 +130,17 @@ response_timeout = "10s"
 address = %q
 [[upstream.host]]
 address = %q
-%s`, rebindWindow, storeTOML, s.Addrs()[0], s.Addrs()[1], clients.String())
-	m := startMux(t, src) // logs at Warn: a line per PDU would be most of the test's work
-	eventually.That(t, 5*time.Second, "m.UpstreamBound() == 4", func() bool { return m.UpstreamBound() == 4 })
-	addr := m.Addrs()[0].String()
+%s`, rebindWindow, storeTOML+"\njournal = %q", s.Addrs()[0], s.Addrs()[1], clients.String())
+	var addrs []string
+	var m *mux.Mux // the first instance, for the logs
+	for i := range instances {
+		mi := startMux(t, fmt.Sprintf(src, filepath.Join(t.TempDir(), "ids.journal"))) // logs at Warn: a line per PDU would be most of the test's work
+		eventually.That(t, 5*time.Second, "mi.UpstreamBound() == 4", func() bool { return mi.UpstreamBound() == 4 })
+		addrs = append(addrs, mi.Addrs()[0].String())
+		if i == 0 {
+			m = mi
+		}
+	}
 
 	ledgers := make([]*rebindLedger, *rebindClients)
 	for i := range ledgers {
@@ -131,9 +150,9 @@ address = %q
 	start := time.Now()
 	for round := range *rebindRounds {
 		var wg sync.WaitGroup
-		for _, l := range ledgers {
+		for i, l := range ledgers {
 			wg.Go(func() {
-				missing, err := l.run(addr, round, *rebindMsgs, *rebindWait, &tally)
+				missing, err := l.run(addrs[(i+round)%len(addrs)], round, *rebindMsgs, *rebindWait, &tally)
 				if missing > 0 {
 					// Where they are: still with the provider, or in the
 					// mux's queue for the client.
